@@ -1,0 +1,1 @@
+"""Repeatable performance runs; each reports ratios against a baseline measured in the same run."""

@@ -1,0 +1,1 @@
+"""The administrators' `caseload` command (typer): calls the other rooms, holds no rules."""

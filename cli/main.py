@@ -1,0 +1,24 @@
+"""Root of the `caseload` command: one typer app with a sub-app per area."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import crm_cmd, demo_cmd, mappings_cmd, sandbox_cmd
+
+# Locals are never shown in tracebacks: they may hold credentials or constituents' data.
+app = typer.Typer(
+    name="caseload",
+    help="Caseload: councillors' casework on top of the council's CRM.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.add_typer(mappings_cmd.app, name="mappings")
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(crm_cmd.app, name="crm")
+demo_cmd.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""The caseload record model and the mapping engine between CRM records and caseload records."""
