@@ -1,0 +1,132 @@
+"""One error hierarchy for every CRM, mapped once at the connector boundary.
+
+Each error carries what an administrator needs to act (which CRM, which operation, the CRM's own
+code, the request id, advice) and never the response body, personal data or credentials: these
+messages end up in logs, audit trails and support tickets. Each class says whether it is worth
+retrying, so the retry predicate in `connector.resilience` is one line.
+"""
+
+from __future__ import annotations
+
+
+class CRMError(Exception):
+    """Root of every failure the connector reports; callers catch this one type."""
+
+    retryable: bool = False
+    default_advice: str = "Check the CRM connection with `caseload crm check`."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        crm: str = "",
+        operation: str = "",
+        crm_code: str | None = None,
+        request_id: str | None = None,
+        advice: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.crm = crm
+        self.operation = operation
+        self.crm_code = crm_code
+        self.request_id = request_id
+        self.advice = advice if advice is not None else self.default_advice
+        self.status = status
+        #: seconds the CRM asked us to wait (429/503 Retry-After), if it said.
+        self.retry_after = retry_after
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = "/".join(part for part in (self.crm, self.operation) if part) or "crm"
+        parts = [f"{where}: {self.message}"]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.crm_code:
+            parts.append(f"CRM code {self.crm_code}")
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        text = "; ".join(parts)
+        return f"{text}. {self.advice}" if self.advice else text
+
+
+class CRMUnavailable(CRMError):
+    """The CRM could not be reached or answered 5xx/429, or the circuit breaker is open."""
+
+    retryable = True
+    default_advice = (
+        "The CRM is not answering; writes stay queued in the outbox. If this lasts, check the "
+        "CRM service and the network path with `caseload crm check`."
+    )
+
+
+class CRMTimeout(CRMError):
+    """A call passed its connect, read or total deadline; it may or may not have been applied."""
+
+    retryable = True
+    default_advice = (
+        "The CRM was too slow. Check its load, or raise `crm.read_timeout`/`crm.deadline` in "
+        "caseload.toml if it is known to be slow."
+    )
+
+
+class CRMAuthError(CRMError):
+    """The CRM refused the credentials or the session could not be renewed."""
+
+    default_advice = (
+        "Check the CRM user and secret (CASELOAD_CRM_* environment or the secrets file) and that "
+        "the account is not locked or expired."
+    )
+
+
+class CRMNotFound(CRMError):
+    """The CRM has no record with the given reference."""
+
+    default_advice = "Check the reference; the record may have been deleted or merged in the CRM."
+
+
+class CRMConflict(CRMError):
+    """The write clashes with the CRM's current state (already exists, closed, changed)."""
+
+    default_advice = "Refresh the record from the CRM and retry the change if it still applies."
+
+
+class CRMRejected(CRMError):
+    """The CRM refused the request as invalid (validation, bad code, missing field)."""
+
+    default_advice = (
+        "The CRM rejected the data; check the mapping profile (`caseload mappings validate`) "
+        "and the CRM's code book."
+    )
+
+
+class CRMContractError(CRMError):
+    """The CRM answered with something the contract does not allow (or hostile XML)."""
+
+    default_advice = (
+        "The CRM's answer did not match the expected contract; check the CRM version and the "
+        "pinned WSDL hash, and report it with the request id."
+    )
+
+
+class ResidencyViolation(CRMError):
+    """A request would have left the council's allowed hosts; it was never sent."""
+
+    default_advice = (
+        "Only hosts in `crm.allowed_hosts` may be contacted. Add the host there if it really "
+        "is the council's own CRM."
+    )
+
+
+__all__ = [
+    "CRMAuthError",
+    "CRMConflict",
+    "CRMContractError",
+    "CRMError",
+    "CRMNotFound",
+    "CRMRejected",
+    "CRMTimeout",
+    "CRMUnavailable",
+    "ResidencyViolation",
+]
