@@ -1,0 +1,76 @@
+"""The audit trail: one function writes it, nothing ever changes it.
+
+Events are appended inside the caller's transaction, so an audited action and its audit event
+commit or vanish together. The database refuses UPDATE and DELETE on the table (triggers added
+by the first migration), so even a bug or a hand-typed SQL statement cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from portal_extensions.store.schema import audit_events
+
+
+class AuditEvent(BaseModel):
+    """One recorded action, as read back for a case history or an export."""
+
+    id: int
+    at: datetime
+    actor: str
+    on_behalf_of: str | None
+    action: str
+    subject_type: str
+    subject_id: str | None
+    detail: dict[str, Any]
+
+
+def record_event(
+    conn: sa.Connection,
+    *,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str | None,
+    detail: Mapping[str, Any] | None = None,
+    on_behalf_of: str | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Append one event in the caller's transaction; returns its id.
+
+    `detail` must not hold constituents' personal data beyond identifiers: audit rows outlive
+    case erasure.
+    """
+    result = conn.execute(
+        sa.insert(audit_events)
+        .values(
+            at=at or datetime.now(UTC),
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=dict(detail or {}),
+        )
+        .returning(audit_events.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def events_for(conn: sa.Connection, subject_id: str, *, limit: int = 500) -> list[AuditEvent]:
+    """The events about one subject (a case's portal id, an outbox key), oldest first."""
+    rows = conn.execute(
+        sa.select(audit_events)
+        .where(audit_events.c.subject_id == subject_id)
+        .order_by(audit_events.c.id)
+        .limit(limit)
+    ).mappings()
+    return [AuditEvent.model_validate(dict(row)) for row in rows]
+
+
+__all__ = ["AuditEvent", "events_for", "record_event"]

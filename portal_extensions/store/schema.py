@@ -1,0 +1,246 @@
+"""The store's tables, as SQLAlchemy Core metadata (the migrations create them).
+
+The case index keeps the whole mapped `MemberCase` as JSON, plus the columns that lists, the
+access policy and reports filter and sort on, so no page has to parse JSON to decide anything.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal_extensions.store.types import JSONDoc, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+# ------------------------------------------------------------------ directory
+wards = sa.Table(
+    "wards",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+parties = sa.Table(
+    "parties",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("party_id", sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("ward_id", sa.ForeignKey("wards.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320)),
+)
+officers = sa.Table(
+    "officers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("phone", sa.String(40)),
+    # No foreign key: a service names its member officer, so the reverse link would be a cycle.
+    sa.Column("service_id", sa.String(64), index=True),
+)
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("member_officer_id", sa.ForeignKey("officers.id"), nullable=False),
+    sa.Column("response_target_working_days", sa.Integer, nullable=False),
+)
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("group_name", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------- people, cases
+constituents = sa.Table(
+    "constituents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("crm_party_id", sa.String(64), unique=True),
+    sa.Column("display_name", sa.String(400), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("postcode", sa.String(10), index=True),
+    sa.Column("record", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("portal_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("crm_reference", sa.String(64), unique=True),
+    sa.Column("member_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ward_id", sa.String(64), nullable=False, index=True),
+    sa.Column("service_id", sa.String(64), index=True),
+    sa.Column("category", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("priority", sa.String(10), nullable=False),
+    sa.Column("sharing_level", sa.String(10), nullable=False),
+    sa.Column("special_category", sa.Boolean, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("acknowledgement_due", sa.Date),
+    sa.Column("next_update_due", sa.Date, index=True),
+    sa.Column("target_date", sa.Date, index=True),
+    sa.Column("constituent_id", sa.ForeignKey("constituents.id"), index=True),
+    # Full-text fields (SQLite FTS5 external content / PostgreSQL generated tsvector).
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("notes_text", sa.Text, nullable=False),
+    sa.Column("constituent_name", sa.String(400), nullable=False),
+    sa.Column("address_text", sa.Text, nullable=False),
+    sa.Column("record", JSONDoc, nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("crm_modified_at", UTCDateTime, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("synced_at", UTCDateTime),
+    sa.Column("full_sync_run", sa.String(36)),
+    sa.Column("removed_at", UTCDateTime),
+    sa.Column("removed_reason", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_cases_member_status", cases.c.member_id, cases.c.status)
+
+# ------------------------------------------------------------ users and roles
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(200), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("member_id", sa.ForeignKey("members.id")),
+    sa.Column("officer_id", sa.ForeignKey("officers.id")),
+    sa.Column("password_hash", sa.String(400)),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("description", sa.String(400), nullable=False),
+)
+user_roles = sa.Table(
+    "user_roles",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_name", sa.ForeignKey("roles.name"), primary_key=True),
+    sa.Column("acting_for_member_id", sa.ForeignKey("members.id")),
+)
+
+# --------------------------------------------------------------------- outbox
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("idempotency_key", sa.String(36), nullable=False, unique=True),
+    sa.Column("portal_id", sa.String(36), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("payload", JSONDoc, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claim_token", sa.String(36)),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("crm_reference", sa.String(64)),
+    sa.Column("last_error", sa.String(1000)),
+    sa.Column("attention_reason", sa.String(1000)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+)
+
+# ----------------------------------------------------------------------- sync
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("watermark", UTCDateTime),
+    sa.Column("full_run_id", sa.String(36)),
+    sa.Column("last_started_at", UTCDateTime),
+    sa.Column("last_finished_at", UTCDateTime),
+    sa.Column("last_full_at", UTCDateTime),
+    sa.Column("last_count", sa.Integer),
+    sa.Column("last_seconds", sa.Float),
+    sa.Column("last_error", sa.String(1000)),
+)
+sync_problems = sa.Table(
+    "sync_problems",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("crm_reference", sa.String(64), nullable=False, unique=True),
+    sa.Column("field", sa.String(200), nullable=False),
+    sa.Column("message", sa.String(1000), nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+)
+
+# ---------------------------------------------------------------------- audit
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("on_behalf_of", sa.String(200)),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_type", sa.String(40), nullable=False),
+    sa.Column("subject_id", sa.String(64), index=True),
+    sa.Column("detail", JSONDoc, nullable=False),
+)
+
+# ------------------------------------------------------------------ reminders
+reminders = sa.Table(
+    "reminders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("portal_id", sa.ForeignKey("cases.portal_id", ondelete="CASCADE"), index=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE")),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("message", sa.String(1000), nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("done_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+__all__ = [
+    "audit_events",
+    "cases",
+    "categories",
+    "constituents",
+    "members",
+    "metadata",
+    "officers",
+    "outbox",
+    "parties",
+    "reminders",
+    "roles",
+    "services",
+    "sync_problems",
+    "sync_state",
+    "user_roles",
+    "users",
+    "wards",
+]
