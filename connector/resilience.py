@@ -1,0 +1,337 @@
+"""Retries, pauses, circuit breaking and deadlines: every resilience rule in one module.
+
+- `Resilience.call` runs one CRM operation under a tenacity policy: only retryable CRM errors
+  are retried (timeouts only for idempotent calls), with exponential backoff and full jitter,
+  honouring Retry-After, within a maximum number of attempts and a total time budget.
+- A 429 pauses every worker that shares the CRM (`PauseGate`), not only the one that was told.
+- A pybreaker circuit breaker counts transport failures and answers `CRMCircuitOpen` at once
+  while open.
+- `Deadline`/`deadline_scope` give each call a total wall-clock deadline. requests' read timeout
+  only bounds the gap between bytes, so a watchdog shuts the socket down when the deadline
+  passes: a slow-drip server cannot hold a call past it (`DeadlineAdapter`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import email.utils
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pybreaker
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from connector.errors import (
+    CRMError,
+    CRMTimeout,
+    CRMUnavailable,
+)
+
+log = logging.getLogger("connector.resilience")
+T = TypeVar("T")
+
+
+class CRMCircuitOpen(CRMUnavailable):
+    """The breaker is open after repeated failures: fail fast instead of queueing on a dead CRM."""
+
+    retryable = False
+    default_advice = (
+        "Calls to the CRM are paused after repeated failures and resume by themselves; writes "
+        "stay queued. Check the CRM with `caseload crm check`."
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+class Deadline:
+    """A wall-clock limit for one call, shared by its retries' sockets and reads."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+        self.fired = False
+        self._lock = threading.Lock()
+        self._connections: list[HTTPConnection] = []
+        self._timer: threading.Timer | None = None
+
+    def remaining(self) -> float:
+        return self.expires - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.fired or self.remaining() <= 0
+
+    def register(self, conn: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(conn)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def start(self) -> None:
+        self._timer = threading.Timer(max(self.remaining(), 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._connections = []
+
+
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "crm_deadline", default=None
+)
+
+
+def current_deadline() -> Deadline | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def deadline_scope(seconds: float) -> Iterator[Deadline]:
+    """Run the block under a total deadline (the tighter one wins when nested)."""
+    outer = _current.get()
+    if outer is not None and outer.remaining() <= seconds:
+        yield outer
+        return
+    deadline = Deadline(seconds)
+    token = _current.set(deadline)
+    deadline.start()
+    try:
+        yield deadline
+    finally:
+        deadline.stop()
+        _current.reset(token)
+
+
+class _DeadlineMixin:
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = _current.get()
+        if deadline is not None:
+            deadline.register(self)  # type: ignore[arg-type]
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _DeadlineHTTPConnection(_DeadlineMixin, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineMixin, HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections the current `Deadline` can cut when it passes."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
+            "http": _DeadlineHTTPPool,
+            "https": _DeadlineHTTPSPool,
+        }
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+# --------------------------------------------------------------------------- Retry-After, pause
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header in either form (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class PauseGate:
+    """Shared by every worker of one CRM: a 429 to one of them holds all of them back."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+        log.warning("crm throttled: all workers pause %.1fs", seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self._until - self._clock())
+
+    def wait(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        while (left := self.remaining()) > 0:
+            sleep(left)
+
+
+# --------------------------------------------------------------------------- mapping transport
+
+
+def map_transport_error(exc: Exception, *, crm: str, operation: str) -> CRMError:
+    """Turn a requests/socket failure into a typed CRM error (no URL, body or headers kept)."""
+    deadline = _current.get()
+    if deadline is not None and deadline.expired():
+        return CRMTimeout(
+            f"no complete answer within the {deadline.seconds:g}s deadline",
+            crm=crm,
+            operation=operation,
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return CRMUnavailable("connecting timed out", crm=crm, operation=operation)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return CRMTimeout("the CRM stopped sending (read timeout)", crm=crm, operation=operation)
+    return CRMUnavailable(f"connection failed ({type(exc).__name__})", crm=crm, operation=operation)
+
+
+def error_for_status(
+    status: int, *, crm: str, operation: str, retry_after: str | None, request_id: str | None
+) -> CRMError | None:
+    """The transport-level meaning of an HTTP status, or None if the body must decide."""
+    if status in (429, 502, 503, 504):
+        return CRMUnavailable(
+            "the CRM is throttling" if status == 429 else "the CRM is temporarily unavailable",
+            crm=crm,
+            operation=operation,
+            status=status,
+            request_id=request_id,
+            retry_after=parse_retry_after(retry_after),
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- the policy
+
+
+def _is_transport_failure(exc: BaseException) -> bool:
+    return isinstance(exc, CRMTimeout) or (
+        isinstance(exc, CRMUnavailable) and not isinstance(exc, CRMCircuitOpen)
+    )
+
+
+@dataclass
+class Resilience:
+    """The retry policy, pause gate and breaker shared by every call to one CRM."""
+
+    crm: str
+    attempts: int = 5
+    budget: float = 120.0
+    deadline: float = 60.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    breaker_fail_max: int = 5
+    breaker_reset_timeout: float = 30.0
+    wait: tenacity.wait.wait_base | None = None
+    sleep: Callable[[float], None] = time.sleep
+    gate: PauseGate = field(default_factory=PauseGate)
+    breaker: pybreaker.CircuitBreaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=self.breaker_fail_max,
+            reset_timeout=self.breaker_reset_timeout,
+            exclude=[lambda exc: not _is_transport_failure(exc)],
+            name=f"crm-{self.crm}",
+        )
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        base = self.wait or tenacity.wait_random_exponential(
+            multiplier=self.backoff_initial, max=self.backoff_max
+        )
+        delay = base(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, CRMError) and exc.retry_after is not None:
+            if exc.status == 429:
+                self.gate.pause(exc.retry_after)
+                return 0.0  # the gate holds this worker and all the others
+            delay = max(delay, exc.retry_after) if self.wait is None else delay
+        return delay
+
+    def call(
+        self,
+        operation: str,
+        fn: Callable[[int], T],
+        *,
+        idempotent: bool,
+    ) -> T:
+        """Run `fn(attempt)` (attempt counts from 1) under the policy; raise a CRMError."""
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, CRMError) or not exc.retryable:
+                return False
+            return idempotent or not isinstance(exc, CRMTimeout)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(should_retry),
+            stop=tenacity.stop_after_attempt(self.attempts)
+            | tenacity.stop_after_delay(self.budget),
+            wait=self._wait,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if number > 1:
+                    log.info("crm retry operation=%s attempt=%d", operation, number)
+                self.gate.wait(self.sleep)
+                result = self._guarded(operation, fn, number)
+        return result
+
+    def _guarded(self, operation: str, fn: Callable[[int], T], attempt: int) -> T:
+        try:
+            with deadline_scope(self.deadline):
+                return self.breaker.call(fn, attempt)  # type: ignore[no-any-return]
+        except pybreaker.CircuitBreakerError:
+            raise CRMCircuitOpen(
+                "circuit open after repeated failures", crm=self.crm, operation=operation
+            ) from None
+
+
+__all__ = [
+    "CRMCircuitOpen",
+    "Deadline",
+    "DeadlineAdapter",
+    "PauseGate",
+    "Resilience",
+    "current_deadline",
+    "deadline_scope",
+    "error_for_status",
+    "map_transport_error",
+    "parse_retry_after",
+]
