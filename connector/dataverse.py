@@ -1,0 +1,547 @@
+"""Dynamics 365 / Dataverse Web API (OData v4) client.
+
+A pooled, guarded requests Session; an OAuth2 client-credentials token cached until shortly before
+it expires and renewed once on a 401; paging by `Prefer: odata.maxpagesize` and `@odata.nextLink`;
+incremental reads by `modifiedon`; exactly-once creates by PATCH on the alternate key
+(`cr_portalid`) with `If-None-Match: *`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote, urljoin
+
+import requests
+
+from connector.base import (
+    Attachment,
+    CaseRef,
+    CRMKind,
+    HealthReport,
+    PartyRef,
+    RawCase,
+    RawParty,
+    RawPayload,
+)
+from connector.errors import (
+    CRMAuthError,
+    CRMConflict,
+    CRMContractError,
+    CRMError,
+    CRMNotFound,
+    CRMRejected,
+    CRMUnavailable,
+)
+from connector.residency import HostAllowlist
+from connector.resilience import Resilience, error_for_status, map_transport_error
+from connector.settings import CRMSettings
+from connector.transport import GuardedSession
+
+log = logging.getLogger("connector.dataverse")
+T = TypeVar("T")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _odata_str(value: str) -> str:
+    """A string literal for an OData URL ('' escapes a quote)."""
+    return "'" + quote(value.replace("'", "''"), safe="") + "'"
+
+
+def _strip(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.startswith("@odata.")}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _TokenExpired(CRMAuthError):
+    """401 with a token we hold: renew once and repeat."""
+
+
+class OAuthToken:
+    """Client-credentials bearer token, cached and shared by every thread."""
+
+    def __init__(self, settings: CRMSettings, session: GuardedSession) -> None:
+        self.settings = settings
+        self.session = session
+        self._token: str | None = None
+        self._expires = 0.0
+        self.generation = 0
+        self.fetches = 0
+        self._lock = threading.Lock()
+
+    def header(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() > self._expires - 60:
+                self._token, lifetime = self._fetch()
+                self._expires = time.monotonic() + lifetime
+                self.generation += 1
+            return f"Bearer {self._token}"
+
+    def renew(self, seen_generation: int) -> None:
+        with self._lock:
+            if self.generation == seen_generation:
+                self._token = None
+
+    def _fetch(self) -> tuple[str, float]:
+        self.fetches += 1
+        if not (self.settings.token_url and self.settings.client_id):
+            raise CRMAuthError(
+                "crm.token_url and crm.client_id are required for OAuth2",
+                crm="dynamics365",
+                operation="token",
+            )
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.secret("client_secret") or "",
+            "scope": self.settings.scope or "",
+        }
+        try:
+            resp = self.session.post(self.settings.token_url, data=data)
+        except requests.RequestException as exc:
+            raise map_transport_error(exc, crm="dynamics365", operation="token") from None
+        if resp.status_code != 200:
+            raise CRMAuthError(
+                "the identity provider refused the client credentials",
+                crm="dynamics365",
+                operation="token",
+                status=resp.status_code,
+            )
+        try:
+            body = resp.json()
+            return str(body["access_token"]), float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise CRMContractError(
+                "token answer without access_token", crm="dynamics365", operation="token"
+            ) from None
+
+
+def odata_error(resp: requests.Response, operation: str) -> CRMError:
+    """An OData error answer as a typed error (code and message, never the body)."""
+    request_id = resp.headers.get("x-ms-service-request-id") or resp.headers.get("REQ_ID")
+    transient = error_for_status(
+        resp.status_code,
+        crm="dynamics365",
+        operation=operation,
+        retry_after=resp.headers.get("Retry-After"),
+        request_id=request_id,
+    )
+    if transient is not None:
+        return transient
+    code, message = None, f"HTTP {resp.status_code}"
+    try:
+        error = resp.json().get("error", {})
+        code = str(error.get("code") or "") or None
+        message = str(error.get("message") or message)[:200]
+    except (ValueError, AttributeError):
+        pass
+    status = resp.status_code
+    cls: type[CRMError]
+    if status == 401:
+        cls = _TokenExpired
+    elif status == 403:
+        cls = CRMAuthError
+    elif status == 404:
+        cls = CRMNotFound
+    elif status in (409, 412):
+        cls = CRMConflict
+    elif 400 <= status < 500:
+        cls = CRMRejected
+    elif status >= 500:
+        cls = CRMUnavailable
+    else:
+        cls = CRMContractError
+    return cls(
+        message,
+        crm="dynamics365",
+        operation=operation,
+        crm_code=code,
+        request_id=request_id,
+        status=status,
+    )
+
+
+class DataverseClient:
+    """`CRMClient` over the Dataverse Web API."""
+
+    def __init__(
+        self,
+        settings: CRMSettings,
+        *,
+        resilience: Resilience | None = None,
+        resolver: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base = settings.endpoint.rstrip("/") + "/"
+        self.allowlist = HostAllowlist(settings.allowed_hosts, crm="dynamics365", resolver=resolver)
+        self.allowlist.check_url(self.base, operation="configure")
+        if settings.token_url:
+            self.allowlist.check_url(settings.token_url, operation="configure")
+        self.session = GuardedSession(
+            self.allowlist,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            ca_bundle=settings.ca_bundle,
+        )
+        self.session.headers.update(
+            {
+                "Accept": "application/json",
+                "OData-MaxVersion": "4.0",
+                "OData-Version": "4.0",
+            }
+        )
+        self.token = OAuthToken(settings, self.session)
+        self.resilience = resilience or Resilience(
+            crm="dynamics365",
+            attempts=settings.retry_attempts,
+            budget=settings.retry_budget,
+            deadline=settings.deadline,
+            backoff_initial=settings.backoff_initial,
+            backoff_max=settings.backoff_max,
+            breaker_fail_max=settings.breaker_fail_max,
+            breaker_reset_timeout=settings.breaker_reset_timeout,
+        )
+        self.key_column = settings.portal_id_column
+
+    @property
+    def kind(self) -> CRMKind:
+        return "dynamics365"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        operation: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else urljoin(self.base, path_or_url)
+        seen = self.token.generation
+        for renewal in (False, True):
+            all_headers = {"Authorization": self.token.header(), **(headers or {})}
+            try:
+                resp = self.session.request(method, url, headers=all_headers, json=json)
+            except requests.RequestException as exc:
+                raise map_transport_error(exc, crm="dynamics365", operation=operation) from None
+            if resp.status_code in ok:
+                return resp
+            err = odata_error(resp, operation)
+            if isinstance(err, _TokenExpired) and not renewal:
+                self.token.renew(seen)
+                continue
+            raise err
+        raise AssertionError("unreachable")
+
+    def _json(self, resp: requests.Response, operation: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise CRMContractError(
+                "the answer is not JSON", crm="dynamics365", operation=operation
+            ) from None
+
+    def _call(self, operation: str, fn: Callable[[], T], *, idempotent: bool) -> T:
+        return self.resilience.call(operation, lambda _attempt: fn(), idempotent=idempotent)
+
+    def _incident_path(self, ref: str) -> str:
+        if _GUID.match(ref):
+            return f"incidents({ref})"
+        raise CRMNotFound(
+            f"{ref!r} is not a Dataverse incident id",
+            crm="dynamics365",
+            operation="incidents",
+            advice="Use the incidentid (GUID) or look the case up by ticket number.",
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def iter_changed_cases(
+        self, since: datetime, until: datetime | None = None, page_size: int = 200
+    ) -> Iterator[list[RawCase]]:
+        flt = f"modifiedon ge {_iso(since)}"
+        if until is not None:
+            flt += f" and modifiedon lt {_iso(until)}"
+        url: str | None = urljoin(
+            self.base, f"incidents?$filter={quote(flt)}&$orderby=modifiedon asc,incidentid asc"
+        )
+        prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}"}
+        while url is not None:
+            page_url = url
+            body = self._call(
+                "incidents",
+                lambda: self._json(
+                    self._request("GET", page_url, "incidents", headers=prefer), "incidents"
+                ),
+                idempotent=True,
+            )
+            records = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(records, list):
+                raise CRMContractError(
+                    "page without a value list", crm="dynamics365", operation="incidents"
+                )
+            if records:
+                yield [_strip(r) for r in records]
+            url = body.get("@odata.nextLink")
+
+    def get_case(self, ref: str) -> RawCase:
+        if _GUID.match(ref):
+            path = self._incident_path(ref)
+            return _strip(
+                self._call(
+                    "incidents",
+                    lambda: self._json(self._request("GET", path, "incidents"), "incidents"),
+                    idempotent=True,
+                )
+            )
+        path = f"incidents?$filter=ticketnumber eq {_odata_str(ref)}"
+        body = self._call(
+            "incidents",
+            lambda: self._json(self._request("GET", path, "incidents"), "incidents"),
+            idempotent=True,
+        )
+        found = body.get("value", []) if isinstance(body, dict) else []
+        if not found:
+            raise CRMNotFound(f"case {ref} not found", crm="dynamics365", operation="incidents")
+        return _strip(found[0])
+
+    def find_case_by_key(self, idempotency_key: str) -> str | None:
+        path = f"incidents({self.key_column}={_odata_str(idempotency_key)})?$select=incidentid"
+
+        def fetch() -> str | None:
+            try:
+                body = self._json(self._request("GET", path, "incidents"), "incidents")
+            except CRMNotFound:
+                return None
+            return str(body["incidentid"])
+
+        return self._call("incidents", fetch, idempotent=True)
+
+    # ------------------------------------------------------------------ writes
+
+    def create_case(self, payload: RawPayload, idempotency_key: str) -> CaseRef:
+        """Create-only upsert on the alternate key: a replay finds the first one (412)."""
+        path = f"incidents({self.key_column}={_odata_str(idempotency_key)})"
+        body = {**payload, self.key_column: idempotency_key}
+
+        def attempt() -> CaseRef:
+            try:
+                resp = self._request(
+                    "PATCH",
+                    path,
+                    "createCase",
+                    ok=(200, 201, 204),
+                    headers={"If-None-Match": "*", "Prefer": "return=representation"},
+                    json=body,
+                )
+            except CRMConflict as exc:
+                if exc.status != 412:
+                    raise
+                existing = self.find_case_by_key(idempotency_key)
+                if existing is None:
+                    raise
+                return CaseRef(crm="dynamics365", reference=existing, created=False)
+            return CaseRef(crm="dynamics365", reference=self._created_id(resp), created=True)
+
+        return self._call("createCase", attempt, idempotent=True)
+
+    def _created_id(self, resp: requests.Response) -> str:
+        if resp.content:
+            record = self._json(resp, "createCase")
+            if isinstance(record, dict) and record.get("incidentid"):
+                return str(record["incidentid"])
+        entity = resp.headers.get("OData-EntityId", "")
+        match = re.search(r"\(([0-9a-fA-F-]{36})\)", entity)
+        if match:
+            return match.group(1)
+        raise CRMContractError(
+            "create answered without the new id", crm="dynamics365", operation="createCase"
+        )
+
+    def update_case(self, ref: str, payload: RawPayload) -> None:
+        path = self._incident_path(ref)
+        self._call(
+            "updateCase",
+            lambda: self._request(
+                "PATCH", path, "updateCase", ok=(200, 204), headers={"If-Match": "*"}, json=payload
+            ),
+            idempotent=True,
+        )
+
+    def close_case(self, ref: str, reason: str) -> None:
+        self.update_case(ref, {"statecode": 1, "statuscode": 5, "cr_closurereason": reason})
+
+    def reopen_case(self, ref: str, reason: str) -> None:
+        self.update_case(ref, {"statecode": 0, "statuscode": 1})
+
+    def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
+        bind = f"/incidents({self._incident_path(ref)[10:-1]})"
+        notes: list[dict[str, Any]] = [
+            {"subject": "Note", "notetext": text, "objectid_incident@odata.bind": bind}
+        ]
+        for item in attachments:
+            notes.append(
+                {
+                    "subject": item.name,
+                    "notetext": text,
+                    "filename": item.name,
+                    "mimetype": item.content_type,
+                    "documentbody": base64.b64encode(item.content).decode("ascii"),
+                    "isdocument": True,
+                    "objectid_incident@odata.bind": bind,
+                }
+            )
+        for note in notes:
+            # A POST is not idempotent: never replayed after an ambiguous failure.
+            self._call(
+                "annotations",
+                lambda note=note: self._request(
+                    "POST", "annotations", "annotations", ok=(200, 201, 204), json=note
+                ),
+                idempotent=False,
+            )
+
+    def get_attachment(self, reference: str) -> Attachment:
+        path = f"annotations({reference})?$select=filename,mimetype,documentbody"
+        body = self._call(
+            "annotations",
+            lambda: self._json(self._request("GET", path, "annotations"), "annotations"),
+            idempotent=True,
+        )
+        try:
+            content = base64.b64decode(body.get("documentbody") or "", validate=True)
+        except (ValueError, TypeError):
+            raise CRMContractError(
+                "documentbody is not base64", crm="dynamics365", operation="annotations"
+            ) from None
+        return Attachment(
+            name=body.get("filename") or reference,
+            content_type=body.get("mimetype") or "application/octet-stream",
+            content=content,
+            reference=reference,
+        )
+
+    # ------------------------------------------------------------------ parties, codes
+
+    def search_parties(
+        self,
+        *,
+        name: str | None = None,
+        forename: str | None = None,
+        postcode: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        limit: int = 50,
+    ) -> list[RawParty]:
+        columns = {
+            "lastname": name,
+            "firstname": forename,
+            "address1_postalcode": postcode,
+            "emailaddress1": email,
+            "telephone1": phone,
+        }
+        terms = [f"{col} eq {_odata_str(v)}" for col, v in columns.items() if v]
+        if not terms:
+            raise CRMRejected(
+                "give at least one search criterion", crm="dynamics365", operation="contacts"
+            )
+        path = f"contacts?$filter={' and '.join(terms)}&$top={limit}"
+        body = self._call(
+            "contacts",
+            lambda: self._json(self._request("GET", path, "contacts"), "contacts"),
+            idempotent=True,
+        )
+        return [_strip(r) for r in body.get("value", [])]
+
+    def get_party(self, ref: str) -> RawParty:
+        if not _GUID.match(ref):
+            raise CRMNotFound(
+                f"{ref!r} is not a contact id", crm="dynamics365", operation="contacts"
+            )
+        return _strip(
+            self._call(
+                "contacts",
+                lambda: self._json(
+                    self._request("GET", f"contacts({ref})", "contacts"), "contacts"
+                ),
+                idempotent=True,
+            )
+        )
+
+    def create_party(self, payload: RawPayload, idempotency_key: str | None = None) -> PartyRef:
+        resp = self._call(
+            "contacts",
+            lambda: self._request(
+                "POST",
+                "contacts",
+                "contacts",
+                ok=(200, 201, 204),
+                headers={"Prefer": "return=representation"},
+                json=payload,
+            ),
+            idempotent=False,
+        )
+        record = self._json(resp, "contacts") if resp.content else {}
+        ref = record.get("contactid") if isinstance(record, dict) else None
+        if not ref:
+            match = re.search(r"\(([0-9a-fA-F-]{36})\)", resp.headers.get("OData-EntityId", ""))
+            ref = match.group(1) if match else None
+        if not ref:
+            raise CRMContractError(
+                "create answered without the new id", crm="dynamics365", operation="contacts"
+            )
+        return PartyRef(crm="dynamics365", reference=str(ref), kind="contact")
+
+    def code_book(self) -> list[dict[str, Any]]:
+        """Case categories from the incident's `cr_categorycode` option metadata."""
+        path = (
+            "EntityDefinitions(LogicalName='incident')/Attributes(LogicalName='cr_categorycode')"
+            "/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet"
+        )
+        body = self._call(
+            "EntityDefinitions",
+            lambda: self._json(
+                self._request("GET", path, "EntityDefinitions"), "EntityDefinitions"
+            ),
+            idempotent=True,
+        )
+        options = (body.get("OptionSet") or {}).get("Options", []) if isinstance(body, dict) else []
+        return [dict(option) for option in options]
+
+    def operations(self) -> list[str]:
+        body = self._call(
+            "service",
+            lambda: self._json(self._request("GET", "", "service"), "service"),
+            idempotent=True,
+        )
+        return sorted(str(item.get("name")) for item in body.get("value", []))
+
+    def health(self) -> HealthReport:
+        from connector.health import run_checks
+
+        return run_checks(self, self.settings, self.allowlist, probe=self._probe)
+
+    def _probe(self) -> None:
+        self._call(
+            "incidents",
+            lambda: self._request("GET", "incidents?$top=1&$select=incidentid", "incidents"),
+            idempotent=True,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+__all__ = ["DataverseClient", "OAuthToken", "odata_error"]
