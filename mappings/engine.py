@@ -1,0 +1,253 @@
+"""The mapping engine: raw CRM record <-> `MemberCase`, driven by a compiled mapping file.
+
+Everything that can be decided once (paths, converters, value maps, which fields each payload
+carries) is decided when the file is loaded (`mappings.loader`), so mapping one record is a
+loop over prepared rules and one `MemberCase.model_validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from mappings.crm_schema import CrmSchema
+from mappings.errors import (
+    ConversionError,
+    FieldProblem,
+    RecordMappingError,
+    UnmappedValueError,
+)
+from mappings.model import MemberCase
+from mappings.paths import CrmPath
+from mappings.spec import FieldSpec, MappingSpec, UnmappedPolicy, ValueMapSpec
+
+Converter = Callable[[Any], Any]
+
+
+def code_key(value: Any) -> str:
+    """The lookup key of a CRM code: text, so `1` (JSON) and `"1"` (SOAP) find the same entry."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+class ValueMap:
+    """A compiled value map: CRM code <-> caseload value, with its unmapped policy."""
+
+    __slots__ = ("forward", "name", "policy", "reverse")
+
+    def __init__(self, name: str, spec: ValueMapSpec) -> None:
+        self.name = name
+        self.policy: UnmappedPolicy = spec.unmapped
+        self.forward: dict[str, str] = {code_key(k): v for k, v in spec.values.items()}
+        self.reverse: dict[str, Any] = {}
+        for code, value in spec.values.items():
+            self.reverse.setdefault(value, code)  # the first code listed wins
+        self.reverse.update(spec.outbound)
+
+    def inbound(self, raw: Any) -> Any:
+        hit = self.forward.get(code_key(raw))
+        if hit is not None:
+            return hit
+        if self.policy.kind == "default":
+            return self.policy.default
+        if self.policy.kind == "keep_raw":
+            return raw
+        raise UnmappedValueError(self.name, code_key(raw), "inbound")
+
+    def outbound(self, value: Any) -> Any:
+        text = getattr(value, "value", value)
+        hit = self.reverse.get(text)
+        if hit is not None:
+            return hit
+        if self.policy.kind == "keep_raw":
+            return text
+        raise UnmappedValueError(self.name, str(text), "outbound")
+
+
+@dataclass(slots=True)
+class FieldRule:
+    """One caseload field, compiled: where it is read and written, and how it is converted."""
+
+    name: str
+    target: tuple[str, ...]
+    optional_parent: tuple[str, ...] | None
+    inbound: bool
+    read_path: CrmPath | None
+    extract: Callable[[dict[str, Any]], Any]  # raw record -> raw value (path or compute)
+    read: Converter  # raw value -> caseload value
+    record_write: Converter | None  # caseload value -> raw value at `read_path` (None: computed)
+    required: bool
+    has_default: bool
+    default: Any
+    out_path: CrmPath | None = None
+    out_write: Converter | None = None
+    out_create: bool = False
+    out_update: bool = False
+    spec: FieldSpec | None = field(default=None, repr=False)
+
+    @property
+    def crm_source(self) -> str | None:
+        return self.read_path.text if self.read_path is not None else None
+
+
+def _assign(data: dict[str, Any], target: tuple[str, ...], value: Any) -> None:
+    node = data
+    for part in target[:-1]:
+        node = node.setdefault(part, {})
+    node[target[-1]] = value
+
+
+def _lookup(case: Any, target: tuple[str, ...]) -> Any:
+    node = case
+    for part in target:
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
+
+
+class Mapping:
+    """A loaded, validated mapping file for one CRM; thread-safe and reusable for every record."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        spec: MappingSpec,
+        schema: CrmSchema,
+        field_specs: dict[str, FieldSpec],
+        value_maps: dict[str, ValueMap],
+        rules: list[FieldRule],
+        constants: list[tuple[CrmPath, Any, bool, bool]],
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.schema = schema
+        self.field_specs = field_specs
+        self.value_maps = value_maps
+        self.rules = rules
+        self._inbound = [r for r in rules if r.inbound]
+        self._record_out = [r for r in self._inbound if r.record_write is not None]
+        self._create_out = [r for r in rules if r.out_create]
+        self._update_out = [r for r in rules if r.out_update]
+        self._constants = constants
+        self._optional_parents = {r.optional_parent for r in self._inbound if r.optional_parent}
+        self._sources = {r.name: r.crm_source for r in rules}
+        reference = next((r for r in self._inbound if r.name == "crm_reference"), None)
+        self._reference_path = reference.read_path if reference is not None else None
+
+    @property
+    def crm(self) -> str:
+        return self.spec.crm
+
+    def __repr__(self) -> str:
+        return f"Mapping(crm={self.crm!r}, source={self.source!r}, fields={len(self.rules)})"
+
+    def reference_of(self, raw: dict[str, Any]) -> str:
+        """The CRM reference of a raw record, for naming it in errors."""
+        value = self._reference_path.get(raw) if self._reference_path is not None else None
+        return str(value) if value not in (None, "") else "(no CRM reference)"
+
+    def to_caseload(self, raw: dict[str, Any]) -> MemberCase:
+        """Map one raw CRM record to a caseload record, or raise with every field problem."""
+        data: dict[str, Any] = {}
+        problems: list[FieldProblem] = []
+        present: set[tuple[str, ...]] = set()
+        for rule in self._inbound:
+            try:
+                value = rule.extract(raw)
+            except ConversionError as exc:
+                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc)))
+                continue
+            if value is None or value == "":
+                if rule.has_default:
+                    _assign(data, rule.target, rule.default)
+                elif rule.required:
+                    problems.append(
+                        FieldProblem(rule.name, rule.crm_source, "required value is missing")
+                    )
+                continue
+            try:
+                value = rule.read(value)
+            except (ConversionError, UnmappedValueError) as exc:
+                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc)))
+                continue
+            if rule.optional_parent is not None:
+                present.add(rule.optional_parent)
+            _assign(data, rule.target, value)
+        for parent in self._optional_parents - present:
+            node = data
+            for part in parent[:-1]:
+                node = node.get(part, {})
+            node.pop(parent[-1], None)
+        try:
+            case = MemberCase.model_validate(data)
+        except ValidationError as exc:
+            reported = {p.field for p in problems}
+            for error in exc.errors(include_input=False, include_url=False):
+                name = ".".join(str(part) for part in error["loc"]) or "record"
+                if name in reported:
+                    continue
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(FieldProblem(name, self._sources.get(name), message))
+        if problems:
+            raise RecordMappingError(self.reference_of(raw), "inbound", problems)
+        return case
+
+    def to_crm(self, case: MemberCase, *, for_update: bool = False) -> dict[str, Any]:
+        """The CRM create (or update) payload for `case`, in the raw record shape.
+
+        Fields whose outbound path the chosen operation cannot write are left out (e.g. Lagan's
+        `CaseReference` on create); `None` values are left out, so an update never blanks a
+        CRM value it does not know.
+        """
+        rules = self._update_out if for_update else self._create_out
+        payload: dict[str, Any] = {}
+        problems: list[FieldProblem] = []
+        for rule in rules:
+            value = _lookup(case, rule.target)
+            if value is None:
+                continue
+            assert rule.out_path is not None and rule.out_write is not None
+            try:
+                rule.out_path.set(payload, rule.out_write(value))
+            except (ConversionError, UnmappedValueError) as exc:
+                problems.append(FieldProblem(rule.name, rule.out_path.text, str(exc)))
+        for path, value, on_create, on_update in self._constants:
+            if on_update if for_update else on_create:
+                path.set(payload, value)
+        if problems:
+            raise RecordMappingError(_case_reference(case), "outbound", problems)
+        return payload
+
+    def to_record(self, case: MemberCase) -> dict[str, Any]:
+        """The raw CRM record (read shape) that maps back to `case`: the inverse of `to_caseload`.
+
+        Used to seed sandboxes and to prove that mapping out and back in preserves every field.
+        Computed fields are not invertible and are left out.
+        """
+        record: dict[str, Any] = {}
+        problems: list[FieldProblem] = []
+        for rule in self._record_out:
+            value = _lookup(case, rule.target)
+            if value is None:
+                continue
+            assert rule.read_path is not None and rule.record_write is not None
+            try:
+                rule.read_path.set(record, rule.record_write(value))
+            except (ConversionError, UnmappedValueError) as exc:
+                problems.append(FieldProblem(rule.name, rule.read_path.text, str(exc)))
+        if problems:
+            raise RecordMappingError(_case_reference(case), "outbound", problems)
+        return record
+
+
+def _case_reference(case: MemberCase) -> str:
+    return case.crm_reference or f"portal {case.portal_id}"
+
+
+__all__ = ["FieldRule", "Mapping", "ValueMap", "code_key"]
