@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from mappings.model import MemberCase
-from portal_extensions.store.schema import cases, constituents
+from portal_extensions.access import CaseColumns, Fact
+from portal_extensions.store.schema import cases, constituents, members, parties
 
 #: Namespace for portal ids of cases that the CRM made (no PortalId stamped on them), so the
 #: same CRM case always gets the same portal id, on every server and every re-sync.
@@ -114,6 +115,11 @@ def case_columns(case: MemberCase) -> dict[str, Any]:
         "status": case.status.value,
         "priority": case.priority.value,
         "sharing_level": case.sharing.level.value,
+        "sharing_colleague_id": case.sharing.colleague_id,
+        "sharing_until": case.sharing.until,
+        "authority_recorded_at": case.authority.recorded_at if case.authority else None,
+        "authority_withdrawn_at": case.authority.withdrawn_at if case.authority else None,
+        "explicit_consent": bool(case.authority and case.authority.explicit_consent),
         "special_category": case.special_category,
         "received_at": case.received_at,
         "closed_at": case.closed_at,
@@ -384,6 +390,31 @@ def list_cases(
     return [CaseSummary.model_validate(dict(row)) for row in conn.execute(query).mappings()]
 
 
+def access_columns() -> CaseColumns:
+    """The index column behind each fact of the access policy, for `visible_cases_clause`.
+
+    The owning member's party is a correlated look-up in the directory, so a member changing
+    party changes what colleagues see at once, without re-indexing cases.
+    """
+    member_party = (
+        sa.select(parties.c.name)
+        .select_from(members.join(parties, members.c.party_id == parties.c.id))
+        .where(members.c.id == cases.c.member_id)
+        .scalar_subquery()
+    )
+    return {
+        Fact.MEMBER_ID: cases.c.member_id,
+        Fact.WARD_ID: cases.c.ward_id,
+        Fact.MEMBER_PARTY: member_party,
+        Fact.SERVICE_ID: cases.c.service_id,
+        Fact.SHARING_LEVEL: cases.c.sharing_level,
+        Fact.SHARING_COLLEAGUE_ID: cases.c.sharing_colleague_id,
+        Fact.SHARING_UNTIL: cases.c.sharing_until,
+        Fact.AUTHORITY_RECORDED_AT: cases.c.authority_recorded_at,
+        Fact.AUTHORITY_WITHDRAWN_AT: cases.c.authority_withdrawn_at,
+    }
+
+
 def count_cases(conn: sa.Connection, *, include_removed: bool = False) -> int:
     query = sa.select(sa.func.count()).select_from(cases)
     if not include_removed:
@@ -418,6 +449,7 @@ __all__ = [
     "CaseSummary",
     "IndexedCase",
     "UpsertResult",
+    "access_columns",
     "case_columns",
     "count_cases",
     "get_case",

@@ -201,6 +201,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("priority", sa.String(length=10), nullable=False),
         sa.Column("sharing_level", sa.String(length=10), nullable=False),
+        sa.Column("sharing_colleague_id", sa.String(length=64), nullable=True),
+        sa.Column("sharing_until", sa.Date(), nullable=True),
+        sa.Column("authority_recorded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("authority_withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("explicit_consent", sa.Boolean(), nullable=False),
         sa.Column("special_category", sa.Boolean(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
@@ -240,6 +245,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_cases_next_update_due"), "cases", ["next_update_due"], unique=False)
     op.create_index(op.f("ix_cases_received_at"), "cases", ["received_at"], unique=False)
     op.create_index(op.f("ix_cases_service_id"), "cases", ["service_id"], unique=False)
+    op.create_index(
+        op.f("ix_cases_sharing_colleague_id"), "cases", ["sharing_colleague_id"], unique=False
+    )
     op.create_index(op.f("ix_cases_status"), "cases", ["status"], unique=False)
     op.create_index(op.f("ix_cases_target_date"), "cases", ["target_date"], unique=False)
     op.create_index(op.f("ix_cases_ward_id"), "cases", ["ward_id"], unique=False)

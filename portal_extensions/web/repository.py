@@ -1,0 +1,156 @@
+"""What the pages need from the case index: the interface the store implements.
+
+Lists are always asked for *as a viewer*: an implementation must filter with
+`access.visible_cases_clause` (SQL) or `access.visibility` (in memory), so a list never shows a
+case whose page would refuse it. Single cases are fetched by id and then checked by the page with
+`access.can_view_case`. `MemoryCaseRepository` is the reference implementation, used by the demo
+until the store is wired, and by the tests every implementation should pass
+(`tests/portal/repository_contract.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from mappings.model import CaseStatus, MemberCase
+from portal_extensions.access import CaseFacts, Viewer, council_day, holds, visibility
+
+
+class Bucket(StrEnum):
+    """The groups of My caseload. A case may be in several (overdue cases are also open)."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    AWAITING_SERVICE = "awaiting_service"
+    RECENTLY_CLOSED = "recently_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCase:
+    """A case as the index holds it: the record, its access facts and write state."""
+
+    case: MemberCase
+    facts: CaseFacts
+    queued: bool  # written locally and not yet confirmed by the CRM
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """One row of a list: only fields every role that can see the case may see."""
+
+    portal_id: uuid.UUID
+    crm_reference: str | None
+    title: str
+    member_id: str
+    status: CaseStatus
+    received_at: datetime
+    target_date: date | None
+    queued: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaseListing:
+    rows: list[CaseSummary]
+    counts: Mapping[Bucket, int]
+    total: int  # cases in the chosen bucket, of which `rows` is one page
+
+
+def in_bucket(case: MemberCase, bucket: Bucket, today: date, recently_closed_days: int) -> bool:
+    """The definition of each bucket (an SQL implementation must match it)."""
+    if bucket is Bucket.OPEN:
+        return case.is_open
+    if bucket is Bucket.OVERDUE:
+        late_reply = any(
+            request.responded_at is None and request.response_due < today
+            for request in case.service_requests
+        )
+        late_target = case.target_date is not None and case.target_date < today
+        return case.is_open and (late_reply or late_target)
+    if bucket is Bucket.AWAITING_SERVICE:
+        return case.is_open and any(r.responded_at is None for r in case.service_requests)
+    closed_on = case.closed_at.date() if case.closed_at else None
+    return (
+        case.status is CaseStatus.CLOSED
+        and closed_on is not None
+        and closed_on >= today - timedelta(days=recently_closed_days)
+    )
+
+
+def summarise(stored: StoredCase) -> CaseSummary:
+    case = stored.case
+    return CaseSummary(
+        portal_id=case.portal_id,
+        crm_reference=case.crm_reference,
+        title=case.title,
+        member_id=case.member_id,
+        status=case.status,
+        received_at=case.received_at,
+        target_date=case.target_date,
+        queued=stored.queued,
+    )
+
+
+class CaseRepository(Protocol):
+    """The case index, as the portal's pages read it."""
+
+    def get(self, portal_id: uuid.UUID) -> StoredCase | None:
+        """The case with this id, or None. The caller checks access before showing it."""
+        ...
+
+    def list_visible(
+        self,
+        viewer: Viewer,
+        now: datetime,
+        bucket: Bucket,
+        *,
+        limit: int,
+        offset: int = 0,
+        recently_closed_days: int = 30,
+    ) -> CaseListing:
+        """The viewer's cases in a bucket, newest first, with the count of every bucket."""
+        ...
+
+
+class MemoryCaseRepository:
+    """Cases held in memory, filtered by the access policy's Python form."""
+
+    def __init__(self, cases: Iterable[StoredCase] = ()) -> None:
+        self._cases: dict[uuid.UUID, StoredCase] = {}
+        for stored in cases:
+            self.put(stored)
+
+    def put(self, stored: StoredCase) -> None:
+        self._cases[stored.case.portal_id] = stored
+
+    def get(self, portal_id: uuid.UUID) -> StoredCase | None:
+        return self._cases.get(portal_id)
+
+    def list_visible(
+        self,
+        viewer: Viewer,
+        now: datetime,
+        bucket: Bucket,
+        *,
+        limit: int,
+        offset: int = 0,
+        recently_closed_days: int = 30,
+    ) -> CaseListing:
+        rule = visibility(viewer, now)
+        today = council_day(now)
+        visible = [stored for stored in self._cases.values() if holds(rule, stored.facts)]
+        counts = {
+            each: sum(in_bucket(s.case, each, today, recently_closed_days) for s in visible)
+            for each in Bucket
+        }
+        chosen = sorted(
+            (s for s in visible if in_bucket(s.case, bucket, today, recently_closed_days)),
+            key=lambda s: (s.case.received_at, str(s.case.portal_id)),
+            reverse=True,
+        )
+        page = [summarise(s) for s in chosen[offset : offset + limit]]
+        return CaseListing(rows=page, counts=counts, total=len(chosen))
