@@ -117,7 +117,7 @@ class Store:
         with self.lock:
             return not self.cases and not self.parties
 
-    def _save(self, kind: str, key: str, record: Any) -> None:
+    def save(self, kind: str, key: str, record: Any) -> None:
         if self._db is None:
             return
         self._db.execute(
@@ -201,7 +201,7 @@ class Store:
         self._listeners.append(listener)
 
     def _changed(self, event: str, case: Record) -> None:
-        self._save("cases", case["ref"], case)
+        self.save("cases", case["ref"], case)
         for listener in self._listeners:
             listener(event, case)
 
@@ -265,7 +265,7 @@ class Store:
             party["ref"] = ref
             self.parties[ref] = party
             self._by_contact[party["contactid"]] = ref
-            self._save("parties", ref, party)
+            self.save("parties", ref, party)
             return party
 
     def update_party(self, ref: str, changes: Record) -> Record:
@@ -273,7 +273,7 @@ class Store:
             party = self.party(ref)
             party.update(changes)
             party["modified"] = iso(self.clock())
-            self._save("parties", ref, party)
+            self.save("parties", ref, party)
             return party
 
     def add_interaction(
@@ -295,7 +295,7 @@ class Store:
                 "created": iso(self.clock()),
             }
             self.interactions[iid] = record
-            self._save("interactions", iid, record)
+            self.save("interactions", iid, record)
             return record
 
     def new_case_ref(self) -> str:
@@ -414,12 +414,12 @@ class Store:
             self.notes[nid] = note
             self._by_annotation[note["annotationid"]] = nid
             parent.setdefault("notes", []).append(nid)
-            self._save("notes", nid, note)
+            self.save("notes", nid, note)
             if parent_type == 0 and touch:
                 parent["modified"] = note["created"]
                 self._changed("PopulatedUpdateCaseEvent", parent)
             elif parent_type == 1:
-                self._save("interactions", parent_id, parent)
+                self.save("interactions", parent_id, parent)
             return note
 
     def add_document(self, name: str, doc_type: int, body: str) -> Record:
@@ -428,7 +428,7 @@ class Store:
             self.next_document += 1
             doc = {"ref": ref, "name": name, "type": doc_type, "body": body}
             self.documents[ref] = doc
-            self._save("documents", ref, doc)
+            self.save("documents", ref, doc)
             return doc
 
     def document(self, ref: str) -> Record:

@@ -1,0 +1,632 @@
+"""The Dataverse Web API subset: incidents, contacts, annotations, OAuth2 client credentials.
+
+Paging is keyset-based under an opaque `$skiptoken` in `@odata.nextLink` (sorted by `$orderby`
+then the primary key), so a client following nextLink sees every record exactly once even when
+records are added meanwhile. The `$filter` grammar is the subset the connector needs:
+`field op literal` clauses joined by `and` (ops eq, ne, gt, ge, lt, le; literals are quoted
+strings, numbers, null, true/false, GUIDs or ISO date-times).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from connector.sandbox.app import AuthError, Request, Response, SandboxApp, json_response
+from connector.sandbox.store import (
+    CASE_STATUSES,
+    NotFound,
+    Record,
+    Store,
+    StoreError,
+    iso,
+    parse_iso,
+)
+
+API = "/api/data/v9.2"
+MAX_PAGE = 5000
+STATE = {
+    "draft": (0, 3),
+    "open": (0, 1),
+    "open-service": (0, 4),
+    "responded": (0, 2),
+    "reopened": (0, 1),
+    "closed": (1, 5),
+}
+ORIGIN = {
+    "Phone": 1,
+    "Email": 2,
+    "Web": 3,
+    "face_to_face": 100000000,
+    "Letter": 100000001,
+    "Surgery": 100000002,
+}
+ORIGIN_BY_CODE = {v: k for k, v in ORIGIN.items()}
+
+
+class ODataError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+# --------------------------------------------------------------- entity views
+def incident(store: Store, case: Record) -> dict[str, Any]:
+    state, status = STATE.get(case["status"], (0, 1))
+    party = store.parties.get(case.get("party") or "")
+    code = store.category(case["category"]) or {}
+    out: dict[str, Any] = {
+        "incidentid": case["incidentid"],
+        "ticketnumber": case["ref"],
+        "title": case.get("title"),
+        "description": case.get("description"),
+        "_customerid_value": party["contactid"] if party else None,
+        "statecode": state,
+        "statuscode": status,
+        "caseorigincode": ORIGIN.get(case["form"].get("Channel", ""), None),
+        "prioritycode": case.get("priority", 2),
+        "createdon": case["opened"],
+        "modifiedon": case["modified"],
+        "cr_status": case["status"],
+        "cr_categorycode": code.get("CodeKey"),
+    }
+    for key, value in case["form"].items():
+        out[f"cr_{key.lower()}"] = value
+    return out
+
+
+def contact(party: Record) -> dict[str, Any]:
+    return {
+        "contactid": party["contactid"],
+        "firstname": party.get("forename"),
+        "lastname": party.get("surname"),
+        "fullname": f"{party.get('forename', '')} {party.get('surname', '')}".strip(),
+        "emailaddress1": party.get("email"),
+        "telephone1": party.get("phone"),
+        "address1_line1": " ".join(
+            x for x in (party.get("address_number"), party.get("street")) if x
+        ) or None,
+        "address1_city": party.get("city"),
+        "address1_postalcode": party.get("postcode"),
+        "cr_uprn": party.get("uprn"),
+        "cr_partyreference": party["ref"],
+        "createdon": party["created"],
+        "modifiedon": party["modified"],
+    }
+
+
+def annotation(store: Store, note: Record) -> dict[str, Any]:
+    att = note.get("attachment") or {}
+    body = att.get("body")
+    if body is None and att.get("document") in store.documents:
+        body = store.documents[att["document"]]["body"]
+    parent = store.cases.get(note["parent"]) if note["parent_type"] == 0 else None
+    return {
+        "annotationid": note["annotationid"],
+        "subject": note.get("subject"),
+        "notetext": note["text"],
+        "filename": att.get("name"),
+        "mimetype": att.get("mimetype"),
+        "documentbody": body,
+        "isdocument": body is not None,
+        "_objectid_value": parent["incidentid"] if parent else None,
+        "objecttypecode": "incident" if parent else "interaction",
+        "createdon": note["created"],
+        "modifiedon": note.get("modified", note["created"]),
+    }
+
+
+# -------------------------------------------------------------------- $filter
+_CLAUSE = re.compile(
+    r"\s*([A-Za-z_][A-Za-z0-9_]*)\s+(eq|ne|gt|ge|lt|le)\s+"
+    r"('(?:[^']|'')*'|[^\s)]+)\s*",
+)
+
+
+def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
+    clauses: list[tuple[str, str, Any]] = []
+    rest = text.strip()
+    while rest:
+        m = _CLAUSE.match(rest)
+        if m is None:
+            raise ODataError(400, "0x80060888", f"$filter not understood near {rest[:40]!r}; "
+                             "the sandbox supports 'field op value' joined by 'and'")
+        clauses.append((m.group(1), m.group(2), _literal(m.group(3))))
+        rest = rest[m.end():]
+        if rest:
+            if not rest.lower().startswith("and "):
+                raise ODataError(400, "0x80060888", "only 'and' may join $filter clauses")
+            rest = rest[4:]
+
+    def test(entity: dict[str, Any]) -> bool:
+        for field, op, value in clauses:
+            if field not in entity:
+                raise ODataError(400, "0x80060888", f"Could not find a property named '{field}'")
+            have = entity[field]
+            if op == "eq" and not _eq(have, value):
+                return False
+            if op == "ne" and _eq(have, value):
+                return False
+            if op in ("gt", "ge", "lt", "le"):
+                if have is None or value is None:
+                    return False
+                a, b = _cmp_pair(have, value)
+                if not {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]:
+                    return False
+        return True
+
+    return test
+
+
+def _literal(token: str) -> Any:
+    if token.startswith("'"):
+        return token[1:-1].replace("''", "'")
+    low = token.lower()
+    if low == "null":
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    if re.fullmatch(r"-?\d+", token):
+        return int(token)
+    if re.fullmatch(r"-?\d+\.\d+", token):
+        return float(token)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?", token):
+        return iso(parse_iso(token)) if "T" in token else token
+    if re.fullmatch(r"[0-9a-fA-F-]{36}", token):
+        return token.lower()
+    raise ODataError(400, "0x80060888", f"$filter literal {token!r} not understood")
+
+
+def _eq(have: Any, value: Any) -> bool:
+    if isinstance(have, str) and isinstance(value, str):
+        return have.lower() == value.lower()
+    return bool(have == value)
+
+
+def _cmp_pair(have: Any, value: Any) -> tuple[Any, Any]:
+    if isinstance(have, str) and isinstance(value, str) and "T" in have and "T" in value:
+        return parse_iso(have), parse_iso(value)
+    return have, value
+
+
+# ------------------------------------------------------------------- routing
+_ENTITY = re.compile(r"^/(incidents|contacts|annotations)(?:\((.+)\))?$")
+
+
+def handle(app: SandboxApp, request: Request) -> Response:
+    if "/oauth2/" in request.path:
+        op = "token"
+    else:
+        m = _ENTITY.match(request.path[len(API):])
+        op = f"{m.group(1)}.{request.method}" if m else "unknown"
+    decision = app.faults.decide(op)
+    request.decision = decision
+    early = app.pre_fault(decision, soap_fault=False)
+    if early is not None:
+        return early
+    if decision.fault in ("500", "502", "503", "soap_fault"):
+        status = 500 if decision.fault == "soap_fault" else int(decision.fault)
+        return error_response(status, "0x80040216", f"injected HTTP {status}")
+    if decision.fault == "429":
+        return error_response(
+            429,
+            "0x80072322",
+            "Number of requests exceeded the limit of the sandbox throttling rule.",
+            {"Retry-After": app.retry_after_value(decision)},
+        )
+    try:
+        if op == "token":
+            response = token(app, request)
+        else:
+            bearer(app, request)
+            m = _ENTITY.match(request.path[len(API):])
+            if m is None:
+                raise ODataError(404, "0x8006088a", f"Resource not found for the segment "
+                                 f"'{request.path[len(API):]}'")
+            response = entity(app, request, m.group(1), m.group(2))
+    except ODataError as exc:
+        response = error_response(exc.status, exc.code, exc.message)
+    except AuthError as exc:
+        response = error_response(401, "0x80040220", exc.message,
+                                  {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    except NotFound as exc:
+        response = error_response(404, "0x80040217", exc.message)
+    except StoreError as exc:
+        response = error_response(exc.status, f"0x8004{exc.code:04x}", exc.message)
+    except (KeyError, TypeError, ValueError) as exc:
+        response = error_response(400, "0x80048d19", f"invalid request: {str(exc)[:200]}")
+    return app.post_fault(decision, response)
+
+
+def token(app: SandboxApp, request: Request) -> Response:
+    if request.method != "POST":
+        return json_response(405, {"error": "invalid_request"})
+    form = urllib.parse.parse_qs(request.body.decode("utf-8", "replace"))
+    client_id = form.get("client_id", [""])[0]
+    secret = form.get("client_secret", [""])[0]
+    basic = request.header("authorization")
+    if basic and basic.lower().startswith("basic "):
+        try:
+            client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return json_response(400, {"error": "invalid_client"})
+    if form.get("grant_type", [""])[0] != "client_credentials":
+        return json_response(400, {"error": "unsupported_grant_type",
+                                   "error_description": "use grant_type=client_credentials"})
+    if client_id != app.auth.client_id or secret != app.auth.client_secret:
+        return json_response(401, {"error": "invalid_client",
+                                   "error_description": "client id or secret not recognised"})
+    session = app.issue_token(client_id, "bearer")
+    return json_response(200, {
+        "token_type": "Bearer",
+        "expires_in": int(app.auth.token_ttl_seconds),
+        "ext_expires_in": int(app.auth.token_ttl_seconds),
+        "access_token": session.token,
+    })
+
+
+def bearer(app: SandboxApp, request: Request) -> str:
+    header = request.header("authorization") or ""
+    if not header.lower().startswith("bearer "):
+        raise AuthError("a Bearer token from the OAuth2 token endpoint is required")
+    return app.use_token(header[7:].strip(), "bearer", request.decision).user_id
+
+
+def _query(request: Request, name: str) -> str | None:
+    values = request.query.get(name)
+    return values[0] if values else None
+
+
+def _key(key: str | None, primary: str) -> tuple[str, str] | None:
+    if key is None:
+        return None
+    m = re.fullmatch(r"([a-z_]+)='((?:[^']|'')*)'", key)
+    if m:
+        return m.group(1), m.group(2).replace("''", "'")
+    return primary, key.strip().lower()
+
+
+def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) -> Response:
+    store = app.store
+    method = request.method
+    primary = {"incidents": "incidentid", "contacts": "contactid", "annotations": "annotationid"}[name]
+    key = _key(raw_key, primary)
+    if method == "GET":
+        with store.lock:
+            if key is not None:
+                record = _lookup(store, name, key)
+                if record is None:
+                    raise NotFound(f"{name} with {key[0]} = {key[1]} does not exist")
+                return json_response(200, _select(_view(store, name, record), request))
+            return _list(app, request, name, primary)
+    body = _body(request)
+    if method == "POST" and key is None:
+        with store.lock:
+            record = _create(store, name, body, None)
+            return _written(app, request, name, primary, record, 204)
+    if method == "PATCH" and key is not None:
+        with store.lock:
+            record = _lookup(store, name, key)
+            if request.header("if-none-match") == "*" and record is not None:
+                raise ODataError(412, "0x80040237", "A record with matching key values already exists.")
+            if request.header("if-match") == "*" and record is None:
+                raise NotFound(f"{name} with {key[0]} = {key[1]} does not exist")
+            if record is None:
+                record = _create(store, name, body, key)
+                return _written(app, request, name, primary, record, 204)
+            _update(store, name, record, body)
+            return _written(app, request, name, primary, record, 204)
+    raise ODataError(405, "0x80060888", f"{method} is not supported on {name}")
+
+
+def _view(store: Store, name: str, record: Record) -> dict[str, Any]:
+    if name == "incidents":
+        return incident(store, record)
+    if name == "contacts":
+        return contact(record)
+    return annotation(store, record)
+
+
+def _lookup(store: Store, name: str, key: tuple[str, str]) -> Record | None:
+    field, value = key
+    try:
+        if name == "incidents":
+            if field == "incidentid":
+                return store.case_by_incident(value)
+            if field == "cr_portalid":
+                hits = [c for c in store.cases.values() if c["form"].get("PortalId") == value]
+                return hits[0] if hits else None
+            if field == "ticketnumber":
+                return store.cases.get(value)
+        elif name == "contacts" and field == "contactid":
+            return store.party_by_contact(value)
+        elif name == "annotations" and field == "annotationid":
+            return store.note_by_annotation(value)
+    except NotFound:
+        return None
+    raise ODataError(400, "0x80060888", f"{field} is not a key or alternate key of {name}")
+
+
+def _select(view: dict[str, Any], request: Request) -> dict[str, Any]:
+    select = _query(request, "$select")
+    if not select:
+        return view
+    fields = [f.strip() for f in select.split(",") if f.strip()]
+    unknown = [f for f in fields if f not in view]
+    if unknown:
+        raise ODataError(400, "0x80060888", f"Could not find a property named '{unknown[0]}'")
+    primary = next(iter(view))
+    out = {primary: view[primary]}
+    out.update({f: view[f] for f in fields})
+    return out
+
+
+def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Response:
+    store = app.store
+    records: list[Record] = list(
+        store.cases.values() if name == "incidents"
+        else store.parties.values() if name == "contacts"
+        else [n for n in store.notes.values() if n["parent_type"] == 0]
+    )
+    views = [_view(store, name, r) for r in records]
+    flt = _query(request, "$filter")
+    if flt:
+        test = parse_filter(flt)
+        views = [v for v in views if test(v)]
+    order: list[tuple[str, bool]] = []
+    for part in (_query(request, "$orderby") or "").split(","):
+        bits = part.split()
+        if bits:
+            if bits[0] not in (views[0] if views else {bits[0]: None}):
+                raise ODataError(400, "0x80060888", f"Could not find a property named '{bits[0]}'")
+            order.append((bits[0], len(bits) > 1 and bits[1].lower() == "desc"))
+    order.append((primary, False))
+
+    def sort_key(v: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple((v[f] is None, v[f] if v[f] is not None else "") for f, _ in order)
+
+    for field, desc in reversed(order):
+        views.sort(key=lambda v, f=field: (v[f] is None, v[f] if v[f] is not None else ""),
+                   reverse=desc)
+    token = _query(request, "$skiptoken")
+    if token:
+        try:
+            after = json.loads(base64.urlsafe_b64decode(token.encode()))
+        except ValueError:
+            raise ODataError(400, "0x80060888", "$skiptoken is not one this server issued") from None
+        last = tuple(tuple(x) for x in after)
+        views = [v for v in views if _after(sort_key(v), last, [d for _, d in order])]
+    top = _query(request, "$top")
+    if top is not None:
+        views = views[: int(top)]
+    size = MAX_PAGE
+    prefer = request.header("prefer") or ""
+    m = re.search(r"odata\.maxpagesize\s*=\s*(\d+)", prefer)
+    if m:
+        size = max(1, min(int(m.group(1)), MAX_PAGE))
+    page = views[:size]
+    body: dict[str, Any] = {
+        "@odata.context": f"{_base(app, request)}{API}/$metadata#{name}",
+        "value": [_select(v, request) for v in page],
+    }
+    headers = {}
+    if m:
+        headers["Preference-Applied"] = f"odata.maxpagesize={size}"
+    if len(views) > size and top is None:
+        skip = base64.urlsafe_b64encode(
+            json.dumps([list(x) for x in sort_key(page[-1])]).encode()
+        ).decode()
+        params = {k: v[0] for k, v in request.query.items() if k != "$skiptoken"}
+        params["$skiptoken"] = skip
+        body["@odata.nextLink"] = (
+            f"{_base(app, request)}{request.path}?{urllib.parse.urlencode(params)}"
+        )
+    return json_response(200, body, headers)
+
+
+def _after(key: tuple[Any, ...], last: tuple[Any, ...], desc: list[bool]) -> bool:
+    for (a_none, a), (b_none, b), d in zip(key, last, desc, strict=True):
+        ka, kb = (a_none, a), (b_none, b)
+        if ka == kb:
+            continue
+        return (ka < kb) if d else (ka > kb)
+    return False
+
+
+def _base(app: SandboxApp, request: Request) -> str:
+    if app.base_url:
+        return app.base_url.rstrip("/")
+    return f"http://{request.header('host') or '127.0.0.1'}"
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ODataError(400, "0x80048d19", "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ODataError(400, "0x80048d19", "request body must be a JSON object")
+    return data
+
+
+def _written(app: SandboxApp, request: Request, name: str, primary: str, record: Record,
+             status: int) -> Response:
+    view = _view(app.store, name, record)
+    entity_id = f"{_base(app, request)}{API}/{name}({view[primary]})"
+    if "return=representation" in (request.header("prefer") or ""):
+        return json_response(201 if status == 204 else status, _select(view, request),
+                             {"OData-EntityId": entity_id})
+    return Response(204, {"OData-Version": "4.0", "OData-EntityId": entity_id}, b"")
+
+
+_BIND = re.compile(r"^/?(contacts|incidents)\(([0-9a-fA-F-]{36})\)$")
+
+
+def _bound(value: Any, entity_set: str) -> str:
+    m = _BIND.match(str(value))
+    if m is None or m.group(1) != entity_set:
+        raise ODataError(400, "0x80048d19", f"@odata.bind value must be /{entity_set}(<guid>)")
+    return m.group(2).lower()
+
+
+def _case_changes(store: Store, body: dict[str, Any]) -> tuple[Record, dict[str, str]]:
+    changes: Record = {}
+    form: dict[str, str] = {}
+    for key, value in body.items():
+        if key in ("title", "description"):
+            changes[key] = value
+        elif key == "prioritycode":
+            changes["priority"] = int(value)
+        elif key == "caseorigincode":
+            if int(value) not in ORIGIN_BY_CODE:
+                raise ODataError(400, "0x80048d19", f"caseorigincode {value} is not a valid option")
+            form["Channel"] = ORIGIN_BY_CODE[int(value)]
+        elif key == "customerid_contact@odata.bind":
+            changes["party"] = store.party_by_contact(_bound(value, "contacts"))["ref"]
+        elif key == "cr_status":
+            if value not in CASE_STATUSES:
+                raise ODataError(400, "0x80048d19", f"cr_status must be one of {CASE_STATUSES}")
+            changes["status"] = value
+        elif key == "cr_categorycode":
+            codes = [c["CodeID"] for c in store.codebook if c["CodeKey"] == value]
+            if not codes:
+                raise ODataError(400, "0x80048d19", f"cr_categorycode {value!r} is unknown")
+            changes["category"] = codes[0]
+        elif key in ("statecode", "statuscode", "incidentid", "ticketnumber"):
+            continue
+        elif key.startswith("cr_"):
+            form[_form_key(key)] = "" if value is None else str(value)
+        else:
+            raise ODataError(400, "0x80060888", f"Invalid property '{key}' for incidents")
+    if "statecode" in body and "cr_status" not in body:
+        state = int(body["statecode"])
+        if state not in (0, 1, 2):
+            raise ODataError(400, "0x80048d19", "statecode must be 0, 1 or 2")
+        changes["_state"] = state
+    return changes, form
+
+
+FORM_KEYS = (
+    "PortalId MemberId WardId Sharing SharingColleague SharingUntil AuthorityRecordedBy "
+    "AuthorityRecordedAt AuthorityScope LawfulBasis ExplicitConsent AuthorityWithdrawnAt Channel "
+    "RaisedBy Priority ServiceId AcknowledgedAt NextUpdateDue TargetDate ClosureReason UPRN "
+    "Postcode Address"
+).split()
+_FORM_BY_LOWER = {k.lower(): k for k in FORM_KEYS}
+
+
+def _form_key(column: str) -> str:
+    bare = column[3:]
+    return _FORM_BY_LOWER.get(bare, bare)
+
+
+def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] | None) -> Record:
+    if name == "incidents":
+        changes, form = _case_changes(store, body)
+        if key is not None:
+            if key[0] == "cr_portalid":
+                form["PortalId"] = key[1]
+            elif key[0] == "incidentid":
+                changes["incidentid"] = key[1]
+            else:
+                raise ODataError(400, "0x80060888", f"cannot create an incident by {key[0]}")
+        state = changes.pop("_state", 0)
+        if "category" not in changes:
+            changes["category"] = store.codebook[0]["CodeID"] if store.codebook else 0
+        code = store.category(changes["category"]) or {}
+        changes.setdefault("queue", code.get("CodeKey"))
+        changes.setdefault("status", "closed" if state == 1 else "open")
+        changes["form"] = form
+        changes["raised_by_user"] = "dataverse"
+        case = store.add_case(changes)
+        if case["status"] == "closed":
+            case["closed"] = case["modified"]
+        return case
+    if name == "contacts":
+        if key is not None and key[0] != "contactid":
+            raise ODataError(400, "0x80060888", f"cannot create a contact by {key[0]}")
+        fields = _contact_fields(body)
+        if key is not None:
+            fields["contactid"] = key[1]
+        return store.add_party({"type": "C1", **fields})
+    # annotations
+    target = body.get("objectid_incident@odata.bind")
+    if target is None:
+        raise ODataError(400, "0x80048d19", "annotations need objectid_incident@odata.bind")
+    case = store.case_by_incident(_bound(target, "incidents"))
+    attachment = None
+    if body.get("documentbody"):
+        try:
+            base64.b64decode(str(body["documentbody"]), validate=True)
+        except ValueError:
+            raise ODataError(400, "0x80048d19", "documentbody must be base64") from None
+        attachment = {
+            "name": body.get("filename") or "attachment",
+            "mimetype": body.get("mimetype") or "application/octet-stream",
+            "body": body["documentbody"],
+        }
+    return store.add_note(
+        0,
+        case["ref"],
+        str(body.get("notetext") or ""),
+        author="dataverse",
+        subject=body.get("subject"),
+        attachment=attachment,
+        annotation_id=key[1] if key else None,
+    )
+
+
+def _contact_fields(body: dict[str, Any]) -> Record:
+    mapping = {
+        "firstname": "forename",
+        "lastname": "surname",
+        "emailaddress1": "email",
+        "telephone1": "phone",
+        "address1_line1": "street",
+        "address1_city": "city",
+        "address1_postalcode": "postcode",
+        "cr_uprn": "uprn",
+    }
+    fields: Record = {}
+    for key, value in body.items():
+        if key not in mapping:
+            raise ODataError(400, "0x80060888", f"Invalid property '{key}' for contacts")
+        fields[mapping[key]] = value
+    return fields
+
+
+def _update(store: Store, name: str, record: Record, body: dict[str, Any]) -> None:
+    if name == "incidents":
+        changes, form = _case_changes(store, body)
+        state = changes.pop("_state", None)
+        if "status" in changes:
+            changes["closed"] = record.get("closed") if changes["status"] == "closed" else None
+            if changes["status"] == "closed" and not record.get("closed"):
+                changes["closed"] = iso(store.clock())
+        if changes or form:
+            store.update_case(record["ref"], changes, form)
+        if state == 1 and record["status"] != "closed":
+            store.close_case(record["ref"], form.get("ClosureReason") or "resolved", None)
+        elif state == 0 and record["status"] == "closed":
+            store.reopen_case(record["ref"], None)
+        return
+    if name == "contacts":
+        store.update_party(record["ref"], _contact_fields(body))
+        return
+    for key, value in body.items():
+        if key in ("notetext", "subject"):
+            record["text" if key == "notetext" else "subject"] = value
+        else:
+            raise ODataError(400, "0x80060888", f"Invalid property '{key}' for annotations")
+    record["modified"] = iso(store.clock())
+    store.save("notes", record["id"], record)

@@ -1,0 +1,127 @@
+"""A real HTTP server for the sandbox (stdlib ThreadingHTTPServer) with socket-level faults.
+
+The stdlib server gives direct access to the socket, which the faults need: a reset is a close
+with SO_LINGER 0 (the peer sees ECONNRESET), a black hole keeps the connection open and silent
+until the server stops, a slow drip writes the response a few bytes at a time, and a lost
+response closes the connection after the store has committed the write.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from connector.sandbox.app import MAX_BODY, Response, SandboxApp
+
+log = logging.getLogger("caseload.sandbox.server")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "CaseloadSandbox/1.0"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        # Request lines only (no bodies, no headers): they hold no credentials.
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.send_error(413, "request body larger than the sandbox's 10 MB limit")
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        response = self.server.app.handle(
+            self.command, url.path, query, dict(self.headers.items()), body
+        )
+        self._respond(response)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PATCH = _serve
+    do_PUT = _serve
+    do_DELETE = _serve
+
+    def _respond(self, response: Response) -> None:
+        action = response.action
+        if action in ("reset", "lose_response"):
+            self._reset()
+            return
+        if action == "blackhole":
+            self.server.stopping.wait()
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if action == "drip":
+            step = max(1, response.drip_bps // 10)
+            for i in range(0, len(response.body), step):
+                if self.server.stopping.is_set():
+                    break
+                self.wfile.write(response.body[i : i + step])
+                self.wfile.flush()
+                time.sleep(step / response.drip_bps)
+        else:
+            self.wfile.write(response.body)
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+        except OSError:  # pragma: no cover - platform without SO_LINGER
+            pass
+        self.connection.close()
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+        super().__init__(address, _Handler)
+        self.app = app
+        self.stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        return f"http://{shown}:{port}"
+
+
+class RunningServer:
+    """A server on a background thread; `stop()` ends it and releases black-holed requests."""
+
+    def __init__(self, app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.httpd = SandboxHTTPServer((host, port), app)
+        if app.base_url is None:
+            app.base_url = self.httpd.base_url
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, name="caseload-sandbox", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.httpd.base_url
+
+    def start(self) -> RunningServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
