@@ -342,7 +342,7 @@ def zeep_to_raw(value: Any, xsd_type: Any) -> Any:
         return render(value) if render is not None and not isinstance(value, str) else str(value)
     out: dict[str, Any] = {}
     for name, element in elements:
-        child = value.get(name, None)
+        child = value[name] if isinstance(value, dict) else getattr(value, name, None)
         if child is None:
             # zeep reads an empty element as None; a required leaf was there, so it was "".
             required = getattr(element, "min_occurs", 0) >= 1
