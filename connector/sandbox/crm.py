@@ -156,3 +156,66 @@ class SandboxCRM:
             for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
                 mock.add_callback(method, pattern, callback=callback)
             yield mock
+
+
+class SandboxHandle:
+    """What the pytest fixtures yield: URLs, credentials, store access and fault control."""
+
+    def __init__(self, crm: SandboxCRM, base_url: str, in_process: bool) -> None:
+        self.crm = crm
+        self.base_url = base_url.rstrip("/")
+        self.in_process = in_process
+        ends = crm.endpoints(self.base_url)
+        self.fl_url = ends["fl"]
+        self.fl_wsdl_url = ends["fl_wsdl"]
+        self.flauth_url = ends["flauth"]
+        self.flauth_wsdl_url = ends["flauth_wsdl"]
+        self.dataverse_url = ends["dataverse"]
+        self.token_url = ends["token"]
+
+    @property
+    def store(self) -> Store:
+        return self.crm.store
+
+    @property
+    def auth(self) -> AuthConfig:
+        return self.crm.auth
+
+    @property
+    def auth_style(self) -> AuthStyle:
+        return self.crm.auth.style
+
+    @property
+    def username(self) -> str:
+        return self.crm.auth.username
+
+    @property
+    def password(self) -> str:
+        return self.crm.auth.password
+
+    @property
+    def client_id(self) -> str:
+        return self.crm.auth.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.crm.auth.client_secret
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self.crm.faults
+
+    def set_faults(self, spec: str | None, seed: int | None = None) -> FaultPlan:
+        return self.crm.set_faults(spec, seed)
+
+    def set_auth_style(self, style: AuthStyle) -> None:
+        self.crm.set_auth_style(style)
+
+    def count_cases(self, **criteria: Any) -> int:
+        return self.crm.count_cases(**criteria)
+
+    def find_cases(self, **criteria: Any) -> list[Record]:
+        return self.crm.find_cases(**criteria)
+
+    def directory(self) -> dict[str, Any]:
+        return self.crm.directory()
