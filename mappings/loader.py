@@ -98,6 +98,53 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     return _Compiler(file, text).compile()
 
 
+def _indent_hint(text: str) -> tuple[int, int, str] | None:
+    """The first line whose indentation matches no enclosing block, with a suggestion.
+
+    YAML parsers notice a bad indent a line or two late; this finds the line a person must fix.
+    """
+    stack = [0]
+    previous: tuple[int, int, bool] | None = None  # line number, indent, opens a block
+    block_scalar_indent: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if block_scalar_indent is not None:
+            if indent > block_scalar_indent:
+                continue
+            block_scalar_indent = None
+        content = stripped.split(" #", 1)[0].rstrip()
+        if previous is not None:
+            prev_number, prev_indent, opens = previous
+            if indent > prev_indent and not opens:
+                return (
+                    number,
+                    indent + 1,
+                    f"line {number} is indented {indent} spaces, deeper than line {prev_number}"
+                    f" ({prev_indent}), which does not open a block: align it with line"
+                    f" {prev_number}",
+                )
+            if indent > prev_indent:
+                stack.append(indent)
+            elif indent < prev_indent:
+                while stack and stack[-1] > indent:
+                    stack.pop()
+                if not stack or stack[-1] != indent:
+                    return (
+                        number,
+                        indent + 1,
+                        f"line {number} is indented {indent} spaces, which matches no enclosing"
+                        f" block (line {prev_number} is indented {prev_indent}): align them",
+                    )
+        opens = content.endswith(":") or content.startswith("- ") or content == "-"
+        if content.endswith(("|", ">", "|-", ">-")):
+            block_scalar_indent = indent
+        previous = (number, indent, opens)
+    return None
+
+
 def _plain(node: Any) -> Any:
     """ruamel's round-trip nodes as plain Python values (positions are kept on the tree)."""
     if isinstance(node, dict):
@@ -138,6 +185,7 @@ class _Compiler:
         self.text = text
         self.problems: list[Problem] = []
         self.tree: Any = None
+        self.unparsed_fields: set[str] = set()
 
     # -- positions -----------------------------------------------------------------------------
 
@@ -203,6 +251,11 @@ class _Compiler:
             line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
             problem = exc.problem or "invalid YAML"
             context = f" ({exc.context})" if exc.context else ""
+            hint = _indent_hint(self.text)
+            if hint is not None and 0 < hint[0] <= line:  # parsers notice late, never early
+                line, column, suggestion = hint
+            else:
+                suggestion = "check the indentation and the `key: value` layout of this line"
             self.problems.append(
                 Problem(
                     self.file,
@@ -210,7 +263,7 @@ class _Compiler:
                     column,
                     "",
                     f"YAML syntax error: {problem}{context}",
-                    "check the indentation and the `key: value` layout of this line",
+                    suggestion,
                 )
             )
             raise MappingFileError(self.file, self.problems) from None
@@ -285,12 +338,15 @@ class _Compiler:
         specs: dict[str, FieldSpec] = {}
         if not isinstance(raw, dict):
             return specs
+        # Fields whose settings are broken are reported once, not again as "missing".
+        self.unparsed_fields = {str(name) for name in raw}
         for name, body in raw.items():
             if body is None:
                 self.report(("fields", name), "field has no settings", "give it at least a `path`")
                 continue
             try:
                 specs[str(name)] = FieldSpec.model_validate(body)
+                self.unparsed_fields.discard(str(name))
             except ValidationError as exc:
                 self.report_validation(exc, ("fields", name), FieldSpec)
         return specs
@@ -338,7 +394,7 @@ class _Compiler:
             name
             for name, fspec in field_specs.items()
             if (fspec.direction or default) in (Direction.INBOUND, Direction.BOTH)
-        }
+        } | self.unparsed_fields
         parents = {MODEL_FIELDS[n].optional_parent for n in inbound if n in MODEL_FIELDS}
         for name, model_field in MODEL_FIELDS.items():
             needed = model_field.reachable_required or (
@@ -478,12 +534,11 @@ class _Compiler:
         written[out_path.text] = rule.name
         kind = (out.type if out else None) or fspec.type or model_field.type
         writer = make_writer(kind, zone, fspec.separator, schema.text_leaves)
-        map_name = out.value_map if out and out.value_map else fspec.value_map
-        map_loc: Loc = (*loc, "outbound", "value_map") if out and out.value_map else loc
-        value_map = None
-        if map_name is not None:
-            value_map = self.resolve_value_map(map_name, map_loc, value_maps)
-            if value_map is not None and map_loc != loc:
+        value_map = value_maps.get(fspec.value_map) if fspec.value_map else None
+        if out is not None and out.value_map is not None:
+            map_loc: Loc = (*loc, "outbound", "value_map")
+            value_map = self.resolve_value_map(out.value_map, map_loc, value_maps)
+            if value_map is not None:
                 self.check_value_map_targets(value_map, model_field, map_loc)
         write: Callable[[Any], Any] = writer
         if value_map is not None:

@@ -118,12 +118,12 @@ def _parse(text: str) -> list[Step]:
     steps: list[Step] = []
     for raw in protected.split("."):
         segment = raw.replace("\0", ".")
-        match = _SEGMENT.match(segment)
+        match = _SEGMENT.match(raw)
         if not match:
             raise PathSyntaxError(
                 f"segment `{segment}` of `{text}` is not `Name`, `Name[N]` or `Name[Key=Value]`"
             )
-        name, selectors = match.group(1), _SELECTOR.findall(match.group(2))
+        name, selectors = match.group(1).replace("\0", "."), _SELECTOR.findall(match.group(2))
         if len(selectors) > 1:
             raise PathSyntaxError(f"segment `{segment}` of `{text}` has more than one selector")
         if not selectors:
