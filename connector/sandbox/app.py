@@ -127,7 +127,7 @@ class SandboxApp:
         return user
 
     def issue_token(self, user_id: str, kind: str) -> Session:
-        token = secrets.token_urlsafe(24)
+        token = base64.b64encode(secrets.token_bytes(24)).decode()
         session = Session(token, user_id, time.monotonic() + self.auth.token_ttl_seconds, kind)
         with self._lock:
             self._sessions[token] = session
