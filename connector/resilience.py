@@ -294,6 +294,9 @@ class Resilience:
         def should_retry(exc: BaseException) -> bool:
             if not isinstance(exc, CRMError) or not exc.retryable:
                 return False
+            deadline = _current.get()
+            if deadline is not None and deadline.expired():
+                return False
             return idempotent or not isinstance(exc, CRMTimeout)
 
         retrying = tenacity.Retrying(
@@ -304,19 +307,27 @@ class Resilience:
             sleep=self.sleep,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if number > 1:
-                    log.info("crm retry operation=%s attempt=%d", operation, number)
-                self.gate.wait(self.sleep)
-                result = self._guarded(operation, fn, number)
+        # One deadline for the whole operation, retries included: the caller is promised an
+        # answer (or an error) within `deadline`, whatever the CRM does.
+        with deadline_scope(self.deadline) as deadline:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    if number > 1:
+                        if deadline.expired():
+                            raise CRMTimeout(
+                                f"no answer within the {deadline.seconds:g}s deadline",
+                                crm=self.crm,
+                                operation=operation,
+                            )
+                        log.info("crm retry operation=%s attempt=%d", operation, number)
+                    self.gate.wait(self.sleep)
+                    result = self._guarded(operation, fn, number)
         return result
 
     def _guarded(self, operation: str, fn: Callable[[int], T], attempt: int) -> T:
         try:
-            with deadline_scope(self.deadline):
-                return self.breaker.call(fn, attempt)  # type: ignore[no-any-return]
+            return self.breaker.call(fn, attempt)  # type: ignore[no-any-return]
         except pybreaker.CircuitBreakerError:
             raise CRMCircuitOpen(
                 "circuit open after repeated failures", crm=self.crm, operation=operation
