@@ -1,0 +1,289 @@
+"""The HTML pages. Each works without JavaScript; forms post back to themselves and, when they
+fail, come back with every typed value kept and each error beside its field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from mappings.model import COUNCIL_ZONE
+from portal_extensions.access import Role
+from portal_extensions.web.app import (
+    ALL_ROLES,
+    CASE_ROLES,
+    SESSION_USER,
+    allow,
+    portal_of,
+    public,
+    render,
+    viewer_of,
+)
+from portal_extensions.web.auth import check_password
+from portal_extensions.web.casework import (
+    BUCKET_LABELS,
+    LIST_HEADINGS,
+    list_cases,
+    open_case,
+    parse_bucket,
+    signed_in,
+)
+from portal_extensions.web.ports import Outcome
+from portal_extensions.web.rendering import council_date
+from portal_extensions.web.repository import Bucket
+from portal_extensions.web.security import csrf_token
+from portal_extensions.web.settings import SignInMode
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: never another host (an open redirect helps phishing)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/")
+@public
+def home(request: Request) -> Response:
+    viewer = viewer_of(request)
+    if viewer is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse(
+        "/health" if viewer.role is Role.ADMINISTRATOR else "/caseload", status_code=303
+    )
+
+
+def _sign_in_page(
+    request: Request,
+    *,
+    status_code: int = 200,
+    username: str = "",
+    next_path: str = "/",
+    field_errors: dict[str, str] | None = None,
+    throttled_message: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    field_errors = field_errors or {}
+    errors = [{"text": text, "href": f"#{name}"} for name, text in field_errors.items()]
+    if throttled_message:
+        errors.append({"text": throttled_message, "href": "#username"})
+    return render(
+        request,
+        "sign_in.html",
+        {
+            "sso_only": portal_of(request).settings.sign_in_mode is SignInMode.TRUSTED_HEADER,
+            "values": {"username": username},
+            "next_path": safe_next(next_path),
+            "field_errors": field_errors,
+            "throttled_message": throttled_message,
+            "errors": errors,
+        },
+        status_code,
+        headers,
+    )
+
+
+@router.get("/sign-in")
+@public
+def sign_in_form(request: Request, next: str = "/") -> Response:  # noqa: A002
+    if viewer_of(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _sign_in_page(request, next_path=next)
+
+
+@router.post("/sign-in")
+@public
+def sign_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
+) -> Response:
+    portal = portal_of(request)
+    if portal.settings.sign_in_mode is SignInMode.TRUSTED_HEADER:
+        return _sign_in_page(request, status_code=403)
+    username = username.strip()
+    field_errors: dict[str, str] = {}
+    if not username:
+        field_errors["username"] = "Enter your user name"
+    if not password:
+        field_errors["password"] = "Enter your password"
+    if field_errors:
+        return _sign_in_page(
+            request, status_code=422, username=username, next_path=next, field_errors=field_errors
+        )
+    address = request.client.host if request.client else "unknown"
+    wait = portal.throttle.retry_after(username, address)
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        portal.record(request, "sign_in", Outcome.REFUSED, subject_type="session",
+                      actor="(throttled)")
+        return _sign_in_page(
+            request,
+            status_code=429,
+            username=username,
+            next_path=next,
+            throttled_message=(
+                "There have been too many failed attempts to sign in. Wait"
+                f" {minutes} minute{'s' if minutes != 1 else ''} and try again."
+            ),
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    account = check_password(portal.accounts, username, password)
+    if account is None:
+        portal.throttle.failed(username, address)
+        known = portal.accounts.by_username(username)
+        portal.record(
+            request,
+            "sign_in",
+            Outcome.REFUSED,
+            subject_type="session",
+            actor=known.viewer.user_id if known else "(unknown user name)",
+        )
+        return _sign_in_page(
+            request,
+            status_code=401,
+            username=username,
+            next_path=next,
+            field_errors={"password": "The user name or password is not right"},
+        )
+    portal.throttle.succeeded(username)
+    request.session.clear()  # a new session: nothing from before sign-in carries over
+    request.session[SESSION_USER] = account.viewer.user_id
+    csrf_token(request.session)
+    portal.record(
+        request, "sign_in", Outcome.ALLOWED, subject_type="session", actor=account.viewer.user_id
+    )
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/sign-out")
+@public
+def sign_out(request: Request) -> Response:
+    viewer = viewer_of(request)
+    if viewer is not None:
+        portal_of(request).record(request, "sign_out", Outcome.ALLOWED, subject_type="session")
+    request.session.clear()
+    return RedirectResponse("/sign-in", status_code=303)
+
+
+@router.get("/caseload")
+@allow(*CASE_ROLES)
+def caseload(request: Request, view: str | None = None, offset: int = 0) -> Response:
+    viewer = signed_in(request)
+    bucket = parse_bucket(view)
+    listing = list_cases(request, bucket, offset)
+    size = portal_of(request).page_size
+    offset = max(offset, 0)
+    return render(
+        request,
+        "caseload.html",
+        {
+            "heading": LIST_HEADINGS[viewer.role],
+            "buckets": [
+                {
+                    "value": each.value,
+                    "label": BUCKET_LABELS[each],
+                    "count": listing.counts[each],
+                    "current": each is bucket,
+                }
+                for each in Bucket
+            ],
+            "current": bucket.value,
+            "current_label": BUCKET_LABELS[bucket],
+            "rows": listing.rows,
+            "total": listing.total,
+            "previous_offset": max(offset - size, 0) if offset > 0 else None,
+            "next_offset": offset + size if offset + size < listing.total else None,
+        },
+    )
+
+
+def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[tuple[str, str]] = []
+    if "constituent" in fields:
+        constituent = fields["constituent"]
+        name = " ".join(
+            part for part in (constituent.get("title"), constituent.get("forename"),
+                              constituent.get("surname")) if part
+        )
+        rows.append(("Constituent", name))
+    for label, key in (("Category", "category"), ("Member", "member_id"),
+                       ("Service", "service_id"), ("Priority", "priority")):
+        if key in fields and fields[key]:
+            rows.append((label, str(fields[key]).replace("_", " ").capitalize()
+                         if key == "priority" else str(fields[key])))
+    if "received_at" in fields:
+        from datetime import datetime
+
+        received = datetime.fromisoformat(fields["received_at"]).astimezone(COUNCIL_ZONE)
+        rows.append(("Received", council_date(received)))
+    if fields.get("target_date"):
+        from datetime import date
+
+        rows.append(("Target date", council_date(date.fromisoformat(fields["target_date"]))))
+    if "sharing" in fields:
+        level = fields["sharing"]["level"]
+        rows.append(("Shared with", {
+            "private": "Nobody else",
+            "ward": "Ward colleagues",
+            "party": "Ward colleagues of the same party",
+            "named": "A named colleague",
+        }.get(level, level)))
+    return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
+
+
+@router.get("/cases/{portal_id}")
+@allow(*CASE_ROLES, case_param="portal_id")
+def case_page(request: Request, portal_id: str) -> Response:
+    visible = open_case(request, portal_id)
+    fields = visible.fields
+    facts = visible.stored.facts
+    return render(
+        request,
+        "case.html",
+        {
+            "case": fields,
+            "queued": visible.stored.queued,
+            "withdrawn": facts.authority_withdrawn_at is not None,
+            "hidden_special": facts.special_category and "description" not in fields,
+            "summary_rows": _summary_rows(fields),
+        },
+    )
+
+
+@router.get("/health")
+@allow(Role.ADMINISTRATOR)
+def health_page(request: Request) -> Response:
+    portal = portal_of(request)
+    checks = list(portal.health())
+    rows = [
+        {"key": {"text": "Portal"}, "value": {"text": "Running"}},
+        *[
+            {
+                "key": {"text": check.name},
+                "value": {"text": ("Working" if check.ok else "Not working") + f": {check.detail}"},
+            }
+            for check in checks
+        ],
+    ]
+    portal.record(request, "view_health", Outcome.ALLOWED, subject_type="health")
+    return render(request, "health.html", {"rows": rows})
+
+
+@router.get("/assets/{name}")
+@public
+def asset(request: Request, name: str) -> Response:
+    found = portal_of(request).assets.get(name)
+    if found is None:
+        return Response(status_code=404)
+    headers = {"ETag": found.etag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("if-none-match") == found.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(found.body, media_type=found.media_type, headers=headers)
+
+
+__all__ = ["ALL_ROLES", "router"]
