@@ -50,9 +50,7 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "caseload_session"
 SESSION_USER = "uid"
-CASE_ROLES = frozenset(
-    {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
-)
+CASE_ROLES = frozenset({Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER})
 ALL_ROLES = frozenset(Role)
 
 # --------------------------------------------------------------------------------------------
@@ -214,8 +212,12 @@ async def guard(request: Request) -> None:
     if request.method not in SAFE_METHODS:
         presented = request.headers.get(CSRF_HEADER)
         content_type = request.headers.get("content-type", "")
-        if presented is None and not is_api(request) and content_type.startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
+        if (
+            presented is None
+            and not is_api(request)
+            and content_type.startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            )
         ):
             form = await request.form()
             value = form.get(CSRF_FORM_FIELD)
@@ -241,8 +243,10 @@ async def guard(request: Request) -> None:
         raise Refused(
             403,
             "You cannot use this page",
-            ["Your account does not give access to this page. Ask Members' Services if you"
-             " think it should."],
+            [
+                "Your account does not give access to this page. Ask Members' Services if you"
+                " think it should."
+            ],
         )
 
 
@@ -298,8 +302,10 @@ def not_found_response(request: Request) -> Response:
         request,
         404,
         "Page not found",
-        ["If you typed the web address, check it is correct. If you followed a link to a case,"
-         " it may have been closed to you or removed."],
+        [
+            "If you typed the web address, check it is correct. If you followed a link to a case,"
+            " it may have been closed to you or removed."
+        ],
     )
 
 

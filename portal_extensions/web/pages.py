@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from mappings.model import COUNCIL_ZONE
 from portal_extensions.access import Role
 from portal_extensions.web.app import (
-    ALL_ROLES,
     CASE_ROLES,
     SESSION_USER,
+    NotFound,
     allow,
     portal_of,
     public,
@@ -88,7 +88,7 @@ def _sign_in_page(
 
 @router.get("/sign-in")
 @public
-def sign_in_form(request: Request, next: str = "/") -> Response:  # noqa: A002
+def sign_in_form(request: Request, next: str = "/") -> Response:
     if viewer_of(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _sign_in_page(request, next_path=next)
@@ -100,7 +100,7 @@ def sign_in(
     request: Request,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     portal = portal_of(request)
     if portal.settings.sign_in_mode is SignInMode.TRUSTED_HEADER:
@@ -110,7 +110,7 @@ def sign_in(
     if not username:
         field_errors["username"] = "Enter your user name"
     if not password:
-        field_errors["password"] = "Enter your password"
+        field_errors["password"] = "Enter your password"  # noqa: S105 (a message)
     if field_errors:
         return _sign_in_page(
             request, status_code=422, username=username, next_path=next, field_errors=field_errors
@@ -119,8 +119,9 @@ def sign_in(
     wait = portal.throttle.retry_after(username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
-        portal.record(request, "sign_in", Outcome.REFUSED, subject_type="session",
-                      actor="(throttled)")
+        portal.record(
+            request, "sign_in", Outcome.REFUSED, subject_type="session", actor="(throttled)"
+        )
         return _sign_in_page(
             request,
             status_code=429,
@@ -207,15 +208,30 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
     if "constituent" in fields:
         constituent = fields["constituent"]
         name = " ".join(
-            part for part in (constituent.get("title"), constituent.get("forename"),
-                              constituent.get("surname")) if part
+            part
+            for part in (
+                constituent.get("title"),
+                constituent.get("forename"),
+                constituent.get("surname"),
+            )
+            if part
         )
         rows.append(("Constituent", name))
-    for label, key in (("Category", "category"), ("Member", "member_id"),
-                       ("Service", "service_id"), ("Priority", "priority")):
-        if key in fields and fields[key]:
-            rows.append((label, str(fields[key]).replace("_", " ").capitalize()
-                         if key == "priority" else str(fields[key])))
+    for label, key in (
+        ("Category", "category"),
+        ("Member", "member_id"),
+        ("Service", "service_id"),
+        ("Priority", "priority"),
+    ):
+        if fields.get(key):
+            rows.append(
+                (
+                    label,
+                    str(fields[key]).replace("_", " ").capitalize()
+                    if key == "priority"
+                    else str(fields[key]),
+                )
+            )
     if "received_at" in fields:
         from datetime import datetime
 
@@ -227,12 +243,17 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(("Target date", council_date(date.fromisoformat(fields["target_date"]))))
     if "sharing" in fields:
         level = fields["sharing"]["level"]
-        rows.append(("Shared with", {
-            "private": "Nobody else",
-            "ward": "Ward colleagues",
-            "party": "Ward colleagues of the same party",
-            "named": "A named colleague",
-        }.get(level, level)))
+        rows.append(
+            (
+                "Shared with",
+                {
+                    "private": "Nobody else",
+                    "ward": "Ward colleagues",
+                    "party": "Ward colleagues of the same party",
+                    "named": "A named colleague",
+                }.get(level, level),
+            )
+        )
     return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
 
 
@@ -279,11 +300,11 @@ def health_page(request: Request) -> Response:
 def asset(request: Request, name: str) -> Response:
     found = portal_of(request).assets.get(name)
     if found is None:
-        return Response(status_code=404)
+        raise NotFound
     headers = {"ETag": found.etag, "Cache-Control": "public, max-age=3600"}
     if request.headers.get("if-none-match") == found.etag:
         return Response(status_code=304, headers=headers)
     return Response(found.body, media_type=found.media_type, headers=headers)
 
 
-__all__ = ["ALL_ROLES", "router"]
+__all__ = ["router"]

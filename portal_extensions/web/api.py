@@ -1,0 +1,123 @@
+"""The JSON API: every page action as a call, for the CRM's own portal to embed or use.
+
+Same guard, same access policy and the same audit events as the pages. Unsafe methods need the
+session's CSRF token in the `X-CSRF-Token` header (from `GET /api/v1/session`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from mappings.model import CaseStatus
+from portal_extensions.access import Role
+from portal_extensions.web.app import ALL_ROLES, CASE_ROLES, allow, portal_of, public
+from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
+from portal_extensions.web.ports import Outcome
+from portal_extensions.web.repository import Bucket
+from portal_extensions.web.security import csrf_token
+
+router = APIRouter(prefix="/api/v1", tags=["caseload"])
+
+
+class SessionOut(BaseModel):
+    user_id: str
+    display_name: str
+    role: Role
+    csrf_token: str
+
+
+class CaseRowOut(BaseModel):
+    portal_id: uuid.UUID
+    crm_reference: str | None
+    title: str
+    member_id: str
+    status: CaseStatus
+    received_at: datetime
+    target_date: date | None
+    queued: bool
+
+
+class CaseListOut(BaseModel):
+    bucket: Bucket
+    counts: dict[Bucket, int]
+    total: int
+    offset: int
+    cases: list[CaseRowOut]
+
+
+class HealthCheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class HealthOut(BaseModel):
+    checks: list[HealthCheckOut]
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
+@router.get("/session", response_model=SessionOut)
+@allow(*ALL_ROLES)
+def session(request: Request) -> SessionOut:
+    """Who is signed in, and the CSRF token to send with unsafe calls."""
+    viewer = signed_in(request)
+    account = request.state.account
+    return SessionOut(
+        user_id=viewer.user_id,
+        display_name=account.display_name,
+        role=viewer.role,
+        csrf_token=csrf_token(request.session),
+    )
+
+
+@router.post("/sign-out", response_model=SignedOut)
+@public
+def sign_out(request: Request) -> SignedOut:
+    if request.state.viewer is not None:
+        portal_of(request).record(request, "sign_out", Outcome.ALLOWED, subject_type="session")
+    request.session.clear()
+    return SignedOut(signed_out=True)
+
+
+@router.get("/caseload", response_model=CaseListOut)
+@allow(*CASE_ROLES)
+def caseload(request: Request, view: str | None = None, offset: int = 0) -> CaseListOut:
+    """The viewer's cases in one group (open, overdue, awaiting_service, recently_closed)."""
+    bucket = parse_bucket(view)
+    listing = list_cases(request, bucket, offset)
+    return CaseListOut(
+        bucket=bucket,
+        counts=dict(listing.counts),
+        total=listing.total,
+        offset=max(offset, 0),
+        cases=[CaseRowOut.model_validate(row, from_attributes=True) for row in listing.rows],
+    )
+
+
+@router.get("/cases/{portal_id}")
+@allow(*CASE_ROLES, case_param="portal_id")
+def case(request: Request, portal_id: str) -> dict[str, Any]:
+    """The case, with only the fields the viewer may see. 404 when missing or not visible."""
+    visible = open_case(request, portal_id)
+    return {"queued": visible.stored.queued, "case": visible.fields}
+
+
+@router.get("/health", response_model=HealthOut)
+@allow(Role.ADMINISTRATOR)
+def health(request: Request) -> HealthOut:
+    portal = portal_of(request)
+    portal.record(request, "view_health", Outcome.ALLOWED, subject_type="health")
+    return HealthOut(
+        checks=[
+            HealthCheckOut(name=check.name, ok=check.ok, detail=check.detail)
+            for check in portal.health()
+        ]
+    )

@@ -1,0 +1,126 @@
+"""A small council for web tests: an account per role and cases covering every sharing and
+authority state, built from real `MemberCase` records."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+
+from mappings.model import (
+    Authority,
+    CaseStatus,
+    Channel,
+    Constituent,
+    MemberCase,
+    Note,
+    Sharing,
+    SharingLevel,
+)
+from portal_extensions.access import CaseFacts
+from portal_extensions.web import (
+    Account,
+    AccountBook,
+    MemoryAuditTrail,
+    MemoryCaseRepository,
+    PortalSettings,
+    StoredCase,
+    create_app,
+    hash_password,
+)
+from tests.portal.access_fixtures import NOW, PARTY, VIEWERS, WARD
+
+PASSWORD = "correct horse battery staple"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+_HASH = hash_password(PASSWORD)
+
+ACCOUNTS = AccountBook(
+    Account(
+        username=name,
+        display_name=name.replace("_", " ").title(),
+        password_hash=_HASH,
+        viewer=viewer,
+    )
+    for name, viewer in VIEWERS.items()
+)
+
+
+def make_case(
+    owner: str,
+    title: str,
+    *,
+    level: SharingLevel = SharingLevel.PRIVATE,
+    colleague: str | None = None,
+    withdrawn: bool = False,
+    service: str | None = None,
+    special: bool = False,
+    status: CaseStatus = CaseStatus.OPEN,
+) -> MemberCase:
+    received = NOW - timedelta(days=10)
+    return MemberCase(
+        portal_id=uuid.uuid5(uuid.NAMESPACE_URL, f"case:{owner}:{title}"),
+        crm_reference=f"1010{abs(hash((owner, title))) % 10**8:08d}",
+        member_id=owner,
+        ward_id=WARD[owner],
+        constituent=Constituent(forename="Sam", surname=f"Resident-{title[:10]}"),
+        category="Street cleaning",
+        service_id=service,
+        title=title,
+        description=f"Details of {title}",
+        channel=Channel.SURGERY,
+        status=status,
+        received_at=received,
+        sharing=Sharing(level=level, colleague_id=colleague),
+        authority=Authority(
+            recorded_by=owner,
+            recorded_at=received,
+            explicit_consent=special,
+            withdrawn_at=NOW - timedelta(days=1) if withdrawn else None,
+        ),
+        special_category=special,
+        notes=[Note(author=owner, text=f"First note on {title}", created_at=received)],
+    )
+
+
+CASES = [
+    make_case("alice", "Fly-tipping behind the shops"),
+    make_case("alice", "Broken street light", level=SharingLevel.WARD, service="S1"),
+    make_case("alice", "Bins not collected", level=SharingLevel.PARTY),
+    make_case("alice", "Cover during holiday", level=SharingLevel.NAMED, colleague="dave"),
+    make_case(
+        "alice", "Withdrawn ward case", level=SharingLevel.WARD, withdrawn=True, service="S1"
+    ),
+    make_case(
+        "alice", "Housing adaptation", service="S1", special=True, status=CaseStatus.WITH_SERVICE
+    ),
+    make_case("carol", "Pothole on High Street", service="S2"),
+    make_case("dave", "Noise from a pub", level=SharingLevel.WARD),
+    make_case("erin", "Overgrown hedge", service="S1"),
+]
+
+
+def stored(case: MemberCase, queued: bool = False) -> StoredCase:
+    return StoredCase(case, CaseFacts.from_case(case, PARTY[case.member_id]), queued)
+
+
+@dataclass
+class Built:
+    app: FastAPI
+    audit: MemoryAuditTrail
+    repository: MemoryCaseRepository
+
+
+def build(**overrides: object) -> Built:
+    values: dict[str, object] = {
+        "council_name": "Northshire Council",
+        "secret_key": SECRET,
+        "https": False,
+    }
+    values.update(overrides)
+    settings = PortalSettings.model_validate(values)
+    audit = MemoryAuditTrail()
+    repository = MemoryCaseRepository(stored(case) for case in CASES)
+    app = create_app(settings, accounts=ACCOUNTS, cases=repository, audit=audit, clock=lambda: NOW)
+    return Built(app, audit, repository)
