@@ -1,0 +1,105 @@
+"""Malformed, hostile or unknown SOAP requests get a proper FWTException fault, never a trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.sandbox.crm import SandboxHandle
+from tests.sandbox.helpers import envelope, fault_of, soap_post, wsse_header
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+<fl:CodeBookName xmlns:fl="http://www.lagan.com/wsdl/FLTypes">&lol2;</fl:CodeBookName>
+</soapenv:Body></soapenv:Envelope>"""
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>
+<fl:CodeBookName xmlns:fl="http://www.lagan.com/wsdl/FLTypes">&xxe;</fl:CodeBookName>
+</soapenv:Body></soapenv:Envelope>"""
+
+
+@pytest.mark.parametrize("payload", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "xxe"])
+def test_doctype_and_entities_are_refused_with_a_fault(
+    sandbox_crm_server: SandboxHandle, payload: bytes
+) -> None:
+    response = soap_post(sandbox_crm_server, payload)
+    assert response.status_code == 400
+    fault = fault_of(response)
+    assert fault["ErrorCode"] == "1005"
+    assert "root:" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"<not-closed", b"<a/>", b"<soapenv:Envelope xmlns:soapenv="
+     b"'http://schemas.xmlsoap.org/soap/envelope/'/>", "<x>\u00e9</x>".encode("latin-1")],
+    ids=["empty", "broken", "not-soap", "no-body", "bad-encoding"],
+)
+def test_malformed_envelopes_get_a_client_fault(sandbox_crm: SandboxHandle, payload: bytes) -> None:
+    response = soap_post(sandbox_crm, payload)
+    assert response.status_code == 400
+    assert fault_of(response)["ErrorCode"] == "1005"
+
+
+def test_unknown_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
+    body = envelope("<fl:launchRocket/>", wsse_header(sandbox_crm.username, sandbox_crm.password))
+    response = soap_post(sandbox_crm, body)
+    assert response.status_code == 400
+    assert fault_of(response)["ErrorCode"] == "1003"
+
+
+def test_known_but_unimplemented_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
+    body = envelope(
+        "<fl:FLDeleteCaseList><CaseReference>1</CaseReference></fl:FLDeleteCaseList>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    fault = fault_of(soap_post(sandbox_crm, body))
+    assert fault["ErrorCode"] == "1003" and "not implemented" in fault["ErrorMessage"]
+
+
+def test_missing_or_wrong_credentials_are_refused_without_echoing_them(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    body = "<fl:CodeBookName>CaseCategory</fl:CodeBookName>"
+    missing = soap_post(sandbox_crm, envelope(body))
+    assert fault_of(missing)["ErrorCode"] == "1001"
+    wrong = soap_post(sandbox_crm, envelope(body, wsse_header("caseload", "hunter2-guess")))
+    assert fault_of(wrong)["ErrorCode"] == "1001"
+    assert "hunter2-guess" not in wrong.text
+
+
+def test_invalid_values_are_faults_not_stack_traces(sandbox_crm: SandboxHandle) -> None:
+    body = envelope(
+        "<fl:FWTCaseCreate><ClassificationEventCode>roads</ClassificationEventCode>"
+        "</fl:FWTCaseCreate>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    response = soap_post(sandbox_crm, body)
+    assert response.status_code == 500
+    assert fault_of(response)["ErrorCode"] == "1000"
+    assert "Traceback" not in response.text
+
+
+def test_lenient_parsing_accepts_unknown_optional_fields(sandbox_crm: SandboxHandle) -> None:
+    body = envelope(
+        "<fl:CodeBookName>CaseCategory</fl:CodeBookName>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    assert soap_post(sandbox_crm, body).status_code == 200
+    search = envelope(
+        "<fl:FWTCaseSearch><ResultsLimit>2</ResultsLimit><FutureField>x</FutureField>"
+        "</fl:FWTCaseSearch>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    response = soap_post(sandbox_crm, search)
+    assert response.status_code == 200 and response.text.count("<CaseBriefDetails>") == 2
+
+
+def test_wsdl_is_served_with_the_sandbox_address(sandbox_crm_server: SandboxHandle) -> None:
+    import requests
+
+    text = requests.get(sandbox_crm_server.fl_wsdl_url, timeout=5).text
+    assert f'location="{sandbox_crm_server.fl_url}"' in text
+    auth = requests.get(sandbox_crm_server.flauth_wsdl_url, timeout=5).text
+    assert f'location="{sandbox_crm_server.flauth_url}"' in auth
