@@ -1,0 +1,74 @@
+"""CRM paths: parsed once, then read and written in nested records."""
+
+from __future__ import annotations
+
+import pytest
+
+from mappings.paths import CrmPath, PathSyntaxError
+
+FORM = {"Form": {"FormField": [{"Key": "MemberId", "Value": "cllr-1"}, {"Key": "WardId", "Value": "w-2"}]}}
+
+
+def test_selection_finds_the_item_whose_key_matches() -> None:
+    assert CrmPath("Form.FormField[Key=WardId].Value").get(FORM) == "w-2"
+
+
+def test_selection_without_a_matching_item_reads_as_absent() -> None:
+    assert CrmPath("Form.FormField[Key=Sharing].Value").get(FORM) is None
+
+
+def test_index_reads_the_nth_item_and_out_of_range_is_absent() -> None:
+    record = {"Ids": ["a", "b"]}
+    assert CrmPath("Ids[1]").get(record) == "b"
+    assert CrmPath("Ids[5]").get(record) is None
+
+
+def test_missing_intermediate_record_reads_as_absent() -> None:
+    assert CrmPath("CoreDetails.AssociatedObject.ObjectDescription").get({"CoreDetails": {}}) is None
+
+
+def test_selection_treats_a_single_record_as_a_list_of_one() -> None:
+    record = {"Form": {"FormField": {"Key": "MemberId", "Value": "cllr-1"}}}
+    assert CrmPath("Form.FormField[Key=MemberId].Value").get(record) == "cllr-1"
+
+
+def test_writing_a_selection_appends_one_key_value_item_per_key() -> None:
+    payload: dict[str, object] = {}
+    CrmPath("Form.FormField[Key=MemberId].Value").set(payload, "cllr-1")
+    CrmPath("Form.FormField[Key=WardId].Value").set(payload, "w-2")
+    CrmPath("Form.FormField[Key=MemberId].Value").set(payload, "cllr-9")
+    assert payload == {
+        "Form": {
+            "FormField": [{"Key": "MemberId", "Value": "cllr-9"}, {"Key": "WardId", "Value": "w-2"}]
+        }
+    }
+
+
+def test_writing_an_index_pads_the_list() -> None:
+    payload: dict[str, object] = {}
+    CrmPath("A.Refs[1]").set(payload, "x")
+    assert payload == {"A": {"Refs": [{}, "x"]}}
+
+
+def test_odata_annotation_stays_inside_its_segment() -> None:
+    path = CrmPath("customerid_contact@odata.bind")
+    assert path.names == ("customerid_contact@odata.bind",)
+    payload: dict[str, object] = {}
+    path.set(payload, "/contacts(1)")
+    assert payload == {"customerid_contact@odata.bind": "/contacts(1)"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Form.FormField[Key=X]", "ends in a selection"),
+        ("A[Key=]", "needs `Key=Value`"),
+        ("A[x]", "neither an index nor `Key=Value`"),
+        ("A..B", "is not `Name`, `Name[N]` or `Name[Key=Value]`"),
+        (" A", "no surrounding spaces"),
+        ("A[1][2]", "more than one selector"),
+    ],
+)
+def test_malformed_paths_are_refused_with_the_reason(text: str, message: str) -> None:
+    with pytest.raises(PathSyntaxError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        CrmPath(text)
