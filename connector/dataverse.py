@@ -520,13 +520,32 @@ class DataverseClient:
         options = (body.get("OptionSet") or {}).get("Options", []) if isinstance(body, dict) else []
         return [dict(option) for option in options]
 
+    #: The entity sets this connector reads and writes, probed when there is no service document.
+    USED_ENTITY_SETS = ("incidents", "contacts", "annotations")
+
     def operations(self) -> list[str]:
-        body = self._call(
-            "service",
-            lambda: self._json(self._request("GET", "", "service"), "service"),
-            idempotent=True,
-        )
-        return sorted(str(item.get("name")) for item in body.get("value", []))
+        """Entity sets from the service document, or those of ours that answer a probe."""
+        try:
+            body = self._call(
+                "service",
+                lambda: self._json(self._request("GET", "", "service"), "service"),
+                idempotent=True,
+            )
+            return sorted(str(item.get("name")) for item in body.get("value", []))
+        except CRMNotFound:
+            pass
+        answering = []
+        for name in self.USED_ENTITY_SETS:
+            try:
+                self._call(
+                    name,
+                    lambda name=name: self._request("GET", f"{name}?$top=1", name),
+                    idempotent=True,
+                )
+            except CRMNotFound:
+                continue
+            answering.append(name)
+        return answering
 
     def health(self) -> HealthReport:
         from connector.health import run_checks

@@ -183,9 +183,8 @@ class LaganAuth:
 
     def _authenticate(self) -> str:
         self.authentications += 1
-        token = self._auth_call(
-            _e("authenticate", ns=FLAUTH), self.username_token(), "authenticate"
-        )
+        # authenticate has an empty body: the credentials travel in the WS-Security header.
+        token = self._auth_call(None, self.username_token(), "authenticate")
         if self.settings.proxy_user:
             security = _e("Security", ns=WSSE)
             etree.SubElement(security, f"{{{WSSE}}}BinarySecurityToken").text = token
@@ -194,7 +193,9 @@ class LaganAuth:
             token = self._auth_call(user, security, "authenticateByProxy")
         return token
 
-    def _auth_call(self, body: etree._Element, security: etree._Element, operation: str) -> str:
+    def _auth_call(
+        self, body: etree._Element | None, security: etree._Element, operation: str
+    ) -> str:
         envelope = _envelope(body, security)
         try:
             resp = self.session.post(
@@ -214,11 +215,15 @@ class LaganAuth:
 # --------------------------------------------------------------------------- envelopes, faults
 
 
-def _envelope(body_child: etree._Element, security: etree._Element | None) -> etree._Element:
+def _envelope(
+    body_child: etree._Element | None, security: etree._Element | None
+) -> etree._Element:
     envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
     if security is not None:
         etree.SubElement(envelope, f"{{{SOAP_ENV}}}Header").append(security)
-    etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(body_child)
+    body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
+    if body_child is not None:
+        body.append(body_child)
     return envelope
 
 
