@@ -157,12 +157,14 @@ def _check_tree(path: CrmPath, tree: dict[str, Tree], where: str) -> tuple[str, 
         if level is None:
             return None
         if name not in level:
-            parent = ".".join(path.names[:depth]) or where
+            parent = ".".join(path.names[:depth])
             choices = sorted(level)
             if not choices:
                 return (f"`{parent}` is a value and has no element `{name}`", None)
             return (
-                f"{where} has no element `{name}` under `{parent}`",
+                f"{where} has no element `{name}` under `{parent}`"
+                if parent
+                else f"{where} has no element `{name}`",
                 _close(name, choices) or f"expected one of {', '.join(choices)}",
             )
         level = level[name]

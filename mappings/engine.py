@@ -37,12 +37,13 @@ def code_key(value: Any) -> str:
 class ValueMap:
     """A compiled value map: CRM code <-> caseload value, with its unmapped policy."""
 
-    __slots__ = ("forward", "name", "policy", "reverse")
+    __slots__ = ("forward", "name", "originals", "policy", "reverse")
 
     def __init__(self, name: str, spec: ValueMapSpec) -> None:
         self.name = name
         self.policy: UnmappedPolicy = spec.unmapped
         self.forward: dict[str, str] = {code_key(k): v for k, v in spec.values.items()}
+        self.originals: dict[str, Any] = {code_key(k): k for k in spec.values}  # as written
         self.reverse: dict[str, Any] = {}
         for code, value in spec.values.items():
             self.reverse.setdefault(value, code)  # the first code listed wins

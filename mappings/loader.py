@@ -7,6 +7,7 @@ so an administrator fixes a file in one pass. The only I/O in `mappings` is read
 from __future__ import annotations
 
 import difflib
+import re
 import string
 from collections.abc import Callable
 from importlib import resources
@@ -186,6 +187,7 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.tree: Any = None
         self.unparsed_fields: set[str] = set()
+        self.unparsed_maps: set[str] = set()  # defined, but broken (already reported)
 
     # -- positions -----------------------------------------------------------------------------
 
@@ -251,21 +253,17 @@ class _Compiler:
             line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
             problem = exc.problem or "invalid YAML"
             context = f" ({exc.context})" if exc.context else ""
+            message = f"YAML syntax error: {problem}{context}"
+            duplicate = re.search(r'duplicate key "([^"]*)"', problem)
             hint = _indent_hint(self.text)
-            if hint is not None and 0 < hint[0] <= line:  # parsers notice late, never early
+            if duplicate is not None:
+                message = f"duplicate key `{duplicate.group(1)}`"
+                suggestion = "a key may appear once in a block: merge the two entries"
+            elif hint is not None and 0 < hint[0] <= line:  # parsers notice late, never early
                 line, column, suggestion = hint
             else:
                 suggestion = "check the indentation and the `key: value` layout of this line"
-            self.problems.append(
-                Problem(
-                    self.file,
-                    line,
-                    column,
-                    "",
-                    f"YAML syntax error: {problem}{context}",
-                    suggestion,
-                )
-            )
+            self.problems.append(Problem(self.file, line, column, "", message, suggestion))
             raise MappingFileError(self.file, self.problems) from None
         if not isinstance(self.tree, CommentedMap):
             self.problems.append(
@@ -320,6 +318,7 @@ class _Compiler:
                 vm_spec = ValueMapSpec.model_validate(body)
             except ValidationError as exc:
                 self.report_validation(exc, ("value_maps", name), ValueMapSpec)
+                self.unparsed_maps.add(str(name))
                 continue
             compiled[str(name)] = ValueMap(str(name), vm_spec)
             seen: dict[str, Any] = {}
@@ -451,8 +450,8 @@ class _Compiler:
             read_path = self.compile_path(fspec.path, (*loc, "path"))
             if read_path is not None:
                 extract = _single(read_path)
-                if inbound:
-                    self.check_crm_read(schema, read_path, (*loc, "path"))
+                if inbound and not self.check_crm_read(schema, read_path, (*loc, "path")):
+                    return None  # one problem per path: the write check would repeat it
         elif fspec.compute is not None:
             record_write = None
             if outbound:
@@ -519,10 +518,12 @@ class _Compiler:
         create = schema.check_write(out_path, for_update=False)
         update = schema.check_write(out_path, for_update=True)
         if create is not None and update is not None:
+            advice = "add `direction: inbound`, or give `outbound: {path: ...}`"
+            close = create[1] if create[1] and create[1].startswith("did you mean") else None
             self.report(
                 path_loc,
                 f"outbound path `{out_path.text}` is not writable in {schema.title}: {create[0]}",
-                create[1] or "add `direction: inbound`, or give `outbound: {path: ...}`",
+                close or advice,
             )
             return
         if out_path.text in written:
@@ -559,7 +560,7 @@ class _Compiler:
         if name is None:
             return None
         found = value_maps.get(name)
-        if found is None:
+        if found is None and name not in self.unparsed_maps:
             self.report(
                 loc,
                 f"value map `{name}` is not defined",
@@ -574,7 +575,10 @@ class _Compiler:
             return
         choices = model_field.choices
         vm_loc: Loc = ("value_maps", value_map.name)
-        targets = [(code, value, (*vm_loc, "values", code)) for code, value in _values(value_map)]
+        targets = [
+            (code, value, (*vm_loc, "values", value_map.originals[code]))
+            for code, value in value_map.forward.items()
+        ]
         if value_map.policy.kind == "default" and value_map.policy.default is not None:
             targets.append(("(unmapped)", value_map.policy.default, (*vm_loc, "unmapped")))
         targets += [
@@ -591,10 +595,11 @@ class _Compiler:
                     _close(value, choices),
                 )
 
-    def check_crm_read(self, schema: CrmSchema, path: CrmPath, loc: Loc) -> None:
+    def check_crm_read(self, schema: CrmSchema, path: CrmPath, loc: Loc) -> bool:
         problem = schema.check_read(path)
         if problem is not None:
             self.report(loc, f"CRM path `{path.text}` cannot be read: {problem[0]}", problem[1])
+        return problem is None
 
     def compile_compute(
         self, compute: ComputeSpec, schema: CrmSchema, loc: Loc
@@ -655,10 +660,6 @@ class _Compiler:
             leaf = code_key(value) if schema.text_leaves else value
             constants.append((path, leaf, create is None, update is None))
         return constants
-
-
-def _values(value_map: ValueMap) -> list[tuple[str, str]]:
-    return list(value_map.forward.items())
 
 
 def _outbound_overrides(value_map: ValueMap) -> list[tuple[str, str]]:

@@ -20,8 +20,10 @@ def read(kind: FieldType, value: object, separator: str | None = None) -> object
     return make_reader(kind, LONDON, separator)(value)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("0", False), ("true", True),
-                                               ("FALSE", False), (True, True), (0, False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("0", False), ("true", True), ("FALSE", False), (True, True), (0, False)],
+)
 def test_booleans_accept_zero_one_and_words(raw: object, expected: bool) -> None:
     assert read(FieldType.BOOL, raw) is expected
 

@@ -77,7 +77,9 @@ def test_authority_is_absent_when_no_authority_field_is_present(lagan: Mapping) 
     raw["Form"]["FormField"] = [
         f for f in raw["Form"]["FormField"] if not f["Key"].startswith(("Authority", "Lawful"))
     ]
-    raw["Form"]["FormField"] = [f for f in raw["Form"]["FormField"] if f["Key"] != "ExplicitConsent"]
+    raw["Form"]["FormField"] = [
+        f for f in raw["Form"]["FormField"] if f["Key"] != "ExplicitConsent"
+    ]
     assert lagan.to_caseload(raw).authority is None
 
 
@@ -239,7 +241,10 @@ def test_dynamics_payload_uses_json_types_and_binds_the_customer(dynamics: Mappi
     payload = dynamics.to_crm(case)
     assert payload["caseorigincode"] == 2
     assert payload["cr_explicitconsent"] is False
-    assert payload["customerid_contact@odata.bind"] == "/contacts(7d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6)"
+    assert (
+        payload["customerid_contact@odata.bind"]
+        == "/contacts(7d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6)"
+    )
     assert payload["overriddencreatedon"] == "2025-03-04T10:15:00Z"
     for read_only in ("ticketnumber", "createdon", "_customerid_value", "customerid_contact"):
         assert read_only not in payload

@@ -6,7 +6,11 @@ import pytest
 
 from mappings.paths import CrmPath, PathSyntaxError
 
-FORM = {"Form": {"FormField": [{"Key": "MemberId", "Value": "cllr-1"}, {"Key": "WardId", "Value": "w-2"}]}}
+FORM = {
+    "Form": {
+        "FormField": [{"Key": "MemberId", "Value": "cllr-1"}, {"Key": "WardId", "Value": "w-2"}]
+    }
+}
 
 
 def test_selection_finds_the_item_whose_key_matches() -> None:
@@ -24,7 +28,9 @@ def test_index_reads_the_nth_item_and_out_of_range_is_absent() -> None:
 
 
 def test_missing_intermediate_record_reads_as_absent() -> None:
-    assert CrmPath("CoreDetails.AssociatedObject.ObjectDescription").get({"CoreDetails": {}}) is None
+    assert (
+        CrmPath("CoreDetails.AssociatedObject.ObjectDescription").get({"CoreDetails": {}}) is None
+    )
 
 
 def test_selection_treats_a_single_record_as_a_list_of_one() -> None:
