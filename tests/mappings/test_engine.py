@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -20,14 +21,14 @@ from mappings.model import AuthorityScope, LawfulBasis, RaisedBy
 from tests.mappings.conftest import MINIMAL_DYNAMICS, record
 
 
-def form_value(payload: dict, key: str) -> str | None:
+def form_value(payload: dict[str, Any], key: str) -> str | None:
     for item in payload["Form"]["FormField"]:
         if item["Key"] == key:
             return str(item["Value"])
     return None
 
 
-def set_form(raw: dict, key: str, value: str) -> None:
+def set_form(raw: dict[str, Any], key: str, value: str) -> None:
     for item in raw["Form"]["FormField"]:
         if item["Key"] == key:
             item["Value"] = value
@@ -259,7 +260,9 @@ COMPUTED = MINIMAL_DYNAMICS.replace(
     direction: inbound
 """,
     """  constituent.surname:
-    compute: {op: template, template: "{customerid_contact.firstname} {customerid_contact.lastname}"}
+    compute:
+      op: template
+      template: "{customerid_contact.firstname} {customerid_contact.lastname}"
     direction: inbound
   constituent.location.address:
     compute: {op: concat, paths: [cr_line1, cr_line2, cr_town], separator: ", "}
@@ -270,7 +273,7 @@ COMPUTED = MINIMAL_DYNAMICS.replace(
 """,
 )
 
-INCIDENT = {
+INCIDENT: dict[str, Any] = {
     "cr_memberid": "cllr-1",
     "cr_wardid": "ward-1",
     "customerid_contact": {"firstname": "Ann", "lastname": "Lee"},

@@ -85,8 +85,9 @@ def test_the_minimal_mapping_is_valid() -> None:
         ),
         pytest.param(
             with_fields("  authority.scope:\n    path: cr_scope\n"),
-            "test.yaml:9:1: fields: required caseload field `authority.recorded_by` has no inbound"
-            " mapping: add `fields.authority.recorded_by` with a `path`, a `compute` or a `default`",
+            "test.yaml:9:1: fields: required caseload field `authority.recorded_by` has no"
+            " inbound mapping: add `fields.authority.recorded_by` with a `path`, a `compute`"
+            " or a `default`",
             id="partly-mapped-submodel-needs-its-required-fields",
         ),
         pytest.param(
