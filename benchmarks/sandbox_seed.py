@@ -31,12 +31,16 @@ def main(cases: int = 100_000) -> int:
     per_base = base_time / 2000 * 1e6
     per_big = big_time / cases * 1e6
     print(f"baseline: 2,000 cases in {base_time:.2f} s ({per_base:.1f} us/case)")
-    print(f"seeded {counts['cases']:,} cases, {counts['notes']:,} notes, "
-          f"{counts['parties']:,} parties in {big_time:.2f} s ({per_big:.1f} us/case)")
+    print(
+        f"seeded {counts['cases']:,} cases, {counts['notes']:,} notes, "
+        f"{counts['parties']:,} parties in {big_time:.2f} s ({per_big:.1f} us/case)"
+    )
     print(f"per-case cost ratio (big/baseline): {per_big / per_base:.2f}")
     ok = big_time <= BUDGET_SECONDS
-    print(f"budget {BUDGET_SECONDS:.0f} s: {'PASS' if ok else 'FAIL'} "
-          f"({big_time / BUDGET_SECONDS:.0%} of budget)")
+    print(
+        f"budget {BUDGET_SECONDS:.0f} s: {'PASS' if ok else 'FAIL'} "
+        f"({big_time / BUDGET_SECONDS:.0%} of budget)"
+    )
     return 0 if ok else 1
 
 

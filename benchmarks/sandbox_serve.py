@@ -40,7 +40,10 @@ def main(cases: int = 1000) -> int:
         headers = {"Content-Type": "text/xml; charset=utf-8"}
         single = envelope(
             f"<fl:FWTCaseFullDetailsRequest><fl:CaseReference>{ref}</fl:CaseReference>"
-            "<Option>all</Option></fl:FWTCaseFullDetailsRequest>", user, password)
+            "<Option>all</Option></fl:FWTCaseFullDetailsRequest>",
+            user,
+            password,
+        )
         times = []
         for _ in range(50):
             started = time.perf_counter()
@@ -51,7 +54,9 @@ def main(cases: int = 1000) -> int:
         bulk = envelope(
             f"<fl:FWTSearchAndRetrieveCase><fl:FWTCaseSearch><ResultsLimit>{cases}</ResultsLimit>"
             "</fl:FWTCaseSearch><Option>all</Option></fl:FWTSearchAndRetrieveCase>",
-            user, password)
+            user,
+            password,
+        )
         runs = []
         for _ in range(3):
             started = time.perf_counter()
@@ -62,8 +67,10 @@ def main(cases: int = 1000) -> int:
         got = len(root.findall(".//{http://www.lagan.com/wsdl/FLTypes}FWTCaseFullDetails"))
     best = min(runs)
     print(f"baseline: retrieveCaseDetails round trip {base * 1000:.1f} ms (median of 50)")
-    print(f"searchAndRetrieveCaseDetails for {got:,} cases: best {best:.2f} s of 3 "
-          f"({len(r.content) / 1e6:.1f} MB, {best / got * 1000:.2f} ms/case)")
+    print(
+        f"searchAndRetrieveCaseDetails for {got:,} cases: best {best:.2f} s of 3 "
+        f"({len(r.content) / 1e6:.1f} MB, {best / got * 1000:.2f} ms/case)"
+    )
     print(f"per-case cost ratio (bulk/single round trip): {best / got / base:.3f}")
     return 0 if got == cases else 1
 

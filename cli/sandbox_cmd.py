@@ -49,8 +49,10 @@ def serve(
     ] = None,
     faults: Annotated[
         str | None,
-        typer.Option(help="Fault spec, e.g. 'createCase:lose_response=0.3;*:latency=50ms' "
-                     "(see connector/sandbox/faults.py)."),
+        typer.Option(
+            help="Fault spec, e.g. 'createCase:lose_response=0.3;*:latency=50ms' "
+            "(see connector/sandbox/faults.py)."
+        ),
     ] = None,
     auth: Annotated[
         str, typer.Option(help="FL auth style: any, wsse, token (FLAuth) or basic.")
@@ -68,32 +70,46 @@ def serve(
     if auth not in ("any", "wsse", "token", "basic"):
         raise typer.BadParameter("--auth must be any, wsse, token or basic")
     if not _is_loopback(host):
-        typer.echo(f"warning: binding {host}, which is not loopback: the sandbox has fixed "
-                   "test credentials; expose it only on a network you trust.", err=True)
+        typer.echo(
+            f"warning: binding {host}, which is not loopback: the sandbox has fixed "
+            "test credentials; expose it only on a network you trust.",
+            err=True,
+        )
     try:
         started = time.perf_counter()
-        crm = SandboxCRM(seed=seed, cases=cases, db=db, faults=faults,
-                         auth_style=auth,  # type: ignore[arg-type]
-                         push_url=push_url)
+        crm = SandboxCRM(
+            seed=seed,
+            cases=cases,
+            db=db,
+            faults=faults,
+            auth_style=auth,  # type: ignore[arg-type]
+            push_url=push_url,
+        )
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
     seeded = time.perf_counter() - started
     try:
         url = crm.start(host, port)
     except OSError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port} ({exc.strerror}); "
-                   "choose another --port or stop what is using it.", err=True)
+        typer.echo(
+            f"error: cannot listen on {host}:{port} ({exc.strerror}); "
+            "choose another --port or stop what is using it.",
+            err=True,
+        )
         raise typer.Exit(1) from None
     counts = crm.store.counts()
-    typer.echo(f"Caseload sandbox CRM for {crm.directory().get('council', '?')} "
-               f"(seed {seed}, {counts['cases']} cases, {counts['parties']} parties, "
-               f"ready in {seeded:.1f}s)")
+    typer.echo(
+        f"Caseload sandbox CRM for {crm.directory().get('council', '?')} "
+        f"(seed {seed}, {counts['cases']} cases, {counts['parties']} parties, "
+        f"ready in {seeded:.1f}s)"
+    )
     for name, value in crm.endpoints(url).items():
         typer.echo(f"  {name:<12} {value}")
     a = crm.auth
     typer.echo(f"  FL auth style {a.style}: user {a.username!r} password {a.password!r}")
-    typer.echo(f"  OAuth2 client_credentials: client_id {a.client_id!r} "
-               f"client_secret {a.client_secret!r}")
+    typer.echo(
+        f"  OAuth2 client_credentials: client_id {a.client_id!r} client_secret {a.client_secret!r}"
+    )
     typer.echo(f"  faults: {crm.faults.describe()}")
     if db is not None:
         typer.echo(f"  records kept in {db}")

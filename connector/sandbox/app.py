@@ -146,8 +146,9 @@ class SandboxApp:
             if limit is not None and session.calls >= limit:
                 del self._sessions[token]
                 if decision is not None:
-                    self.faults.record(decision.operation, decision.call, "session_expiry",
-                                       f"after {limit} calls")
+                    self.faults.record(
+                        decision.operation, decision.call, "session_expiry", f"after {limit} calls"
+                    )
                 raise AuthError("session expired; authenticate again", 1002)
             session.calls += 1
             return session

@@ -48,8 +48,9 @@ class SandboxCRM:
         self.seed = seed
         self.store = Store(db)
         if self.store.is_empty():
-            seed_council(self.store, seed=seed, cases=cases, constituents=constituents,
-                         anchor=anchor)
+            seed_council(
+                self.store, seed=seed, cases=cases, constituents=constituents, anchor=anchor
+            )
         auth = auth or AuthConfig()
         if auth_style is not None:
             auth = auth.model_copy(update={"style": auth_style})

@@ -213,8 +213,11 @@ class FaultPlan:
                 break
         if decision.fault is None and "rate" in settings:
             limit, window = settings["rate"]
-            key = next(r.pattern for r in self.rules if "rate" in r.settings and
-                       fnmatch.fnmatchcase(operation, r.pattern))
+            key = next(
+                r.pattern
+                for r in self.rules
+                if "rate" in r.settings and fnmatch.fnmatchcase(operation, r.pattern)
+            )
             now = time.monotonic()
             with self._lock:
                 start, used = self._windows.get(key, (now, 0))
@@ -249,4 +252,3 @@ class FaultPlan:
             self._calls.clear()
             self._windows.clear()
             self.events.clear()
-

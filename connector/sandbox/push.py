@@ -24,7 +24,7 @@ log = logging.getLogger("caseload.sandbox.push")
 
 
 def event_xml(event: str, case: Record) -> bytes:
-    root = etree.Element(f"{{{EVENT_NS}}}{event}", nsmap={None: EVENT_NS})
+    root = etree.Element(f"{{{EVENT_NS}}}{event}", nsmap={"cm": EVENT_NS})
     for tag, value in (
         ("CaseReference", case["ref"]),
         ("Status", case["status"]),

@@ -56,7 +56,9 @@ class ODataError(Exception):
         self.message = message
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
 
@@ -73,7 +75,7 @@ def incident(store: Store, case: Record) -> dict[str, Any]:
         "_customerid_value": party["contactid"] if party else None,
         "statecode": state,
         "statuscode": status,
-        "caseorigincode": ORIGIN.get(case["form"].get("Channel", ""), None),
+        "caseorigincode": ORIGIN.get(case["form"].get("Channel", "")),
         "prioritycode": case.get("priority", 2),
         "createdon": case["opened"],
         "modifiedon": case["modified"],
@@ -95,7 +97,8 @@ def contact(party: Record) -> dict[str, Any]:
         "telephone1": party.get("phone"),
         "address1_line1": " ".join(
             x for x in (party.get("address_number"), party.get("street")) if x
-        ) or None,
+        )
+        or None,
         "address1_city": party.get("city"),
         "address1_postalcode": party.get("postcode"),
         "cr_uprn": party.get("uprn"),
@@ -139,10 +142,14 @@ def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     while rest:
         m = _CLAUSE.match(rest)
         if m is None:
-            raise ODataError(400, "0x80060888", f"$filter not understood near {rest[:40]!r}; "
-                             "the sandbox supports 'field op value' joined by 'and'")
+            raise ODataError(
+                400,
+                "0x80060888",
+                f"$filter not understood near {rest[:40]!r}; "
+                "the sandbox supports 'field op value' joined by 'and'",
+            )
         clauses.append((m.group(1), m.group(2), _literal(m.group(3))))
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
         if rest:
             if not rest.lower().startswith("and "):
                 raise ODataError(400, "0x80060888", "only 'and' may join $filter clauses")
@@ -207,7 +214,7 @@ def handle(app: SandboxApp, request: Request) -> Response:
     if "/oauth2/" in request.path:
         op = "token"
     else:
-        m = _ENTITY.match(request.path[len(API):])
+        m = _ENTITY.match(request.path[len(API) :])
         op = f"{m.group(1)}.{request.method}" if m else "unknown"
     decision = app.faults.decide(op)
     request.decision = decision
@@ -229,16 +236,20 @@ def handle(app: SandboxApp, request: Request) -> Response:
             response = token(app, request)
         else:
             bearer(app, request)
-            m = _ENTITY.match(request.path[len(API):])
+            m = _ENTITY.match(request.path[len(API) :])
             if m is None:
-                raise ODataError(404, "0x8006088a", f"Resource not found for the segment "
-                                 f"'{request.path[len(API):]}'")
+                raise ODataError(
+                    404,
+                    "0x8006088a",
+                    f"Resource not found for the segment '{request.path[len(API) :]}'",
+                )
             response = entity(app, request, m.group(1), m.group(2))
     except ODataError as exc:
         response = error_response(exc.status, exc.code, exc.message)
     except AuthError as exc:
-        response = error_response(401, "0x80040220", exc.message,
-                                  {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        response = error_response(
+            401, "0x80040220", exc.message, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
     except NotFound as exc:
         response = error_response(404, "0x80040217", exc.message)
     except StoreError as exc:
@@ -261,18 +272,28 @@ def token(app: SandboxApp, request: Request) -> Response:
         except (ValueError, UnicodeDecodeError):
             return json_response(400, {"error": "invalid_client"})
     if form.get("grant_type", [""])[0] != "client_credentials":
-        return json_response(400, {"error": "unsupported_grant_type",
-                                   "error_description": "use grant_type=client_credentials"})
+        return json_response(
+            400,
+            {
+                "error": "unsupported_grant_type",
+                "error_description": "use grant_type=client_credentials",
+            },
+        )
     if client_id != app.auth.client_id or secret != app.auth.client_secret:
-        return json_response(401, {"error": "invalid_client",
-                                   "error_description": "client id or secret not recognised"})
+        return json_response(
+            401,
+            {"error": "invalid_client", "error_description": "client id or secret not recognised"},
+        )
     session = app.issue_token(client_id, "bearer")
-    return json_response(200, {
-        "token_type": "Bearer",
-        "expires_in": int(app.auth.token_ttl_seconds),
-        "ext_expires_in": int(app.auth.token_ttl_seconds),
-        "access_token": session.token,
-    })
+    return json_response(
+        200,
+        {
+            "token_type": "Bearer",
+            "expires_in": int(app.auth.token_ttl_seconds),
+            "ext_expires_in": int(app.auth.token_ttl_seconds),
+            "access_token": session.token,
+        },
+    )
 
 
 def bearer(app: SandboxApp, request: Request) -> str:
@@ -299,7 +320,9 @@ def _key(key: str | None, primary: str) -> tuple[str, str] | None:
 def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) -> Response:
     store = app.store
     method = request.method
-    primary = {"incidents": "incidentid", "contacts": "contactid", "annotations": "annotationid"}[name]
+    primary = {"incidents": "incidentid", "contacts": "contactid", "annotations": "annotationid"}[
+        name
+    ]
     key = _key(raw_key, primary)
     if method == "GET":
         with store.lock:
@@ -318,7 +341,9 @@ def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) ->
         with store.lock:
             record = _lookup(store, name, key)
             if request.header("if-none-match") == "*" and record is not None:
-                raise ODataError(412, "0x80040237", "A record with matching key values already exists.")
+                raise ODataError(
+                    412, "0x80040237", "A record with matching key values already exists."
+                )
             if request.header("if-match") == "*" and record is None:
                 raise NotFound(f"{name} with {key[0]} = {key[1]} does not exist")
             if record is None:
@@ -374,8 +399,10 @@ def _select(view: dict[str, Any], request: Request) -> dict[str, Any]:
 def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Response:
     store = app.store
     records: list[Record] = list(
-        store.cases.values() if name == "incidents"
-        else store.parties.values() if name == "contacts"
+        store.cases.values()
+        if name == "incidents"
+        else store.parties.values()
+        if name == "contacts"
         else [n for n in store.notes.values() if n["parent_type"] == 0]
     )
     views = [_view(store, name, r) for r in records]
@@ -396,14 +423,15 @@ def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Respons
         return tuple((v[f] is None, v[f] if v[f] is not None else "") for f, _ in order)
 
     for field, desc in reversed(order):
-        views.sort(key=lambda v, f=field: (v[f] is None, v[f] if v[f] is not None else ""),
-                   reverse=desc)
+        views.sort(key=_field_key(field), reverse=desc)
     token = _query(request, "$skiptoken")
     if token:
         try:
             after = json.loads(base64.urlsafe_b64decode(token.encode()))
         except ValueError:
-            raise ODataError(400, "0x80060888", "$skiptoken is not one this server issued") from None
+            raise ODataError(
+                400, "0x80060888", "$skiptoken is not one this server issued"
+            ) from None
         last = tuple(tuple(x) for x in after)
         views = [v for v in views if _after(sort_key(v), last, [d for _, d in order])]
     top = _query(request, "$top")
@@ -434,6 +462,14 @@ def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Respons
     return json_response(200, body, headers)
 
 
+def _field_key(field: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    def key(view: dict[str, Any]) -> tuple[bool, Any]:
+        value = view[field]
+        return (value is None, value if value is not None else "")
+
+    return key
+
+
 def _after(key: tuple[Any, ...], last: tuple[Any, ...], desc: list[bool]) -> bool:
     for (a_none, a), (b_none, b), d in zip(key, last, desc, strict=True):
         ka, kb = (a_none, a), (b_none, b)
@@ -459,13 +495,15 @@ def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _written(app: SandboxApp, request: Request, name: str, primary: str, record: Record,
-             status: int) -> Response:
+def _written(
+    app: SandboxApp, request: Request, name: str, primary: str, record: Record, status: int
+) -> Response:
     view = _view(app.store, name, record)
     entity_id = f"{_base(app, request)}{API}/{name}({view[primary]})"
     if "return=representation" in (request.header("prefer") or ""):
-        return json_response(201 if status == 204 else status, _select(view, request),
-                             {"OData-EntityId": entity_id})
+        return json_response(
+            201 if status == 204 else status, _select(view, request), {"OData-EntityId": entity_id}
+        )
     return Response(204, {"OData-Version": "4.0", "OData-EntityId": entity_id}, b"")
 
 
@@ -516,12 +554,31 @@ def _case_changes(store: Store, body: dict[str, Any]) -> tuple[Record, dict[str,
     return changes, form
 
 
-FORM_KEYS = (
-    "PortalId MemberId WardId Sharing SharingColleague SharingUntil AuthorityRecordedBy "
-    "AuthorityRecordedAt AuthorityScope LawfulBasis ExplicitConsent AuthorityWithdrawnAt Channel "
-    "RaisedBy Priority ServiceId AcknowledgedAt NextUpdateDue TargetDate ClosureReason UPRN "
-    "Postcode Address"
-).split()
+FORM_KEYS = [
+    "PortalId",
+    "MemberId",
+    "WardId",
+    "Sharing",
+    "SharingColleague",
+    "SharingUntil",
+    "AuthorityRecordedBy",
+    "AuthorityRecordedAt",
+    "AuthorityScope",
+    "LawfulBasis",
+    "ExplicitConsent",
+    "AuthorityWithdrawnAt",
+    "Channel",
+    "RaisedBy",
+    "Priority",
+    "ServiceId",
+    "AcknowledgedAt",
+    "NextUpdateDue",
+    "TargetDate",
+    "ClosureReason",
+    "UPRN",
+    "Postcode",
+    "Address",
+]
 _FORM_BY_LOWER = {k.lower(): k for k in FORM_KEYS}
 
 

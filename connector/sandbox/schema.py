@@ -198,7 +198,7 @@ class _RefChild(Child):
         self._model = model
         super().__init__(name, True, None, min_occurs, repeated)
 
-    @property  # type: ignore[override]
+    @property
     def complex_type(self) -> ComplexModel | None:
         glob = self._model.elements.get(self.name)
         return glob.model if glob else None

@@ -24,18 +24,81 @@ PARTIES = (
     ("grn", "Green"),
     ("ind", "Independent"),
 )
-FORENAMES = (
-    "Amira Ben Chloe Dev Ella Femi Grace Hassan Isla Jack Kiran Leah Mo Nia Owen Priya "
-    "Quinn Rosa Sam Tariq Uma Vik Wendy Yusuf Zoe Aled Bryony Callum Deepa Ewan"
-).split()
-SURNAMES = (
-    "Adeyemi Baker Clarke Davies Evans Fraser Green Hughes Iqbal Jones Khan Lewis Morgan "
-    "Nowak Okafor Patel Quigley Roberts Singh Taylor Usman Vaughan Walsh Young Zielinski"
-).split()
-STREETS = (
-    "Mill Lane|Church Street|Station Road|Victoria Road|Orchard Close|Marsh Way|Willow Drive|"
-    "Kings Road|Bridge Street|Fen Causeway|Meadow View|Priory Walk|Granary Court|Lock Road"
-).split("|")
+FORENAMES = [
+    "Amira",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Ella",
+    "Femi",
+    "Grace",
+    "Hassan",
+    "Isla",
+    "Jack",
+    "Kiran",
+    "Leah",
+    "Mo",
+    "Nia",
+    "Owen",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Vik",
+    "Wendy",
+    "Yusuf",
+    "Zoe",
+    "Aled",
+    "Bryony",
+    "Callum",
+    "Deepa",
+    "Ewan",
+]
+SURNAMES = [
+    "Adeyemi",
+    "Baker",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Fraser",
+    "Green",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Morgan",
+    "Nowak",
+    "Okafor",
+    "Patel",
+    "Quigley",
+    "Roberts",
+    "Singh",
+    "Taylor",
+    "Usman",
+    "Vaughan",
+    "Walsh",
+    "Young",
+    "Zielinski",
+]
+STREETS = [
+    "Mill Lane",
+    "Church Street",
+    "Station Road",
+    "Victoria Road",
+    "Orchard Close",
+    "Marsh Way",
+    "Willow Drive",
+    "Kings Road",
+    "Bridge Street",
+    "Fen Causeway",
+    "Meadow View",
+    "Priory Walk",
+    "Granary Court",
+    "Lock Road",
+]
 TOWN = "Fenmarsh"
 #: (id, CodeKey, name, response target in working days)
 SERVICES = (

@@ -8,6 +8,7 @@ response closes the connection after the store has committed the write.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -28,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         # Request lines only (no bodies, no headers): they hold no credentials.
         log.debug("%s - %s", self.address_string(), format % args)
 
@@ -78,12 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         self.close_connection = True
-        try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-        except OSError:  # pragma: no cover - platform without SO_LINGER
-            pass
+        # A platform without SO_LINGER still closes; the peer then sees EOF, not a reset.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
 
@@ -98,8 +96,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        raw_host, port = self.server_address[:2]
+        host = raw_host.decode() if isinstance(raw_host, bytes) else str(raw_host)
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
 

@@ -51,7 +51,9 @@ class SoapFault(Exception):
 
 
 # ------------------------------------------------------------------ envelopes
-def envelope(body_el: etree._Element | None, header_els: list[etree._Element] | None = None) -> bytes:
+def envelope(
+    body_el: etree._Element | None, header_els: list[etree._Element] | None = None
+) -> bytes:
     env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
     if header_els:
         header = etree.SubElement(env, f"{{{SOAP_ENV}}}Header")
@@ -67,8 +69,8 @@ def fault_envelope(fault: SoapFault, model: schema.SchemaModel) -> bytes:
     env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
     body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
     flt = etree.SubElement(body, f"{{{SOAP_ENV}}}Fault")
-    etree.SubElement(flt, "faultcode").text = "soapenv:Server" if fault.http >= 500 else (
-        "soapenv:Client"
+    etree.SubElement(flt, "faultcode").text = (
+        "soapenv:Server" if fault.http >= 500 else ("soapenv:Client")
     )
     etree.SubElement(flt, "faultstring").text = fault.message
     detail = etree.SubElement(flt, "detail")
@@ -103,8 +105,9 @@ def parse_envelope(body: bytes) -> tuple[etree._Element | None, etree._Element |
     try:
         root = etree.fromstring(body, schema.safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SoapFault("request is not well-formed XML", 1005, additional=str(exc)[:200],
-                        http=400) from None
+        raise SoapFault(
+            "request is not well-formed XML", 1005, additional=str(exc)[:200], http=400
+        ) from None
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise SoapFault("root element is not a SOAP 1.1 Envelope", 1005, http=400)
     header = root.find(f"{{{SOAP_ENV}}}Header")
@@ -131,7 +134,10 @@ def credentials(header: etree._Element | None) -> tuple[tuple[str, str] | None, 
         ptype = pw_el.get("Type", "") if pw_el is not None else ""
         if ptype and not ptype.endswith("#PasswordText"):
             raise AuthError("only PasswordText UsernameTokens are accepted")
-        user_token = (ut.findtext(f"{{{WSSE}}}Username") or "", ut.findtext(f"{{{WSSE}}}Password") or "")
+        user_token = (
+            ut.findtext(f"{{{WSSE}}}Username") or "",
+            ut.findtext(f"{{{WSSE}}}Password") or "",
+        )
     bst = sec.findtext(f"{{{WSSE}}}BinarySecurityToken")
     return user_token, (bst.strip() if bst else None)
 
@@ -248,8 +254,8 @@ def handle(app: SandboxApp, request: Request) -> Response:
     except StoreError as exc:
         response = xml_response(500, fault_envelope(SoapFault(exc.message, exc.code), model))
     except (KeyError, TypeError, ValueError) as exc:
-        fault = SoapFault(f"invalid {op} request", 1000, additional=str(exc)[:200])
-        response = xml_response(500, fault_envelope(fault, model))
+        invalid = SoapFault(f"invalid {op} request", 1000, additional=str(exc)[:200])
+        response = xml_response(500, fault_envelope(invalid, model))
     return app.post_fault(decision, response)
 
 
@@ -264,8 +270,9 @@ def _flauth_operation(
     if body_el is not None:
         if etree.QName(body_el).localname == "FLUser":
             return "authenticateByProxy"
-        raise SoapFault(f"unknown FLAuth operation element {etree.QName(body_el).localname}",
-                        1003, http=400)
+        raise SoapFault(
+            f"unknown FLAuth operation element {etree.QName(body_el).localname}", 1003, http=400
+        )
     hint = request.query.get("op", [""])[0]
     if hint in ("authenticate", "verify"):
         return hint
@@ -297,8 +304,9 @@ def _flauth(
         if not token:
             raise AuthError("verify needs the BinarySecurityToken from authenticate", 1002)
         session = app.use_token(token, "flauth", request.decision)
-        body = model.render("FWTVerifyDetails", {"User": {"UserID": session.user_id,
-                                                          "UserName": session.user_id}})
+        body = model.render(
+            "FWTVerifyDetails", {"User": {"UserID": session.user_id, "UserName": session.user_id}}
+        )
         return xml_response(200, envelope(body, [security_header(token)]))
     # authenticateByProxy: any valid credential may ask for a token for another user.
     authenticate(app, request, header)
@@ -447,9 +455,7 @@ def full_details(store: Any, case: Record, options: list[str]) -> dict[str, Any]
         }
     if want("events") and case.get("events"):
         out["Events"] = {
-            "CaseEvent": [
-                {k: v for k, v in e.items() if v is not None} for e in case["events"]
-            ]
+            "CaseEvent": [{k: v for k, v in e.items() if v is not None} for e in case["events"]]
         }
     if want("notes") and case.get("notes"):
         out["Notes"] = {
@@ -473,8 +479,16 @@ def full_details(store: Any, case: Record, options: list[str]) -> dict[str, Any]
 
 
 SECTION_OPTIONS = {
-    "core", "coredetails", "form", "forms", "events", "notes", "interactions", "links",
-    "linkcases", "linkedcases",
+    "core",
+    "coredetails",
+    "form",
+    "forms",
+    "events",
+    "notes",
+    "interactions",
+    "links",
+    "linkcases",
+    "linkedcases",
 }
 
 
@@ -502,7 +516,9 @@ def _object_ref(value: Any, what: str) -> str:
 
 def _form(data: Any) -> dict[str, str]:
     fields = _list(_d(data).get("FormField"))
-    return {str(_d(f).get("Key", "")): str(_d(f).get("Value", "")) for f in fields if _d(f).get("Key")}
+    return {
+        str(_d(f).get("Key", "")): str(_d(f).get("Value", "")) for f in fields if _d(f).get("Key")
+    }
 
 
 def _apply_status(form: dict[str, str]) -> str | None:
@@ -519,7 +535,9 @@ def create_case(ctx: Ctx, data: Any) -> Result:
     code = _int(data.get("ClassificationEventCode"), "ClassificationEventCode")
     category = ctx.store.category(code)
     if category is None:
-        raise SoapFault(f"ClassificationEventCode {code} is not in the CaseCategory code book", 1000)
+        raise SoapFault(
+            f"ClassificationEventCode {code} is not in the CaseCategory code book", 1000
+        )
     with ctx.store.lock:
         party = None
         if data.get("AssociatedObject"):
@@ -559,8 +577,14 @@ def update_case(ctx: Ctx, data: Any) -> Result:
     data = _d(data)
     ref = str(data.get("CaseReference", ""))
     changes: Record = {}
-    for key, field in (("Title", "title"), ("Description", "description"), ("Queue", "queue"),
-                       ("DueDate", "due"), ("XCoord", "x"), ("YCoord", "y")):
+    for key, field in (
+        ("Title", "title"),
+        ("Description", "description"),
+        ("Queue", "queue"),
+        ("DueDate", "due"),
+        ("XCoord", "x"),
+        ("YCoord", "y"),
+    ):
         if key in data:
             changes[field] = data[key]
     for key, field in (("Priority", "priority"), ("Severity", "severity")):
@@ -591,7 +615,24 @@ def retrieve_case(ctx: Ctx, data: Any) -> Result:
     data = _d(data)
     with ctx.store.lock:
         case = ctx.store.case(str(data.get("CaseReference", "")))
-        return "FWTCaseFullDetails", full_details(ctx.store, case, [str(o) for o in _list(data.get("Option"))])
+        return "FWTCaseFullDetails", full_details(
+            ctx.store, case, [str(o) for o in _list(data.get("Option"))]
+        )
+
+
+def _date_test(field: str, bound: str, at_least: bool) -> Callable[[Record], bool]:
+    def test(case: Record) -> bool:
+        value = str(case.get(field) or "")
+        return value >= bound if at_least else value <= bound
+
+    return test
+
+
+def _priority_test(n: int, direction: int) -> Callable[[Record], bool]:
+    def test(case: Record) -> bool:
+        return (int(case.get("priority", 2)) - n) * direction >= 0
+
+    return test
 
 
 def search_cases(ctx: Ctx, crit: dict[str, Any]) -> list[Record]:
@@ -632,14 +673,11 @@ def search_cases(ctx: Ctx, crit: dict[str, Any]) -> list[Record]:
     ):
         if crit.get(key):
             bound = iso(parse_iso(str(crit[key])))
-            if op_ == "ge":
-                tests.append(lambda c, f=field, b=bound: c[f] >= b)
-            else:
-                tests.append(lambda c, f=field, b=bound: c[f] <= b)
+            tests.append(_date_test(field, bound, op_ == "ge"))
     for key, cmp in (("PriorityMinimum", 1), ("PriorityMaximum", -1)):
         if crit.get(key):
             n = _int(crit[key], key)
-            tests.append(lambda c, n=n, cmp=cmp: (c.get("priority", 2) - n) * cmp >= 0)
+            tests.append(_priority_test(n, cmp))
     wanted = _form(crit)
     if wanted:
         tests.append(lambda c: all(c["form"].get(k) == v for k, v in wanted.items()))
@@ -743,8 +781,9 @@ def create_notes(ctx: Ctx, data: Any) -> Result:
         first = _d(atts[0])
         doc = ctx.store.document(str(first.get("AttachmentIdentifier", "")))
         attachment = {"document": doc["ref"], "name": str(first.get("AttachmentName", doc["name"]))}
-    note = ctx.store.add_note(ptype, pid, str(details.get("Text", "")), author=ctx.user,
-                              attachment=attachment)
+    note = ctx.store.add_note(
+        ptype, pid, str(details.get("Text", "")), author=ctx.user, attachment=attachment
+    )
     return "FWTNoteToParentRefResponse", int(note["id"])
 
 
@@ -851,8 +890,11 @@ def search_for_party(ctx: Ctx, data: Any) -> Result:
         if data.get(key)
     }
     if not criteria:
-        raise SoapFault("searchForParty needs at least one of Name, Forename, Postcode, "
-                        "EmailAddress, PhoneNumber", 1000)
+        raise SoapFault(
+            "searchForParty needs at least one of Name, Forename, Postcode, "
+            "EmailAddress, PhoneNumber",
+            1000,
+        )
     with ctx.store.lock:
         found = [
             p
@@ -921,8 +963,13 @@ def _party_fields(data: dict[str, Any], names_key: str = "Name") -> Record:
     if postals:
         postal = _d(postals[0])
         postal = _d(postal.get("PostalDetails")) or postal
-        for key, field in (("AddressNumber", "address_number"), ("AddressLine", "street"),
-                           ("Postcode", "postcode"), ("UPRN", "uprn"), ("City", "city")):
+        for key, field in (
+            ("AddressNumber", "address_number"),
+            ("AddressLine", "street"),
+            ("Postcode", "postcode"),
+            ("UPRN", "uprn"),
+            ("City", "city"),
+        ):
             if postal.get(key) is not None:
                 fields[field] = str(postal[key])
     emails = _list(data.get("ContactEmails"))

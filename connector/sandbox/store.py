@@ -400,7 +400,7 @@ class Store:
                 raise StoreError(f"ParentType {parent_type} is not 0 (case) or 1 (interaction)")
             nid = str(self.next_note)
             self.next_note += 1
-            note = {
+            note: Record = {
                 "id": nid,
                 "annotationid": annotation_id or str(uuid.uuid4()),
                 "parent_type": parent_type,

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+import zeep
+import zeep.transports
+import zeep.wsse.username
 from lxml import etree
-from zeep import Client, Plugin, Settings
-from zeep.transports import Transport
-from zeep.wsse.username import UsernameToken
+from zeep import Plugin, Settings
 
 from connector.sandbox.crm import SandboxHandle
 from connector.sandbox.soap import WSSE
 
+# zeep ships no type hints for these; typed as Any so strict mypy accepts the calls.
+Client: Any = zeep.Client
+Transport: Any = zeep.transports.Transport
+UsernameToken: Any = zeep.wsse.username.UsernameToken
 SETTINGS = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
 
 
@@ -88,8 +93,10 @@ def soap_post(crm: SandboxHandle, body: bytes, service: str = "FL", **kw: Any) -
     return requests.post(
         url,
         data=body,
-        headers={"Content-Type": "text/xml; charset=utf-8",
-                 "SOAPAction": "http://www.lagan.com/wsdl/FLService"},
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": "http://www.lagan.com/wsdl/FLService",
+        },
         timeout=10,
         **kw,
     )

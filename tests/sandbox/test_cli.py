@@ -24,12 +24,25 @@ def _free_port() -> int:
 
 def test_sandbox_serves_prints_endpoints_and_stops_on_ctrl_c() -> None:
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "sandbox", "--port", str(port), "--seed", "1",
-         "--cases", "50"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            "1",
+            "--cases",
+            "50",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    assert proc.stdout is not None
     try:
         lines = []
         deadline = time.monotonic() + 20

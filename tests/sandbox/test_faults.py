@@ -53,9 +53,13 @@ def test_later_rules_override_and_every_fault_is_logged() -> None:
 
 
 def _create(client, pid: str) -> str:
-    return client.service.createCase(
-        ClassificationEventCode=101, Title="t",
-        Form={"FormField": [{"Key": "PortalId", "Value": pid}]})
+    return str(
+        client.service.createCase(
+            ClassificationEventCode=101,
+            Title="t",
+            Form={"FormField": [{"Key": "PortalId", "Value": pid}]},
+        )
+    )
 
 
 @pytest.mark.sandbox_crm(faults="createCase:lose_response=1")
@@ -87,16 +91,24 @@ def test_black_hole_never_answers_so_the_client_times_out(
 ) -> None:
     started = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
-        requests.post(sandbox_crm_server.fl_url, data=_codebook_envelope(sandbox_crm_server),
-                      headers={"Content-Type": "text/xml"}, timeout=0.5)
+        requests.post(
+            sandbox_crm_server.fl_url,
+            data=_codebook_envelope(sandbox_crm_server),
+            headers={"Content-Type": "text/xml"},
+            timeout=0.5,
+        )
     assert time.monotonic() - started < 3
 
 
 @pytest.mark.sandbox_crm(faults="retrieveCodeBook:drip=1,drip_bps=2000")
 def test_slow_drip_delivers_the_whole_answer_slowly(sandbox_crm_server: SandboxHandle) -> None:
     started = time.monotonic()
-    r = requests.post(sandbox_crm_server.fl_url, data=_codebook_envelope(sandbox_crm_server),
-                      headers={"Content-Type": "text/xml"}, timeout=10)
+    r = requests.post(
+        sandbox_crm_server.fl_url,
+        data=_codebook_envelope(sandbox_crm_server),
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    )
     elapsed = time.monotonic() - started
     assert r.status_code == 200 and "CodeBookName" in r.text
     assert elapsed >= len(r.content) / 2000 * 0.8
@@ -111,8 +123,9 @@ def test_in_process_black_hole_is_a_read_timeout(sandbox_crm: SandboxHandle) -> 
 def _codebook_envelope(crm: SandboxHandle) -> bytes:
     from tests.sandbox.helpers import envelope, wsse_header
 
-    return envelope("<fl:CodeBookName>CaseCategory</fl:CodeBookName>",
-                    wsse_header(crm.username, crm.password))
+    return envelope(
+        "<fl:CodeBookName>CaseCategory</fl:CodeBookName>", wsse_header(crm.username, crm.password)
+    )
 
 
 @pytest.mark.sandbox_crm(faults="retrieveCodeBook:soap_fault=1;searchForCases:503=1")
@@ -133,8 +146,9 @@ def test_latency_and_jitter_delay_every_call(sandbox_crm: SandboxHandle) -> None
     assert time.monotonic() - started >= 0.04
 
 
-@pytest.mark.parametrize("sandbox_crm", [{"auth_style": "token",
-                                          "faults": "*:session_expiry=2"}], indirect=True)
+@pytest.mark.parametrize(
+    "sandbox_crm", [{"auth_style": "token", "faults": "*:session_expiry=2"}], indirect=True
+)
 def test_session_expires_after_n_calls(sandbox_crm: SandboxHandle) -> None:
     client = fl_client(sandbox_crm, "token")
     client.service.retrieveCodeBook("CaseCategory")

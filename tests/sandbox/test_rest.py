@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -16,8 +17,12 @@ from tests.sandbox.helpers import fl_client
 def _session(crm: SandboxHandle) -> requests.Session:
     token = requests.post(
         crm.token_url,
-        data={"grant_type": "client_credentials", "client_id": crm.client_id,
-              "client_secret": crm.client_secret, "scope": "https://crm/.default"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+            "scope": "https://crm/.default",
+        },
         timeout=5,
     )
     assert token.status_code == 200, token.text
@@ -27,7 +32,7 @@ def _session(crm: SandboxHandle) -> requests.Session:
     return session
 
 
-def _all_pages(session: requests.Session, url: str, page: int) -> list[list[dict]]:
+def _all_pages(session: requests.Session, url: str, page: int) -> list[list[dict[str, Any]]]:
     pages = []
     while url:
         r = session.get(url, headers={"Prefer": f"odata.maxpagesize={page}"}, timeout=5)
@@ -43,8 +48,11 @@ def test_paging_over_several_pages_returns_every_case_exactly_once(
 ) -> None:
     crm: SandboxHandle = request.getfixturevalue(fixture)
     session = _session(crm)
-    pages = _all_pages(session, f"{crm.dataverse_url}incidents?$select=ticketnumber,modifiedon"
-                       "&$orderby=modifiedon asc", 60)
+    pages = _all_pages(
+        session,
+        f"{crm.dataverse_url}incidents?$select=ticketnumber,modifiedon&$orderby=modifiedon asc",
+        60,
+    )
     assert len(pages) >= 3
     ids = [row["incidentid"] for page in pages for row in page]
     assert len(ids) == len(set(ids)) == crm.count_cases()
@@ -69,19 +77,29 @@ def test_filters_select_and_orderby(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
     cases = list(sandbox_crm.store.cases.values())
     pivot = sorted(c["modified"] for c in cases)[len(cases) // 2]
-    r = session.get(f"{sandbox_crm.dataverse_url}incidents", params={
-        "$filter": f"modifiedon ge {pivot} and statecode eq 0",
-        "$select": "title,statecode,cr_portalid", "$orderby": "modifiedon desc"}, timeout=5)
+    r = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={
+            "$filter": f"modifiedon ge {pivot} and statecode eq 0",
+            "$select": "title,statecode,cr_portalid",
+            "$orderby": "modifiedon desc",
+        },
+        timeout=5,
+    )
     rows = r.json()["value"]
     expected = [c for c in cases if c["modified"] >= pivot and c["status"] != "closed"]
     assert len(rows) == len(expected)
     assert set(rows[0]) == {"incidentid", "title", "statecode", "cr_portalid"}
     contact = next(iter(sandbox_crm.store.parties.values()))
-    r = session.get(f"{sandbox_crm.dataverse_url}incidents", params={
-        "$filter": f"_customerid_value eq {contact['contactid']}"}, timeout=5)
+    r = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$filter": f"_customerid_value eq {contact['contactid']}"},
+        timeout=5,
+    )
     assert len(r.json()["value"]) == sum(1 for c in cases if c["party"] == contact["ref"])
-    bad = session.get(f"{sandbox_crm.dataverse_url}incidents",
-                      params={"$filter": "nosuchfield eq 1"}, timeout=5)
+    bad = session.get(
+        f"{sandbox_crm.dataverse_url}incidents", params={"$filter": "nosuchfield eq 1"}, timeout=5
+    )
     assert bad.status_code == 400 and "nosuchfield" in bad.json()["error"]["message"]
 
 
@@ -90,8 +108,13 @@ def test_upsert_by_portal_id_alternate_key(sandbox_crm: SandboxHandle) -> None:
     pid = str(uuid.uuid4())
     contact = next(iter(sandbox_crm.store.parties.values()))
     url = f"{sandbox_crm.dataverse_url}incidents(cr_portalid='{pid}')"
-    body = {"title": "Bins missed", "cr_memberid": "cllr-0002", "cr_sharing": "party",
-            "caseorigincode": 3, "customerid_contact@odata.bind": f"/contacts({contact['contactid']})"}
+    body = {
+        "title": "Bins missed",
+        "cr_memberid": "cllr-0002",
+        "cr_sharing": "party",
+        "caseorigincode": 3,
+        "customerid_contact@odata.bind": f"/contacts({contact['contactid']})",
+    }
     missing = session.patch(url, json=body, headers={"If-Match": "*"}, timeout=5)
     assert missing.status_code == 404
     created = session.patch(url, json=body, headers={"If-None-Match": "*"}, timeout=5)
@@ -99,12 +122,17 @@ def test_upsert_by_portal_id_alternate_key(sandbox_crm: SandboxHandle) -> None:
     again = session.patch(url, json=body, headers={"If-None-Match": "*"}, timeout=5)
     assert again.status_code == 412 and again.json()["error"]["code"]
     assert sandbox_crm.count_cases(PortalId=pid) == 1
-    update = session.patch(url, json={"cr_sharing": "ward", "statecode": 1},
-                           headers={"If-Match": "*"}, timeout=5)
+    update = session.patch(
+        url, json={"cr_sharing": "ward", "statecode": 1}, headers={"If-Match": "*"}, timeout=5
+    )
     assert update.status_code == 204
     row = session.get(url, timeout=5).json()
     assert (row["cr_sharing"], row["statecode"], row["statuscode"], row["cr_channel"]) == (
-        "ward", 1, 5, "Web")
+        "ward",
+        1,
+        5,
+        "Web",
+    )
     assert row["_customerid_value"] == contact["contactid"]
     assert sandbox_crm.count_cases(PortalId=pid) == 1
 
@@ -113,15 +141,22 @@ def test_both_fronts_share_one_store(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
     client = fl_client(sandbox_crm, "wsse")
     ref = client.service.createCase(
-        ClassificationEventCode=102, Title="From SOAP",
-        Form={"FormField": [{"Key": "PortalId", "Value": "soap-1"}]})
-    rest_rows = session.get(f"{sandbox_crm.dataverse_url}incidents",
-                            params={"$filter": "cr_portalid eq 'soap-1'"}, timeout=5).json()
+        ClassificationEventCode=102,
+        Title="From SOAP",
+        Form={"FormField": [{"Key": "PortalId", "Value": "soap-1"}]},
+    )
+    rest_rows = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$filter": "cr_portalid eq 'soap-1'"},
+        timeout=5,
+    ).json()
     assert [r["ticketnumber"] for r in rest_rows["value"]] == [ref]
-    created = session.post(f"{sandbox_crm.dataverse_url}incidents",
-                           json={"title": "From REST", "cr_portalid": "rest-1",
-                                 "cr_categorycode": "parks"},
-                           headers={"Prefer": "return=representation"}, timeout=5)
+    created = session.post(
+        f"{sandbox_crm.dataverse_url}incidents",
+        json={"title": "From REST", "cr_portalid": "rest-1", "cr_categorycode": "parks"},
+        headers={"Prefer": "return=representation"},
+        timeout=5,
+    )
     assert created.status_code == 201
     ticket = created.json()["ticketnumber"]
     detail = client.service.retrieveCaseDetails(CaseReference=ticket, Option=["all"])
@@ -134,27 +169,46 @@ def test_annotations_carry_base64_attachments(sandbox_crm: SandboxHandle) -> Non
     session = _session(sandbox_crm)
     case = next(iter(sandbox_crm.store.cases.values()))
     body = base64.b64encode(b"photo bytes").decode()
-    r = session.post(f"{sandbox_crm.dataverse_url}annotations", json={
-        "subject": "Photo", "notetext": "see photo", "filename": "p.jpg",
-        "mimetype": "image/jpeg", "documentbody": body,
-        "objectid_incident@odata.bind": f"/incidents({case['incidentid']})"}, timeout=5)
+    r = session.post(
+        f"{sandbox_crm.dataverse_url}annotations",
+        json={
+            "subject": "Photo",
+            "notetext": "see photo",
+            "filename": "p.jpg",
+            "mimetype": "image/jpeg",
+            "documentbody": body,
+            "objectid_incident@odata.bind": f"/incidents({case['incidentid']})",
+        },
+        timeout=5,
+    )
     assert r.status_code == 204
-    rows = session.get(f"{sandbox_crm.dataverse_url}annotations", params={
-        "$filter": f"_objectid_value eq {case['incidentid']} and isdocument eq true"},
-        timeout=5).json()["value"]
+    rows = session.get(
+        f"{sandbox_crm.dataverse_url}annotations",
+        params={"$filter": f"_objectid_value eq {case['incidentid']} and isdocument eq true"},
+        timeout=5,
+    ).json()["value"]
     assert [(a["filename"], base64.b64decode(a["documentbody"])) for a in rows] == [
-        ("p.jpg", b"photo bytes")]
-    bad = session.post(f"{sandbox_crm.dataverse_url}annotations", json={
-        "documentbody": "***", "objectid_incident@odata.bind": f"/incidents({case['incidentid']})"},
-        timeout=5)
+        ("p.jpg", b"photo bytes")
+    ]
+    bad = session.post(
+        f"{sandbox_crm.dataverse_url}annotations",
+        json={
+            "documentbody": "***",
+            "objectid_incident@odata.bind": f"/incidents({case['incidentid']})",
+        },
+        timeout=5,
+    )
     assert bad.status_code == 400
 
 
 def test_contacts_create_and_read(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
-    r = session.post(f"{sandbox_crm.dataverse_url}contacts", json={
-        "firstname": "Ada", "lastname": "Lovelace", "address1_postalcode": "FM2 3AB"},
-        headers={"Prefer": "return=representation"}, timeout=5)
+    r = session.post(
+        f"{sandbox_crm.dataverse_url}contacts",
+        json={"firstname": "Ada", "lastname": "Lovelace", "address1_postalcode": "FM2 3AB"},
+        headers={"Prefer": "return=representation"},
+        timeout=5,
+    )
     assert r.status_code == 201
     cid = r.json()["contactid"]
     got = session.get(f"{sandbox_crm.dataverse_url}contacts({cid})", timeout=5).json()
@@ -167,11 +221,15 @@ def test_contacts_create_and_read(sandbox_crm: SandboxHandle) -> None:
 def test_requests_without_a_valid_bearer_get_odata_401(sandbox_crm: SandboxHandle) -> None:
     r = requests.get(f"{sandbox_crm.dataverse_url}incidents", timeout=5)
     assert r.status_code == 401 and "error" in r.json()
-    bad = requests.post(sandbox_crm.token_url, data={
-        "grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}, timeout=5)
+    bad = requests.post(
+        sandbox_crm.token_url,
+        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+        timeout=5,
+    )
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
-    missing = _session(sandbox_crm).get(f"{sandbox_crm.dataverse_url}incidents({uuid.uuid4()})",
-                                        timeout=5)
+    missing = _session(sandbox_crm).get(
+        f"{sandbox_crm.dataverse_url}incidents({uuid.uuid4()})", timeout=5
+    )
     assert missing.status_code == 404 and missing.json()["error"]["code"]
 
 

@@ -37,11 +37,31 @@ def test_seeded_council_has_every_part_the_issue_names() -> None:
         assert party["postcode"] and party["uprn"].isdigit() and party["street"]
     case = next(iter(crm.store.cases.values()))
     assert len(case["ref"]) == 12
-    assert {"PortalId", "MemberId", "WardId", "Sharing", "SharingColleague", "SharingUntil",
-            "AuthorityRecordedBy", "AuthorityRecordedAt", "AuthorityScope", "LawfulBasis",
-            "ExplicitConsent", "AuthorityWithdrawnAt", "Channel", "RaisedBy", "Priority",
-            "ServiceId", "AcknowledgedAt", "NextUpdateDue", "TargetDate", "ClosureReason",
-            "UPRN", "Postcode", "Address"} == set(case["form"])
+    assert {
+        "PortalId",
+        "MemberId",
+        "WardId",
+        "Sharing",
+        "SharingColleague",
+        "SharingUntil",
+        "AuthorityRecordedBy",
+        "AuthorityRecordedAt",
+        "AuthorityScope",
+        "LawfulBasis",
+        "ExplicitConsent",
+        "AuthorityWithdrawnAt",
+        "Channel",
+        "RaisedBy",
+        "Priority",
+        "ServiceId",
+        "AcknowledgedAt",
+        "NextUpdateDue",
+        "TargetDate",
+        "ClosureReason",
+        "UPRN",
+        "Postcode",
+        "Address",
+    } == set(case["form"])
 
 
 def test_same_seed_same_council_and_different_seed_differs() -> None:
@@ -66,7 +86,8 @@ def test_store_counts_and_finds_by_any_key() -> None:
     assert crm.count_cases(PortalId=pid) == 1
     assert crm.find_cases(ref=case["ref"]) == [case]
     assert crm.count_cases(status="closed") == sum(
-        1 for c in crm.store.cases.values() if c["status"] == "closed")
+        1 for c in crm.store.cases.values() if c["status"] == "closed"
+    )
     assert crm.count_cases(PortalId="no-such") == 0
     with pytest.raises(ValueError, match="unknown record kind"):
         crm.store.find("widgets")
@@ -102,8 +123,12 @@ def test_push_posts_lagan_case_events_when_a_case_closes() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        crm = SandboxCRM(seed=1, cases=20, anchor=ANCHOR,
-                         push_url=f"http://127.0.0.1:{server.server_address[1]}/events")
+        crm = SandboxCRM(
+            seed=1,
+            cases=20,
+            anchor=ANCHOR,
+            push_url=f"http://127.0.0.1:{server.server_address[1]}/events",
+        )
         ref = next(c["ref"] for c in crm.store.cases.values() if c["status"] != "closed")
         crm.store.close_case(ref, "resolved", None)
         assert crm.push is not None

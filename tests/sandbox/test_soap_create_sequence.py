@@ -26,17 +26,23 @@ def _run_create_sequence(crm: SandboxHandle, style: str) -> None:
     party = client.service.createIndividual(
         Name=[{"Forename": "Tess", "Surname": "Nobody-Such", "Preferred": True}],
         ContactPostals=[
-            {"AddressLine": "1 Mill Lane", "Postcode": "FM1 1AA", "Usage": "home",
-             "Preferred": True}
+            {
+                "AddressLine": "1 Mill Lane",
+                "Postcode": "FM1 1AA",
+                "Usage": "home",
+                "Preferred": True,
+            }
         ],
         ContactEmails=[{"EmailAddress": "tess@mail.example", "Usage": "home", "Preferred": True}],
     )
     assert party.ObjectType == "C1"
-    again = client.service.searchForParty(SearchType="individual", Name="nobody-such",
-                                          Postcode="fm11aa")
+    again = client.service.searchForParty(
+        SearchType="individual", Name="nobody-such", Postcode="fm11aa"
+    )
     assert [p.ObjectID.ObjectReference for p in again] == [party.ObjectReference]
     interaction = client.service.createInteraction(
-        Channel="Web", Verified=True,
+        Channel="Web",
+        Verified=True,
         PartyID={"ObjectType": "C1", "ObjectReference": party.ObjectReference},
     )
     ref = client.service.createCase(
@@ -59,8 +65,9 @@ def _run_create_sequence(crm: SandboxHandle, style: str) -> None:
     )
     assert len(ref) == 12 and ref.isdigit()
     assert crm.count_cases(PortalId=portal_id) == 1
-    note_id = client.service.createNotes(ParentId=int(ref), ParentType=0,
-                                         NoteDetails={"Text": "Reported by phone"})
+    note_id = client.service.createNotes(
+        ParentId=int(ref), ParentType=0, NoteDetails={"Text": "Reported by phone"}
+    )
     assert note_id > 0
     details = client.service.retrieveCaseDetails(CaseReference=ref, Option=["all"])
     assert details.CoreDetails.CaseReference == ref
@@ -78,6 +85,7 @@ def _run_create_sequence(crm: SandboxHandle, style: str) -> None:
     assert len(capture.received) >= 9
     for env in capture.received:
         body = env.find(SOAP_BODY)
+        assert body is not None
         for child in body:
             assert schema.validate(child), (etree.tostring(child)[:300], schema.error_log)
 

@@ -32,8 +32,13 @@ def test_doctype_and_entities_are_refused_with_a_fault(
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"<not-closed", b"<a/>", b"<soapenv:Envelope xmlns:soapenv="
-     b"'http://schemas.xmlsoap.org/soap/envelope/'/>", "<x>\u00e9</x>".encode("latin-1")],
+    [
+        b"",
+        b"<not-closed",
+        b"<a/>",
+        b"<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'/>",
+        "<x>\u00e9</x>".encode("latin-1"),
+    ],
     ids=["empty", "broken", "not-soap", "no-body", "bad-encoding"],
 )
 def test_malformed_envelopes_get_a_client_fault(sandbox_crm: SandboxHandle, payload: bytes) -> None:

@@ -11,7 +11,7 @@ from zeep.exceptions import Fault
 
 from connector.sandbox.crm import SandboxHandle
 from connector.sandbox.schema import fl_model
-from tests.sandbox.helpers import Capture, fl_client, flauth_token, BinaryToken
+from tests.sandbox.helpers import BinaryToken, Capture, fl_client, flauth_token
 
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
 
@@ -19,9 +19,14 @@ SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
 def _assert_all_valid(capture: Capture) -> None:
     schema = fl_model().xml_schema()
     for env in capture.received:
-        for child in env.find(SOAP_BODY):
+        body = env.find(SOAP_BODY)
+        assert body is not None
+        for element in body:
+            child = element
             if child.tag.endswith("Fault"):
-                child = child.find("detail")[0]
+                detail = child.find("detail")
+                assert detail is not None
+                child = detail[0]
             assert schema.validate(child), (etree.tostring(child)[:300], schema.error_log)
 
 
@@ -34,8 +39,12 @@ def test_search_and_retrieve_returns_full_seeded_cases_valid_against_the_schema(
         FWTCaseSearch={"ResultsLimit": 50}, Option=["all"]
     )
     assert len(cases) == 50
-    statuses = {c.CoreDetails.Status for c in client.service.searchAndRetrieveCaseDetails(
-        FWTCaseSearch={"ResultsLimit": 500}, Option=["all"])}
+    statuses = {
+        c.CoreDetails.Status
+        for c in client.service.searchAndRetrieveCaseDetails(
+            FWTCaseSearch={"ResultsLimit": 500}, Option=["all"]
+        )
+    }
     assert statuses == {"draft", "open", "open-service", "responded", "closed", "reopened"}
     first = cases[0]
     keys = {f.Key for f in first.Form.FormField}
@@ -50,8 +59,9 @@ def test_search_for_cases_honours_results_limit_and_last_modified_window(
     client = fl_client(sandbox_crm, "wsse")
     modified = sorted(c["modified"] for c in sandbox_crm.store.cases.values())
     lo, hi = modified[20], modified[60]
-    got = client.service.searchForCases(LastModifiedDateFrom=lo, LastModifiedDateTo=hi,
-                                        ResultsLimit=1000)
+    got = client.service.searchForCases(
+        LastModifiedDateFrom=lo, LastModifiedDateTo=hi, ResultsLimit=1000
+    )
     expected = {c["ref"] for c in sandbox_crm.store.cases.values() if lo <= c["modified"] <= hi}
     assert {c.CaseReference for c in got} == expected
     assert len(client.service.searchForCases(ResultsLimit=7)) == 7
@@ -61,7 +71,7 @@ def test_search_finds_a_case_by_portal_id_query_string(sandbox_crm: SandboxHandl
     case = next(iter(sandbox_crm.store.cases.values()))
     client = fl_client(sandbox_crm, "wsse")
     result = client.service.search(QueryString=f"PortalId:{case['form']['PortalId']}")
-    assert result.TotalHits == 1 and result.Hit[0].ID == case["ref"]
+    assert result.TotalHits == 1 and case["ref"] == result.Hit[0].ID
 
 
 def test_update_reopen_link_notes_documents_parties_and_codebook(
@@ -71,38 +81,65 @@ def test_update_reopen_link_notes_documents_parties_and_codebook(
     client = fl_client(sandbox_crm, "basic", capture)
     refs = [c["ref"] for c in sandbox_crm.store.cases.values() if c["status"] != "closed"][:2]
     closed = next(c["ref"] for c in sandbox_crm.store.cases.values() if c["status"] == "closed")
-    assert client.service.updateCase(
-        CaseReference=refs[0], Title="New title", NewNote=["chased"],
-        Form={"FormField": [{"Key": "Status", "Value": "open-service"},
-                            {"Key": "Sharing", "Value": "named"}]},
-    ) == 0
+    assert (
+        client.service.updateCase(
+            CaseReference=refs[0],
+            Title="New title",
+            NewNote=["chased"],
+            Form={
+                "FormField": [
+                    {"Key": "Status", "Value": "open-service"},
+                    {"Key": "Sharing", "Value": "named"},
+                ]
+            },
+        )
+        == 0
+    )
     case = sandbox_crm.store.case(refs[0])
     assert (case["title"], case["status"], case["form"]["Sharing"]) == (
-        "New title", "open-service", "named")
+        "New title",
+        "open-service",
+        "named",
+    )
     assert client.service.reopenCase(CaseReference=closed, Reason="resident came back") == 0
     assert sandbox_crm.store.case(closed)["status"] == "reopened"
     assert client.service.linkCases(CaseID=int(refs[0]), TargetCaseID=int(refs[1]), LinkType=1) == 0
     detail = client.service.retrieveCaseDetails(CaseReference=refs[0], Option=["all"])
     assert detail.LinkCases[0].LinkedCase == refs[1]
     doc_ref = client.service.addDocumentToRepository(
-        Document=base64.b64encode(b"%PDF-1.4 letter").decode(), DocumentType=1,
-        DocumentName="letter.pdf")
+        Document=base64.b64encode(b"%PDF-1.4 letter").decode(),
+        DocumentType=1,
+        DocumentName="letter.pdf",
+    )
     doc = client.service.getDocumentFromRepository(doc_ref)
     assert base64.b64decode(doc.Document) == b"%PDF-1.4 letter"
-    client.service.createNotes(ParentId=int(refs[0]), ParentType=0, NoteDetails={
-        "Text": "letter attached",
-        "NoteAttachments": {"NoteAttachmentList": [
-            {"AttachmentName": "letter.pdf", "AttachmentIdentifier": doc_ref}]}})
+    client.service.createNotes(
+        ParentId=int(refs[0]),
+        ParentType=0,
+        NoteDetails={
+            "Text": "letter attached",
+            "NoteAttachments": {
+                "NoteAttachmentList": [
+                    {"AttachmentName": "letter.pdf", "AttachmentIdentifier": doc_ref}
+                ]
+            },
+        },
+    )
     notes = client.service.getNotes(ParentId=int(refs[0]), ParentType=0)
     assert notes[-1].NoteAttachments.NoteAttachmentList[0].AttachmentIdentifier == doc_ref
     party_ref = case["party"]
     person = client.service.retrieveIndividual(ObjectType="C1", ObjectReference=party_ref)
     assert person.BriefDetails.ObjectID.ObjectReference == party_ref
-    assert client.service.updateIndividual(
-        BriefDetails={"ObjectID": {"ObjectType": "C1", "ObjectReference": party_ref},
-                      "ObjectDescription": "x"},
-        SurveyConsentUpdate={"SurveyConsent": "1"},
-    ) == 0
+    assert (
+        client.service.updateIndividual(
+            BriefDetails={
+                "ObjectID": {"ObjectType": "C1", "ObjectReference": party_ref},
+                "ObjectDescription": "x",
+            },
+            SurveyConsentUpdate={"SurveyConsent": "1"},
+        )
+        == 0
+    )
     assert sandbox_crm.store.party(party_ref)["survey_consent"] == "1"
     book = client.service.retrieveCodeBook("CaseCategory")
     assert [c.CodeKey for c in book.Codes.Code][:2] == ["roads", "waste"]
@@ -122,20 +159,24 @@ def test_closing_a_closed_case_is_a_lagan_fault(sandbox_crm: SandboxHandle) -> N
 
 @pytest.mark.parametrize("sandbox_crm", ["token"], indirect=True)
 def test_flauth_verify_proxy_and_token_expiry(sandbox_crm: SandboxHandle) -> None:
-    from zeep import Client
-
-    from tests.sandbox.helpers import SETTINGS
+    from tests.sandbox.helpers import SETTINGS, Client
 
     token = flauth_token(sandbox_crm)
     auth = Client(sandbox_crm.flauth_wsdl_url, settings=SETTINGS, wsse=BinaryToken(token))
     assert auth.service.verify().UserID == sandbox_crm.username
     proxy_capture = Capture()
-    proxy = Client(sandbox_crm.flauth_wsdl_url, settings=SETTINGS, wsse=BinaryToken(token),
-                   plugins=[proxy_capture])
+    proxy = Client(
+        sandbox_crm.flauth_wsdl_url,
+        settings=SETTINGS,
+        wsse=BinaryToken(token),
+        plugins=[proxy_capture],
+    )
     proxy.service.authenticateByProxy(UserID="cllr-0007")
     proxy_token = proxy_capture.received[-1].findtext(".//{*}BinarySecurityToken")
-    as_member = Client(sandbox_crm.flauth_wsdl_url, settings=SETTINGS,
-                       wsse=BinaryToken(proxy_token))
+    assert proxy_token
+    as_member = Client(
+        sandbox_crm.flauth_wsdl_url, settings=SETTINGS, wsse=BinaryToken(proxy_token)
+    )
     assert as_member.service.verify().UserID == "cllr-0007"
     sandbox_crm.crm.app.expire_sessions()
     with pytest.raises(Fault) as info:
@@ -160,7 +201,8 @@ def test_tokens_expire_after_their_lifetime(sandbox_crm: SandboxHandle) -> None:
 def test_created_after_and_before_bound_the_opening_date(sandbox_crm: SandboxHandle) -> None:
     client = fl_client(sandbox_crm, "wsse")
     now = datetime.now(UTC)
-    got = client.service.searchForCases(CreatedAfter=now - timedelta(days=30),
-                                        CreatedBefore=now, ResultsLimit=5000)
+    got = client.service.searchForCases(
+        CreatedAfter=now - timedelta(days=30), CreatedBefore=now, ResultsLimit=5000
+    )
     for brief in got:
         assert now - timedelta(days=30) <= brief.Opened <= now
