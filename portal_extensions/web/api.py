@@ -10,18 +10,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from mappings.model import CaseStatus
 from portal_extensions.access import Role
-from portal_extensions.web.app import ALL_ROLES, CASE_ROLES, allow, portal_of, public
+from portal_extensions.web.app import ALL_ROLES, CASE_ROLES, allow, guard, portal_of, public
 from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
 from portal_extensions.web.security import csrf_token
 
-router = APIRouter(prefix="/api/v1", tags=["caseload"])
+router = APIRouter(prefix="/api/v1", tags=["caseload"], dependencies=[Depends(guard)])
 
 
 class SessionOut(BaseModel):

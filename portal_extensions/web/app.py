@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute
 
 from portal_extensions.access import Role, Viewer
 from portal_extensions.web.assets import Asset, load_assets
@@ -89,6 +90,16 @@ def public(endpoint: F) -> F:
 def route_access(endpoint: Callable[..., Any]) -> RouteAccess | None:
     access = getattr(endpoint, ACCESS_ATTRIBUTE, None)
     return access if isinstance(access, RouteAccess) else None
+
+
+def all_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route of an app, with included routers opened up (FastAPI keeps them nested)."""
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from all_routes(nested.routes)
+        else:
+            yield route
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mappings.model import COUNCIL_ZONE
@@ -15,6 +15,7 @@ from portal_extensions.web.app import (
     SESSION_USER,
     NotFound,
     allow,
+    guard,
     portal_of,
     public,
     render,
@@ -35,7 +36,8 @@ from portal_extensions.web.repository import Bucket
 from portal_extensions.web.security import csrf_token
 from portal_extensions.web.settings import SignInMode
 
-router = APIRouter(include_in_schema=False)
+# The guard is also app-wide; FastAPI caches it per request, so it runs once.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def safe_next(value: str | None) -> str:

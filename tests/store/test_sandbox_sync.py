@@ -1,0 +1,163 @@
+"""Sync against the sandbox CRM through the real connector and the Lagan mapping profile."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from connector.sandbox.push import event_xml
+from mappings import load_profile
+from portal_extensions.events import handle_case_event
+from portal_extensions.store import Store, count_cases, get_case, index_hash
+from portal_extensions.store.schema import cases
+from portal_extensions.sync import Syncer
+from tests.store.sandbox_helpers import lagan_client
+
+LAGAN = load_profile("lagan")
+
+
+def _syncer(store: Store, handle, **kwargs) -> Syncer:
+    return Syncer(store, lagan_client(handle), LAGAN, batch_size=200, **kwargs)
+
+
+def _form(case: dict) -> dict:
+    return case["form"]
+
+
+@pytest.mark.sandbox_crm(cases=2000, seed=3)
+def test_sync_of_2000_seeded_cases_indexes_every_case_then_touches_only_the_10_changed(
+    store: Store, sandbox_crm
+) -> None:
+    syncer = _syncer(store, sandbox_crm)
+    report = syncer.run()
+    crm_cases = sandbox_crm.store.cases
+    assert report.fetched == 2000 and report.problems == 0
+    with store.read() as conn:
+        assert count_cases(conn) == 2000
+        indexed = set(conn.execute(sa.select(cases.c.crm_reference)).scalars())
+        assert indexed == set(crm_cases)
+        for ref in ("101000000001", "101000000777", "101000002000"):
+            source = crm_cases[ref]
+            case = get_case(conn, crm_reference=ref)
+            assert case is not None
+            assert case.title == source["title"]
+            assert str(case.portal_id) == _form(source)["PortalId"]
+            assert case.member_id == _form(source)["MemberId"]
+            assert case.ward_id == _form(source)["WardId"]
+            assert case.service_id == _form(source)["ServiceId"]
+            assert case.sharing.level.value == _form(source)["Sharing"]
+            assert case.constituent.crm_party_id == source["party"]
+            assert case.received_at.isoformat().startswith(source["opened"][:19])
+        before = dict(conn.execute(sa.select(cases.c.crm_reference, cases.c.version)).all())
+
+    changed = sorted(crm_cases)[5::200]
+    assert len(changed) == 10
+    for ref in changed:
+        sandbox_crm.store.update_case(ref, {"title": f"Changed in the CRM {ref}"})
+    second = syncer.run()
+    with store.read() as conn:
+        after = dict(conn.execute(sa.select(cases.c.crm_reference, cases.c.version)).all())
+        case = get_case(conn, crm_reference=changed[0])
+    assert {ref for ref in after if after[ref] != before[ref]} == set(changed)
+    assert second.upserts.updated == 10 and second.upserts.inserted == 0
+    assert case is not None and case.title == f"Changed in the CRM {changed[0]}"
+
+
+@pytest.mark.sandbox_crm(cases=150, seed=5)
+def test_full_sync_reconciles_cases_deleted_or_merged_in_the_crm(store: Store, sandbox_crm) -> None:
+    syncer = _syncer(store, sandbox_crm)
+    syncer.run()
+    with sandbox_crm.store.lock:
+        gone = sandbox_crm.store.cases.pop("101000000010")
+    report = syncer.run(full=True)
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(cases.c.removed_at, cases.c.removed_reason).where(
+                cases.c.crm_reference == gone["ref"]
+            )
+        ).one()
+        assert count_cases(conn) == 149
+    assert report.removed == 1 and row.removed_at is not None
+    assert "deleted or merged" in row.removed_reason
+
+
+@pytest.mark.sandbox_crm(cases=40, seed=9)
+def test_pushed_case_event_with_the_secret_refreshes_that_case(store: Store, sandbox_crm) -> None:
+    syncer = _syncer(store, sandbox_crm)
+    syncer.run()
+    case = sandbox_crm.store.update_case("101000000004", {"title": "Pushed change"})
+    body = event_xml("PopulatedUpdateCaseEvent", case)
+
+    refused = handle_case_event(body, "wrong", expected_secret="s3cret", syncer=syncer)
+    off = handle_case_event(body, "s3cret", expected_secret=None, syncer=syncer)
+    bad = handle_case_event(b"<x/>", "s3cret", expected_secret="s3cret", syncer=syncer)
+    with store.read() as conn:
+        untouched = get_case(conn, crm_reference="101000000004")
+    accepted = handle_case_event(body, "s3cret", expected_secret="s3cret", syncer=syncer)
+    with store.read() as conn:
+        refreshed = get_case(conn, crm_reference="101000000004")
+    assert (refused.status, off.status, bad.status, accepted.status) == (401, 503, 400, 200)
+    assert untouched is not None and untouched.title != "Pushed change"
+    assert refreshed is not None and refreshed.title == "Pushed change"
+
+
+def test_case_event_refuses_entity_declarations() -> None:
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<PopulatedUpdateCaseEvent xmlns="http://www.kana.com/lagan/schemas/casemanagement">'
+        b"<CaseReference>&e;</CaseReference></PopulatedUpdateCaseEvent>"
+    )
+    result = handle_case_event(hostile, "k", expected_secret="k", syncer=None)  # type: ignore[arg-type]
+    assert result.status == 400 and "DTD" in result.message
+
+
+@pytest.mark.sandbox_crm(cases=120, seed=4)
+def test_sync_killed_by_sigkill_and_rerun_converges(
+    database, open_store, sandbox_crm_server, tmp_path
+) -> None:
+    """A real `kill -9` of a sync process mid-run, then a re-run, gives the clean index."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clean = Store.open(f"sqlite:///{tmp_path / 'clean.sqlite'}")
+    _syncer(clean, sandbox_crm_server).run(full=True)
+    with clean.read() as conn:
+        expected = index_hash(conn)
+    clean.close()
+
+    sandbox_crm_server.crm.set_faults("searchAndRetrieveCaseDetails:latency=150ms")
+    store = open_store()
+    env = {
+        **os.environ,
+        "CHILD_DB_URL": database.url,
+        "CHILD_DB_SCHEMA": database.schema or "",
+        "CHILD_FL": sandbox_crm_server.fl_url,
+        "CHILD_FLAUTH": sandbox_crm_server.flauth_url,
+        "CHILD_USER": sandbox_crm_server.username,
+        "CHILD_PASSWORD": sandbox_crm_server.password,
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.sync_child"], env=env, cwd=os.getcwd()
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            with store.read() as conn:
+                if count_cases(conn) >= 20:
+                    break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+    with store.read() as conn:
+        assert 0 < count_cases(conn) < 120  # really killed half way
+    sandbox_crm_server.crm.set_faults(None)
+    _syncer(open_store(), sandbox_crm_server, overlap=timedelta(minutes=5)).run()
+    with store.read() as conn:
+        assert index_hash(conn) == expected
