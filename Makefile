@@ -1,10 +1,12 @@
 # Caseload: the two Quick start commands are `make demo` and `make test`.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+ASSETS   := node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +14,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# govuk-frontend (pinned to the release govuk-frontend-jinja targets) and axe-core, from the npm
+# registry, served by the portal itself: no CDN.
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(ASSETS)
+
+# Browser tests drive Debian's chromium (never a browser download).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Browser tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)."; exit 1; \
+	  fi; \
+	fi
+
 ## demo: start the demo on the embedded defaults and print its address
-demo: $(STAMP)
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/caseload demo
 
 ## test: install what the tests need, then lint, type-check and run every test
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -28,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache
