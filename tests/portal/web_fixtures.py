@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from mappings.model import (
@@ -28,13 +29,13 @@ from portal_extensions.web import (
     PortalSettings,
     StoredCase,
     create_app,
-    hash_password,
 )
 from tests.portal.access_fixtures import NOW, PARTY, VIEWERS, WARD
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
-_HASH = hash_password(PASSWORD)
+# Cheap argon2 parameters keep the tests fast; verification reads them from the hash itself.
+_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 ACCOUNTS = AccountBook(
     Account(

@@ -1,0 +1,214 @@
+"""The authorization matrix, generated from the app's route table.
+
+Every route x every role (and nobody signed in) x, for case routes, every case in a council that
+covers each sharing level and authority state: forbidden pairs are refused, a case the viewer may
+not see is a 404 identical to a case that does not exist, and allowed pairs work. A new route is
+covered as soon as it is added: it must declare its access (`allow`/`public`), and any path
+parameter other than a case id needs a sample value below, or this test fails and says so.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import warnings
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from portal_extensions.access import Role, can_view_case
+from portal_extensions.web import route_access
+from portal_extensions.web.app import all_routes
+from tests.portal.access_fixtures import NOW, VIEWERS
+from tests.portal.conftest import sign_in
+from tests.portal.web_fixtures import CASES, build, stored
+
+SAMPLE_PATH_VALUES = {"name": "caseload.css"}
+CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
+PUBLIC = "public"
+# Who each route is meant for, stated here independently of the code. A new route fails
+# `test_every_route_has_the_intended_access` until its intended access is written down here.
+INTENDED = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/sign-in"): PUBLIC,
+    ("POST", "/sign-in"): PUBLIC,
+    ("POST", "/sign-out"): PUBLIC,
+    ("GET", "/assets/{name}"): PUBLIC,
+    ("GET", "/caseload"): CASEWORK,
+    ("GET", "/cases/{portal_id}"): CASEWORK,
+    ("GET", "/health"): {Role.ADMINISTRATOR},
+    ("GET", "/api/v1/session"): set(Role),
+    ("POST", "/api/v1/sign-out"): PUBLIC,
+    ("GET", "/api/v1/caseload"): CASEWORK,
+    ("GET", "/api/v1/cases/{portal_id}"): CASEWORK,
+    ("GET", "/api/v1/health"): {Role.ADMINISTRATOR},
+}
+MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Unsafe public routes change the session; they are called with a fresh session each time.
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    template: str
+    case_index: int | None  # position in CASES, or None for no case / the missing case
+
+
+def _params(path: str) -> list[str]:
+    return re.findall(r"{([^}:]+)(?::[^}]*)?}", path)
+
+
+def _calls(app) -> list[tuple[APIRoute, Call]]:
+    calls = []
+    for route in all_routes(app.routes):
+        if not isinstance(route, APIRoute):
+            assert route.path == app.openapi_url, f"{route.path} is not an APIRoute"
+            continue
+        access = route_access(route.endpoint)
+        assert access is not None, (
+            f"route {route.path} declares no access: decorate it with @allow(...) or @public"
+        )
+        params = _params(route.path)
+        for method in sorted(route.methods):
+            if access.case_param:
+                assert params == [access.case_param]
+                for index, case in enumerate(CASES):
+                    path = route.path.replace(f"{{{access.case_param}}}", str(case.portal_id))
+                    calls.append((route, Call(method, path, route.path, index)))
+                missing = route.path.replace(f"{{{access.case_param}}}", MISSING_CASE)
+                calls.append((route, Call(method, missing, route.path, None)))
+                continue
+            path = route.path
+            for param in params:
+                assert param in SAMPLE_PATH_VALUES, (
+                    f"route {route.path}: add a sample value for {{{param}}} to"
+                    " SAMPLE_PATH_VALUES so the matrix can call it"
+                )
+                path = path.replace(f"{{{param}}}", SAMPLE_PATH_VALUES[param])
+            calls.append((route, Call(method, path, route.path, None)))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def matrix_app():
+    return build().app
+
+
+def _client(app, who: str) -> TestClient:
+    client = TestClient(app, follow_redirects=False)
+    if who != "nobody":
+        assert sign_in(client, who).status_code == 303
+    return client
+
+
+def _request(client: TestClient, call: Call):
+    token = _token(client) if call.method in UNSAFE else None
+    headers = {"X-CSRF-Token": token} if token else {}
+    return client.request(call.method, call.path, headers=headers)
+
+
+def _token(client: TestClient) -> str | None:
+    session = client.get("/api/v1/session")
+    if session.status_code == 200:
+        return session.json()["csrf_token"]
+    response = client.get("/sign-in")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    return match.group(1) if match else None
+
+
+def test_the_matrix_reaches_every_route(matrix_app) -> None:
+    calls = _calls(matrix_app)
+    templates = {call.template for _, call in calls}
+    assert {"/caseload", "/cases/{portal_id}", "/api/v1/cases/{portal_id}", "/health"} <= templates
+    called = {(call.method, call.template) for _, call in calls}
+    declared = {
+        (method, route.path)
+        for route in all_routes(matrix_app.routes)
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    assert called == declared
+
+
+def test_every_route_has_the_intended_access(matrix_app) -> None:
+    declared = {}
+    for route in all_routes(matrix_app.routes):
+        if isinstance(route, APIRoute):
+            access = route_access(route.endpoint)
+            assert access is not None, f"{route.path} declares no access"
+            for method in route.methods:
+                declared[(method, route.path)] = PUBLIC if access.public else set(access.roles)
+    unlisted = sorted(set(declared) - set(INTENDED))
+    assert not unlisted, f"write down who these routes are for in INTENDED: {unlisted}"
+    assert declared == INTENDED
+
+
+@pytest.mark.parametrize("who", [*sorted(VIEWERS), "nobody"])
+def test_every_route_for_every_role(matrix_app, who: str) -> None:
+    client = _client(matrix_app, who)
+    viewer = VIEWERS.get(who)
+    missing_bodies: dict[str, bytes] = {}
+    refused_bodies: dict[str, set[bytes]] = {}
+    role_refusals: dict[str, set[bytes]] = {}
+    for route, call in _calls(matrix_app):
+        access = route_access(route.endpoint)
+        assert access is not None
+        # An unsafe call may sign its client out, so it gets a client of its own.
+        caller = _client(matrix_app, who) if call.method in UNSAFE else client
+        response = _request(caller, call)
+        api = call.path.startswith("/api/")
+        label = f"{who} {call.method} {call.path}"
+        if access.public:
+            assert response.status_code not in (401, 403), label
+            continue
+        if viewer is None:
+            if api:
+                assert response.status_code == 401, label
+            else:
+                assert response.status_code == 303, label
+                assert response.headers["location"].startswith("/sign-in"), label
+            continue
+        if viewer.role not in access.roles:
+            assert response.status_code == 403, label
+            # Refused by role before any case is read: the same answer for every case id.
+            role_refusals.setdefault(call.template, set()).add(response.content)
+            continue
+        if access.case_param is None:
+            assert response.status_code == 200, label
+            continue
+        if call.case_index is None:
+            assert response.status_code == 404, label
+            missing_bodies[call.template] = response.content
+            continue
+        facts = stored(CASES[call.case_index]).facts
+        if can_view_case(viewer, facts, NOW):
+            assert response.status_code == 200, label
+            assert CASES[call.case_index].title in response.text, label
+        else:
+            assert response.status_code == 404, label
+            assert CASES[call.case_index].title not in response.text, label
+            refused_bodies.setdefault(call.template, set()).add(response.content)
+    for template, bodies in role_refusals.items():
+        assert len(bodies) == 1, f"{who}: {template} refusals differ between case ids"
+    for template, bodies in refused_bodies.items():
+        assert bodies == {missing_bodies[template]}, (
+            f"{who}: a refused case on {template} must look exactly like a missing one"
+        )
+
+
+def test_the_fixture_council_gives_every_case_role_both_answers() -> None:
+    for name, viewer in VIEWERS.items():
+        seen = [c for c in CASES if can_view_case(viewer, stored(c).facts, NOW)]
+        if name == "team_leader":
+            assert len(seen) == len(CASES)
+        elif name == "admin":
+            assert seen == []
+        else:
+            assert 0 < len(seen) < len(CASES), f"{name}: the matrix would prove nothing"

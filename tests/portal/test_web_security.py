@@ -1,0 +1,260 @@
+"""Security headers, cookies, CSRF, sign-in throttling and trusted-header single sign-on."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from portal_extensions.web import Outcome, PortalSettings
+from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.web_fixtures import PASSWORD, SECRET, build
+
+
+def test_every_response_carries_a_strict_csp_and_the_other_headers(client) -> None:
+    for path in ("/sign-in", "/no-such-page", "/assets/govuk-frontend.min.css"):
+        response = client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "default-src 'self'" in csp and "object-src 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "strict-transport-security" not in response.headers  # http in this test
+
+
+def test_pages_have_no_inline_script_and_no_outside_resources(client) -> None:
+    html = client.get("/sign-in").text
+    assert "<script>" not in html and "<script " in html  # only the external module
+    for fragment in ("http://", "https://", "//fonts", "onclick", "style="):
+        assert fragment not in html
+
+
+def test_pages_are_not_cached_but_assets_are(client) -> None:
+    assert client.get("/sign-in").headers["cache-control"] == "no-store"
+    asset = client.get("/assets/govuk-frontend.min.css")
+    assert asset.headers["cache-control"].startswith("public")
+    again = client.get(
+        "/assets/govuk-frontend.min.css", headers={"If-None-Match": asset.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_the_govuk_css_uses_system_fonts_not_gds_transport(client) -> None:
+    css = client.get("/assets/govuk-frontend.min.css").text
+    assert "GDS Transport" not in css and "@font-face" not in css
+    assert "system-ui" in css
+    assert client.get("/assets/caseload.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_https_adds_hsts_and_secure_cookies_and_frame_ancestors_are_configurable() -> None:
+    built = build(https=True, frame_ancestors=["https://crm.northshire.gov.uk"])
+    client = TestClient(built.app, base_url="https://testserver", follow_redirects=False)
+    response = client.get("/sign-in")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert (
+        "frame-ancestors https://crm.northshire.gov.uk"
+        in response.headers["content-security-policy"]
+    )
+    assert "x-frame-options" not in response.headers
+    cookie = response.headers["set-cookie"].lower()
+    assert "caseload_session=" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
+
+
+def test_settings_refuse_a_short_secret_and_sso_without_proxies() -> None:
+    with pytest.raises(ValueError, match="at least 32"):
+        PortalSettings(council_name="X", secret_key="short")
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        PortalSettings(council_name="X", secret_key=SECRET, sign_in_mode="trusted_header")
+    with pytest.raises(ValueError, match="https://"):
+        PortalSettings(council_name="X", secret_key=SECRET, frame_ancestors=["*"])
+
+
+# ------------------------------------------------------------------------------------- CSRF
+
+
+def test_a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(client, built) -> None:
+    client.get("/sign-in")
+    response = client.post("/sign-in", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "This form has expired" in response.text
+    assert built.audit.events == []
+    assert client.get("/caseload").status_code == 303  # still signed out
+
+
+def test_a_csrf_token_from_another_session_is_refused(built) -> None:
+    other = TestClient(built.app, follow_redirects=False)
+    stolen = csrf_from(other.get("/sign-in").text)
+    client = TestClient(built.app, follow_redirects=False)
+    client.get("/sign-in")
+    response = client.post(
+        "/sign-in", data={"username": "alice", "password": PASSWORD, "csrf_token": stolen}
+    )
+    assert response.status_code == 403
+
+
+def test_sign_out_needs_the_token_too(client) -> None:
+    assert sign_in(client, "alice").status_code == 303
+    assert client.post("/sign-out").status_code == 403
+    assert client.get("/caseload").status_code == 200
+
+
+def test_the_json_api_needs_the_token_in_a_header(client) -> None:
+    sign_in(client, "alice")
+    token = client.get("/api/v1/session").json()["csrf_token"]
+    assert client.post("/api/v1/sign-out").status_code == 403
+    assert client.post("/api/v1/sign-out", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    assert client.get("/api/v1/caseload").status_code == 200
+    response = client.post("/api/v1/sign-out", headers={"X-CSRF-Token": token})
+    assert response.status_code == 200
+    assert client.get("/api/v1/caseload").status_code == 401
+
+
+def test_the_csrf_token_changes_when_someone_signs_in(client) -> None:
+    before = csrf_from(client.get("/sign-in").text)
+    sign_in(client, "alice")
+    after = client.get("/api/v1/session").json()["csrf_token"]
+    assert before != after
+
+
+# ------------------------------------------------------------------------------- sign-in
+
+
+def test_a_failed_sign_in_keeps_the_user_name_and_shows_the_error_by_the_field(client) -> None:
+    response = sign_in(client, "alice", "wrong password")
+    assert response.status_code == 401
+    assert 'value="alice"' in response.text
+    assert "There is a problem" in response.text
+    assert 'href="#password"' in response.text  # the summary links to the field
+    assert 'id="password-error"' in response.text
+    assert "<title>Error:" in response.text
+
+
+def test_empty_fields_get_their_own_messages(client) -> None:
+    page = client.get("/sign-in")
+    response = client.post("/sign-in", data={"csrf_token": csrf_from(page.text)})
+    assert response.status_code == 422
+    assert "Enter your user name" in response.text and "Enter your password" in response.text
+
+
+def test_unknown_user_names_get_the_same_answer_as_wrong_passwords(client) -> None:
+    unknown = sign_in(client, "nobody", "wrong password")
+    wrong = sign_in(client, "alice", "wrong password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert (
+        unknown.text.replace("nobody", "alice").split("csrf_token")[0]
+        == wrong.text.split("csrf_token")[0]
+    )
+
+
+def test_failed_sign_ins_are_throttled_even_with_the_right_password(built, client) -> None:
+    for _ in range(5):
+        assert sign_in(client, "alice", "wrong").status_code == 401
+    throttled = sign_in(client, "alice")
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) > 0
+    assert "too many failed attempts" in throttled.text
+    assert 'value="alice"' in throttled.text
+    other_user = sign_in(client, "bob")
+    assert other_user.status_code == 303  # the limit is per user name (and per address)
+    outcomes = [(e.action, e.outcome) for e in built.audit.events if e.action == "sign_in"]
+    assert outcomes.count(("sign_in", Outcome.REFUSED)) == 6
+
+
+def test_the_throttle_lifts_when_the_window_passes() -> None:
+    now = [1000.0]
+    built_app = build()
+    portal = built_app.app.state.portal
+    portal.throttle._clock = lambda: now[0]
+    client = TestClient(built_app.app, follow_redirects=False)
+    for _ in range(5):
+        sign_in(client, "alice", "wrong")
+    assert sign_in(client, "alice").status_code == 429
+    now[0] += 15 * 60 + 1
+    assert sign_in(client, "alice").status_code == 303
+
+
+def test_many_addresses_cannot_be_told_apart_from_one_address_per_user(built) -> None:
+    """A spray across user names from one address is throttled by the per-address limit."""
+    client = TestClient(built.app, follow_redirects=False)
+    for number in range(20):
+        assert sign_in(client, f"guess{number}", "wrong").status_code == 401
+    assert sign_in(client, "alice").status_code == 429
+
+
+def test_sign_in_only_redirects_within_the_site(client) -> None:
+    page = client.get("/sign-in?next=//evil.example/")
+    response = client.post(
+        "/sign-in",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_and_come_back(client) -> None:
+    response = client.get("/caseload?view=overdue")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Fcaseload%3Fview%3Doverdue"
+
+
+def test_a_deactivated_account_is_signed_out_at_once(built, client) -> None:
+    from dataclasses import replace
+
+    from tests.portal.web_fixtures import ACCOUNTS
+
+    sign_in(client, "bob")
+    assert client.get("/caseload").status_code == 200
+    bob = ACCOUNTS.by_username("bob")
+    ACCOUNTS.add(replace(bob, active=False))
+    try:
+        assert client.get("/caseload").status_code == 303
+    finally:
+        ACCOUNTS.add(bob)
+
+
+# ------------------------------------------------------------------- trusted-header SSO
+
+
+def sso_app():
+    return build(
+        sign_in_mode="trusted_header", sso_header="X-Remote-User", trusted_proxies=["10.0.0.0/24"]
+    ).app
+
+
+def test_the_sso_header_is_trusted_from_the_proxy() -> None:
+    client = TestClient(sso_app(), client=("10.0.0.7", 40000), follow_redirects=False)
+    response = client.get("/api/v1/session", headers={"X-Remote-User": "alice"})
+    assert response.status_code == 200 and response.json()["user_id"] == "u-alice"
+
+
+def test_the_sso_header_is_ignored_from_anywhere_else() -> None:
+    client = TestClient(sso_app(), client=("192.0.2.9", 40000), follow_redirects=False)
+    response = client.get("/api/v1/session", headers={"X-Remote-User": "alice"})
+    assert response.status_code == 401
+    assert client.get("/caseload", headers={"X-Remote-User": "team_leader"}).status_code == 303
+
+
+def test_sso_needs_the_header_on_every_request_and_switches_user_cleanly() -> None:
+    client = TestClient(sso_app(), client=("10.0.0.7", 40000), follow_redirects=False)
+    first = client.get("/api/v1/session", headers={"X-Remote-User": "alice"}).json()
+    assert client.get("/api/v1/session").status_code == 401
+    second = client.get("/api/v1/session", headers={"X-Remote-User": "bob"}).json()
+    assert second["user_id"] == "u-bob" and second["csrf_token"] != first["csrf_token"]
+
+
+def test_sso_mode_has_no_password_form() -> None:
+    client = TestClient(sso_app(), client=("10.0.0.7", 40000), follow_redirects=False)
+    page = client.get("/sign-in")
+    assert 'name="password"' not in page.text
+    assert "uses its own sign-in" in page.text
