@@ -195,18 +195,17 @@ class SandboxApp:
             logging.getLogger("caseload.sandbox").exception("sandbox handler failed")
             return text_response(500, "internal sandbox error (logged on the server)")
 
-    def pre_fault(self, decision: Decision, soap_fault: bool) -> Response | None:
-        """Latency, then the faults that answer instead of the handler; None to proceed."""
+    @staticmethod
+    def pre_fault(decision: Decision) -> Response | None:
+        """Sleep the injected latency; answer a reset or black hole before any handler runs.
+
+        HTTP-level faults (5xx, 429, SOAP fault) are built by each front in its own error
+        format; lost responses and slow drips happen after the handler (`post_fault`).
+        """
         if decision.delay > 0:
             time.sleep(decision.delay)
-        fault = decision.fault
-        if fault in ("reset", "blackhole"):
-            return Response(0, {}, b"", action=fault)
-        if fault in ("500", "502", "503"):
-            return None  # built by the front (SOAP fault vs OData error)
-        if fault == "429":
-            return None
-        _ = soap_fault
+        if decision.fault in ("reset", "blackhole"):
+            return Response(0, {}, b"", action=decision.fault)
         return None
 
     @staticmethod

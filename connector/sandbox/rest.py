@@ -218,7 +218,7 @@ def handle(app: SandboxApp, request: Request) -> Response:
         op = f"{m.group(1)}.{request.method}" if m else "unknown"
     decision = app.faults.decide(op)
     request.decision = decision
-    early = app.pre_fault(decision, soap_fault=False)
+    early = app.pre_fault(decision)
     if early is not None:
         return early
     if decision.fault in ("500", "502", "503", "soap_fault"):
@@ -605,10 +605,9 @@ def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] 
         changes.setdefault("status", "closed" if state == 1 else "open")
         changes["form"] = form
         changes["raised_by_user"] = "dataverse"
-        case = store.add_case(changes)
-        if case["status"] == "closed":
-            case["closed"] = case["modified"]
-        return case
+        if changes["status"] == "closed":
+            changes["closed"] = iso(store.clock())
+        return store.add_case(changes)
     if name == "contacts":
         if key is not None and key[0] != "contactid":
             raise ODataError(400, "0x80060888", f"cannot create a contact by {key[0]}")

@@ -110,7 +110,10 @@ class RunningServer:
         if app.base_url is None:
             app.base_url = self.httpd.base_url
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, name="caseload-sandbox", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="caseload-sandbox",
+            daemon=True,
         )
 
     @property

@@ -108,6 +108,8 @@ def parse_envelope(body: bytes) -> tuple[etree._Element | None, etree._Element |
         raise SoapFault(
             "request is not well-formed XML", 1005, additional=str(exc)[:200], http=400
         ) from None
+    if root.getroottree().docinfo.doctype:
+        raise SoapFault("DOCTYPE and ENTITY declarations are refused", 1005, http=400)
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise SoapFault("root element is not a SOAP 1.1 Envelope", 1005, http=400)
     header = root.find(f"{{{SOAP_ENV}}}Header")
@@ -214,7 +216,7 @@ def handle(app: SandboxApp, request: Request) -> Response:
 
     decision = app.faults.decide(op)
     request.decision = decision
-    early = app.pre_fault(decision, soap_fault=True)
+    early = app.pre_fault(decision)
     if early is not None:
         return early
     if decision.fault in ("500", "502", "503"):
@@ -470,7 +472,7 @@ def full_details(store: Any, case: Record, options: list[str]) -> dict[str, Any]
             ]
         }
     if want("interactions"):
-        items = [i for i in store.interactions.values() if i.get("case") == case["ref"]]
+        items = [store.interactions[i] for i in case.get("interactions", [])]
         if items:
             out["Interactions"] = {"InteractionDetails": [interaction(i) for i in items]}
     if want("links", "linkcases", "linkedcases") and case.get("links"):
@@ -566,9 +568,7 @@ def create_case(ctx: Ctx, data: Any) -> Result:
             case["x"], case["y"] = data.get("XCoord"), data.get("YCoord")
         case = ctx.store.add_case(case)
         if interaction_id is not None:
-            inter = ctx.store.interactions[str(interaction_id)]
-            inter["case"] = case["ref"]
-            ctx.store.save("interactions", inter["id"], inter)
+            ctx.store.attach_interaction(str(interaction_id), case["ref"])
     return "CaseReference", case["ref"]
 
 

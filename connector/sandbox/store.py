@@ -296,7 +296,20 @@ class Store:
             }
             self.interactions[iid] = record
             self.save("interactions", iid, record)
+            if case_ref is not None:
+                self.attach_interaction(iid, case_ref)
             return record
+
+    def attach_interaction(self, interaction_id: str, case_ref: str) -> None:
+        """Link an interaction to a case (createCase with InteractionID)."""
+        with self.lock:
+            inter = self.interactions[interaction_id]
+            case = self.case(case_ref)
+            inter["case"] = case_ref
+            if interaction_id not in case.setdefault("interactions", []):
+                case["interactions"].append(interaction_id)
+            self.save("interactions", interaction_id, inter)
+            self.save("cases", case_ref, case)
 
     def new_case_ref(self) -> str:
         with self.lock:

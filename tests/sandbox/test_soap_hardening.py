@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from connector.sandbox.crm import SandboxHandle
+from connector.sandbox.schema import fl_model
 from tests.sandbox.helpers import envelope, fault_of, soap_post, wsse_header
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -52,6 +54,9 @@ def test_unknown_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
     response = soap_post(sandbox_crm, body)
     assert response.status_code == 400
     assert fault_of(response)["ErrorCode"] == "1003"
+    root = etree.fromstring(response.content)
+    detail = root.find(".//{http://www.lagan.com/wsdl/FLTypes}FWTException")
+    assert fl_model().xml_schema().validate(detail)
 
 
 def test_known_but_unimplemented_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
