@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -28,6 +30,7 @@ METADATA_ADDRESSES = frozenset(
         ipaddress.ip_address("100.100.100.200"),
     }
 )
+RESOLUTION_TTL = 60.0
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 Resolver = Callable[[str], Iterable[str]]
@@ -72,6 +75,10 @@ class HostAllowlist:
         self.allowed = frozenset(h.strip().lower().rstrip(".") for h in allowed_hosts)
         self.crm = crm
         self._resolve = resolver or _system_resolver
+        # Answers are re-checked once a minute, not on every call: DNS is slow and the point is
+        # to catch a rebinding, which a one-minute window still does.
+        self._checked: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def _refuse(self, reason: str, operation: str) -> ResidencyViolation:
         log.warning("crm residency refused: %s", reason)
@@ -109,6 +116,15 @@ class HostAllowlist:
         return host
 
     def _check_resolution(self, host: str, operation: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._checked.get(host, 0.0) > now:
+                return
+        self._check_answers(host, operation)
+        with self._lock:
+            self._checked[host] = now + RESOLUTION_TTL
+
+    def _check_answers(self, host: str, operation: str) -> None:
         # A council CRM may well live on a private network, so private answers are allowed for
         # a listed name; loopback, link-local and metadata answers mean rebinding, not a CRM.
         for answer in self._resolve(host):
