@@ -178,3 +178,23 @@ def test_same_seed_same_faults_end_to_end(sandbox_crm: SandboxHandle) -> None:
 
     first = run()
     assert first == run() and len(set(first)) > 1
+
+
+def test_concurrent_creates_over_http_are_each_stored_once(
+    sandbox_crm_server: SandboxHandle,
+) -> None:
+    import concurrent.futures
+
+    before = sandbox_crm_server.count_cases()
+    pids = [str(uuid.uuid4()) for _ in range(40)]
+
+    clients = [fl_client(sandbox_crm_server, "wsse") for _ in range(4)]
+
+    def create(pid: str) -> str:
+        return _create(clients[pids.index(pid) % 4], pid)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        refs = list(pool.map(create, pids))
+    assert len(set(refs)) == 40
+    assert sandbox_crm_server.count_cases() == before + 40
+    assert all(sandbox_crm_server.count_cases(PortalId=pid) == 1 for pid in pids)

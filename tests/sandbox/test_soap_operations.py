@@ -10,7 +10,7 @@ from lxml import etree
 from zeep.exceptions import Fault
 
 from connector.sandbox.crm import SandboxHandle
-from connector.sandbox.schema import fl_model
+from connector.sandbox.schema import fl_model, flauth_model
 from tests.sandbox.helpers import BinaryToken, Capture, fl_client, flauth_token
 
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
@@ -69,9 +69,11 @@ def test_search_for_cases_honours_results_limit_and_last_modified_window(
 
 def test_search_finds_a_case_by_portal_id_query_string(sandbox_crm: SandboxHandle) -> None:
     case = next(iter(sandbox_crm.store.cases.values()))
-    client = fl_client(sandbox_crm, "wsse")
+    capture = Capture()
+    client = fl_client(sandbox_crm, "wsse", capture)
     result = client.service.search(QueryString=f"PortalId:{case['form']['PortalId']}")
     assert result.TotalHits == 1 and case["ref"] == result.Hit[0].ID
+    _assert_all_valid(capture)
 
 
 def test_update_reopen_link_notes_documents_parties_and_codebook(
@@ -164,6 +166,16 @@ def test_flauth_verify_proxy_and_token_expiry(sandbox_crm: SandboxHandle) -> Non
     token = flauth_token(sandbox_crm)
     auth = Client(sandbox_crm.flauth_wsdl_url, settings=SETTINGS, wsse=BinaryToken(token))
     assert auth.service.verify().UserID == sandbox_crm.username
+    verify_capture = Capture()
+    Client(
+        sandbox_crm.flauth_wsdl_url,
+        settings=SETTINGS,
+        wsse=BinaryToken(token),
+        plugins=[verify_capture],
+    ).service.verify()
+    body = verify_capture.received[-1].find(SOAP_BODY)
+    assert body is not None
+    assert flauth_model().xml_schema().validate(body[0])
     proxy_capture = Capture()
     proxy = Client(
         sandbox_crm.flauth_wsdl_url,
