@@ -318,9 +318,15 @@ class Dispatcher:
         backoff_max: float = 900.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         checkpoint: Callable[[str], None] | None = None,
+        note_client: CRMClient | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        # Notes are not idempotent in the CRM, and the connector retries a dropped connection
+        # even when the CRM had already applied the note (seen with the sandbox's
+        # `lose_response`), so notes go through a client with its retries off
+        # (`retry_attempts=1`) and the dispatcher retries them itself, marker check first.
+        self.note_client = note_client or client
         self.mapping = mapping
         self.lease = lease
         self.max_attempts = max_attempts
@@ -452,7 +458,7 @@ class Dispatcher:
                 )
                 for f in note.files
             ]
-            self.client.add_note(ref, f"{note.text}\n\n{marker}", files)
+            self.note_client.add_note(ref, f"{note.text}\n\n{marker}", files)
         elif kind is WriteKind.CLOSE_CASE:
             self.client.close_case(ref, ReasonPayload.model_validate(row["payload"]).reason)
         elif kind is WriteKind.REOPEN_CASE:

@@ -38,9 +38,7 @@ class Clock:
 
 
 def _dispatcher(store: Store, crm: FakeCRM, clock: Clock | None = None, **kw) -> Dispatcher:
-    return Dispatcher(
-        store, crm, FakeMapping(), clock=clock or Clock(), backoff_initial=10, **kw
-    )
+    return Dispatcher(store, crm, FakeMapping(), clock=clock or Clock(), backoff_initial=10, **kw)
 
 
 def _state(store: Store, key: str) -> tuple[str, str | None]:
@@ -89,9 +87,11 @@ def test_dispatcher_creates_then_sends_the_note_and_close_in_order(store: Store)
     report = _dispatcher(store, crm).run_until_idle()
     ref = crm.find_case_by_key(str(case.portal_id))
     assert report.confirmed == 3 and ref is not None
-    assert crm.records[ref]["notes"] == [f"Spoke to the resident\n\n[caseload:{note_key}] [photo.jpg]"]
-    assert crm.calls.index("create_case") < crm.calls.index("add_note") < crm.calls.index(
-        "close_case"
+    assert crm.records[ref]["notes"] == [
+        f"Spoke to the resident\n\n[caseload:{note_key}] [photo.jpg]"
+    ]
+    assert (
+        crm.calls.index("create_case") < crm.calls.index("add_note") < crm.calls.index("close_case")
     )
     with store.read() as conn:
         local = get_case(conn, portal_id=str(case.portal_id))
