@@ -87,7 +87,7 @@ def test_every_queued_write_reaches_the_crm_exactly_once_despite_faults_and_deat
             open_store(),  # a fresh process: nothing held in memory
             lagan_client(sandbox_crm),
             LAGAN,
-            clock=lambda: datetime.now(UTC) + offset,
+            clock=lambda skew=offset: datetime.now(UTC) + skew,
             backoff_initial=0,
             backoff_max=0,
             max_attempts=1000,
