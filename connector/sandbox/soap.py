@@ -108,7 +108,10 @@ def parse_envelope(body: bytes) -> tuple[etree._Element | None, etree._Element |
         raise SoapFault(
             "request is not well-formed XML", 1005, additional=str(exc)[:200], http=400
         ) from None
-    if root.getroottree().docinfo.doctype:
+    docinfo = root.getroottree().docinfo
+    # `doctype` is missing from lxml-stubs; it is "" when the document declares none.
+    doctype: str = getattr(docinfo, "doctype", "")
+    if docinfo.internalDTD is not None or doctype:
         raise SoapFault("DOCTYPE and ENTITY declarations are refused", 1005, http=400)
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise SoapFault("root element is not a SOAP 1.1 Envelope", 1005, http=400)

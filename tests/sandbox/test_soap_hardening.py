@@ -56,7 +56,7 @@ def test_unknown_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
     assert fault_of(response)["ErrorCode"] == "1003"
     root = etree.fromstring(response.content)
     detail = root.find(".//{http://www.lagan.com/wsdl/FLTypes}FWTException")
-    assert fl_model().xml_schema().validate(detail)
+    assert detail is not None and fl_model().xml_schema().validate(detail)
 
 
 def test_known_but_unimplemented_operation_gets_a_fault(sandbox_crm: SandboxHandle) -> None:
