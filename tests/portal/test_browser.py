@@ -1,0 +1,182 @@
+"""The portal in a real browser: Debian's Chromium driven by Playwright (never a downloaded
+browser). A member signs in and sees their caseload; axe-core finds no WCAG 2.2 AA problem on
+any page. Screenshots are kept under test-artifacts/ for people to look at."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.portal.web_fixtures import CASES, PASSWORD, build
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(build().app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the portal did not start on loopback within 10 seconds")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: browser tests use Debian's chromium package."
+            " `make test` installs it (apt-get install -y chromium); never `playwright install`."
+        )
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` in the repository root (`make test` does).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def _sign_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def test_a_member_signs_in_on_a_phone_and_sees_their_caseload(browser, base_url) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        _sign_in(page, base_url, "alice")
+        assert page.get_by_role("heading", level=1).inner_text() == "My caseload"
+        table = page.locator("table.govuk-table").inner_text()
+        assert "Broken street light" in table
+        assert "Pothole on High Street" not in table  # carol's private case
+        assert "Noise from a pub" not in table  # shared with ward W2, not alice's ward
+        # JavaScript enhancement ran, under the CSP, with no errors.
+        assert "govuk-frontend-supported" in page.locator("body").get_attribute("class")
+        page.screenshot(path=str(ARTIFACTS / "portal-member-caseload-phone.png"), full_page=True)
+        page.get_by_role("link", name="Broken street light").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", level=1).inner_text() == "Broken street light"
+        page.screenshot(path=str(ARTIFACTS / "portal-member-case-phone.png"), full_page=True)
+        no_overflow = page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+        assert no_overflow, "the case page scrolls sideways on a phone"
+        assert problems == [], f"browser console errors: {problems}"
+    finally:
+        context.close()
+
+
+def test_pages_work_without_javascript(browser, base_url) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url, "bob")
+        assert page.get_by_role("heading", level=1).inner_text() == "My caseload"
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state()
+        assert page.get_by_role("heading", level=1).inner_text() == "Sign in to Caseload"
+    finally:
+        context.close()
+
+
+def _axe(page) -> list[dict[str, object]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_22_AA
+    )
+    violations: list[dict[str, object]] = result["violations"]
+    return violations
+
+
+def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> None:
+    # axe is injected as a script, so this context alone bypasses the CSP.
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    found: dict[str, object] = {}
+    try:
+
+        def scan(name: str) -> None:
+            page.wait_for_load_state()
+            violations = _axe(page)
+            if violations:
+                found[name] = [
+                    {
+                        "id": v["id"],
+                        "help": v["help"],
+                        "where": [n["target"] for n in v["nodes"]],
+                        "why": [n["failureSummary"] for n in v["nodes"]],
+                    }  # type: ignore[index,union-attr,attr-defined]
+                    for v in violations
+                ]
+
+        page.goto(f"{base_url}/sign-in")
+        scan("sign-in")
+        page.get_by_role("button", name="Sign in").click()
+        scan("sign-in with errors")
+        page.goto(f"{base_url}/no-such-page")
+        scan("not found")
+        _sign_in(page, base_url, "alice")
+        scan("my caseload")
+        page.goto(f"{base_url}/caseload?view=recently_closed")
+        scan("my caseload, empty group")
+        page.goto(f"{base_url}/cases/{CASES[0].portal_id}")
+        scan("case page")
+        page.goto(f"{base_url}/health")
+        scan("forbidden page")
+        context.clear_cookies()
+        _sign_in(page, base_url, "admin")
+        scan("health")
+    finally:
+        context.close()
+    assert found == {}, "axe-core WCAG 2.2 AA violations:\n" + json.dumps(found, indent=2)
