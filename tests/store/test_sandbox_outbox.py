@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,13 +31,17 @@ FAULTS = (
 )
 
 
+def _skewed_now(skew: timedelta) -> datetime:
+    return datetime.now(UTC) + skew
+
+
 class Died(BaseException):
     """A process death: not an Exception, so nothing in the dispatcher handles it."""
 
 
 def _new_cases(handle, count: int) -> list[MemberCase]:
     client = lagan_client(handle)
-    made = []
+    made: list[MemberCase] = []
     for ref in sorted(handle.store.cases)[:count]:
         seeded = LAGAN.to_caseload(client.get_case(ref))
         made.append(
@@ -87,7 +92,7 @@ def test_every_queued_write_reaches_the_crm_exactly_once_despite_faults_and_deat
             open_store(),  # a fresh process: nothing held in memory
             lagan_client(sandbox_crm),
             LAGAN,
-            clock=lambda skew=offset: datetime.now(UTC) + skew,
+            clock=functools.partial(_skewed_now, offset),
             backoff_initial=0,
             backoff_max=0,
             max_attempts=1000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,8 +23,9 @@ def _syncer(store: Store, handle, **kwargs) -> Syncer:
     return Syncer(store, lagan_client(handle), LAGAN, batch_size=200, **kwargs)
 
 
-def _form(case: dict) -> dict:
-    return case["form"]
+def _form(case: dict[str, Any]) -> dict[str, str]:
+    form: dict[str, str] = case["form"]
+    return form
 
 
 @pytest.mark.sandbox_crm(cases=2000, seed=3)

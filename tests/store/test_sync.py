@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,8 @@ class Killed(BaseException):
 
 
 def _syncer(store: Store, crm: FakeCRM, **kwargs) -> Syncer:
-    return Syncer(store, crm, FakeMapping(), batch_size=25, clock=crm.now, **kwargs)
+    client: Any = crm  # duck-typed stand-in for a CRMClient
+    return Syncer(store, client, FakeMapping(), batch_size=25, clock=crm.now, **kwargs)
 
 
 def _versions(store: Store) -> dict[str, int]:

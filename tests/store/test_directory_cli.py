@@ -1,0 +1,136 @@
+"""Directory import, settings, and the `sync` / `status` / `directory import` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import typer
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from cli import store_cmd
+from portal_extensions.directory import DirectoryError, import_directory, read_directory_file
+from portal_extensions.settings import StoreSettingsError, load_store_settings
+from portal_extensions.store import Store
+from portal_extensions.store.schema import members, parties, services
+
+HEADER = (
+    "record,id,name,party_id,ward_id,email,phone,service_id,member_officer_id,"
+    "response_target_working_days"
+)
+CSV = f"""{HEADER}
+party,grn,Green Party,,,,,,,
+ward,ward-01,Abbey,,,,,,,
+officer,off-1,Deepa Morgan,,,deepa@council.example,01632 960000,svc-1,,
+service,svc-1,Roads,,,,,,off-1,10
+member,cllr-1,Cllr Ella Singh,grn,ward-01,ella@council.example,,,,
+"""
+
+
+def test_sandbox_directory_export_imports_as_yaml(store: Store, sandbox_crm, tmp_path) -> None:
+    path = tmp_path / "directory.yaml"
+    with path.open("w") as fh:
+        YAML(typ="safe", pure=True).dump(sandbox_crm.directory(), fh)
+    report = import_directory(store, read_directory_file(path), actor="test")
+    exported = sandbox_crm.directory()
+    assert report.members == len(exported["members"]) and report.services == len(
+        exported["services"]
+    )
+    first = exported["members"][0]
+    with store.read() as conn:
+        party = conn.execute(
+            sa.select(parties.c.name)
+            .select_from(members.join(parties, members.c.party_id == parties.c.id))
+            .where(members.c.id == first["id"])
+        ).scalar_one()
+        target = conn.execute(
+            sa.select(services.c.response_target_working_days).where(
+                services.c.id == exported["services"][0]["id"]
+            )
+        ).scalar_one()
+    assert party == first["party"]
+    assert target == exported["services"][0]["response_target_working_days"]
+    again = import_directory(store, read_directory_file(path), actor="test")  # idempotent
+    assert again == report
+
+
+def test_csv_directory_imports_and_a_bad_line_changes_nothing(store: Store, tmp_path) -> None:
+    good = tmp_path / "directory.csv"
+    good.write_text(CSV)
+    assert import_directory(store, read_directory_file(good), actor="t").members == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        CSV + "member,cllr-2,Cllr Two,grn,ward-99,,,,,\nservice,svc-2,Parks,,,,,,off-9,5\n"
+    )
+    with pytest.raises(DirectoryError) as caught:
+        read_directory_file(bad)
+    text = str(caught.value)
+    assert "bad.csv line 7: ward_id 'ward-99'" in text
+    assert "bad.csv line 8: member_officer_id 'off-9'" in text
+
+
+def test_store_settings_refuse_unknown_keys_and_secrets_in_the_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("CASELOAD_DATA_DIR", raising=False)
+    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
+    config = tmp_path / "caseload.toml"
+    config.write_text('data_dir = "/srv/caseload"\n[store]\ndatabse_url = "x"\n')
+    with pytest.raises(StoreSettingsError, match=r"did you mean store\.database_url"):
+        load_store_settings(config)
+    config.write_text('[store]\nevent_secret = "x"\n')
+    with pytest.raises(StoreSettingsError, match="CASELOAD_EVENT_SECRET"):
+        load_store_settings(config)
+    config.write_text(
+        'data_dir = "/srv/caseload"\n[store]\nsync_batch_size = 100\n[crm]\nkind = "lagan"\n'
+    )
+    settings = load_store_settings(config)
+    assert settings.url == "sqlite:////srv/caseload/caseload.sqlite"
+    monkeypatch.setenv("CASELOAD_DATABASE_URL", "postgresql+psycopg://u@db/caseload")
+    assert load_store_settings(config).url == "postgresql+psycopg://u@db/caseload"
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_show_locals=False)
+    store_cmd.register(app)
+    app.add_typer(store_cmd.directory_app, name="directory")
+    app.add_typer(store_cmd.outbox_app, name="outbox")
+    return app
+
+
+@pytest.mark.sandbox_crm(cases=60, seed=2)
+def test_cli_sync_status_and_directory_import(
+    sandbox_crm_server, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", sandbox_crm_server.password)
+    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
+    config = tmp_path / "caseload.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        "[crm]\n"
+        'kind = "lagan"\n'
+        f'endpoint = "{sandbox_crm_server.fl_url}"\n'
+        f'auth_endpoint = "{sandbox_crm_server.flauth_url}"\n'
+        'allowed_hosts = ["127.0.0.1"]\n'
+        f'username = "{sandbox_crm_server.username}"\n'
+    )
+    runner = CliRunner()
+    app = _app()
+    synced = runner.invoke(app, ["sync", "--config", str(config)])
+    assert synced.exit_code == 0, synced.output
+    assert synced.output.startswith("synced 60 cases in ")
+    status = runner.invoke(app, ["status", "--json", "--config", str(config)])
+    assert status.exit_code == 0, status.output
+    report = json.loads(status.output)
+    assert report["index_size"] == 60 and report["sync"]["watermark"] is not None
+    assert report["outbox"] == {"queued": 0, "sent": 0, "confirmed": 0, "needs_attention": 0}
+    assert report["crm"]["ok"] is True
+    human = runner.invoke(app, ["status", "--config", str(config)])
+    assert "60 cases" in human.output and "healthy" in human.output
+    directory = tmp_path / "directory.csv"
+    directory.write_text(CSV)
+    imported = runner.invoke(app, ["directory", "import", str(directory), "--config", str(config)])
+    assert imported.exit_code == 0 and "1 members" in imported.output
+    broken = runner.invoke(app, ["sync", "--config", str(tmp_path / "missing.toml")])
+    assert broken.exit_code == 1 and "no such configuration file" in broken.output
