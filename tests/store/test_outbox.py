@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -38,7 +39,10 @@ class Clock:
 
 
 def _dispatcher(store: Store, crm: FakeCRM, clock: Clock | None = None, **kw) -> Dispatcher:
-    return Dispatcher(store, crm, FakeMapping(), clock=clock or Clock(), backoff_initial=10, **kw)
+    client: Any = crm  # duck-typed stand-in for a CRMClient
+    return Dispatcher(
+        store, client, FakeMapping(), clock=clock or Clock(), backoff_initial=10, **kw
+    )
 
 
 def _state(store: Store, key: str) -> tuple[str, str | None]:
