@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -130,12 +131,12 @@ def test_pages_work_without_javascript(browser, base_url) -> None:
         context.close()
 
 
-def _axe(page) -> list[dict[str, object]]:
+def _axe(page) -> list[dict[str, Any]]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_22_AA
     )
-    violations: list[dict[str, object]] = result["violations"]
+    violations: list[dict[str, Any]] = result["violations"]
     return violations
 
 
@@ -156,7 +157,7 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
                         "help": v["help"],
                         "where": [n["target"] for n in v["nodes"]],
                         "why": [n["failureSummary"] for n in v["nodes"]],
-                    }  # type: ignore[index,union-attr,attr-defined]
+                    }
                     for v in violations
                 ]
 
