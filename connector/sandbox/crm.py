@@ -173,6 +173,8 @@ class SandboxHandle:
         self.flauth_wsdl_url = ends["flauth_wsdl"]
         self.dataverse_url = ends["dataverse"]
         self.token_url = ends["token"]
+        #: The active `responses.RequestsMock` (in-process fixture only): add other routes here.
+        self.mock: Any = None
 
     @property
     def store(self) -> Store:

@@ -7,7 +7,8 @@
 Both yield a `connector.sandbox.crm.SandboxHandle` (`base_url`, `fl_wsdl_url`, `fl_url`,
 `flauth_url`, `dataverse_url`, `token_url`, `username`, `password`, `client_id`,
 `client_secret`, `auth_style`, `store`, `faults`, `set_faults()`, `set_auth_style()`,
-`count_cases(**criteria)`, `find_cases()`, `directory()`, `crm`).
+`count_cases(**criteria)`, `find_cases()`, `directory()`, `crm`; in-process also `mock`, the
+active `responses.RequestsMock`, to add routes for other hosts).
 
 Configure per test with indirect parametrisation or a marker::
 
@@ -57,8 +58,13 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def sandbox_crm(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
     """The sandbox CRM in-process, reached by `requests` at https://crm.sandbox.test."""
     crm = SandboxCRM(**_options(request))
-    with crm.intercept() as _mock:
-        yield SandboxHandle(crm, "https://crm.sandbox.test", in_process=True)
+    try:
+        with crm.intercept() as mock:
+            handle = SandboxHandle(crm, "https://crm.sandbox.test", in_process=True)
+            handle.mock = mock
+            yield handle
+    finally:
+        crm.stop()
 
 
 @pytest.fixture

@@ -106,9 +106,9 @@ class RunningServer:
     """A server on a background thread; `stop()` ends it and releases black-holed requests."""
 
     def __init__(self, app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        # app.base_url stays as configured: when None, WSDL locations and nextLinks follow the
+        # request's Host header, which is right even when bound to 0.0.0.0.
         self.httpd = SandboxHTTPServer((host, port), app)
-        if app.base_url is None:
-            app.base_url = self.httpd.base_url
         self.thread = threading.Thread(
             target=self.httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

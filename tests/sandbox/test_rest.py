@@ -250,3 +250,18 @@ def test_throttling_can_send_retry_after_as_an_http_date(sandbox_crm: SandboxHan
     r = session.get(f"{sandbox_crm.dataverse_url}incidents", timeout=5)
     assert r.status_code == 429
     assert email.utils.parsedate_to_datetime(r.headers["Retry-After"]) is not None
+
+
+@pytest.mark.sandbox_crm(faults="incidents.GET:session_expiry=1")
+def test_bearer_session_expires_after_n_calls(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    url = f"{sandbox_crm.dataverse_url}incidents?$top=1"
+    assert session.get(url, timeout=5).status_code == 200
+    expired = session.get(url, timeout=5)
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
+    assert _session(sandbox_crm).get(url, timeout=5).status_code == 200
+
+
+def test_in_process_fixture_lets_tests_route_other_hosts(sandbox_crm: SandboxHandle) -> None:
+    sandbox_crm.mock.add("GET", "https://idp.example/health", json={"ok": True})
+    assert requests.get("https://idp.example/health", timeout=5).json() == {"ok": True}

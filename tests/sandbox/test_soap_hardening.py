@@ -21,7 +21,15 @@ XXE = b"""<?xml version="1.0"?>
 </soapenv:Body></soapenv:Envelope>"""
 
 
-@pytest.mark.parametrize("payload", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "xxe"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        BILLION_LAUGHS,
+        XXE,
+        XXE.decode().replace('"1.0"', '"1.0" encoding="UTF-16"').encode("utf-16"),
+    ],
+    ids=["billion-laughs", "xxe", "xxe-utf16"],
+)
 def test_doctype_and_entities_are_refused_with_a_fault(
     sandbox_crm_server: SandboxHandle, payload: bytes
 ) -> None:
