@@ -25,6 +25,8 @@ from mappings.paths import CrmPath
 from mappings.spec import FieldSpec, MappingSpec, UnmappedPolicy, ValueMapSpec
 
 Converter = Callable[[Any], Any]
+PathCache = dict[tuple[int, str], dict[Any, Any]]
+Extract = Callable[[dict[str, Any], PathCache], Any]  # raw record -> raw value
 
 
 def code_key(value: Any) -> str:
@@ -78,7 +80,7 @@ class FieldRule:
     optional_parent: tuple[str, ...] | None
     inbound: bool
     read_path: CrmPath | None
-    extract: Callable[[dict[str, Any]], Any]  # raw record -> raw value (path or compute)
+    extract: Extract  # raw record -> raw value (path or compute)
     read: Converter  # raw value -> caseload value
     record_write: Converter | None  # caseload value -> raw value at `read_path` (None: computed)
     required: bool
@@ -158,9 +160,10 @@ class Mapping:
         data: dict[str, Any] = {}
         problems: list[FieldProblem] = []
         present: set[tuple[str, ...]] = set()
+        cache: PathCache = {}
         for rule in self._inbound:
             try:
-                value = rule.extract(raw)
+                value = rule.extract(raw, cache)
             except ConversionError as exc:
                 problems.append(FieldProblem(rule.name, rule.crm_source, str(exc)))
                 continue
@@ -251,4 +254,4 @@ def _case_reference(case: MemberCase) -> str:
     return case.crm_reference or f"portal {case.portal_id}"
 
 
-__all__ = ["FieldRule", "Mapping", "ValueMap", "code_key"]
+__all__ = ["Extract", "FieldRule", "Mapping", "PathCache", "ValueMap", "code_key"]

@@ -22,7 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from mappings.convert import COMPATIBLE, make_reader, make_writer
 from mappings.crm_schema import SCHEMAS, CrmSchema
-from mappings.engine import FieldRule, Mapping, ValueMap, code_key
+from mappings.engine import Extract, FieldRule, Mapping, PathCache, ValueMap, code_key
 from mappings.errors import (
     ConversionError,
     MappingFileError,
@@ -445,7 +445,7 @@ class _Compiler:
             read = _chain(value_map.inbound, reader)
             record_write = _leaf_code(value_map.outbound, schema.text_leaves)
         read_path: CrmPath | None = None
-        extract: Callable[[dict[str, Any]], Any] = _nothing
+        extract: Extract = _nothing
         if fspec.path is not None:
             read_path = self.compile_path(fspec.path, (*loc, "path"))
             if read_path is not None:
@@ -601,9 +601,7 @@ class _Compiler:
             self.report(loc, f"CRM path `{path.text}` cannot be read: {problem[0]}", problem[1])
         return problem is None
 
-    def compile_compute(
-        self, compute: ComputeSpec, schema: CrmSchema, loc: Loc
-    ) -> Callable[[dict[str, Any]], Any]:
+    def compile_compute(self, compute: ComputeSpec, schema: CrmSchema, loc: Loc) -> Extract:
         if compute.op is ComputeOp.TEMPLATE:
             assert compute.template is not None
             parts: list[tuple[str, CrmPath | None]] = []
@@ -667,15 +665,15 @@ def _outbound_overrides(value_map: ValueMap) -> list[tuple[str, str]]:
     return [(v, code_key(c)) for v, c in value_map.reverse.items() if v not in forward_targets]
 
 
-def _nothing(_record: dict[str, Any]) -> Any:
+def _nothing(_record: dict[str, Any], _cache: PathCache) -> Any:
     return None
 
 
-def _single(path: CrmPath) -> Callable[[dict[str, Any]], Any]:
+def _single(path: CrmPath) -> Extract:
     get = path.get
 
-    def extract(record: dict[str, Any]) -> Any:
-        value = get(record)
+    def extract(record: dict[str, Any], cache: PathCache) -> Any:
+        value = get(record, cache)
         # Some builds repeat scalar elements (ObjectReference); one value is that value.
         if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], dict | list):
             return value[0]
@@ -702,10 +700,10 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
-def _first_of(paths: list[CrmPath]) -> Callable[[dict[str, Any]], Any]:
-    def extract(record: dict[str, Any]) -> Any:
+def _first_of(paths: list[CrmPath]) -> Extract:
+    def extract(record: dict[str, Any], cache: PathCache) -> Any:
         for path in paths:
-            value = path.get(record)
+            value = path.get(record, cache)
             if _present(value):
                 return value
         return None
@@ -713,23 +711,23 @@ def _first_of(paths: list[CrmPath]) -> Callable[[dict[str, Any]], Any]:
     return extract
 
 
-def _concat(paths: list[CrmPath], separator: str) -> Callable[[dict[str, Any]], Any]:
-    def extract(record: dict[str, Any]) -> Any:
-        values = [str(v) for v in (p.get(record) for p in paths) if _present(v)]
+def _concat(paths: list[CrmPath], separator: str) -> Extract:
+    def extract(record: dict[str, Any], cache: PathCache) -> Any:
+        values = [str(v) for v in (p.get(record, cache) for p in paths) if _present(v)]
         return separator.join(values) if values else None
 
     return extract
 
 
-def _template(parts: list[tuple[str, CrmPath | None]]) -> Callable[[dict[str, Any]], Any]:
-    def extract(record: dict[str, Any]) -> Any:
+def _template(parts: list[tuple[str, CrmPath | None]]) -> Extract:
+    def extract(record: dict[str, Any], cache: PathCache) -> Any:
         out: list[str] = []
         found = False
         for literal, path in parts:
             if path is None:
                 out.append(literal)
                 continue
-            value = path.get(record)
+            value = path.get(record, cache)
             if _present(value):
                 found = True
                 out.append(str(value))

@@ -52,8 +52,12 @@ class CrmPath:
     def names(self) -> tuple[str, ...]:
         return tuple(step.name for step in self.steps)
 
-    def get(self, record: Any) -> Any:
-        """The value at this path, or None when any part of it is absent."""
+    def get(self, record: Any, cache: dict[tuple[int, str], dict[Any, Any]] | None = None) -> Any:
+        """The value at this path, or None when any part of it is absent.
+
+        `cache` (one dict per record, reused across that record's paths) turns each list
+        selection into a dict lookup after the first, so a form of N fields costs O(N), not O(N²).
+        """
         node = record
         for step in self.steps:
             if not isinstance(node, dict):
@@ -71,11 +75,19 @@ class CrmPath:
                 if not isinstance(node, list):
                     return None
                 key, wanted = step.select_key, step.select_value
-                for item in node:
-                    if isinstance(item, dict) and item.get(key) == wanted:
-                        node = item
-                        break
+                if cache is None:
+                    node = _select(node, key, wanted)
                 else:
+                    slot = (id(node), key)
+                    index = cache.get(slot)
+                    if index is None:
+                        index = {}
+                        for item in reversed(node):  # the first match wins, as without a cache
+                            if isinstance(item, dict) and key in item:
+                                index[item[key]] = item
+                        cache[slot] = index
+                    node = index.get(wanted)
+                if node is None:
                     return None
         return node
 
@@ -109,6 +121,13 @@ class CrmPath:
                 items.append(node)
             if final:
                 raise PathSyntaxError(f"path `{self.text}` ends in a selection, not a key")
+
+
+def _select(items: list[Any], key: str, wanted: str | None) -> Any:
+    for item in items:
+        if isinstance(item, dict) and item.get(key) == wanted:
+            return item
+    return None
 
 
 def _parse(text: str) -> list[Step]:
