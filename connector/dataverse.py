@@ -229,9 +229,9 @@ class DataverseClient:
         json: Any = None,
     ) -> requests.Response:
         url = path_or_url if "://" in path_or_url else urljoin(self.base, path_or_url)
-        seen = self.token.generation
         for renewal in (False, True):
             all_headers = {"Authorization": self.token.header(), **(headers or {})}
+            seen = self.token.generation
             try:
                 resp = self.session.request(method, url, headers=all_headers, json=json)
             except requests.RequestException as exc:

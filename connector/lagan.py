@@ -439,6 +439,8 @@ class LaganClient:
         """Run one operation with retries, and one token renewal on expiry."""
 
         def attempt(_: int) -> T:
+            if self.auth.mode == "flauth":
+                self.auth.token()  # log in first, so `seen` is the token this call will carry
             seen = self.auth.generation
             try:
                 return fn()

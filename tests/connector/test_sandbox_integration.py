@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -89,8 +90,10 @@ def test_lagan_thousand_writes_under_faults_lose_nothing_and_duplicate_nothing(s
     assert counts.count(0) == 0, "lost writes"
     assert max(counts) == 1, "duplicated writes"
     assert len(set(refs.values())) == WRITES
-    injected = {e.fault for e in plan.events} if hasattr(plan, "events") else set()
-    assert {"lose_response", "reset"} <= injected or not injected
+    injected = Counter(event.fault for event in plan.events)
+    assert injected["lose_response"] >= 200  # about 30% of the creates
+    assert injected["reset"] >= 50
+    assert injected["503"] + injected["429"] >= 100
 
 
 @pytest.mark.sandbox_crm(cases=20, seed=4)
