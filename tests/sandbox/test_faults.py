@@ -45,11 +45,15 @@ def test_the_same_seed_gives_the_same_faults_and_another_seed_differs() -> None:
     assert 0.2 < rate < 0.4 and 0.1 < first.count("503") / len(first) < 0.3
 
 
-def test_later_rules_override_and_every_fault_is_logged() -> None:
+def test_later_rules_override_and_every_fault_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     plan = FaultPlan.parse("*:503=1;createCase:503=0", seed=1)
-    assert plan.decide("createCase").fault is None
-    assert plan.decide("updateCase").fault == "503"
+    with caplog.at_level("INFO", logger="caseload.sandbox.faults"):
+        assert plan.decide("createCase").fault is None
+        assert plan.decide("updateCase").fault == "503"
     assert [(e.operation, e.fault) for e in plan.events] == [("updateCase", "503")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "sandbox fault: updateCase call 1 -> 503 (injected)"
+    ]
 
 
 def _create(client, pid: str) -> str:

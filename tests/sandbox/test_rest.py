@@ -265,3 +265,19 @@ def test_bearer_session_expires_after_n_calls(sandbox_crm: SandboxHandle) -> Non
 def test_in_process_fixture_lets_tests_route_other_hosts(sandbox_crm: SandboxHandle) -> None:
     sandbox_crm.mock.add("GET", "https://idp.example/health", json={"ok": True})
     assert requests.get("https://idp.example/health", timeout=5).json() == {"ok": True}
+
+
+@pytest.mark.sandbox_crm(cases=300)
+def test_descending_filtered_paging_is_exactly_once(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    url = (
+        f"{sandbox_crm.dataverse_url}incidents?$filter=statecode eq 1"
+        "&$orderby=prioritycode desc,modifiedon desc&$select=prioritycode,modifiedon"
+    )
+    pages = _all_pages(session, url, 40)
+    assert len(pages) >= 3
+    rows = [r for page in pages for r in page]
+    ids = [r["incidentid"] for r in rows]
+    assert len(ids) == len(set(ids)) == sandbox_crm.count_cases(status="closed")
+    keys = [(r["prioritycode"], r["modifiedon"]) for r in rows]
+    assert keys == sorted(keys, reverse=True)
