@@ -48,7 +48,8 @@ _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 def _normalise_postcode(value: str) -> str:
     match = _POSTCODE.match(value.strip().upper())
     if not match:
-        raise ValueError(f"{value!r} is not a UK postcode (expected something like 'AB1 2CD')")
+        # The value stays out of the message: a postcode is personal data in an error log.
+        raise ValueError("is not a UK postcode (expected something like 'AB1 2CD')")
     return f"{match.group(1)} {match.group(2)}"
 
 

@@ -142,6 +142,17 @@ def test_model_field_errors_name_the_crm_path(lagan: Mapping) -> None:
     assert "not-a-uprn" not in str(caught.value)  # values stay out of messages
 
 
+def test_a_bad_postcode_is_reported_without_the_postcode(lagan: Mapping) -> None:
+    raw = record("lagan_case.json")
+    set_form(raw, "Postcode", "NOT A POSTCODE")
+    with pytest.raises(RecordMappingError) as caught:
+        lagan.to_caseload(raw)
+    (problem,) = caught.value.problems
+    assert problem.field == "constituent.location.postcode"
+    assert "is not a UK postcode" in problem.message
+    assert "NOT A POSTCODE" not in str(caught.value)
+
+
 def test_unmapped_priority_takes_the_value_map_default(lagan: Mapping) -> None:
     raw = record("lagan_case.json")
     set_form(raw, "Priority", "whenever")

@@ -78,3 +78,25 @@ def test_odata_annotation_stays_inside_its_segment() -> None:
 def test_malformed_paths_are_refused_with_the_reason(text: str, message: str) -> None:
     with pytest.raises(PathSyntaxError, match=message.replace("[", r"\[").replace("]", r"\]")):
         CrmPath(text)
+
+
+def test_a_shared_cache_gives_the_same_answers_as_scanning() -> None:
+    record = {
+        "Form": {
+            "FormField": [
+                {"Key": "A", "Value": "first"},
+                {"Key": "B", "Value": "b"},
+                {"Key": "A", "Value": "second"},
+            ]
+        }
+    }
+    cache: dict[tuple[int, str], dict[object, object]] = {}
+    for text in (
+        "Form.FormField[Key=A].Value",
+        "Form.FormField[Key=B].Value",
+        "Form.FormField[Key=C].Value",
+    ):
+        path = CrmPath(text)
+        assert path.get(record, cache) == path.get(record)
+    assert CrmPath("Form.FormField[Key=A].Value").get(record, cache) == "first"
+    assert len(cache) == 1  # one index for the one list, built once
