@@ -316,3 +316,49 @@ def test_to_record_is_the_inverse_of_to_caseload(lagan: Mapping, dynamics: Mappi
     for mapping, name in ((lagan, "lagan_case.json"), (dynamics, "dynamics365_case.json")):
         case = mapping.to_caseload(record(name))
         assert mapping.to_caseload(mapping.to_record(case)) == case
+
+
+def test_outbound_errors_are_collected_into_one_typed_error(dynamics: Mapping) -> None:
+    case = dynamics.to_caseload(record("dynamics365_case.json")).model_copy(
+        update={"status": CaseStatus.QUEUED}
+    )
+    with pytest.raises(RecordMappingError) as caught:
+        dynamics.to_crm(case)
+    assert caught.value.direction == "outbound"
+    assert caught.value.reference == "101000002952"
+    assert [p.field for p in caught.value.problems] == ["status"]
+    assert caught.value.problems[0].crm_path == "cr_status"
+
+
+def test_an_outbound_only_field_is_written_but_never_read() -> None:
+    mapping = parse_mapping(
+        MINIMAL_DYNAMICS + "  service_id:\n    path: cr_serviceid\n    direction: outbound\n"
+    )
+    incident = dict(INCIDENT, cr_serviceid="svc-09")
+    case = mapping.to_caseload(incident)
+    assert case.service_id is None
+    assert (
+        mapping.to_crm(case.model_copy(update={"service_id": "svc-02"}))["cr_serviceid"] == "svc-02"
+    )
+
+
+def test_an_outbound_value_map_translates_only_on_the_way_out() -> None:
+    text = MINIMAL_DYNAMICS.replace(
+        "fields:\n",
+        "  priority_code:\n    unmapped: error\n    values:\n      1: high\n      2: normal\n"
+        "      3: low\n    outbound:\n      urgent: 1\nfields:\n",
+    ) + (
+        "  priority:\n    path: cr_priority\n"
+        "    outbound: {path: prioritycode, value_map: priority_code}\n"
+    )
+    mapping = parse_mapping(text)
+    case = mapping.to_caseload(dict(INCIDENT, cr_priority="urgent"))
+    assert case.priority.value == "urgent"
+    assert mapping.to_crm(case)["prioritycode"] == 1
+
+
+def test_a_load_profile_path_and_name_give_the_same_mapping(lagan: Mapping) -> None:
+    from mappings import load_profile
+
+    by_path = load_profile(lagan.source)
+    assert by_path.field_specs == lagan.field_specs
