@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from mappings.model import CaseStatus, MemberCase
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
 from portal_extensions.access import CaseFacts, Viewer, council_day, holds, visibility
 
 
@@ -60,20 +60,20 @@ class CaseListing:
     total: int  # cases in the chosen bucket, of which `rows` is one page
 
 
+OPEN_STATUSES: frozenset[CaseStatus] = frozenset(CaseStatus) - {CaseStatus.CLOSED, CaseStatus.DRAFT}
+
+
 def in_bucket(case: MemberCase, bucket: Bucket, today: date, recently_closed_days: int) -> bool:
-    """The definition of each bucket (an SQL implementation must match it)."""
+    """The definition of each bucket, over indexed columns only (status, target_date,
+    closed_at), so an SQL implementation can match it exactly."""
+    is_open = case.status in OPEN_STATUSES
     if bucket is Bucket.OPEN:
-        return case.is_open
+        return is_open
     if bucket is Bucket.OVERDUE:
-        late_reply = any(
-            request.responded_at is None and request.response_due < today
-            for request in case.service_requests
-        )
-        late_target = case.target_date is not None and case.target_date < today
-        return case.is_open and (late_reply or late_target)
+        return is_open and case.target_date is not None and case.target_date < today
     if bucket is Bucket.AWAITING_SERVICE:
-        return case.is_open and any(r.responded_at is None for r in case.service_requests)
-    closed_on = case.closed_at.date() if case.closed_at else None
+        return case.status is CaseStatus.WITH_SERVICE
+    closed_on = case.closed_at.astimezone(COUNCIL_ZONE).date() if case.closed_at else None
     return (
         case.status is CaseStatus.CLOSED
         and closed_on is not None

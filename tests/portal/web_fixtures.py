@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -58,11 +58,13 @@ def make_case(
     service: str | None = None,
     special: bool = False,
     status: CaseStatus = CaseStatus.OPEN,
+    **changes: object,
 ) -> MemberCase:
-    received = NOW - timedelta(days=10)
-    return MemberCase(
+    received = changes.pop("received_at", NOW - timedelta(days=10))
+    assert isinstance(received, datetime)
+    fields: dict[str, object] = dict(
         portal_id=uuid.uuid5(uuid.NAMESPACE_URL, f"case:{owner}:{title}"),
-        crm_reference=f"1010{abs(hash((owner, title))) % 10**8:08d}",
+        crm_reference=f"1010{uuid.uuid5(uuid.NAMESPACE_URL, title).int % 10**8:08d}",
         member_id=owner,
         ward_id=WARD[owner],
         constituent=Constituent(forename="Sam", surname=f"Resident-{title[:10]}"),
@@ -83,6 +85,8 @@ def make_case(
         special_category=special,
         notes=[Note(author=owner, text=f"First note on {title}", created_at=received)],
     )
+    fields.update(changes)
+    return MemberCase.model_validate(fields)
 
 
 CASES = [

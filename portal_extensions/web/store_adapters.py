@@ -1,0 +1,297 @@
+"""The store behind the web front: cases, accounts, audit and health read from `Store`.
+
+Lists are filtered in SQL by the access policy's own clause (`visible_cases_clause` over
+`store.access_columns()`), and the buckets are the same definitions as `repository.in_bucket`,
+written over the indexed columns, so the store and the in-memory reference agree (tested in
+`tests/portal/test_store_adapters.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
+from portal_extensions.access import (
+    CaseFacts,
+    Fact,
+    Role,
+    Viewer,
+    ViewerError,
+    council_day,
+    visible_cases_clause,
+)
+from portal_extensions.outbox import OutboxState
+from portal_extensions.status import collect_status
+from portal_extensions.store import access_columns, record_event
+from portal_extensions.store.database import Store
+from portal_extensions.store.schema import (
+    cases,
+    members,
+    officers,
+    outbox,
+    parties,
+    user_roles,
+    users,
+)
+from portal_extensions.web.auth import Account
+from portal_extensions.web.ports import HealthCheck, PortalAuditEvent
+from portal_extensions.web.repository import (
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    StoredCase,
+)
+
+log = logging.getLogger(__name__)
+
+_CLOSED_OR_DRAFT = (CaseStatus.CLOSED.value, CaseStatus.DRAFT.value)
+
+
+def _queued(portal_id: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """The case has a write the CRM has not confirmed yet."""
+    return sa.exists().where(
+        outbox.c.portal_id == portal_id, outbox.c.state != OutboxState.CONFIRMED.value
+    )
+
+
+def bucket_clause(
+    bucket: Bucket, now: datetime, recently_closed_days: int
+) -> sa.ColumnElement[bool]:
+    """`repository.in_bucket`, over the index columns."""
+    today = council_day(now)
+    is_open = cases.c.status.not_in(_CLOSED_OR_DRAFT)
+    if bucket is Bucket.OPEN:
+        return is_open
+    if bucket is Bucket.OVERDUE:
+        return sa.and_(is_open, cases.c.target_date < today)
+    if bucket is Bucket.AWAITING_SERVICE:
+        return cases.c.status == CaseStatus.WITH_SERVICE.value
+    first_day = today - timedelta(days=recently_closed_days)
+    since = datetime.combine(first_day, time(0), tzinfo=COUNCIL_ZONE)
+    return sa.and_(cases.c.status == CaseStatus.CLOSED.value, cases.c.closed_at >= since)
+
+
+class StoreCaseRepository:
+    """`CaseRepository` over the store's case index."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.columns = access_columns()
+
+    def get(self, portal_id: uuid.UUID) -> StoredCase | None:
+        query = sa.select(
+            cases.c.record,
+            self.columns[Fact.MEMBER_PARTY].label("member_party"),
+            _queued(cases.c.portal_id).label("queued"),
+        ).where(cases.c.portal_id == str(portal_id), cases.c.removed_at.is_(None))
+        with self.store.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        case = MemberCase.model_validate(row.record)
+        return StoredCase(case, CaseFacts.from_case(case, row.member_party), bool(row.queued))
+
+    def list_visible(
+        self,
+        viewer: Viewer,
+        now: datetime,
+        bucket: Bucket,
+        *,
+        limit: int,
+        offset: int = 0,
+        recently_closed_days: int = 30,
+    ) -> CaseListing:
+        visible = sa.and_(
+            visible_cases_clause(viewer, now, self.columns), cases.c.removed_at.is_(None)
+        )
+        clauses = {each: bucket_clause(each, now, recently_closed_days) for each in Bucket}
+        counting = sa.select(
+            *(
+                sa.func.coalesce(sa.func.sum(sa.case((clause, 1), else_=0)), 0).label(each.value)
+                for each, clause in clauses.items()
+            )
+        ).where(visible)
+        rows_query = (
+            sa.select(
+                cases.c.portal_id,
+                cases.c.crm_reference,
+                cases.c.title,
+                cases.c.member_id,
+                cases.c.status,
+                cases.c.received_at,
+                cases.c.target_date,
+                _queued(cases.c.portal_id).label("queued"),
+            )
+            .where(visible, clauses[bucket])
+            .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.store.read() as conn:
+            counted = conn.execute(counting).one()
+            rows = conn.execute(rows_query).all()
+        counts = {each: int(counted._mapping[each.value]) for each in Bucket}
+        return CaseListing(
+            rows=[
+                CaseSummary(
+                    portal_id=uuid.UUID(row.portal_id),
+                    crm_reference=row.crm_reference,
+                    title=row.title,
+                    member_id=row.member_id,
+                    status=CaseStatus(row.status),
+                    received_at=row.received_at,
+                    target_date=row.target_date,
+                    queued=bool(row.queued),
+                )
+                for row in rows
+            ],
+            counts=counts,
+            total=counts[bucket],
+        )
+
+
+class StoreAccounts:
+    """`Accounts` over the store's users and user_roles tables.
+
+    The user name is the user id (it is what the audit trail shows). A user needs exactly one
+    role; members' services staff have one `members_services` row per supported member, naming
+    it in `acting_for_member_id`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def by_user_id(self, user_id: str) -> Account | None:
+        return self.by_username(user_id)
+
+    def by_username(self, username: str) -> Account | None:
+        with self.store.read() as conn:
+            user = conn.execute(
+                sa.select(users).where(sa.func.lower(users.c.username) == username.lower())
+            ).first()
+            if user is None:
+                return None
+            grants = conn.execute(
+                sa.select(user_roles.c.role_name, user_roles.c.acting_for_member_id).where(
+                    user_roles.c.user_id == user.id
+                )
+            ).all()
+            viewer = self._viewer(conn, user, grants)
+        if viewer is None:
+            return None
+        return Account(
+            username=user.username,
+            display_name=user.display_name,
+            password_hash=user.password_hash,
+            viewer=viewer,
+            active=bool(user.active),
+        )
+
+    def _viewer(
+        self, conn: sa.Connection, user: sa.Row[Any], grants: Sequence[sa.Row[Any, Any]]
+    ) -> Viewer | None:
+        names = {grant.role_name for grant in grants}
+        if len(names) != 1:
+            log.warning(
+                "user id %s has %d roles; a user needs exactly one, so sign-in is refused",
+                user.id,
+                len(names),
+            )
+            return None
+        try:
+            role = Role(names.pop())
+        except ValueError:
+            log.warning("user id %s has a role the portal does not know", user.id)
+            return None
+        try:
+            if role is Role.MEMBER:
+                member = conn.execute(
+                    sa.select(members.c.id, members.c.ward_id, parties.c.name.label("party"))
+                    .select_from(members.join(parties, members.c.party_id == parties.c.id))
+                    .where(members.c.id == user.member_id)
+                ).first()
+                if member is None:
+                    raise ViewerError(f"user {user.username!r} has role 'member' but no member")
+                return Viewer(
+                    user.username,
+                    role,
+                    member_id=member.id,
+                    party=member.party,
+                    ward_id=member.ward_id,
+                )
+            if role is Role.MEMBERS_SERVICES:
+                supported = frozenset(
+                    g.acting_for_member_id for g in grants if g.acting_for_member_id
+                )
+                return Viewer(user.username, role, supported_member_ids=supported)
+            if role is Role.SERVICE_OFFICER:
+                service = conn.execute(
+                    sa.select(officers.c.service_id).where(officers.c.id == user.officer_id)
+                ).scalar_one_or_none()
+                return Viewer(
+                    user.username, role, service_ids=frozenset({service} if service else ())
+                )
+            return Viewer(user.username, role)
+        except ViewerError as error:
+            log.warning("user id %s cannot sign in: %s", user.id, error)
+            return None
+
+
+class StoreAuditTrail:
+    """`AuditTrail` writing to the store's append-only audit table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, event: PortalAuditEvent) -> None:
+        with self.store.write() as conn:
+            record_event(
+                conn,
+                actor=event.actor,
+                action=event.action,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                detail={"outcome": event.outcome.value},
+                on_behalf_of=event.on_behalf_of,
+                at=event.at,
+            )
+
+
+class StoreHealth:
+    """`HealthSource`: last sync, outbox backlog and index size from the store's status."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __call__(self) -> Sequence[HealthCheck]:
+        report = collect_status(self.store)
+        sync = report.sync
+        attention = report.outbox.get(OutboxState.NEEDS_ATTENTION.value, 0)
+        waiting = report.outbox.get(OutboxState.QUEUED.value, 0) + report.outbox.get(
+            OutboxState.SENT.value, 0
+        )
+        last_sync = (
+            f"finished {sync.last_finished_at:%d %B %Y at %H:%M} UTC"
+            if sync.last_finished_at
+            else "no sync has finished yet"
+        )
+        return [
+            HealthCheck(
+                "Last sync from the CRM",
+                sync.last_finished_at is not None and sync.last_error is None,
+                last_sync
+                + (f"; the last run failed: {sync.last_error}" if sync.last_error else ""),
+            ),
+            HealthCheck(
+                "Writes waiting for the CRM",
+                attention == 0,
+                f"{waiting} waiting, {attention} need attention",
+            ),
+            HealthCheck("Case index", True, f"{report.index_size} cases"),
+        ]

@@ -1,0 +1,178 @@
+"""The store-backed repository, accounts and audit agree with the in-memory reference."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from mappings.model import CaseStatus, SharingLevel
+from portal_extensions.access import Role
+from portal_extensions.store import IndexedCase, upsert_cases
+from portal_extensions.store.database import Store
+from portal_extensions.store.schema import (
+    members,
+    officers,
+    outbox,
+    parties,
+    roles,
+    user_roles,
+    users,
+    wards,
+)
+from portal_extensions.web import Bucket, MemoryCaseRepository, Outcome, PortalAuditEvent
+from portal_extensions.web.store_adapters import StoreAccounts, StoreAuditTrail, StoreCaseRepository
+from tests.portal.access_fixtures import MEMBERS, NOW, VIEWERS
+from tests.portal.web_fixtures import CASES, make_case, stored
+
+ALL = [
+    *CASES,
+    make_case(
+        "alice",
+        "Closed last week",
+        status=CaseStatus.CLOSED,
+        closed_at=NOW - timedelta(days=7),
+        closure_reason="Fixed",
+    ),
+    make_case(
+        "alice",
+        "Closed long ago",
+        status=CaseStatus.CLOSED,
+        received_at=NOW - timedelta(days=120),
+        closed_at=NOW - timedelta(days=90),
+        closure_reason="Fixed",
+    ),
+    make_case(
+        "bob", "Late reply", level=SharingLevel.WARD, target_date=(NOW - timedelta(days=2)).date()
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    path = tmp_path_factory.mktemp("store") / "caseload.sqlite"
+    store = Store.open(f"sqlite:///{path}")
+    with store.write() as conn:
+        conn.execute(
+            sa.insert(parties), [{"id": p.lower(), "name": p} for p in {m.party for m in MEMBERS}]
+        )
+        conn.execute(sa.insert(wards), [{"id": w, "name": f"Ward {w}"} for w in ("W1", "W2")])
+        conn.execute(
+            sa.insert(members),
+            [
+                {
+                    "id": m.id,
+                    "name": m.id.title(),
+                    "party_id": m.party.lower(),
+                    "ward_id": m.ward_id,
+                }
+                for m in MEMBERS
+            ],
+        )
+        conn.execute(
+            sa.insert(officers).values(
+                id="o1", name="Street Lighting", email="sl@example.org", service_id="S1"
+            )
+        )
+
+        conn.execute(sa.insert(roles), [{"name": r.value, "description": r.value} for r in Role])
+        for number, (name, viewer) in enumerate(sorted(VIEWERS.items()), start=1):
+            conn.execute(
+                sa.insert(users).values(
+                    id=number,
+                    username=name,
+                    display_name=name,
+                    member_id=viewer.member_id,
+                    officer_id="o1" if viewer.service_ids else None,
+                    password_hash=None,
+                    active=True,
+                    created_at=NOW,
+                )
+            )
+            conn.execute(
+                sa.insert(user_roles).values(
+                    user_id=number,
+                    role_name=viewer.role.value,
+                    acting_for_member_id=next(iter(viewer.supported_member_ids), None),
+                )
+            )
+        upsert_cases(conn, [IndexedCase(case, None) for case in ALL], now=NOW)
+        conn.execute(
+            sa.insert(outbox).values(
+                idempotency_key=str(uuid.uuid4()),
+                portal_id=str(ALL[0].portal_id),
+                kind="add_note",
+                payload={},
+                state="queued",
+                next_attempt_at=NOW,
+                actor="alice",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    return store
+
+
+@pytest.mark.parametrize("name", sorted(VIEWERS))
+def test_store_lists_match_the_reference_for_every_bucket(store, name) -> None:
+    reference = MemoryCaseRepository(stored(case, queued=case is ALL[0]) for case in ALL)
+    repository = StoreCaseRepository(store)
+    viewer = VIEWERS[name]
+    for bucket in Bucket:
+        expected = reference.list_visible(viewer, NOW, bucket, limit=100)
+        got = repository.list_visible(viewer, NOW, bucket, limit=100)
+        assert dict(got.counts) == dict(expected.counts), (name, bucket)
+        assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
+        assert [r.queued for r in got.rows] == [r.queued for r in expected.rows]
+    if viewer.role is not Role.ADMINISTRATOR:
+        assert reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100).total > 0
+
+
+def test_store_buckets_are_not_all_empty(store) -> None:
+    listing = StoreCaseRepository(store).list_visible(
+        VIEWERS["team_leader"], NOW, Bucket.RECENTLY_CLOSED, limit=10
+    )
+    assert [r.title for r in listing.rows] == ["Closed last week"]
+    assert listing.counts[Bucket.OVERDUE] == 1
+    assert listing.counts[Bucket.AWAITING_SERVICE] == 1
+
+
+def test_store_get_returns_the_case_its_facts_and_queued_state(store) -> None:
+    repository = StoreCaseRepository(store)
+    got = repository.get(ALL[0].portal_id)
+    assert got is not None and got.queued and got.case == ALL[0]
+    assert got.facts == stored(ALL[0]).facts
+    assert repository.get(uuid.uuid4()) is None
+
+
+def test_store_accounts_build_the_same_viewers(store) -> None:
+    accounts = StoreAccounts(store)
+    for name, viewer in VIEWERS.items():
+        account = accounts.by_username(name.upper())
+        assert account is not None, name
+        assert account.viewer == replace(viewer, user_id=name)
+        assert accounts.by_user_id(name) == account
+    assert accounts.by_username("nobody") is None
+
+
+def test_store_audit_records_outcome_without_content(store) -> None:
+    StoreAuditTrail(store).record(
+        PortalAuditEvent(
+            at=datetime(2026, 6, 15, tzinfo=UTC),
+            actor="bob",
+            action="view_case",
+            subject_type="case",
+            subject_id="x-1",
+            outcome=Outcome.REFUSED,
+            on_behalf_of="alice",
+        )
+    )
+    from portal_extensions.store import events_for
+
+    with store.read() as conn:
+        [event] = events_for(conn, "x-1")
+    assert (event.actor, event.action, event.on_behalf_of) == ("bob", "view_case", "alice")
+    assert event.detail == {"outcome": "refused"}
