@@ -6,12 +6,24 @@ never printed. `extra="forbid"` so a misspelt setting fails loudly instead of be
 
 from __future__ import annotations
 
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GOVUK_FRONTEND_VERSION = "6.3.0"  # the release govuk-frontend-jinja 4.1.0 targets
@@ -89,3 +101,72 @@ class PortalSettings(BaseModel):
         except ValueError:
             return False
         return any(address in network for network in self.trusted_proxies)
+
+
+SECRET_ENV = "CASELOAD_PORTAL_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
+
+
+class PortalSettingsError(ValueError):
+    """The [portal] configuration is invalid; the message names the key and the fix."""
+
+
+def load_portal_settings(
+    config: Path | None, environ: Mapping[str, str] | None = None
+) -> PortalSettings:
+    """`[portal]` from caseload.toml, with the session secret from the environment or a file.
+
+    The secret never lives in the TOML: `CASELOAD_PORTAL_SECRET_KEY`, or `secret_key_file`
+    naming a file only the service user can read.
+    """
+    environ = os.environ if environ is None else environ
+    table: dict[str, Any] = {}
+    source = "the environment"
+    if config is not None:
+        source = str(config)
+        try:
+            with config.open("rb") as handle:
+                document = tomllib.load(handle)
+        except FileNotFoundError:
+            raise PortalSettingsError(f"{config}: no such configuration file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise PortalSettingsError(f"{config}: not valid TOML ({error})") from None
+        portal = document.get("portal", {})
+        if not isinstance(portal, dict):
+            raise PortalSettingsError(f"{config}: [portal] must be a table")
+        table.update(portal)
+    if "secret_key" in table:
+        raise PortalSettingsError(
+            f"{source}: portal.secret_key must not be in the TOML file; set {SECRET_ENV} in the"
+            " service's environment or name a file with portal.secret_key_file"
+        )
+    secret_file = table.pop("secret_key_file", None)
+    if environ.get(SECRET_ENV):
+        table["secret_key"] = environ[SECRET_ENV]
+    elif secret_file:
+        path = Path(str(secret_file))
+        try:
+            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise PortalSettingsError(
+                    f"{path}: the portal secret file is readable by other users;"
+                    f" run `chmod 600 {path}`"
+                )
+            table["secret_key"] = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise PortalSettingsError(
+                f"{path}: cannot read the portal secret file ({error.strerror})"
+            ) from None
+    else:
+        raise PortalSettingsError(
+            f"no session secret: set {SECRET_ENV} (at least 32 random characters) or"
+            " portal.secret_key_file in caseload.toml"
+        )
+    try:
+        return PortalSettings.model_validate(table)
+    except ValidationError as error:
+        problems = [
+            f"  portal.{'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        ]
+        raise PortalSettingsError(
+            f"invalid portal settings in {source}:\n" + "\n".join(problems)
+        ) from None

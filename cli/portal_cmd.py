@@ -1,0 +1,83 @@
+"""`caseload serve`: the members' portal for production.
+
+Thin: settings are read and checked here, everything else lives in `portal_extensions.web`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from portal_extensions.settings import StoreSettingsError, load_settings
+from portal_extensions.store.database import open_store
+from portal_extensions.store.engine import StoreError
+from portal_extensions.web import create_app
+from portal_extensions.web.assets import AssetsMissingError
+from portal_extensions.web.settings import PortalSettingsError, load_portal_settings
+from portal_extensions.web.store_adapters import (
+    StoreAccounts,
+    StoreAuditTrail,
+    StoreCaseRepository,
+    StoreHealth,
+)
+
+err = Console(stderr=True)
+
+
+def _config(config: Path | None) -> Path | None:
+    if config is not None:
+        return config
+    env = os.environ.get("CASELOAD_CONFIG")
+    if env:
+        return Path(env)
+    return Path("caseload.toml") if Path("caseload.toml").is_file() else None
+
+
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="caseload.toml ([portal], [store]); default ./caseload.toml or $CASELOAD_CONFIG.",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; behind the council's proxy, keep loopback.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the members' portal (pages and JSON API) from the local store."""
+    import uvicorn
+
+    path = _config(config)
+    try:
+        portal = load_portal_settings(path)
+        store = open_store(load_settings(path, need_crm=False).store)
+        app = create_app(
+            portal,
+            accounts=StoreAccounts(store),
+            cases=StoreCaseRepository(store),
+            audit=StoreAuditTrail(store),
+            health=StoreHealth(store),
+        )
+    except (PortalSettingsError, StoreSettingsError, StoreError, AssetsMissingError) as error:
+        err.print(f"[red]caseload serve:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+    err.print(f"Caseload for {portal.council_name} on http://{host}:{port}/", highlight=False)
+    # Client addresses are the socket's: the SSO proxy is recognised by its own address, so
+    # X-Forwarded-For is never believed.
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the root app."""
+    app.command("serve")(serve)
+
+
+__all__ = ["register", "serve"]
