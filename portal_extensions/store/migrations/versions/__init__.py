@@ -1,0 +1,1 @@
+"""Store schema revisions (Alembic); a package so wheels ship them."""
