@@ -15,7 +15,15 @@ from pydantic import BaseModel
 
 from mappings.model import CaseStatus
 from portal_extensions.access import Role
-from portal_extensions.web.app import ALL_ROLES, CASE_ROLES, allow, guard, portal_of, public
+from portal_extensions.web.app import (
+    ALL_ROLES,
+    CASE_ROLES,
+    allow,
+    end_session,
+    guard,
+    portal_of,
+    public,
+)
 from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
@@ -83,7 +91,7 @@ def session(request: Request) -> SessionOut:
 def sign_out(request: Request) -> SignedOut:
     if request.state.viewer is not None:
         portal_of(request).record(request, "sign_out", Outcome.ALLOWED, subject_type="session")
-    request.session.clear()
+    end_session(request)
     return SignedOut(signed_out=True)
 
 

@@ -32,8 +32,10 @@ from portal_extensions.web.ports import (
     HealthCheck,
     HealthSource,
     MemoryAuditTrail,
+    MemorySessionRegistry,
     Outcome,
     PortalAuditEvent,
+    SessionRegistry,
 )
 from portal_extensions.web.rendering import make_environment
 from portal_extensions.web.repository import CaseRepository
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "caseload_session"
 SESSION_USER = "uid"
+SESSION_ID = "sid"
 CASE_ROLES = frozenset({Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER})
 ALL_ROLES = frozenset(Role)
 
@@ -117,6 +120,7 @@ class Portal:
     throttle: SignInThrottle
     assets: dict[str, Asset]
     templates: Environment
+    sessions: SessionRegistry
     page_size: int = 50
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -204,13 +208,36 @@ def _signed_in_account(request: Request, portal: Portal) -> Account | None:
             session[SESSION_USER] = account.viewer.user_id
         return account
     user_id = session.get(SESSION_USER)
-    if not isinstance(user_id, str):
+    session_id = session.get(SESSION_ID)
+    if not isinstance(user_id, str) or not isinstance(session_id, str):
+        return None
+    if not portal.sessions.is_live(session_id, user_id):
+        session.clear()  # signed out (perhaps elsewhere) or expired: the cookie is worthless
         return None
     account = portal.accounts.by_user_id(user_id)
     if account is None or not account.active:
+        portal.sessions.revoke(session_id)
         session.clear()  # deactivated or removed: signed out at once
         return None
     return account
+
+
+def start_session(request: Request, user_id: str) -> None:
+    """A fresh session for a user who has just proved who they are (no fixation)."""
+    portal = portal_of(request)
+    end_session(request)
+    request.session[SESSION_USER] = user_id
+    request.session[SESSION_ID] = portal.sessions.issue(
+        user_id, portal.settings.session_max_age_seconds
+    )
+    csrf_token(request.session)
+
+
+def end_session(request: Request) -> None:
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        portal_of(request).sessions.revoke(session_id)
+    request.session.clear()
 
 
 async def guard(request: Request) -> None:
@@ -376,6 +403,7 @@ def create_app(
     health: HealthSource | None = None,
     clock: Callable[[], datetime] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    sessions: SessionRegistry | None = None,
 ) -> FastAPI:
     """The portal's ASGI app. `accounts`, `cases`, `audit` and `health` are the store's parts."""
     from portal_extensions.web import api, pages
@@ -395,6 +423,7 @@ def create_app(
         ),
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
+        sessions=sessions if sessions is not None else MemorySessionRegistry(monotonic),
     )
     app = FastAPI(
         title=f"Caseload – {settings.council_name}",

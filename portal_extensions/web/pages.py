@@ -12,13 +12,14 @@ from mappings.model import COUNCIL_ZONE
 from portal_extensions.access import Role
 from portal_extensions.web.app import (
     CASE_ROLES,
-    SESSION_USER,
     NotFound,
     allow,
+    end_session,
     guard,
     portal_of,
     public,
     render,
+    start_session,
     viewer_of,
 )
 from portal_extensions.web.auth import check_password
@@ -33,7 +34,6 @@ from portal_extensions.web.casework import (
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket
-from portal_extensions.web.security import csrf_token
 from portal_extensions.web.settings import SignInMode
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.
@@ -154,9 +154,7 @@ def sign_in(
             field_errors={"password": "The user name or password is not right"},
         )
     portal.throttle.succeeded(username)
-    request.session.clear()  # a new session: nothing from before sign-in carries over
-    request.session[SESSION_USER] = account.viewer.user_id
-    csrf_token(request.session)
+    start_session(request, account.viewer.user_id)  # nothing from before sign-in carries over
     portal.record(
         request, "sign_in", Outcome.ALLOWED, subject_type="session", actor=account.viewer.user_id
     )
@@ -169,7 +167,7 @@ def sign_out(request: Request) -> Response:
     viewer = viewer_of(request)
     if viewer is not None:
         portal_of(request).record(request, "sign_out", Outcome.ALLOWED, subject_type="session")
-    request.session.clear()
+    end_session(request)
     return RedirectResponse("/sign-in", status_code=303)
 
 

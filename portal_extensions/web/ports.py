@@ -6,7 +6,10 @@ without the web front importing them; in-memory versions serve the tests and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -57,3 +60,46 @@ class HealthCheck:
 
 class HealthSource(Protocol):
     def __call__(self) -> Sequence[HealthCheck]: ...
+
+
+class SessionRegistry(Protocol):
+    """Which signed-in sessions are live, so signing out ends a session on the server too.
+
+    A signed cookie alone stays valid until it expires, even after sign-out; the registry
+    makes a copied cookie worthless once its session is signed out.
+    """
+
+    def issue(self, user_id: str, lifetime_seconds: float) -> str: ...
+
+    def is_live(self, session_id: str, user_id: str) -> bool: ...
+
+    def revoke(self, session_id: str) -> None: ...
+
+
+class MemorySessionRegistry:
+    """Live sessions in this process's memory: a restart signs everyone out, and a deployment
+    with several worker processes needs a shared registry (the store's) instead."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._live: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, user_id: str, lifetime_seconds: float) -> str:
+        session_id = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            for known, (_, expires) in list(self._live.items()):
+                if expires <= now:
+                    del self._live[known]
+            self._live[session_id] = (user_id, now + lifetime_seconds)
+        return session_id
+
+    def is_live(self, session_id: str, user_id: str) -> bool:
+        with self._lock:
+            entry = self._live.get(session_id)
+        return entry is not None and entry[0] == user_id and entry[1] > self._clock()
+
+    def revoke(self, session_id: str) -> None:
+        with self._lock:
+            self._live.pop(session_id, None)

@@ -262,3 +262,30 @@ def test_sso_mode_has_no_password_form() -> None:
     page = client.get("/sign-in")
     assert 'name="password"' not in page.text
     assert "uses its own sign-in" in page.text
+
+
+def test_a_copied_session_cookie_is_worthless_after_sign_out(built, client) -> None:
+    sign_in(client, "alice")
+    copied = dict(client.cookies)
+    token = client.get("/api/v1/session").json()["csrf_token"]
+    assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+    thief = TestClient(built.app, cookies=copied, follow_redirects=False)
+    assert thief.get("/api/v1/session").status_code == 401
+    assert thief.get("/caseload").status_code == 303
+
+
+def test_a_forged_session_without_a_live_session_id_is_refused(built) -> None:
+    import base64
+    import json
+
+    from itsdangerous import TimestampSigner
+
+    def forged(session: dict[str, str]) -> TestClient:
+        payload = base64.b64encode(json.dumps(session).encode())
+        cookie = TimestampSigner(SECRET).sign(payload).decode()
+        return TestClient(built.app, cookies={"caseload_session": cookie}, follow_redirects=False)
+
+    live = built.app.state.portal.sessions.issue("u-tl", 3600)
+    assert forged({"uid": "u-tl", "sid": live}).get("/api/v1/session").status_code == 200
+    assert forged({"uid": "u-tl"}).get("/api/v1/session").status_code == 401
+    assert forged({"uid": "u-admin", "sid": live}).get("/api/v1/session").status_code == 401
