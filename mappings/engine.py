@@ -79,10 +79,11 @@ class FieldRule:
     target: tuple[str, ...]
     optional_parent: tuple[str, ...] | None
     inbound: bool
-    read_path: CrmPath | None
+    read_path: CrmPath | None  # None for computed fields
+    record_path: CrmPath | None  # where `to_record` writes: the path, or a first_of's first
     extract: Extract  # raw record -> raw value (path or compute)
     read: Converter  # raw value -> caseload value
-    record_write: Converter | None  # caseload value -> raw value at `read_path` (None: computed)
+    record_write: Converter | None  # caseload value -> raw value at `record_path`
     required: bool
     has_default: bool
     default: Any
@@ -232,7 +233,8 @@ class Mapping:
         """The raw CRM record (read shape) that maps back to `case`: the inverse of `to_caseload`.
 
         Used to seed sandboxes and to prove that mapping out and back in preserves every field.
-        Computed fields are not invertible and are left out.
+        A `first_of` writes its first path; other computed fields are not invertible and are
+        left out.
         """
         record: dict[str, Any] = {}
         problems: list[FieldProblem] = []
@@ -240,11 +242,11 @@ class Mapping:
             value = _lookup(case, rule.target)
             if value is None:
                 continue
-            assert rule.read_path is not None and rule.record_write is not None
+            assert rule.record_path is not None and rule.record_write is not None
             try:
-                rule.read_path.set(record, rule.record_write(value))
+                rule.record_path.set(record, rule.record_write(value))
             except (ConversionError, UnmappedValueError) as exc:
-                problems.append(FieldProblem(rule.name, rule.read_path.text, str(exc)))
+                problems.append(FieldProblem(rule.name, rule.record_path.text, str(exc)))
         if problems:
             raise RecordMappingError(_case_reference(case), "outbound", problems)
         return record

@@ -445,15 +445,20 @@ class _Compiler:
             read = _chain(value_map.inbound, reader)
             record_write = _leaf_code(value_map.outbound, schema.text_leaves)
         read_path: CrmPath | None = None
+        record_path: CrmPath | None = None
         extract: Extract = _nothing
         if fspec.path is not None:
-            read_path = self.compile_path(fspec.path, (*loc, "path"))
+            read_path = record_path = self.compile_path(fspec.path, (*loc, "path"))
             if read_path is not None:
                 extract = _single(read_path)
                 if inbound and not self.check_crm_read(schema, read_path, (*loc, "path")):
                     return None  # one problem per path: the write check would repeat it
         elif fspec.compute is not None:
-            record_write = None
+            # `first_of` is inverted by writing its first path; other computations are not.
+            if fspec.compute.op is ComputeOp.FIRST_OF and fspec.compute.paths:
+                record_path = self.compile_path(fspec.compute.paths[0], (*loc, "compute"))
+            else:
+                record_write = None
             if outbound:
                 self.report(
                     (*loc, "compute"),
@@ -481,9 +486,10 @@ class _Compiler:
             optional_parent=model_field.optional_parent,
             inbound=inbound,
             read_path=read_path,
+            record_path=record_path,
             extract=extract,
             read=read,
-            record_write=record_write if read_path is not None else None,
+            record_write=record_write if record_path is not None else None,
             required=fspec.required,
             has_default=has_default,
             default=default,
@@ -602,6 +608,16 @@ class _Compiler:
         return problem is None
 
     def compile_compute(self, compute: ComputeSpec, schema: CrmSchema, loc: Loc) -> Extract:
+        extract = self.compile_operation(compute, schema, loc)
+        if compute.when is None:
+            return extract
+        condition = self.compile_path(compute.when.path, (*loc, "when", "path"))
+        if condition is None:
+            return extract
+        self.check_crm_read(schema, condition, (*loc, "when", "path"))
+        return _when(condition, frozenset(code_key(c) for c in compute.when.equals), extract)
+
+    def compile_operation(self, compute: ComputeSpec, schema: CrmSchema, loc: Loc) -> Extract:
         if compute.op is ComputeOp.TEMPLATE:
             assert compute.template is not None
             parts: list[tuple[str, CrmPath | None]] = []
@@ -698,6 +714,16 @@ def _formatted(write: Callable[[Any], Any], template: str) -> Callable[[Any], An
 
 def _present(value: Any) -> bool:
     return value is not None and value != ""
+
+
+def _when(condition: CrmPath, codes: frozenset[str], extract: Extract) -> Extract:
+    def guarded(record: dict[str, Any], cache: PathCache) -> Any:
+        value = condition.get(record, cache)
+        if value is None or code_key(value) not in codes:
+            return None
+        return extract(record, cache)
+
+    return guarded
 
 
 def _first_of(paths: list[CrmPath]) -> Extract:

@@ -81,6 +81,13 @@ class ComputeOp(StrEnum):
     TEMPLATE = "template"  # `template` with `{CRM.path}` placeholders filled in
 
 
+class WhenSpec(Spec):
+    """A condition on the CRM record: the value at `path` is one of `equals`."""
+
+    path: str
+    equals: list[Code] = Field(min_length=1)
+
+
 class ComputeSpec(Spec):
     """A small declarative computation over CRM paths (inbound only; never evaluated as code)."""
 
@@ -88,6 +95,7 @@ class ComputeSpec(Spec):
     paths: list[str] = Field(default_factory=list)
     separator: str = " "
     template: str | None = None
+    when: WhenSpec | None = None  # compute only for records meeting it; absent otherwise
 
     @model_validator(mode="after")
     def _operands(self) -> ComputeSpec:
@@ -96,8 +104,10 @@ class ComputeSpec(Spec):
                 raise ValueError("`op: template` needs a `template`")
             if self.paths:
                 raise ValueError("`op: template` takes its paths from the template, not `paths`")
-        elif len(self.paths) < 2:
-            raise ValueError(f"`op: {self.op}` needs at least two `paths`")
+        elif len(self.paths) < (1 if self.when else 2):
+            raise ValueError(
+                f"`op: {self.op}` needs at least two `paths` (one is enough with `when`)"
+            )
         elif self.template is not None:
             raise ValueError(f"`template` applies only to `op: template`, not `op: {self.op}`")
         return self
@@ -167,4 +177,5 @@ __all__ = [
     "OutboundSpec",
     "UnmappedPolicy",
     "ValueMapSpec",
+    "WhenSpec",
 ]

@@ -362,3 +362,23 @@ def test_a_load_profile_path_and_name_give_the_same_mapping(lagan: Mapping) -> N
 
     by_path = load_profile(lagan.source)
     assert by_path.field_specs == lagan.field_specs
+
+
+def test_dynamics_closed_time_falls_back_to_the_last_change_of_a_closed_case(
+    dynamics: Mapping,
+) -> None:
+    raw = record("dynamics365_case.json")
+    del raw["cr_closedat"]
+    assert dynamics.to_caseload(raw).closed_at == datetime(2025, 3, 20, 16, tzinfo=UTC)
+
+
+def test_a_when_condition_leaves_the_field_absent_for_other_records(dynamics: Mapping) -> None:
+    raw = record("dynamics365_case.json")
+    raw.update(cr_status="open", cr_closurereason=None)
+    case = dynamics.to_caseload(raw)  # modifiedon is set, but an open case has no closed time
+    assert case.closed_at is None
+
+
+def test_to_record_writes_a_first_of_field_to_its_first_path(dynamics: Mapping) -> None:
+    case = dynamics.to_caseload(record("dynamics365_case.json"))
+    assert dynamics.to_record(case)["cr_closedat"] == "2025-03-20T16:00:00Z"

@@ -146,10 +146,18 @@ def instant(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
+def crm_can_hold(mapping: Mapping, case: MemberCase) -> MemberCase:
+    """The Dataverse profile reads a closed time only for closed cases (see its closed_at)."""
+    if mapping.crm == "dynamics365" and case.status is not CaseStatus.CLOSED:
+        return case.model_copy(update={"closed_at": None})
+    return case
+
+
 @pytest.mark.parametrize("mapping", [LAGAN, DYNAMICS], ids=["lagan", "dynamics365"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=member_cases())
 def test_out_and_back_in_preserves_every_mapped_field(mapping: Mapping, case: MemberCase) -> None:
+    case = crm_can_hold(mapping, case)
     back = mapping.to_caseload(mapping.to_record(case))
     assert mapped_values(mapping, back) == mapped_values(mapping, case)
 

@@ -122,7 +122,8 @@ def test_the_minimal_mapping_is_valid() -> None:
         ),
         pytest.param(
             with_fields("  service_id:\n    compute: {op: first_of, paths: [cr_a]}\n"),
-            "test.yaml:28:14: fields.service_id.compute: `op: first_of` needs at least two `paths`",
+            "test.yaml:28:14: fields.service_id.compute: `op: first_of` needs at least two `paths`"
+            " (one is enough with `when`)",
             id="compute-operands",
         ),
         pytest.param(
@@ -133,6 +134,16 @@ def test_the_minimal_mapping_is_valid() -> None:
             "test.yaml:28:39: fields.service_id.compute.template: placeholder `{cr_a}` may not"
             " carry a format or conversion",
             id="template-placeholder-with-conversion",
+        ),
+        pytest.param(
+            with_fields(
+                "  service_id:\n    compute: {op: first_of, paths: [cr_a],"
+                " when: {path: statuz, equals: [x]}}\n    direction: inbound\n"
+            ),
+            "test.yaml:28:57: fields.service_id.compute.when.path: CRM path `statuz` cannot be"
+            " read: `statuz` is neither an `incidents` column nor a prefixed custom column:"
+            " did you mean `statuscode`?",
+            id="when-path-unreadable",
         ),
         pytest.param(
             with_fields(
