@@ -53,7 +53,8 @@ from connector.xmlraw import (
     SOAP_ENV,
     Shape,
     SoapFaultSeen,
-    iter_records,
+    element_to_raw,
+    iter_elements,
     local,
     parse_document,
     shape_from_zeep,
@@ -77,6 +78,9 @@ PASSWORD_TEXT = (  # noqa: S105 - a token-type URI, not a password
 )
 BINDING = "{http://www.lagan.com/wsdl/FLService}FLWebBinding"
 CASE_OPTIONS = ("all",)
+INITIAL_WINDOW = timedelta(days=1)
+MIN_WINDOW = timedelta(seconds=1)
+MAX_WINDOW_CASES = 100_000
 
 # FWTException ErrorCode -> error class (Lagan codes as used by the sandbox and seen in councils).
 FAULT_CODES: dict[int, type[CRMError]] = {
@@ -510,14 +514,13 @@ class LaganClient:
         return resp
 
     def _stream(
-        self, operation: str, body: etree._Element, item: str, shape: Shape
-    ) -> Iterator[dict[str, Any]]:
+        self, operation: str, body: etree._Element, item: str
+    ) -> Iterator[etree._Element]:
         resp = self._raw_post(operation, body)
         try:
-            yield from iter_records(
+            yield from iter_elements(
                 resp.iter_content(65536),
                 item,
-                shape,
                 max_text=self.max_text,
                 max_bytes=self.settings.max_response_bytes,
             )
@@ -563,37 +566,45 @@ class LaganClient:
     def iter_changed_cases(
         self, since: datetime, until: datetime | None = None, page_size: int = 200
     ) -> Iterator[list[RawCase]]:
-        """Pages of cases modified in [since, until).
+        """Pages of cases modified in [since, until), in constant memory.
 
-        FL has no paging, only `ResultsLimit`; a window that comes back full is halved until it
-        fits, so each page holds at most `page_size` cases and memory stays flat.
+        FL has no paging, only `ResultsLimit`, and promises no order. So the time range is cut
+        into windows: a window that comes back full (more than `page_size`) is halved and asked
+        again; the window length adapts to how dense the changes are, so full windows (wasted
+        reads) stay rare. A window of one second that is still full is read whole.
         """
         end = until or datetime.now(UTC)
         start = since
-        span = end - start
+        span = INITIAL_WINDOW
         while start < end:
             window_end = min(end, start + span)
-            body = self.search_request(
-                modified_from=start,
-                modified_to=window_end - timedelta(microseconds=1),
-                limit=page_size + 1,
-            )
-            page = self._call(
-                "searchAndRetrieveCaseDetails",
-                lambda body=body: list(
-                    self._stream(
-                        "searchAndRetrieveCaseDetails", body, "FWTCaseFullDetails", self.case_shape
-                    )
-                ),
-                idempotent=True,
-            )
-            if len(page) > page_size and window_end - start > timedelta(seconds=1):
-                span = (window_end - start) / 2
+            width = window_end - start
+            wide = width > MIN_WINDOW
+            page = self._window(start, window_end, page_size + 1 if wide else MAX_WINDOW_CASES)
+            if len(page) > page_size and wide:
+                span = width / 2
                 continue
-            if page:
-                yield page
+            for first in range(0, len(page), page_size):
+                yield page[first : first + page_size]
             start = window_end
-            span = max(span, (end - start) / 8) if not page else span * 2
+            # Aim the next window at about 70% of a page, growing at most fourfold at a time.
+            span = width * min(4.0, (0.7 * page_size) / max(len(page), 1))
+            span = max(span, MIN_WINDOW)
+
+    def _window(self, start: datetime, end: datetime, limit: int) -> list[RawCase]:
+        """The window's cases, or `limit` placeholders when it is full (nothing converted)."""
+        body = self.search_request(
+            modified_from=start, modified_to=end - timedelta(microseconds=1), limit=limit
+        )
+        operation = "searchAndRetrieveCaseDetails"
+        elements = self._call(
+            operation,
+            lambda: list(self._stream(operation, body, "FWTCaseFullDetails")),
+            idempotent=True,
+        )
+        if len(elements) >= limit and limit < MAX_WINDOW_CASES:
+            return [{}] * len(elements)  # full: the caller narrows the window and asks again
+        return [element_to_raw(e, self.case_shape, self.max_text) for e in elements]
 
     def get_case(self, ref: str) -> RawCase:
         request = _e("FWTCaseFullDetailsRequest", ns=FL)
@@ -602,14 +613,13 @@ class LaganClient:
             request.append(_e("Option", option))
         cases = self._call(
             "retrieveCaseDetails",
-            lambda: list(
-                self._stream("retrieveCaseDetails", request, "FWTCaseFullDetails", self.case_shape)
-            ),
+            lambda: list(self._stream("retrieveCaseDetails", request, "FWTCaseFullDetails")),
             idempotent=True,
         )
         if not cases:
             raise CRMNotFound(f"case {ref} not found", crm="lagan", operation="retrieveCaseDetails")
-        return cases[0]
+        raw = element_to_raw(cases[0], self.case_shape, self.max_text)
+        return raw if isinstance(raw, dict) else {}
 
     def get_case_via_zeep(self, ref: str) -> RawCase:
         """The same read through zeep's object layer (for comparison and benchmarks)."""
@@ -627,11 +637,12 @@ class LaganClient:
         )
         briefs = self._call(
             "searchForCases",
-            lambda: list(self._stream("searchForCases", body, "CaseBriefDetails", Shape())),
+            lambda: list(self._stream("searchForCases", body, "CaseBriefDetails")),
             idempotent=True,
         )
-        refs = {b.get("CaseReference") for b in briefs if isinstance(b, dict)}
+        refs = {b.findtext(f"{{{FL}}}CaseReference") or b.findtext("CaseReference") for b in briefs}
         refs.discard(None)
+        refs.discard("")
         if len(refs) > 1:
             raise CRMConflict(
                 f"{len(refs)} cases carry the same portal key",

@@ -34,6 +34,7 @@ class Shape:
 
 
 LENIENT = Shape()  # unknown elements (later CRM builds add fields): parsed leniently
+_UNDECLARED = (False, LENIENT)
 
 
 def shape_from_zeep(xsd_type: Any, _memo: dict[int, Shape] | None = None) -> Shape:
@@ -63,26 +64,41 @@ def local(tag: object) -> str:
 
 
 def element_to_raw(elem: etree._Element, shape: Shape, max_text: int) -> Any:
-    """One element as raw data: text for a leaf, dict for a parent, lists where declared."""
-    children = [c for c in elem if isinstance(c.tag, str)]
-    if not children:
+    """One element as raw data: text for a leaf, dict for a parent, lists where declared.
+
+    This is the hot loop of every bulk read, hence the inlined name and shape handling.
+    """
+    if len(elem) == 0:
         text = elem.text or ""
         if len(text) > max_text:
             raise CRMContractError(f"a text node exceeds the {max_text}-character limit")
         return text
     out: dict[str, Any] = {}
-    for child in children:
-        name = local(child.tag)
-        repeatable, child_shape = shape.child(name)
-        value = element_to_raw(child, child_shape, max_text)
-        if repeatable:
-            out.setdefault(name, []).append(value)
-        elif name in out:
-            # Undeclared repetition (a newer CRM build): keep every value rather than drop one.
-            existing = out[name]
-            out[name] = [*existing, value] if isinstance(existing, list) else [existing, value]
+    declared = shape.children
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag[0] == "{":
+            tag = tag[tag.index("}") + 1 :]
+        repeatable, child_shape = declared.get(tag, _UNDECLARED)
+        if len(child):
+            value = element_to_raw(child, child_shape, max_text)
         else:
-            out[name] = value
+            value = child.text or ""
+            if len(value) > max_text:
+                raise CRMContractError(f"a text node exceeds the {max_text}-character limit")
+        if repeatable:
+            if tag in out:
+                out[tag].append(value)
+            else:
+                out[tag] = [value]
+        elif tag in out:
+            # Undeclared repetition (a newer CRM build): keep every value rather than drop one.
+            existing = out[tag]
+            out[tag] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            out[tag] = value
     return out
 
 
@@ -120,12 +136,29 @@ def iter_records(
     max_text: int,
     max_bytes: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield each `item_name` element of a SOAP response as a raw dict, streaming.
+    """Yield each `item_name` element of a SOAP response as a raw dict, streaming."""
+    for elem in iter_elements(chunks, item_name, max_bytes=max_bytes, max_text=max_text):
+        yield element_to_raw(elem, shape, max_text)
 
+
+def iter_elements(
+    chunks: Iterable[bytes],
+    item_name: str,
+    *,
+    max_text: int,
+    max_bytes: int | None = None,
+) -> Iterator[etree._Element]:
+    """Yield each `item_name` element of a SOAP response, detached from the tree, streaming.
+
+    Converting to dicts is the costly (Python) part of a read, so callers that may discard a
+    batch (a full Lagan window) keep the parsed elements and convert only what they keep.
+
+    Only the item, Envelope and Fault elements raise events (lxml filters the rest in C).
     Raises `SoapFaultSeen` for a SOAP Fault and `CRMContractError` for hostile or malformed XML.
     """
     parser = etree.XMLPullParser(
         events=("start", "end"),
+        tag=[f"{{*}}{item_name}", f"{{{SOAP_ENV}}}Envelope", f"{{{SOAP_ENV}}}Fault"],
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -134,9 +167,9 @@ def iter_records(
         remove_pis=True,
     )
     prolog = b""
-    root_seen = False
+    envelope_seen = False
     total = 0
-    depth_item = 0
+    depth = 0
     try:
         for chunk in chunks:
             if not chunk:
@@ -144,33 +177,34 @@ def iter_records(
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
                 raise CRMContractError(f"the answer exceeds the {max_bytes}-byte limit")
-            if not root_seen:
+            if not envelope_seen:
+                # A DTD can only come before the root element, so the prolog is all we check.
                 prolog += chunk
                 _check_prolog(prolog)
             parser.feed(chunk)
             for event, elem in parser.read_events():
-                if event == "start":
-                    root_seen = True
-                    if local(elem.tag) == item_name:
-                        depth_item += 1
-                    continue
-                name = local(elem.tag)
-                if name == item_name:
-                    depth_item -= 1
-                    if depth_item == 0:
-                        yield element_to_raw(elem, shape, max_text)
-                        _free(elem)
-                elif name == "Fault" and elem.tag == f"{{{SOAP_ENV}}}Fault":
-                    raise SoapFaultSeen(fault_to_dict(elem, max_text))
-                elif depth_item == 0 and len(elem.text or "") > max_text:
-                    raise CRMContractError(f"a text node exceeds the {max_text}-character limit")
+                tag = elem.tag
+                if tag == f"{{{SOAP_ENV}}}Envelope":
+                    envelope_seen = True
+                elif tag == f"{{{SOAP_ENV}}}Fault":
+                    if event == "end":
+                        raise SoapFaultSeen(fault_to_dict(elem, max_text))
+                elif event == "start":
+                    depth += 1
+                else:
+                    depth -= 1
+                    if depth == 0:
+                        parent = elem.getparent()
+                        if parent is not None:
+                            parent.remove(elem)
+                        yield elem
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise CRMContractError(
             f"the CRM's answer is not well-formed XML (line {exc.lineno})"
         ) from None
-    if not root_seen:
-        raise CRMContractError("the CRM's answer was empty")
+    if not envelope_seen:
+        raise CRMContractError("the CRM's answer is not a SOAP envelope")
 
 
 def parse_document(
@@ -191,14 +225,6 @@ def parse_document(
         if len(node.text or "") > max_text:
             raise CRMContractError(f"a text node exceeds the {max_text}-character limit")
     return root
-
-
-def _free(elem: etree._Element) -> None:
-    elem.clear(keep_tail=False)
-    parent = elem.getparent()
-    if parent is not None:
-        while elem.getprevious() is not None:
-            del parent[0]
 
 
 def fault_to_dict(elem: etree._Element, max_text: int) -> dict[str, Any]:

@@ -111,12 +111,16 @@ def test_dataverse_writes_under_faults_lose_nothing_and_duplicate_nothing(sandbo
 @pytest.mark.sandbox_crm(cases=10)
 def test_session_expiry_causes_exactly_one_reauthentication(sandbox_crm) -> None:
     client = _lagan(sandbox_crm, mode="flauth")
-    sandbox_crm.set_faults("*:session_expiry=5")
-    refs = [c["CoreDetails"]["CaseReference"] for page in client.iter_changed_cases(
-        datetime(2000, 1, 1, tzinfo=UTC), page_size=100) for c in page]
+    refs = [
+        c["CoreDetails"]["CaseReference"]
+        for page in client.iter_changed_cases(datetime(2025, 1, 1, tzinfo=UTC), page_size=100)
+        for c in page
+    ]
     assert client.auth.authentications == 1
-    for ref in refs[:5]:
-        client.get_case(ref)
+    # The token in use has served more than 5 calls: its next use is refused as expired.
+    sandbox_crm.set_faults("*:session_expiry=5")
+    for ref in refs[:4]:
+        assert client.get_case(ref)["CoreDetails"]["CaseReference"] == ref
     assert client.auth.authentications == 2
 
 
