@@ -23,6 +23,7 @@ from portal_extensions.web.store_adapters import (
     StoreAccounts,
     StoreAuditTrail,
     StoreCaseRepository,
+    StoreCaseWrites,
     StoreHealth,
 )
 
@@ -63,6 +64,7 @@ def serve(
             portal,
             accounts=StoreAccounts(store),
             cases=StoreCaseRepository(store),
+            writes=StoreCaseWrites(store),
             audit=StoreAuditTrail(store),
             health=StoreHealth(store),
         )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
-from portal_extensions.access import Role
+from portal_extensions.access import Action, Role
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -115,7 +115,45 @@ def caseload(request: Request, view: str | None = None, offset: int = 0) -> Case
 def case(request: Request, portal_id: str) -> dict[str, Any]:
     """The case, with only the fields the viewer may see. 404 when missing or not visible."""
     visible = open_case(request, portal_id)
-    return {"queued": visible.stored.queued, "case": visible.fields}
+    pending = (
+        portal_of(request).writes.pending(visible.stored.case.portal_id)
+        if "notes" in visible.fields
+        else []
+    )
+    return {
+        "queued": visible.stored.queued,
+        "case": visible.fields,
+        "actions": sorted(action.value for action in visible.actions),
+        "pending": [
+            {"kind": w.kind, "state": w.state, "created_at": w.created_at.isoformat()}
+            for w in pending
+        ],
+    }
+
+
+class NoteIn(BaseModel):
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class QueuedOut(BaseModel):
+    queued: bool
+    key: str
+
+
+@router.post("/cases/{portal_id}/notes", response_model=QueuedOut, status_code=202)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.ADD_NOTE)
+def add_note(request: Request, portal_id: str, note: NoteIn) -> QueuedOut:
+    """Queue a note for the CRM. 404 when the case is missing or not visible; 403 when the
+    viewer may read but not change it."""
+    visible = open_case(request, portal_id, Action.ADD_NOTE)
+    viewer = signed_in(request)
+    key = portal_of(request).writes.add_note(
+        visible.stored.case.portal_id,
+        note.text.strip(),
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return QueuedOut(queued=True, key=key)
 
 
 @router.get("/health", response_model=HealthOut)

@@ -24,14 +24,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute
 
-from portal_extensions.access import Role, Viewer
+from portal_extensions.access import Action, Role, Viewer
 from portal_extensions.web.assets import Asset, load_assets
 from portal_extensions.web.auth import Account, Accounts, SignInThrottle
 from portal_extensions.web.ports import (
     AuditTrail,
+    CaseWrites,
     HealthCheck,
     HealthSource,
     MemoryAuditTrail,
+    MemoryCaseWrites,
     MemorySessionRegistry,
     Outcome,
     PortalAuditEvent,
@@ -63,22 +65,27 @@ ALL_ROLES = frozenset(Role)
 
 @dataclass(frozen=True, slots=True)
 class RouteAccess:
-    """Who may use a route. `case_param` names the path parameter holding a case id, if any."""
+    """Who may use a route. `case_param` names the path parameter holding a case id, if any;
+    `action` is what the route does to that case (checked with `access.can_act`)."""
 
     roles: frozenset[Role]
     public: bool = False
     case_param: str | None = None
+    action: Action | None = None
 
 
 ACCESS_ATTRIBUTE = "__caseload_access__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def allow(*roles: Role, case_param: str | None = None) -> Callable[[F], F]:
+def allow(
+    *roles: Role, case_param: str | None = None, action: Action | None = None
+) -> Callable[[F], F]:
     """Declare the roles that may use a route (checked before the route runs)."""
 
     def declare(endpoint: F) -> F:
-        setattr(endpoint, ACCESS_ATTRIBUTE, RouteAccess(frozenset(roles), case_param=case_param))
+        access = RouteAccess(frozenset(roles), case_param=case_param, action=action)
+        setattr(endpoint, ACCESS_ATTRIBUTE, access)
         return endpoint
 
     return declare
@@ -114,6 +121,7 @@ class Portal:
     settings: PortalSettings
     accounts: Accounts
     cases: CaseRepository
+    writes: CaseWrites
     audit: AuditTrail
     health: HealthSource
     clock: Callable[[], datetime]
@@ -399,22 +407,27 @@ def create_app(
     *,
     accounts: Accounts,
     cases: CaseRepository,
+    writes: CaseWrites | None = None,
     audit: AuditTrail | None = None,
     health: HealthSource | None = None,
     clock: Callable[[], datetime] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sessions: SessionRegistry | None = None,
 ) -> FastAPI:
-    """The portal's ASGI app. `accounts`, `cases`, `audit` and `health` are the store's parts."""
+    """The portal's ASGI app. `accounts`, `cases`, `writes`, `audit` and `health` are the
+    store's parts; the in-memory defaults serve tests."""
     from portal_extensions.web import api, pages
 
+    audit = audit if audit is not None else MemoryAuditTrail()
+    now = clock or (lambda: datetime.now(UTC))
     portal = Portal(
         settings=settings,
         accounts=accounts,
         cases=cases,
-        audit=audit if audit is not None else MemoryAuditTrail(),
+        writes=writes if writes is not None else MemoryCaseWrites(audit, now),
+        audit=audit,
         health=health if health is not None else _no_health,
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=now,
         throttle=SignInThrottle(
             settings.failed_sign_in_limit,
             settings.failed_sign_in_limit_per_address,

@@ -10,13 +10,15 @@ from typing import Any
 from fastapi import Request
 
 from portal_extensions.access import (
+    Action,
     Role,
     Viewer,
     acting_for,
+    can_act,
     can_view_case,
     project_case,
 )
-from portal_extensions.web.app import NotFound, portal_of, viewer_of
+from portal_extensions.web.app import NotFound, Refused, portal_of, viewer_of
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket, CaseListing, StoredCase
 
@@ -67,35 +69,64 @@ def list_cases(request: Request, bucket: Bucket, offset: int) -> CaseListing:
 class VisibleCase:
     stored: StoredCase
     fields: dict[str, Any]  # only what the viewer may see, JSON-ready
+    on_behalf_of: str | None  # the member the viewer acts for (audit), None for their own
+    actions: frozenset[Action]  # what the viewer may do to it now
 
 
-def open_case(request: Request, portal_id: str) -> VisibleCase:
-    """The case as the viewer may see it, or NotFound (for missing and refused alike)."""
+def open_case(request: Request, portal_id: str, action: Action | None = None) -> VisibleCase:
+    """The case as the viewer may see it, or NotFound (for missing and refused alike).
+
+    With an `action`, the viewer must also be allowed to take it (else `Refused`, 403: they can
+    see the case, so saying no leaks nothing). Refusals are audited here; an allowed view is
+    audited as `view_case`, an allowed action by the write that follows.
+    """
     portal = portal_of(request)
     viewer = signed_in(request)
+    audit_action = action.value if action else "view_case"
     try:
         case_id = uuid.UUID(portal_id)
     except ValueError:
         raise NotFound from None
     stored = portal.cases.get(case_id)
-    if stored is None:
-        portal.record(
-            request, "view_case", Outcome.REFUSED, subject_type="case", subject_id=str(case_id)
-        )
-        raise NotFound
     now = portal.clock()
-    decision = can_view_case(viewer, stored.facts, now)
-    if not decision:
+    if stored is None or not can_view_case(viewer, stored.facts, now):
         portal.record(
-            request, "view_case", Outcome.REFUSED, subject_type="case", subject_id=str(case_id)
+            request, audit_action, Outcome.REFUSED, subject_type="case", subject_id=str(case_id)
         )
         raise NotFound
-    portal.record(
-        request,
-        "view_case",
-        Outcome.ALLOWED,
-        subject_type="case",
-        subject_id=str(case_id),
-        on_behalf_of=acting_for(viewer, stored.facts),
+    on_behalf_of = acting_for(viewer, stored.facts)
+    if action is not None:
+        if not can_act(viewer, stored.facts, action, now):
+            portal.record(
+                request,
+                audit_action,
+                Outcome.REFUSED,
+                subject_type="case",
+                subject_id=str(case_id),
+                on_behalf_of=on_behalf_of,
+            )
+            raise Refused(
+                403,
+                "You cannot change this case",
+                [
+                    "You can read this case but not change it. Cases shared with you by a"
+                    " colleague can only be changed by them, their named cover or Members'"
+                    " Services; once the constituent withdraws their authority, a case can"
+                    " only be closed."
+                ],
+            )
+    else:
+        portal.record(
+            request,
+            "view_case",
+            Outcome.ALLOWED,
+            subject_type="case",
+            subject_id=str(case_id),
+            on_behalf_of=on_behalf_of,
+        )
+    return VisibleCase(
+        stored,
+        project_case(viewer, stored.case, stored.facts, now),
+        on_behalf_of,
+        frozenset(a for a in Action if can_act(viewer, stored.facts, a, now)),
     )
-    return VisibleCase(stored, project_case(viewer, stored.case, stored.facts, now))

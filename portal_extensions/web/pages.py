@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mappings.model import COUNCIL_ZONE
-from portal_extensions.access import Role
+from portal_extensions.access import Action, Role
 from portal_extensions.web.app import (
     CASE_ROLES,
     NotFound,
@@ -26,6 +26,7 @@ from portal_extensions.web.auth import check_password
 from portal_extensions.web.casework import (
     BUCKET_LABELS,
     LIST_HEADINGS,
+    VisibleCase,
     list_cases,
     open_case,
     parse_bucket,
@@ -257,23 +258,71 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
 
 
-@router.get("/cases/{portal_id}")
-@allow(*CASE_ROLES, case_param="portal_id")
-def case_page(request: Request, portal_id: str) -> Response:
-    visible = open_case(request, portal_id)
+MAX_NOTE_LENGTH = 20_000
+
+
+def _case_response(
+    request: Request,
+    visible: VisibleCase,
+    *,
+    status_code: int = 200,
+    note_text: str = "",
+    note_error: str | None = None,
+) -> Response:
     fields = visible.fields
     facts = visible.stored.facts
+    portal = portal_of(request)
+    pending = portal.writes.pending(visible.stored.case.portal_id) if "notes" in fields else []
     return render(
         request,
         "case.html",
         {
             "case": fields,
+            "portal_id": str(visible.stored.case.portal_id),
             "queued": visible.stored.queued,
             "withdrawn": facts.authority_withdrawn_at is not None,
             "hidden_special": facts.special_category and "description" not in fields,
             "summary_rows": _summary_rows(fields),
+            "can_add_note": Action.ADD_NOTE in visible.actions,
+            "pending": pending,
+            "note_text": note_text,
+            "note_error": note_error,
+            "errors": [{"text": note_error, "href": "#note-text"}] if note_error else [],
         },
+        status_code,
     )
+
+
+@router.get("/cases/{portal_id}")
+@allow(*CASE_ROLES, case_param="portal_id")
+def case_page(request: Request, portal_id: str) -> Response:
+    return _case_response(request, open_case(request, portal_id))
+
+
+@router.post("/cases/{portal_id}/notes")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.ADD_NOTE)
+def add_note(
+    request: Request,
+    portal_id: str,
+    text: Annotated[str, Form(max_length=MAX_NOTE_LENGTH * 2)] = "",
+) -> Response:
+    visible = open_case(request, portal_id, Action.ADD_NOTE)
+    viewer = signed_in(request)
+    text = text.strip()
+    error = None
+    if not text:
+        error = "Enter the note"
+    elif len(text) > MAX_NOTE_LENGTH:
+        error = f"The note must be {MAX_NOTE_LENGTH:,} characters or fewer"
+    if error:
+        return _case_response(request, visible, status_code=422, note_text=text, note_error=error)
+    portal_of(request).writes.add_note(
+        visible.stored.case.portal_id,
+        text,
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return RedirectResponse(f"/cases/{visible.stored.case.portal_id}#pending", status_code=303)
 
 
 @router.get("/health")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,3 +104,60 @@ class MemorySessionRegistry:
     def revoke(self, session_id: str) -> None:
         with self._lock:
             self._live.pop(session_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A change made in the portal that the CRM has not confirmed yet."""
+
+    kind: str  # add_note, close_case, ...
+    state: str  # queued, sent, needs_attention
+    actor: str
+    created_at: datetime
+
+
+class CaseWrites(Protocol):
+    """Changes to cases, queued for the CRM (the store's outbox).
+
+    An implementation writes the change and its audit event in one transaction; the web front
+    only audits refusals, so nothing is recorded twice.
+    """
+
+    def add_note(
+        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
+    ) -> str: ...
+
+    def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
+
+
+class MemoryCaseWrites:
+    """Queued writes in memory (tests and the demo before the store is wired)."""
+
+    def __init__(self, audit: AuditTrail, clock: Callable[[], datetime]) -> None:
+        self.audit = audit
+        self.clock = clock
+        self.notes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
+
+    def add_note(
+        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        now = self.clock()
+        key = str(uuid.uuid4())
+        self.notes.setdefault(portal_id, []).append(
+            (text, PendingWrite("add_note", "queued", actor, now))
+        )
+        self.audit.record(
+            PortalAuditEvent(
+                at=now,
+                actor=actor,
+                action="add_note",
+                subject_type="case",
+                subject_id=str(portal_id),
+                outcome=Outcome.ALLOWED,
+                on_behalf_of=on_behalf_of,
+            )
+        )
+        return key
+
+    def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
+        return [write for _, write in self.notes.get(portal_id, [])]

@@ -21,6 +21,16 @@ STATUS_TEXT = {
 }
 
 
+WRITE_TEXT = {
+    "create_case": "New case",
+    "update_case": "Changes to the case",
+    "add_note": "Note",
+    "attach": "Note with files",
+    "close_case": "Closing the case",
+    "reopen_case": "Reopening the case",
+}
+
+
 def council_date(value: date | datetime | None) -> str:
     if value is None:
         return "Not set"
@@ -62,6 +72,7 @@ def make_environment() -> Environment:
     )
     env.filters["council_date"] = council_date
     env.filters["council_time"] = council_time
+    env.filters["write_text"] = lambda kind: WRITE_TEXT.get(kind, "Change")
     env.filters["status_text"] = lambda row: _status(row)[0]
     env.filters["status_class"] = lambda row: _status(row)[1]
     return env

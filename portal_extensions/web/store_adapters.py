@@ -26,7 +26,7 @@ from portal_extensions.access import (
     council_day,
     visible_cases_clause,
 )
-from portal_extensions.outbox import OutboxState
+from portal_extensions.outbox import OutboxState, entries_for_case, queue_note
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, record_event
 from portal_extensions.store.database import Store
@@ -40,7 +40,7 @@ from portal_extensions.store.schema import (
     users,
 )
 from portal_extensions.web.auth import Account
-from portal_extensions.web.ports import HealthCheck, PortalAuditEvent
+from portal_extensions.web.ports import HealthCheck, PendingWrite, PortalAuditEvent
 from portal_extensions.web.repository import (
     Bucket,
     CaseListing,
@@ -294,4 +294,26 @@ class StoreHealth:
                 f"{waiting} waiting, {attention} need attention",
             ),
             HealthCheck("Case index", True, f"{report.index_size} cases"),
+        ]
+
+
+class StoreCaseWrites:
+    """`CaseWrites` over the store's outbox (which audits each write in its transaction)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add_note(
+        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        with self.store.write() as conn:
+            return queue_note(conn, str(portal_id), text, actor=actor, on_behalf_of=on_behalf_of)
+
+    def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
+        with self.store.read() as conn:
+            entries = entries_for_case(conn, str(portal_id))
+        return [
+            PendingWrite(entry.kind.value, entry.state.value, entry.actor, entry.created_at)
+            for entry in entries
+            if entry.state is not OutboxState.CONFIRMED
         ]

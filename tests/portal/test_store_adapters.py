@@ -176,3 +176,19 @@ def test_store_audit_records_outcome_without_content(store) -> None:
         [event] = events_for(conn, "x-1")
     assert (event.actor, event.action, event.on_behalf_of) == ("bob", "view_case", "alice")
     assert event.detail == {"outcome": "refused"}
+
+
+def test_store_writes_queue_a_note_in_the_outbox_and_show_it_pending(store) -> None:
+    from portal_extensions.store import events_for
+    from portal_extensions.web.store_adapters import StoreCaseWrites
+
+    writes = StoreCaseWrites(store)
+    target = ALL[1].portal_id
+    key = writes.add_note(target, "Chased the service", actor="ms_alice", on_behalf_of="alice")
+    [pending] = writes.pending(target)
+    assert (pending.kind, pending.state, pending.actor) == ("add_note", "queued", "ms_alice")
+    with store.read() as conn:
+        events = events_for(conn, str(target))
+    queued = [e for e in events if e.detail.get("idempotency_key") == key]
+    assert [(e.actor, e.on_behalf_of) for e in queued] == [("ms_alice", "alice")]
+    assert StoreCaseRepository(store).get(target).queued  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ import re
 import uuid
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -21,7 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from portal_extensions.access import Role, can_view_case
+from portal_extensions.access import Role, can_act, can_view_case
 from portal_extensions.web import route_access
 from portal_extensions.web.app import all_routes
 from tests.portal.access_fixtures import NOW, VIEWERS
@@ -29,6 +30,11 @@ from tests.portal.conftest import sign_in
 from tests.portal.web_fixtures import CASES, build, stored
 
 SAMPLE_PATH_VALUES = {"name": "caseload.css"}
+# A valid body for each unsafe route, so an allowed call can succeed.
+SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/cases/{portal_id}/notes"): {"data": {"text": "A note from the matrix"}},
+    ("POST", "/api/v1/cases/{portal_id}/notes"): {"json": {"text": "A note from the matrix"}},
+}
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
 PUBLIC = "public"
 # Who each route is meant for, stated here independently of the code. A new route fails
@@ -41,6 +47,8 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/assets/{name}"): PUBLIC,
     ("GET", "/caseload"): CASEWORK,
     ("GET", "/cases/{portal_id}"): CASEWORK,
+    ("POST", "/cases/{portal_id}/notes"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/notes"): CASEWORK,
     ("GET", "/health"): {Role.ADMINISTRATOR},
     ("GET", "/api/v1/session"): set(Role),
     ("POST", "/api/v1/sign-out"): PUBLIC,
@@ -59,6 +67,11 @@ class Call:
     path: str
     template: str
     case_index: int | None  # position in CASES, or None for no case / the missing case
+
+
+def _without_token(content: bytes) -> bytes:
+    """A page without its session's CSRF token (each client has its own)."""
+    return re.sub(rb'name="csrf_token" value="[^"]+"', b"", content)
 
 
 def _params(path: str) -> list[str]:
@@ -111,7 +124,8 @@ def _client(app, who: str) -> TestClient:
 def _request(client: TestClient, call: Call):
     token = _token(client) if call.method in UNSAFE else None
     headers = {"X-CSRF-Token": token} if token else {}
-    return client.request(call.method, call.path, headers=headers)
+    body = SAMPLE_BODIES.get((call.method, call.template), {})
+    return client.request(call.method, call.path, headers=headers, **body)
 
 
 def _token(client: TestClient) -> str | None:
@@ -179,23 +193,32 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
         if viewer.role not in access.roles:
             assert response.status_code == 403, label
             # Refused by role before any case is read: the same answer for every case id.
-            role_refusals.setdefault(call.template, set()).add(response.content)
+            role_refusals.setdefault(f"{call.method} {call.template}", set()).add(
+                _without_token(response.content)
+            )
             continue
         if access.case_param is None:
             assert response.status_code == 200, label
             continue
         if call.case_index is None:
             assert response.status_code == 404, label
-            missing_bodies[call.template] = response.content
+            missing_bodies[f"{call.method} {call.template}"] = _without_token(response.content)
             continue
         facts = stored(CASES[call.case_index]).facts
-        if can_view_case(viewer, facts, NOW):
-            assert response.status_code == 200, label
-            assert CASES[call.case_index].title in response.text, label
-        else:
+        if not can_view_case(viewer, facts, NOW):
             assert response.status_code == 404, label
             assert CASES[call.case_index].title not in response.text, label
-            refused_bodies.setdefault(call.template, set()).add(response.content)
+            refused_bodies.setdefault(f"{call.method} {call.template}", set()).add(
+                _without_token(response.content)
+            )
+        elif access.action is None:
+            assert response.status_code == 200, label
+            assert CASES[call.case_index].title in response.text, label
+        elif can_act(viewer, facts, access.action, NOW):
+            assert response.status_code == (202 if api else 303), label
+        else:
+            assert response.status_code == 403, label
+            assert "cannot change this case" in response.text, label
     for template, bodies in role_refusals.items():
         assert len(bodies) == 1, f"{who}: {template} refusals differ between case ids"
     for template, bodies in refused_bodies.items():

@@ -1,0 +1,103 @@
+"""Reading and changing cases through the pages and the API: notes are queued for the CRM,
+a failed form keeps what was typed, and every view and refusal is audited."""
+
+from __future__ import annotations
+
+from portal_extensions.web import Outcome
+from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.web_fixtures import CASES
+
+BROKEN_LIGHT = next(c for c in CASES if c.title == "Broken street light")
+WITHDRAWN = next(c for c in CASES if c.title == "Withdrawn ward case")
+HOUSING = next(c for c in CASES if c.title == "Housing adaptation")
+
+
+def test_a_member_adds_a_note_and_sees_it_queued(client, built) -> None:
+    sign_in(client, "alice")
+    page = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
+    assert "Add a note" in page.text
+    response = client.post(
+        f"/cases/{BROKEN_LIGHT.portal_id}/notes",
+        data={"text": "Rang the lighting team", "csrf_token": csrf_from(page.text)},
+    )
+    assert response.status_code == 303
+    after = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
+    assert "Waiting for the council's CRM" in after.text
+    assert "Note by u-alice, 15 June 2026 at 12:00pm: queued" in after.text
+    notes = [e for e in built.audit.events if e.action == "add_note"]
+    assert [(e.actor, e.outcome, e.on_behalf_of) for e in notes] == [
+        ("u-alice", Outcome.ALLOWED, None)
+    ]
+
+
+def test_an_empty_note_is_refused_beside_the_field_and_a_long_one_keeps_its_text(client) -> None:
+    sign_in(client, "alice")
+    page = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
+    token = csrf_from(page.text)
+    empty = client.post(
+        f"/cases/{BROKEN_LIGHT.portal_id}/notes", data={"text": "  ", "csrf_token": token}
+    )
+    assert empty.status_code == 422
+    assert 'id="note-text-error"' in empty.text and "Enter the note" in empty.text
+    assert 'href="#note-text"' in empty.text
+    typed = "x" * 20_001
+    long = client.post(
+        f"/cases/{BROKEN_LIGHT.portal_id}/notes", data={"text": typed, "csrf_token": token}
+    )
+    assert long.status_code == 422
+    assert typed in long.text
+
+
+def test_members_services_act_on_the_members_behalf(client, built) -> None:
+    sign_in(client, "ms_alice")
+    token = client.get("/api/v1/session").json()["csrf_token"]
+    response = client.post(
+        f"/api/v1/cases/{BROKEN_LIGHT.portal_id}/notes",
+        json={"text": "Chased on Cllr Alice's behalf"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 202 and response.json()["queued"] is True
+    [event] = [e for e in built.audit.events if e.action == "add_note"]
+    assert (event.actor, event.on_behalf_of) == ("u-ms", "alice")
+    case = client.get(f"/api/v1/cases/{BROKEN_LIGHT.portal_id}").json()
+    assert [w["kind"] for w in case["pending"]] == ["add_note"]
+
+
+def test_a_ward_colleague_may_read_a_shared_case_but_not_change_it(client, built) -> None:
+    sign_in(client, "bob")
+    page = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
+    assert page.status_code == 200 and "Add a note" not in page.text
+    refused = client.post(
+        f"/cases/{BROKEN_LIGHT.portal_id}/notes",
+        data={"text": "Trying anyway", "csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 403
+    assert [(e.action, e.outcome) for e in built.audit.events][-1] == ("add_note", Outcome.REFUSED)
+
+
+def test_after_withdrawal_even_the_owner_cannot_add_notes(client) -> None:
+    sign_in(client, "alice")
+    page = client.get(f"/cases/{WITHDRAWN.portal_id}")
+    assert "withdrawn their authority" in page.text and "Add a note" not in page.text
+    api = client.get(f"/api/v1/cases/{WITHDRAWN.portal_id}").json()
+    assert api["actions"] == ["close"]
+
+
+def test_special_category_details_reach_no_service_officer(client) -> None:
+    sign_in(client, "officer_s1")
+    case = client.get(f"/api/v1/cases/{HOUSING.portal_id}").json()["case"]
+    assert "constituent" not in case and "notes" not in case
+    page = client.get(f"/cases/{HOUSING.portal_id}")
+    assert "Resident-" not in page.text and "First note" not in page.text
+
+
+def test_every_view_and_refusal_is_audited_without_content(client, built) -> None:
+    sign_in(client, "carol")
+    client.get(f"/cases/{BROKEN_LIGHT.portal_id}")  # ward-shared: allowed
+    client.get(f"/cases/{CASES[0].portal_id}")  # alice's private case: refused
+    views = [e for e in built.audit.events if e.action == "view_case"]
+    assert [(e.subject_id, e.outcome) for e in views] == [
+        (str(BROKEN_LIGHT.portal_id), Outcome.ALLOWED),
+        (str(CASES[0].portal_id), Outcome.REFUSED),
+    ]
+    assert all(e.actor == "u-carol" for e in views)
