@@ -3,9 +3,8 @@
 Lists are always asked for *as a viewer*: an implementation must filter with
 `access.visible_cases_clause` (SQL) or `access.visibility` (in memory), so a list never shows a
 case whose page would refuse it. Single cases are fetched by id and then checked by the page with
-`access.can_view_case`. `MemoryCaseRepository` is the reference implementation, used by the demo
-until the store is wired, and by the tests every implementation should pass
-(`tests/portal/repository_contract.py`).
+`access.can_view_case`. `MemoryCaseRepository` is the reference implementation; the store's
+(`store_adapters.StoreCaseRepository`) is tested against it (`tests/portal/test_store_adapters.py`).
 """
 
 from __future__ import annotations

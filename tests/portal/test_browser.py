@@ -108,6 +108,10 @@ def test_a_member_signs_in_on_a_phone_and_sees_their_caseload(browser, base_url)
         page.get_by_role("link", name="Broken street light").click()
         page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == "Broken street light"
+        page.get_by_label("Add a note").fill("Rang the street lighting team")
+        page.get_by_role("button", name="Add note").click()
+        page.wait_for_load_state()
+        assert "Note by u-alice" in page.locator("#pending + ul").inner_text()
         page.screenshot(path=str(ARTIFACTS / "portal-member-case-phone.png"), full_page=True)
         no_overflow = page.evaluate(
             "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
@@ -173,6 +177,8 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         scan("my caseload, empty group")
         page.goto(f"{base_url}/cases/{CASES[0].portal_id}")
         scan("case page")
+        page.get_by_role("button", name="Add note").click()
+        scan("case page, note missing")
         page.goto(f"{base_url}/health")
         scan("forbidden page")
         context.clear_cookies()

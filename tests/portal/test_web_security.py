@@ -289,3 +289,11 @@ def test_a_forged_session_without_a_live_session_id_is_refused(built) -> None:
     assert forged({"uid": "u-tl", "sid": live}).get("/api/v1/session").status_code == 200
     assert forged({"uid": "u-tl"}).get("/api/v1/session").status_code == 401
     assert forged({"uid": "u-admin", "sid": live}).get("/api/v1/session").status_code == 401
+
+
+def test_the_openapi_document_describes_the_json_api_only(client) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    paths = set(document["paths"])
+    assert "/api/v1/cases/{portal_id}/notes" in paths and "/api/v1/caseload" in paths
+    assert all(path.startswith("/api/v1/") for path in paths)
+    assert client.get("/docs").status_code == 404  # the interactive docs would load a CDN
