@@ -4,7 +4,8 @@
 
 The sandbox CRM runs in a separate process (so its CPU and memory are not counted). Each path
 runs in a fresh child process that reports its own CPU time and peak RSS:
-- baseline: one streamed searchAndRetrieveCaseDetails, `lxml.etree.iterparse` -> dicts -> pydantic;
+- baseline: one streamed searchAndRetrieveCaseDetails (the sandbox answers at most 10,000
+  cases at once), `lxml.etree.iterparse` -> dicts -> pydantic; compared per case;
 - connector: `LaganClient.iter_changed_cases` (windowed pages, hardened streaming parser,
   residency checks, retries, deadlines) -> the same pydantic model;
 - zeep: zeep's object layer on `--zeep-cases` cases -> `zeep_to_raw` -> pydantic, reported per
@@ -169,9 +170,18 @@ def run_zeep(url: str, cases: int) -> dict[str, Any]:
 
 
 def _child(phase: str, url: str, arg: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.connector_bulk_read", "--phase", phase, "--url", url,
-         "--arg", str(arg)],
+    out = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.connector_bulk_read",
+            "--phase",
+            phase,
+            "--url",
+            url,
+            "--arg",
+            str(arg),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -219,9 +229,19 @@ def main() -> None:
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "sandbox", "--port", str(port), "--cases",
-         str(args.cases), "--auth", "basic"],
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "sandbox",
+            "--port",
+            str(port),
+            "--cases",
+            str(args.cases),
+            "--auth",
+            "basic",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -233,22 +253,37 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    per = {k: v["cpu"] / max(v["cases"], 1) * 1e6 for k, v in
-           (("baseline", baseline), ("connector", connector), ("zeep", zeep_run))}
-    ratio = connector["cpu"] / baseline["cpu"]
-    print(f"cases: baseline {baseline['cases']}, connector {connector['cases']}, "
-          f"zeep {zeep_run['cases']}")
-    print(f"baseline  (lxml iterparse -> dicts -> pydantic): {baseline['cpu']:.2f}s CPU, "
-          f"{per['baseline']:.0f} us/case, peak RSS {baseline['peak_mb']:.0f} MB")
-    print(f"connector (streaming, hardened, paged):          {connector['cpu']:.2f}s CPU, "
-          f"{per['connector']:.0f} us/case, peak RSS {connector['peak_mb']:.0f} MB")
-    print(f"zeep objects ({zeep_run['cases']} cases):                   "
-          f"{per['zeep']:.0f} us/case ({per['zeep'] / per['baseline']:.1f}x baseline), "
-          f"peak RSS {zeep_run['peak_mb']:.0f} MB")
-    print(f"connector/baseline CPU ratio: {ratio:.2f}x (target <= 2x): "
-          f"{'PASS' if ratio <= 2 else 'FAIL'}")
-    print(f"connector peak memory: {connector['peak_mb']:.0f} MB (target <= 300 MB): "
-          f"{'PASS' if connector['peak_mb'] <= 300 else 'FAIL'}")
+    per = {
+        k: v["cpu"] / max(v["cases"], 1) * 1e6
+        for k, v in (("baseline", baseline), ("connector", connector), ("zeep", zeep_run))
+    }
+    # Per case: the sandbox caps one answer at 10,000 cases, so the baseline reads a sample.
+    ratio = per["connector"] / per["baseline"]
+    print(
+        f"cases: baseline {baseline['cases']}, connector {connector['cases']}, "
+        f"zeep {zeep_run['cases']}"
+    )
+    print(
+        f"baseline  (lxml iterparse -> dicts -> pydantic): {baseline['cpu']:.2f}s CPU, "
+        f"{per['baseline']:.0f} us/case, peak RSS {baseline['peak_mb']:.0f} MB"
+    )
+    print(
+        f"connector (streaming, hardened, paged):          {connector['cpu']:.2f}s CPU, "
+        f"{per['connector']:.0f} us/case, peak RSS {connector['peak_mb']:.0f} MB"
+    )
+    print(
+        f"zeep objects ({zeep_run['cases']} cases):                   "
+        f"{per['zeep']:.0f} us/case ({per['zeep'] / per['baseline']:.1f}x baseline), "
+        f"peak RSS {zeep_run['peak_mb']:.0f} MB"
+    )
+    print(
+        f"connector/baseline CPU per case: {ratio:.2f}x (target <= 2x): "
+        f"{'PASS' if ratio <= 2 else 'FAIL'}"
+    )
+    print(
+        f"connector peak memory: {connector['peak_mb']:.0f} MB (target <= 300 MB): "
+        f"{'PASS' if connector['peak_mb'] <= 300 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

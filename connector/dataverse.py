@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
 
@@ -253,6 +254,9 @@ class DataverseClient:
                 "the answer is not JSON", crm="dynamics365", operation=operation
             ) from None
 
+    def _get_json(self, url: str, operation: str, headers: dict[str, str]) -> Any:
+        return self._json(self._request("GET", url, operation, headers=headers), operation)
+
     def _call(self, operation: str, fn: Callable[[], T], *, idempotent: bool) -> T:
         return self.resilience.call(operation, lambda _attempt: fn(), idempotent=idempotent)
 
@@ -279,12 +283,9 @@ class DataverseClient:
         )
         prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}"}
         while url is not None:
-            page_url = url
             body = self._call(
                 "incidents",
-                lambda: self._json(
-                    self._request("GET", page_url, "incidents", headers=prefer), "incidents"
-                ),
+                partial(self._get_json, url, "incidents", prefer),
                 idempotent=True,
             )
             records = body.get("value") if isinstance(body, dict) else None
@@ -405,13 +406,10 @@ class DataverseClient:
             )
         for note in notes:
             # A POST is not idempotent: never replayed after an ambiguous failure.
-            self._call(
-                "annotations",
-                lambda note=note: self._request(
-                    "POST", "annotations", "annotations", ok=(200, 201, 204), json=note
-                ),
-                idempotent=False,
+            post = partial(
+                self._request, "POST", "annotations", "annotations", ok=(200, 201, 204), json=note
             )
+            self._call("annotations", post, idempotent=False)
 
     def get_attachment(self, reference: str) -> Attachment:
         path = f"annotations({reference})?$select=filename,mimetype,documentbody"
@@ -538,9 +536,7 @@ class DataverseClient:
         for name in self.USED_ENTITY_SETS:
             try:
                 self._call(
-                    name,
-                    lambda name=name: self._request("GET", f"{name}?$top=1", name),
-                    idempotent=True,
+                    name, partial(self._request, "GET", f"{name}?$top=1", name), idempotent=True
                 )
             except CRMNotFound:
                 continue

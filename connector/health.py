@@ -69,7 +69,12 @@ def run_checks(
     checks.append(_timed("tls", tls))
     if contract is not None:
         checks.append(_timed("contract", contract))
-    checks.append(_timed("auth", lambda: (probe(), "authenticated call succeeded")[1]))
+
+    def auth() -> str:
+        probe()
+        return "authenticated call succeeded"
+
+    checks.append(_timed("auth", auth))
     latency = checks[-1].elapsed_ms or 0.0
     checks.append(
         HealthCheck(

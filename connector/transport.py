@@ -45,7 +45,7 @@ class GuardedSession(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         self.allowlist.check_url(request.url or "", operation=request.method or "request")
         kwargs["verify"] = str(self.ca_bundle) if self.ca_bundle else True
         connect, read = self.connect_timeout, self.read_timeout
@@ -71,7 +71,7 @@ class GuardedSession(requests.Session):
         return target
 
 
-class GuardedTransport(Transport):  # type: ignore[misc]
+class GuardedTransport(Transport):
     """zeep Transport: WSDL/XSD only from the pinned local files or allowed hosts, never file://.
 
     zeep up to 4.3.2 declared but did not enforce `forbid_external`; this transport enforces it
@@ -85,11 +85,12 @@ class GuardedTransport(Transport):  # type: ignore[misc]
         local_documents: dict[str, bytes],
         operation_timeout: float,
     ) -> None:
-        super().__init__(
+        super().__init__(  # type: ignore[no-untyped-call]
             session=session,
             timeout=session.connect_timeout,
             operation_timeout=operation_timeout,
         )
+        self.guard = session.allowlist
         self.local_documents = local_documents
         # zeep mounts a file:// adapter on the session it is given; take it away again.
         session.adapters.pop("file://", None)
@@ -100,11 +101,11 @@ class GuardedTransport(Transport):  # type: ignore[misc]
         if "://" not in url or url.lower().startswith("file:"):
             raise ResidencyViolation(
                 "WSDL/XSD import from the local file system refused",
-                crm=self.session.allowlist.crm,
+                crm=self.guard.crm,
                 operation="wsdl",
             )
-        self.session.allowlist.check_url(url, operation="wsdl")
-        content = super().load(url)
+        self.guard.check_url(url, operation="wsdl")
+        content = super().load(url)  # type: ignore[no-untyped-call]
         if not isinstance(content, bytes):
             raise CRMContractError("WSDL download gave no bytes", operation="wsdl")
         return content

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -182,7 +182,8 @@ def iter_elements(
                 prolog += chunk
                 _check_prolog(prolog)
             parser.feed(chunk)
-            for event, elem in parser.read_events():
+            for event, item in parser.read_events():
+                elem = cast("etree._Element", item)
                 tag = elem.tag
                 if tag == f"{{{SOAP_ENV}}}Envelope":
                     envelope_seen = True
@@ -219,7 +220,9 @@ def parse_document(
         raise CRMContractError(
             f"the CRM's answer is not well-formed XML (line {exc.lineno})"
         ) from None
-    if root.getroottree().docinfo.doctype or any(True for _ in root.iter(etree.Entity)):
+    if getattr(root.getroottree().docinfo, "doctype", None) or any(
+        True for _ in root.iter(etree.Entity)
+    ):
         raise CRMContractError("the CRM's answer contains a DTD or entity declaration; refused")
     for node in root.iter():
         if len(node.text or "") > max_text:

@@ -95,7 +95,9 @@ class FakeLagan:
     def handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
         body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
         root = etree.fromstring(body)
-        op_elem = root.find(f"{{{ENV}}}Body")[0]
+        body_elem = root.find(f"{{{ENV}}}Body")
+        assert body_elem is not None
+        op_elem = body_elem[0]
         op = etree.QName(op_elem).localname
         with self.lock:
             self._count(op)
@@ -120,9 +122,7 @@ class FakeLagan:
     def _dispatch(self, op: str, elem: etree._Element) -> tuple[int, dict[str, str], bytes]:
         if op == "FWTCaseCreate":
             ref = str(101000000001 + len(self.cases))
-            fields = {
-                f.findtext("Key"): f.findtext("Value") for f in elem.iter("FormField")
-            }
+            fields = {f.findtext("Key"): f.findtext("Value") for f in elem.iter("FormField")}
             self.cases[ref] = {
                 "portal_id": fields.get("PortalId") or "",
                 "title": elem.findtext("Title") or "",
@@ -143,9 +143,17 @@ class FakeLagan:
                     "</CaseBriefDetails>"
                     for ref, _ in hits
                 )
-                return 200, {}, envelope(f"<fl:FWTCaseBriefDetailsList>{items}</fl:FWTCaseBriefDetailsList>")
+                return (
+                    200,
+                    {},
+                    envelope(f"<fl:FWTCaseBriefDetailsList>{items}</fl:FWTCaseBriefDetailsList>"),
+                )
             items = "".join(case_xml(r, c["portal_id"], c["title"], c["modified"]) for r, c in hits)
-            return 200, {}, envelope(f"<fl:FWTCaseFullDetailsList>{items}</fl:FWTCaseFullDetailsList>")
+            return (
+                200,
+                {},
+                envelope(f"<fl:FWTCaseFullDetailsList>{items}</fl:FWTCaseFullDetailsList>"),
+            )
         if op == "FWTCaseFullDetailsRequest":
             ref = elem.findtext(f"{{{FL}}}CaseReference") or ""
             if ref not in self.cases:

@@ -62,7 +62,9 @@ def test_misspelt_setting_exits_2_with_the_key(tmp_path) -> None:
 
 
 @pytest.mark.sandbox_crm(cases=5)
-def test_check_fails_with_one_line_per_probe_when_auth_is_wrong(sandbox_crm, tmp_path, monkeypatch) -> None:
+def test_check_fails_with_one_line_per_probe_when_auth_is_wrong(
+    sandbox_crm, tmp_path, monkeypatch
+) -> None:
     config = _config(tmp_path, sandbox_crm, monkeypatch)
     monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "wrong-password")
     result = runner.invoke(app, ["crm", "check", "--config", str(config)])

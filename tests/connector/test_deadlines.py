@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -47,10 +48,8 @@ class SlowServer:
         i = 0
         try:
             while not self._stop.is_set():
-                try:
+                with contextlib.suppress(TimeoutError, OSError):
                     conn.recv(65536)
-                except (TimeoutError, OSError):
-                    pass
                 if self.mode == "drip" and i < len(payload):
                     conn.sendall(payload[i : i + 1])
                     i += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
@@ -10,6 +11,12 @@ import responses
 from connector.errors import CRMAuthError, CRMConflict, CRMNotFound, CRMRejected
 from tests.connector.conftest import fast_resilience
 from tests.connector.fakes import ENDPOINT, FakeLagan, Faults, fault
+
+
+def _body(request: Any) -> bytes:
+    body = request.body or b""
+    return body.encode() if isinstance(body, str) else bytes(body)
+
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "crm" / "lagan"
 
@@ -33,7 +40,7 @@ def test_username_token_goes_on_every_call_and_password_is_not_logged(make_lagan
     with responses.RequestsMock() as rsps:
         rsps.post(ENDPOINT, body=(FIXTURES / "case_full.xml").read_bytes())
         client.get_case("101000002951")
-        sent = rsps.calls[0].request.body
+        sent = _body(rsps.calls[0].request)
     assert b"<ns0:Username>caseload-svc</ns0:Username>" in sent
     assert b"PasswordText" in sent
     assert "s3cret-pass" not in caplog.text
@@ -118,7 +125,7 @@ def test_basic_auth_sends_authorization_header_and_no_security_header(make_lagan
         client.get_case("101000002951")
         request = rsps.calls[0].request
     assert request.headers["Authorization"].startswith("Basic ")
-    assert b"Security" not in request.body
+    assert b"Security" not in _body(request)
 
 
 def test_wsdl_hash_mismatch_refuses_to_build(make_lagan) -> None:

@@ -121,7 +121,7 @@ def test_session_refuses_to_send_to_unlisted_host_and_keeps_tls_verification() -
     with responses.RequestsMock() as rsps:
         rsps.get("http://127.0.0.1:8999/ok", body="fine")
         session.get("http://127.0.0.1:8999/ok", verify=False)
-        assert rsps.calls[0].request.req_kwargs["verify"] is True
+        assert rsps.calls[0].request.req_kwargs["verify"] is True  # type: ignore[attr-defined]
 
 
 def test_client_refuses_an_endpoint_off_the_list(make_lagan) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import tenacity
@@ -14,7 +15,7 @@ from connector.resilience import CRMCircuitOpen, PauseGate, Resilience, parse_re
 
 
 def _policy(**kw) -> Resilience:
-    options = {"attempts": 4, "wait": tenacity.wait_none(), "sleep": lambda s: None}
+    options: dict[str, Any] = {"attempts": 4, "wait": tenacity.wait_none(), "sleep": lambda s: None}
     options.update(kw)
     return Resilience(crm="lagan", **options)
 
@@ -83,8 +84,9 @@ def test_attempts_and_budget_bound_the_retries() -> None:
 
 def test_backoff_honours_retry_after_when_larger() -> None:
     slept: list[float] = []
-    policy = Resilience(crm="lagan", attempts=2, backoff_initial=0.001, backoff_max=0.002,
-                        sleep=slept.append)
+    policy = Resilience(
+        crm="lagan", attempts=2, backoff_initial=0.001, backoff_max=0.002, sleep=slept.append
+    )
 
     def once(attempt: int) -> str:
         if attempt == 1:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -42,9 +42,7 @@ def _lagan(handle: Any, mode: str = "username_token", **extra: Any) -> LaganClie
         auth_mode=mode,
         **extra,
     )
-    return LaganClient(
-        settings, resilience=fast_resilience("lagan", attempts=12), resolver=_no_dns
-    )
+    return LaganClient(settings, resilience=fast_resilience("lagan", attempts=12), resolver=_no_dns)
 
 
 def _dataverse(handle: Any) -> DataverseClient:
@@ -82,9 +80,7 @@ def test_lagan_thousand_writes_under_faults_lose_nothing_and_duplicate_nothing(s
     plan = sandbox_crm.set_faults(FAULTS, seed=11)
     keys = [str(uuid.uuid4()) for _ in range(WRITES)]
     payload = {"ClassificationEventCode": 101, "Title": "Fault run"}
-    refs = {
-        key: _deliver(lambda k: client.create_case(payload, k), key).reference for key in keys
-    }
+    refs = {key: _deliver(lambda k: client.create_case(payload, k), key).reference for key in keys}
     sandbox_crm.set_faults(None)
     counts = [sandbox_crm.count_cases(PortalId=key) for key in keys]
     assert counts.count(0) == 0, "lost writes"

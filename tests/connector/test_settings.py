@@ -21,7 +21,9 @@ BASE = '[crm]\nendpoint = "https://crm.council.gov.uk/lagan/services/FL"\n'
 
 def test_misspelt_key_fails_with_a_suggestion(tmp_path) -> None:
     path = _toml(tmp_path, BASE + 'alowed_hosts = ["crm.council.gov.uk"]\n')
-    with pytest.raises(SettingsError, match=r"crm.alowed_hosts: unknown key \(did you mean crm.allowed_hosts"):
+    with pytest.raises(
+        SettingsError, match=r"crm.alowed_hosts: unknown key \(did you mean crm.allowed_hosts"
+    ):
         load_crm_settings(path)
 
 
