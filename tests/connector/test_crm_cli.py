@@ -73,3 +73,13 @@ def test_check_fails_with_one_line_per_probe_when_auth_is_wrong(
     assert names == ["allowlist", "dns", "tls", "contract", "auth", "latency"]
     assert "FAIL auth" in result.output
     assert "wrong-password" not in result.output
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_get_prints_the_mapped_case_by_default(sandbox_crm, tmp_path, monkeypatch) -> None:
+    config = _config(tmp_path, sandbox_crm, monkeypatch)
+    result = runner.invoke(app, ["crm", "get", "101000000001", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    mapped = json.loads(result.output)
+    assert mapped["member_id"].startswith("cllr-")
+    assert "CoreDetails" not in mapped
