@@ -26,6 +26,7 @@ class CRMError(Exception):
         advice: str | None = None,
         status: int | None = None,
         retry_after: float | None = None,
+        ambiguous: bool = False,
     ) -> None:
         self.message = message
         self.crm = crm
@@ -36,6 +37,9 @@ class CRMError(Exception):
         self.status = status
         #: seconds the CRM asked us to wait (429/503 Retry-After), if it said.
         self.retry_after = retry_after
+        #: True when the request may have reached the CRM (the answer was lost): only calls
+        #: that are safe to repeat may be retried after such a failure.
+        self.ambiguous = ambiguous
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

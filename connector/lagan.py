@@ -669,7 +669,11 @@ class LaganClient:
 
     def update_case(self, ref: str, payload: RawPayload) -> None:
         data = {**payload, "CaseReference": ref}
-        self._call("updateCase", lambda: self._zeep("updateCase", **data), idempotent=True)
+        # Setting fields twice is harmless; adding a note twice is not.
+        adds_notes = any(data.get(key) for key in ("NewNote", "NewNoteAttachment"))
+        self._call(
+            "updateCase", lambda: self._zeep("updateCase", **data), idempotent=not adds_notes
+        )
 
     def close_case(self, ref: str, reason: str) -> None:
         def attempt() -> None:

@@ -31,6 +31,7 @@ import tenacity
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from connector.errors import (
     CRMError,
@@ -216,7 +217,29 @@ def map_transport_error(exc: Exception, *, crm: str, operation: str) -> CRMError
         return CRMUnavailable("connecting timed out", crm=crm, operation=operation)
     if isinstance(exc, requests.exceptions.Timeout):
         return CRMTimeout("the CRM stopped sending (read timeout)", crm=crm, operation=operation)
-    return CRMUnavailable(f"connection failed ({type(exc).__name__})", crm=crm, operation=operation)
+    # Refused or unresolvable: nothing was sent. Anything else (a reset, a dropped answer) may
+    # have happened after the CRM applied the request.
+    return CRMUnavailable(
+        f"connection failed ({type(exc).__name__})",
+        crm=crm,
+        operation=operation,
+        ambiguous=not _never_sent(exc),
+    )
+
+
+def _never_sent(exc: BaseException) -> bool:
+    pending: list[object] = [exc]
+    for _ in range(8):
+        if not pending:
+            return False
+        item = pending.pop()
+        if isinstance(item, NewConnectionError):  # includes NameResolutionError
+            return True
+        if isinstance(item, MaxRetryError):
+            pending.append(item.reason)
+        elif isinstance(item, BaseException):
+            pending.extend(item.args)
+    return False
 
 
 def error_for_status(
@@ -297,7 +320,9 @@ class Resilience:
             deadline = _current.get()
             if deadline is not None and deadline.expired():
                 return False
-            return idempotent or not isinstance(exc, CRMTimeout)
+            if idempotent:
+                return True
+            return not isinstance(exc, CRMTimeout) and not exc.ambiguous
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(should_retry),

@@ -146,3 +146,31 @@ def test_rejections_do_not_open_the_breaker() -> None:
     for _ in range(5):
         with pytest.raises(CRMRejected):
             policy.call("op", bad, idempotent=True)
+
+
+def test_ambiguous_failures_are_not_retried_for_non_idempotent_calls() -> None:
+    calls = []
+
+    def dropped(attempt: int) -> None:
+        calls.append(attempt)
+        raise CRMUnavailable("answer lost", ambiguous=True)
+
+    with pytest.raises(CRMUnavailable):
+        _policy().call("createNotes", dropped, idempotent=False)
+    assert calls == [1]
+    calls.clear()
+    with pytest.raises(CRMUnavailable):
+        _policy().call("retrieveCaseDetails", dropped, idempotent=True)
+    assert calls == [1, 2, 3, 4]
+
+
+def test_connection_refused_is_not_ambiguous() -> None:
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    from connector.resilience import map_transport_error
+
+    refused = requests.ConnectionError(NewConnectionError(None, "refused"))  # type: ignore[arg-type]
+    assert not map_transport_error(refused, crm="lagan", operation="x").ambiguous
+    reset = requests.ConnectionError("connection reset by peer")
+    assert map_transport_error(reset, crm="lagan", operation="x").ambiguous
