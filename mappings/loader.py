@@ -270,7 +270,8 @@ class _Compiler:
                 Problem(self.file, 1, 1, "", "a mapping file must be a YAML mapping (`crm: ...`)")
             )
             raise MappingFileError(self.file, self.problems)
-        data = _plain(self.tree)
+        # Top-level `x-...` keys hold YAML anchors for reuse (`<<: *name`); they map nothing.
+        data = {k: v for k, v in _plain(self.tree).items() if not str(k).startswith("x-")}
         try:
             spec = MappingSpec.model_validate(data)
         except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mappings import MappingFileError, load_mapping, load_profile, validate_file
+from mappings import MappingFileError, load_mapping, load_profile, parse_mapping, validate_file
 from mappings.errors import ProfileNotFoundError
 from tests.mappings.conftest import MINIMAL_DYNAMICS, messages_of, problems_of
 
@@ -298,3 +298,11 @@ def test_an_unreadable_file_is_a_problem(tmp_path) -> None:
 def test_unknown_profile_name_suggests_a_bundled_one() -> None:
     with pytest.raises(ProfileNotFoundError, match="did you mean `lagan`"):
         load_profile("lagna")
+
+
+def test_x_keys_hold_anchors_that_fields_reuse() -> None:
+    text = MINIMAL_DYNAMICS.replace(
+        "fields:\n", "x-inbound: &inbound\n  direction: inbound\nfields:\n"
+    ) + ("  service_id:\n    <<: *inbound\n    path: cr_serviceid\n")
+    mapping = parse_mapping(text)
+    assert mapping.field_specs["service_id"].direction == "inbound"
