@@ -576,12 +576,17 @@ class LaganClient:
         start = since
         span = INITIAL_WINDOW
         while start < end:
-            window_end = min(end, start + span)
+            # Whole-second boundaries: FL compares modification times to the second, so a
+            # fractional boundary would put the cases of that second in two windows.
+            window_end = (start + span).replace(microsecond=0)
+            if window_end <= start:
+                window_end = start.replace(microsecond=0) + MIN_WINDOW
+            window_end = min(end, window_end)
             width = window_end - start
             wide = width > MIN_WINDOW
             page = self._window(start, window_end, page_size + 1 if wide else MAX_WINDOW_CASES)
             if len(page) > page_size and wide:
-                span = width / 2
+                span = max(width / 2, MIN_WINDOW)
                 continue
             for first in range(0, len(page), page_size):
                 yield page[first : first + page_size]

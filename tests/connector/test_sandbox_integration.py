@@ -169,3 +169,25 @@ def test_lagan_over_a_real_loopback_server(sandbox_crm_server) -> None:
     client.close_case(ref.reference, "resolved")  # a replayed close is harmless
     assert client.get_case(ref.reference)["CoreDetails"]["Status"] == "closed"
     assert {c["CodeKey"] for c in client.code_book()} >= {"roads", "waste"}
+
+
+@pytest.mark.sandbox_crm(cases=400, seed=8)
+def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
+    client = _lagan(sandbox_crm)
+    windows: list[tuple[datetime, datetime]] = []
+    original = client._window
+
+    def record(start: datetime, end: datetime, limit: int) -> list[Any]:
+        windows.append((start, end))
+        return original(start, end, limit)
+
+    client._window = record  # type: ignore[method-assign]
+    since = datetime(2020, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    refs = [
+        c["CoreDetails"]["CaseReference"]
+        for page in client.iter_changed_cases(since, until, page_size=30)
+        for c in page
+    ]
+    assert len(refs) == len(set(refs))
+    assert all(end.microsecond == 0 for _, end in windows)
