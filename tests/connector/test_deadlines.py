@@ -105,3 +105,28 @@ def test_dataverse_calls_end_within_deadline(slow_server, make_dataverse) -> Non
     with pytest.raises(CRMTimeout):
         client.get_case("00000000-0000-0000-0000-000000000001")
     assert time.monotonic() - started < DEADLINE + 1.0
+
+
+@pytest.mark.sandbox_crm(cases=5)
+@pytest.mark.parametrize("fault", ["blackhole=1", "drip=1,drip_bps=1"])
+def test_sandbox_server_black_hole_and_drip_end_within_deadline(sandbox_crm_server, fault):
+    from connector.lagan import LaganClient
+    from connector.settings import CRMSettings
+
+    settings = CRMSettings(
+        endpoint=sandbox_crm_server.fl_url,
+        allowed_hosts=["127.0.0.1"],
+        username=sandbox_crm_server.username,
+        password=sandbox_crm_server.password,
+        auth_mode="basic",
+        read_timeout=30,
+    )
+    client = LaganClient(settings, resilience=fast_resilience("lagan", deadline=DEADLINE))
+    sandbox_crm_server.set_faults(f"retrieveCaseDetails:{fault}")
+    started = time.monotonic()
+    try:
+        with pytest.raises(CRMTimeout):
+            client.get_case("101000000001")
+    finally:
+        client.close()
+    assert time.monotonic() - started < DEADLINE + 1.0
