@@ -166,20 +166,22 @@ class Mapping:
             try:
                 value = rule.extract(raw, cache)
             except ConversionError as exc:
-                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc)))
+                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc), "conversion"))
                 continue
             if value is None or value == "":
                 if rule.has_default:
                     _assign(data, rule.target, rule.default)
                 elif rule.required:
                     problems.append(
-                        FieldProblem(rule.name, rule.crm_source, "required value is missing")
+                        FieldProblem(
+                            rule.name, rule.crm_source, "required value is missing", "missing"
+                        )
                     )
                 continue
             try:
                 value = rule.read(value)
             except (ConversionError, UnmappedValueError) as exc:
-                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc)))
+                problems.append(FieldProblem(rule.name, rule.crm_source, str(exc), _kind(exc)))
                 continue
             if rule.optional_parent is not None:
                 present.add(rule.optional_parent)
@@ -221,7 +223,7 @@ class Mapping:
             try:
                 rule.out_path.set(payload, rule.out_write(value))
             except (ConversionError, UnmappedValueError) as exc:
-                problems.append(FieldProblem(rule.name, rule.out_path.text, str(exc)))
+                problems.append(FieldProblem(rule.name, rule.out_path.text, str(exc), _kind(exc)))
         for path, value, on_create, on_update in self._constants:
             if on_update if for_update else on_create:
                 path.set(payload, value)
@@ -246,10 +248,16 @@ class Mapping:
             try:
                 rule.record_path.set(record, rule.record_write(value))
             except (ConversionError, UnmappedValueError) as exc:
-                problems.append(FieldProblem(rule.name, rule.record_path.text, str(exc)))
+                problems.append(
+                    FieldProblem(rule.name, rule.record_path.text, str(exc), _kind(exc))
+                )
         if problems:
             raise RecordMappingError(_case_reference(case), "outbound", problems)
         return record
+
+
+def _kind(exc: Exception) -> str:
+    return "unmapped" if isinstance(exc, UnmappedValueError) else "conversion"
 
 
 def _case_reference(case: MemberCase) -> str:

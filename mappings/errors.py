@@ -56,6 +56,9 @@ class FieldProblem:
     field: str  # caseload field path, e.g. `status`
     crm_path: str | None  # where in the CRM record the value came from or goes to
     message: str
+    # "unmapped" (a code missing from a value map), "conversion" (wrong type or format),
+    # "missing" (a required value is absent) or "invalid" (refused by the caseload model).
+    kind: str = "invalid"
 
     def __str__(self) -> str:
         source = f" ({self.crm_path})" if self.crm_path else ""

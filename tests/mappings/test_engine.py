@@ -107,6 +107,14 @@ def test_every_field_problem_of_a_record_is_reported_together(lagan: Mapping) ->
     del raw["CoreDetails"]["Title"]
     with pytest.raises(RecordMappingError) as caught:
         lagan.to_caseload(raw)
+    kinds = {p.field: p.kind for p in caught.value.problems}
+    assert kinds == {
+        "status": "unmapped",
+        "received_at": "conversion",
+        "channel": "unmapped",
+        "authority.explicit_consent": "conversion",
+        "title": "missing",
+    }
     by_field = {p.field: p.message for p in caught.value.problems}
     assert set(by_field) == {
         "status",
