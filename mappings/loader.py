@@ -22,12 +22,23 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from mappings.convert import COMPATIBLE, make_reader, make_writer
 from mappings.crm_schema import SCHEMAS, CrmSchema
-from mappings.engine import Extract, FieldRule, Mapping, PathCache, ValueMap, code_key
+from mappings.engine import Extract, FieldRule, Mapping, ValueMap, code_key
 from mappings.errors import (
     ConversionError,
     MappingFileError,
     Problem,
     ProfileNotFoundError,
+)
+from mappings.extract import (
+    chain,
+    concat,
+    first_of,
+    formatted,
+    leaf_code,
+    nothing,
+    single,
+    template,
+    when,
 )
 from mappings.fieldpaths import ModelField, model_fields
 from mappings.model import MemberCase
@@ -41,6 +52,7 @@ from mappings.spec import (
     MappingSpec,
     ValueMapSpec,
 )
+from mappings.yaml_text import indent_hint, plain
 
 PROFILE_DIR = "profiles"
 MODEL_FIELDS: dict[str, ModelField] = model_fields(MemberCase)
@@ -97,65 +109,6 @@ def validate_file(path: str | Path) -> list[Problem]:
 def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     """Validate and compile mapping text; `file` names it in problems."""
     return _Compiler(file, text).compile()
-
-
-def _indent_hint(text: str) -> tuple[int, int, str] | None:
-    """The first line whose indentation matches no enclosing block, with a suggestion.
-
-    YAML parsers notice a bad indent a line or two late; this finds the line a person must fix.
-    """
-    stack = [0]
-    previous: tuple[int, int, bool] | None = None  # line number, indent, opens a block
-    block_scalar_indent: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        if block_scalar_indent is not None:
-            if indent > block_scalar_indent:
-                continue
-            block_scalar_indent = None
-        content = stripped.split(" #", 1)[0].rstrip()
-        if previous is not None:
-            prev_number, prev_indent, opens = previous
-            if indent > prev_indent and not opens:
-                return (
-                    number,
-                    indent + 1,
-                    f"line {number} is indented {indent} spaces, deeper than line {prev_number}"
-                    f" ({prev_indent}), which does not open a block: align it with line"
-                    f" {prev_number}",
-                )
-            if indent > prev_indent:
-                stack.append(indent)
-            elif indent < prev_indent:
-                while stack and stack[-1] > indent:
-                    stack.pop()
-                if not stack or stack[-1] != indent:
-                    return (
-                        number,
-                        indent + 1,
-                        f"line {number} is indented {indent} spaces, which matches no enclosing"
-                        f" block (line {prev_number} is indented {prev_indent}): align them",
-                    )
-        opens = content.endswith(":") or content.startswith("- ") or content == "-"
-        if content.endswith(("|", ">", "|-", ">-")):
-            block_scalar_indent = indent
-        previous = (number, indent, opens)
-    return None
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip nodes as plain Python values (positions are kept on the tree)."""
-    if isinstance(node, dict):
-        return {_plain(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    for base in (bool, int, float, str):
-        if isinstance(node, base):
-            return base(node)
-    return node
 
 
 def _close(word: str, choices: list[str]) -> str | None:
@@ -255,7 +208,7 @@ class _Compiler:
             context = f" ({exc.context})" if exc.context else ""
             message = f"YAML syntax error: {problem}{context}"
             duplicate = re.search(r'duplicate key "([^"]*)"', problem)
-            hint = _indent_hint(self.text)
+            hint = indent_hint(self.text)
             if duplicate is not None:
                 message = f"duplicate key `{duplicate.group(1)}`"
                 suggestion = "a key may appear once in a block: merge the two entries"
@@ -271,14 +224,14 @@ class _Compiler:
             )
             raise MappingFileError(self.file, self.problems)
         # Top-level `x-...` keys hold YAML anchors for reuse (`<<: *name`); they map nothing.
-        data = {k: v for k, v in _plain(self.tree).items() if not str(k).startswith("x-")}
+        data = {k: v for k, v in plain(self.tree).items() if not str(k).startswith("x-")}
         try:
             spec = MappingSpec.model_validate(data)
         except ValidationError as exc:
             self.report_validation(exc, (), MappingSpec)
             spec = None
         schema = SCHEMAS.get(data.get("crm", ""))
-        zone = self.zone(data, spec)
+        zone = self.zone(spec)
         value_maps = self.check_value_maps(data.get("value_maps"))
         field_specs = self.check_field_specs(data.get("fields"))
         rules: list[FieldRule] = []
@@ -299,7 +252,7 @@ class _Compiler:
             constants=constants,
         )
 
-    def zone(self, data: dict[str, Any], spec: MappingSpec | None) -> ZoneInfo | None:
+    def zone(self, spec: MappingSpec | None) -> ZoneInfo | None:
         name = spec.defaults.timezone if spec else "Europe/London"
         return self.to_zone(name, ("defaults", "timezone"))
 
@@ -443,15 +396,15 @@ class _Compiler:
         read: Callable[[Any], Any] = reader
         record_write: Callable[[Any], Any] | None = record_writer
         if value_map is not None:
-            read = _chain(value_map.inbound, reader)
-            record_write = _leaf_code(value_map.outbound, schema.text_leaves)
+            read = chain(value_map.inbound, reader)
+            record_write = leaf_code(value_map.outbound, schema.text_leaves)
         read_path: CrmPath | None = None
         record_path: CrmPath | None = None
-        extract: Extract = _nothing
+        extract: Extract = nothing
         if fspec.path is not None:
             read_path = record_path = self.compile_path(fspec.path, (*loc, "path"))
             if read_path is not None:
-                extract = _single(read_path)
+                extract = single(read_path)
                 if inbound and not self.check_crm_read(schema, read_path, (*loc, "path")):
                     return None  # one problem per path: the write check would repeat it
         elif fspec.compute is not None:
@@ -550,12 +503,12 @@ class _Compiler:
                 self.check_value_map_targets(value_map, model_field, map_loc)
         write: Callable[[Any], Any] = writer
         if value_map is not None:
-            code_writer = _leaf_code(value_map.outbound, schema.text_leaves)
-            write = _chain(code_writer, writer) if out and out.type else code_writer
+            code_writer = leaf_code(value_map.outbound, schema.text_leaves)
+            write = chain(code_writer, writer) if out and out.type else code_writer
         if out is not None and out.format is not None:
             if "{value}" not in out.format:
                 self.report((*loc, "outbound", "format"), "a format must contain `{value}`")
-            write = _formatted(write, out.format)
+            write = formatted(write, out.format)
         rule.out_path = out_path
         rule.out_write = write
         rule.out_create = create is None
@@ -616,7 +569,7 @@ class _Compiler:
         if condition is None:
             return extract
         self.check_crm_read(schema, condition, (*loc, "when", "path"))
-        return _when(condition, frozenset(code_key(c) for c in compute.when.equals), extract)
+        return when(condition, frozenset(code_key(c) for c in compute.when.equals), extract)
 
     def compile_operation(self, compute: ComputeSpec, schema: CrmSchema, loc: Loc) -> Extract:
         if compute.op is ComputeOp.TEMPLATE:
@@ -626,7 +579,7 @@ class _Compiler:
                 parsed = list(string.Formatter().parse(compute.template))
             except ValueError as exc:
                 self.report((*loc, "template"), f"bad template: {exc}")
-                return _nothing
+                return nothing
             for literal, placeholder, spec, conversion in parsed:
                 if literal:
                     parts.append((literal, None))
@@ -642,7 +595,7 @@ class _Compiler:
                 if path is not None:
                     self.check_crm_read(schema, path, (*loc, "template"))
                     parts.append(("", path))
-            return _template(parts)
+            return template(parts)
         paths = []
         for index, text in enumerate(compute.paths):
             path = self.compile_path(text, (*loc, "paths", index))
@@ -650,8 +603,8 @@ class _Compiler:
                 self.check_crm_read(schema, path, (*loc, "paths", index))
                 paths.append(path)
         if compute.op is ComputeOp.FIRST_OF:
-            return _first_of(paths)
-        return _concat(paths, compute.separator)
+            return first_of(paths)
+        return concat(paths, compute.separator)
 
     def check_constants(
         self, spec: MappingSpec, schema: CrmSchema
@@ -680,87 +633,6 @@ class _Compiler:
 def _outbound_overrides(value_map: ValueMap) -> list[tuple[str, str]]:
     forward_targets = set(value_map.forward.values())
     return [(v, code_key(c)) for v, c in value_map.reverse.items() if v not in forward_targets]
-
-
-def _nothing(_record: dict[str, Any], _cache: PathCache) -> Any:
-    return None
-
-
-def _single(path: CrmPath) -> Extract:
-    get = path.get
-
-    def extract(record: dict[str, Any], cache: PathCache) -> Any:
-        value = get(record, cache)
-        # Some builds repeat scalar elements (ObjectReference); one value is that value.
-        if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], dict | list):
-            return value[0]
-        return value
-
-    return extract
-
-
-def _chain(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: second(first(value))
-
-
-def _leaf_code(outbound: Callable[[Any], Any], text_leaves: bool) -> Callable[[Any], Any]:
-    if not text_leaves:
-        return outbound
-    return lambda value: code_key(outbound(value))
-
-
-def _formatted(write: Callable[[Any], Any], template: str) -> Callable[[Any], Any]:
-    return lambda value: template.replace("{value}", str(write(value)))
-
-
-def _present(value: Any) -> bool:
-    return value is not None and value != ""
-
-
-def _when(condition: CrmPath, codes: frozenset[str], extract: Extract) -> Extract:
-    def guarded(record: dict[str, Any], cache: PathCache) -> Any:
-        value = condition.get(record, cache)
-        if value is None or code_key(value) not in codes:
-            return None
-        return extract(record, cache)
-
-    return guarded
-
-
-def _first_of(paths: list[CrmPath]) -> Extract:
-    def extract(record: dict[str, Any], cache: PathCache) -> Any:
-        for path in paths:
-            value = path.get(record, cache)
-            if _present(value):
-                return value
-        return None
-
-    return extract
-
-
-def _concat(paths: list[CrmPath], separator: str) -> Extract:
-    def extract(record: dict[str, Any], cache: PathCache) -> Any:
-        values = [str(v) for v in (p.get(record, cache) for p in paths) if _present(v)]
-        return separator.join(values) if values else None
-
-    return extract
-
-
-def _template(parts: list[tuple[str, CrmPath | None]]) -> Extract:
-    def extract(record: dict[str, Any], cache: PathCache) -> Any:
-        out: list[str] = []
-        found = False
-        for literal, path in parts:
-            if path is None:
-                out.append(literal)
-                continue
-            value = path.get(record, cache)
-            if _present(value):
-                found = True
-                out.append(str(value))
-        return " ".join("".join(out).split()) if found else None
-
-    return extract
 
 
 __all__ = [
