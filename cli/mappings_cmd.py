@@ -85,11 +85,14 @@ def _mapped_output(mapping: Mapping, record: dict[str, Any]) -> dict[str, Any]:
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="mapping files to check")],
+    files: Annotated[list[Path], typer.Argument(help="mapping files (or bundled profile names)")],
 ) -> None:
     """Check mapping files; print every problem with its line and column. Exit 1 if any."""
     failed = False
+    bundled = bundled_profiles()
     for file in files:
+        if not file.exists() and str(file) in bundled:
+            file = bundled[str(file)]
         problems = validate_file(file)
         if problems:
             failed = True

@@ -29,6 +29,12 @@ def test_validate_accepts_the_bundled_profiles() -> None:
     assert output.splitlines() == [f"{LAGAN}: ok", f"{DYNAMICS}: ok"]
 
 
+def test_validate_accepts_bundled_profile_names() -> None:
+    code, output = run("validate", "lagan")
+    assert code == 0
+    assert output == f"{LAGAN}: ok\n"
+
+
 def test_validate_a_misspelt_field_exits_1_and_names_the_line(tmp_path: Path) -> None:
     text = (
         Path(LAGAN)
