@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
@@ -151,6 +152,58 @@ def add_note(request: Request, portal_id: str, note: NoteIn) -> QueuedOut:
         visible.stored.case.portal_id,
         note.text.strip(),
         actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return QueuedOut(queued=True, key=key)
+
+
+class ReasonIn(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class ConflictOut(BaseModel):
+    error: str
+
+
+@router.post(
+    "/cases/{portal_id}/close",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.CLOSE)
+def close_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut | JSONResponse:
+    """Queue closing the case, with the reason, for the CRM. 409 if it is already closed."""
+    visible = open_case(request, portal_id, Action.CLOSE)
+    case = visible.stored.case
+    if not case.is_open:
+        return JSONResponse({"error": "This case is already closed"}, 409)
+    key = portal_of(request).writes.close(
+        case.portal_id,
+        body.reason.strip(),
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return QueuedOut(queued=True, key=key)
+
+
+@router.post(
+    "/cases/{portal_id}/reopen",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.REOPEN)
+def reopen_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut | JSONResponse:
+    """Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed."""
+    visible = open_case(request, portal_id, Action.REOPEN)
+    case = visible.stored.case
+    if case.status is not CaseStatus.CLOSED:
+        return JSONResponse({"error": "This case is not closed"}, 409)
+    key = portal_of(request).writes.reopen(
+        case.portal_id,
+        body.reason.strip(),
+        actor=signed_in(request).user_id,
         on_behalf_of=visible.on_behalf_of,
     )
     return QueuedOut(queued=True, key=key)

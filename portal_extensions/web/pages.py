@@ -3,12 +3,13 @@ fail, come back with every typed value kept and each error beside its field."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from mappings.model import COUNCIL_ZONE
+from mappings.model import COUNCIL_ZONE, CaseStatus
 from portal_extensions.access import Action, Role
 from portal_extensions.web.app import (
     CASE_ROLES,
@@ -258,7 +259,8 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
 
 
-MAX_NOTE_LENGTH = 20_000
+MAX_TEXT_LENGTH = 20_000
+FIELD_IDS = {"note": "note-text", "close": "close-reason", "reopen": "reopen-reason"}
 
 
 def _case_response(
@@ -266,30 +268,56 @@ def _case_response(
     visible: VisibleCase,
     *,
     status_code: int = 200,
-    note_text: str = "",
-    note_error: str | None = None,
+    typed: dict[str, str] | None = None,
+    field_errors: dict[str, str] | None = None,
 ) -> Response:
     fields = visible.fields
     facts = visible.stored.facts
-    portal = portal_of(request)
-    pending = portal.writes.pending(visible.stored.case.portal_id) if "notes" in fields else []
+    case = visible.stored.case
+    field_errors = field_errors or {}
+    pending = portal_of(request).writes.pending(case.portal_id) if "notes" in fields else []
     return render(
         request,
         "case.html",
         {
             "case": fields,
-            "portal_id": str(visible.stored.case.portal_id),
+            "portal_id": str(case.portal_id),
             "queued": visible.stored.queued,
             "withdrawn": facts.authority_withdrawn_at is not None,
             "hidden_special": facts.special_category and "description" not in fields,
             "summary_rows": _summary_rows(fields),
             "can_add_note": Action.ADD_NOTE in visible.actions,
+            "can_close": Action.CLOSE in visible.actions and case.is_open,
+            "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
             "pending": pending,
-            "note_text": note_text,
-            "note_error": note_error,
-            "errors": [{"text": note_error, "href": "#note-text"}] if note_error else [],
+            "typed": typed or {},
+            "field_errors": field_errors,
+            "errors": [
+                {"text": text, "href": f"#{FIELD_IDS[name]}"} for name, text in field_errors.items()
+            ],
         },
         status_code,
+    )
+
+
+def _text_problem(text: str, missing: str) -> str | None:
+    if not text:
+        return missing
+    if len(text) > MAX_TEXT_LENGTH:
+        return f"This must be {MAX_TEXT_LENGTH:,} characters or fewer"
+    return None
+
+
+def _conflict(request: Request, heading: str, portal_id: uuid.UUID) -> Response:
+    return render(
+        request,
+        "message.html",
+        {
+            "heading": heading,
+            "paragraphs": ["Nothing was changed."],
+            "link": {"href": f"/cases/{portal_id}", "text": "Back to the case"},
+        },
+        409,
     )
 
 
@@ -304,25 +332,74 @@ def case_page(request: Request, portal_id: str) -> Response:
 def add_note(
     request: Request,
     portal_id: str,
-    text: Annotated[str, Form(max_length=MAX_NOTE_LENGTH * 2)] = "",
+    text: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
 ) -> Response:
     visible = open_case(request, portal_id, Action.ADD_NOTE)
-    viewer = signed_in(request)
     text = text.strip()
-    error = None
-    if not text:
-        error = "Enter the note"
-    elif len(text) > MAX_NOTE_LENGTH:
-        error = f"The note must be {MAX_NOTE_LENGTH:,} characters or fewer"
-    if error:
-        return _case_response(request, visible, status_code=422, note_text=text, note_error=error)
+    problem = _text_problem(text, "Enter the note")
+    if problem:
+        return _case_response(
+            request, visible, status_code=422, typed={"note": text}, field_errors={"note": problem}
+        )
+    case_id = visible.stored.case.portal_id
     portal_of(request).writes.add_note(
-        visible.stored.case.portal_id,
-        text,
-        actor=viewer.user_id,
-        on_behalf_of=visible.on_behalf_of,
+        case_id, text, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
-    return RedirectResponse(f"/cases/{visible.stored.case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}#pending", status_code=303)
+
+
+@router.post("/cases/{portal_id}/close")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.CLOSE)
+def close_case(
+    request: Request,
+    portal_id: str,
+    reason: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
+) -> Response:
+    visible = open_case(request, portal_id, Action.CLOSE)
+    case = visible.stored.case
+    if not case.is_open:
+        return _conflict(request, "This case is already closed", case.portal_id)
+    reason = reason.strip()
+    problem = _text_problem(reason, "Enter why the case is being closed")
+    if problem:
+        return _case_response(
+            request,
+            visible,
+            status_code=422,
+            typed={"close": reason},
+            field_errors={"close": problem},
+        )
+    portal_of(request).writes.close(
+        case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
+    )
+    return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
+
+
+@router.post("/cases/{portal_id}/reopen")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.REOPEN)
+def reopen_case(
+    request: Request,
+    portal_id: str,
+    reason: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
+) -> Response:
+    visible = open_case(request, portal_id, Action.REOPEN)
+    case = visible.stored.case
+    if case.status is not CaseStatus.CLOSED:
+        return _conflict(request, "This case is not closed", case.portal_id)
+    reason = reason.strip()
+    problem = _text_problem(reason, "Enter why the case is being reopened")
+    if problem:
+        return _case_response(
+            request,
+            visible,
+            status_code=422,
+            typed={"reopen": reason},
+            field_errors={"reopen": problem},
+        )
+    portal_of(request).writes.reopen(
+        case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
+    )
+    return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
 
 
 @router.get("/health")

@@ -127,6 +127,14 @@ class CaseWrites(Protocol):
         self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
     ) -> str: ...
 
+    def close(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str: ...
+
+    def reopen(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str: ...
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
 
@@ -136,28 +144,42 @@ class MemoryCaseWrites:
     def __init__(self, audit: AuditTrail, clock: Callable[[], datetime]) -> None:
         self.audit = audit
         self.clock = clock
-        self.notes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
+        self.writes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
 
-    def add_note(
-        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
+    def _queue(
+        self, kind: str, portal_id: uuid.UUID, text: str, actor: str, on_behalf_of: str | None
     ) -> str:
         now = self.clock()
-        key = str(uuid.uuid4())
-        self.notes.setdefault(portal_id, []).append(
-            (text, PendingWrite("add_note", "queued", actor, now))
+        self.writes.setdefault(portal_id, []).append(
+            (text, PendingWrite(kind, "queued", actor, now))
         )
         self.audit.record(
             PortalAuditEvent(
                 at=now,
                 actor=actor,
-                action="add_note",
+                action=kind,
                 subject_type="case",
                 subject_id=str(portal_id),
                 outcome=Outcome.ALLOWED,
                 on_behalf_of=on_behalf_of,
             )
         )
-        return key
+        return str(uuid.uuid4())
+
+    def add_note(
+        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        return self._queue("add_note", portal_id, text, actor, on_behalf_of)
+
+    def close(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        return self._queue("close_case", portal_id, reason, actor, on_behalf_of)
+
+    def reopen(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        return self._queue("reopen_case", portal_id, reason, actor, on_behalf_of)
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
-        return [write for _, write in self.notes.get(portal_id, [])]
+        return [write for _, write in self.writes.get(portal_id, [])]

@@ -26,7 +26,13 @@ from portal_extensions.access import (
     council_day,
     visible_cases_clause,
 )
-from portal_extensions.outbox import OutboxState, entries_for_case, queue_note
+from portal_extensions.outbox import (
+    OutboxState,
+    entries_for_case,
+    queue_close,
+    queue_note,
+    queue_reopen,
+)
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, record_event
 from portal_extensions.store.database import Store
@@ -308,6 +314,20 @@ class StoreCaseWrites:
     ) -> str:
         with self.store.write() as conn:
             return queue_note(conn, str(portal_id), text, actor=actor, on_behalf_of=on_behalf_of)
+
+    def close(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        with self.store.write() as conn:
+            return queue_close(conn, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of)
+
+    def reopen(
+        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
+    ) -> str:
+        with self.store.write() as conn:
+            return queue_reopen(
+                conn, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of
+            )
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         with self.store.read() as conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from portal_extensions.access import Role, can_act, can_view_case
+from mappings.model import CaseStatus, MemberCase
+from portal_extensions.access import Action, Role, can_act, can_view_case
 from portal_extensions.web import route_access
 from portal_extensions.web.app import all_routes
 from tests.portal.access_fixtures import NOW, VIEWERS
@@ -34,6 +36,21 @@ SAMPLE_PATH_VALUES = {"name": "caseload.css"}
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/notes"): {"data": {"text": "A note from the matrix"}},
     ("POST", "/api/v1/cases/{portal_id}/notes"): {"json": {"text": "A note from the matrix"}},
+    ("POST", "/cases/{portal_id}/close"): {"data": {"reason": "Fixed"}},
+    ("POST", "/cases/{portal_id}/reopen"): {"data": {"reason": "Broken again"}},
+    ("POST", "/api/v1/cases/{portal_id}/close"): {"json": {"reason": "Fixed"}},
+    ("POST", "/api/v1/cases/{portal_id}/reopen"): {"json": {"reason": "Broken again"}},
+}
+
+
+def _never(case: MemberCase) -> bool:
+    return False
+
+
+# Allowed actions that the case's state makes pointless are answered 409 (nothing changes).
+CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
+    Action.CLOSE: lambda case: not case.is_open,
+    Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
 PUBLIC = "public"
@@ -49,6 +66,10 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/cases/{portal_id}"): CASEWORK,
     ("POST", "/cases/{portal_id}/notes"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/notes"): CASEWORK,
+    ("POST", "/cases/{portal_id}/close"): CASEWORK,
+    ("POST", "/cases/{portal_id}/reopen"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/close"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/reopen"): CASEWORK,
     ("GET", "/health"): {Role.ADMINISTRATOR},
     ("GET", "/api/v1/session"): set(Role),
     ("POST", "/api/v1/sign-out"): PUBLIC,
@@ -215,7 +236,9 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
             assert response.status_code == 200, label
             assert CASES[call.case_index].title in response.text, label
         elif can_act(viewer, facts, access.action, NOW):
-            assert response.status_code == (202 if api else 303), label
+            conflict = CONFLICTS.get(access.action, _never)(CASES[call.case_index])
+            expected = 409 if conflict else (202 if api else 303)
+            assert response.status_code == expected, label
         else:
             assert response.status_code == 403, label
             assert "cannot change this case" in response.text, label

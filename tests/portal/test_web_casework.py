@@ -101,3 +101,45 @@ def test_every_view_and_refusal_is_audited_without_content(client, built) -> Non
         (str(CASES[0].portal_id), Outcome.REFUSED),
     ]
     assert all(e.actor == "u-carol" for e in views)
+
+
+DRAIN = next(c for c in CASES if c.title == "Blocked drain cleared")
+
+
+def test_closing_needs_a_reason_and_is_queued_for_the_crm(client, built) -> None:
+    sign_in(client, "alice")
+    page = client.get(f"/cases/{WITHDRAWN.portal_id}")
+    assert "Close the case" in page.text  # closing is still allowed after withdrawal
+    token = csrf_from(page.text)
+    empty = client.post(f"/cases/{WITHDRAWN.portal_id}/close", data={"csrf_token": token})
+    assert empty.status_code == 422
+    assert "Enter why the case is being closed" in empty.text
+    assert 'id="close-reason-error"' in empty.text and 'href="#close-reason"' in empty.text
+    done = client.post(
+        f"/cases/{WITHDRAWN.portal_id}/close",
+        data={"reason": "Constituent withdrew", "csrf_token": token},
+    )
+    assert done.status_code == 303
+    assert "Closing the case by u-alice" in client.get(f"/cases/{WITHDRAWN.portal_id}").text
+    closes = [e for e in built.audit.events if e.action == "close_case"]
+    assert [(e.actor, e.outcome) for e in closes] == [("u-alice", Outcome.ALLOWED)]
+
+
+def test_reopen_only_applies_to_closed_cases(client) -> None:
+    sign_in(client, "alice")
+    token = client.get("/api/v1/session").json()["csrf_token"]
+    headers = {"X-CSRF-Token": token}
+    open_one = client.post(
+        f"/api/v1/cases/{BROKEN_LIGHT.portal_id}/reopen", json={"reason": "x"}, headers=headers
+    )
+    assert open_one.status_code == 409
+    page = client.get(f"/cases/{DRAIN.portal_id}")
+    assert "Reopen the case" in page.text and "Close the case" not in page.text
+    reopened = client.post(
+        f"/api/v1/cases/{DRAIN.portal_id}/reopen", json={"reason": "Flooded again"}, headers=headers
+    )
+    assert reopened.status_code == 202
+    closed_again = client.post(
+        f"/api/v1/cases/{DRAIN.portal_id}/close", json={"reason": "x"}, headers=headers
+    )
+    assert closed_again.status_code == 409  # still closed until the CRM confirms the reopening

@@ -103,6 +103,15 @@ CASES = [
     make_case("carol", "Pothole on High Street", service="S2"),
     make_case("dave", "Noise from a pub", level=SharingLevel.WARD),
     make_case("erin", "Overgrown hedge", service="S1"),
+    make_case(
+        "alice",
+        "Blocked drain cleared",
+        level=SharingLevel.WARD,
+        status=CaseStatus.CLOSED,
+        received_at=NOW - timedelta(days=90),
+        closed_at=NOW - timedelta(days=60),
+        closure_reason="Drain cleared by Highways",
+    ),
 ]
 
 
