@@ -139,7 +139,7 @@ class _Compiler:
         self.text = text
         self.problems: list[Problem] = []
         self.tree: Any = None
-        self.unparsed_fields: set[str] = set()
+        self.reported_fields: set[str] = set()
         self.unparsed_maps: set[str] = set()  # defined, but broken (already reported)
 
     # -- positions -----------------------------------------------------------------------------
@@ -292,14 +292,14 @@ class _Compiler:
         if not isinstance(raw, dict):
             return specs
         # Fields whose settings are broken are reported once, not again as "missing".
-        self.unparsed_fields = {str(name) for name in raw}
+        self.reported_fields = {str(name) for name in raw}
         for name, body in raw.items():
             if body is None:
                 self.report(("fields", name), "field has no settings", "give it at least a `path`")
                 continue
             try:
                 specs[str(name)] = FieldSpec.model_validate(body)
-                self.unparsed_fields.discard(str(name))
+                self.reported_fields.discard(str(name))
             except ValidationError as exc:
                 self.report_validation(exc, ("fields", name), FieldSpec)
         return specs
@@ -331,6 +331,8 @@ class _Compiler:
                     last, [k for k in known if k.rsplit(".", 1)[-1] == last] or known
                 )
                 self.report(loc, f"unknown field `{name}`", suggestion, key=True)
+                if suggestion is not None:  # `titel` -> `title`: one problem, not two
+                    self.reported_fields.add(suggestion.split("`")[1])
                 continue
             rule = self.compile_field(
                 name, fspec, model_field, spec, schema, zone, value_maps, written
@@ -347,7 +349,7 @@ class _Compiler:
             name
             for name, fspec in field_specs.items()
             if (fspec.direction or default) in (Direction.INBOUND, Direction.BOTH)
-        } | self.unparsed_fields
+        } | self.reported_fields
         parents = {MODEL_FIELDS[n].optional_parent for n in inbound if n in MODEL_FIELDS}
         for name, model_field in MODEL_FIELDS.items():
             needed = model_field.reachable_required or (
