@@ -344,6 +344,10 @@ def zeep_settings(strict: bool = True) -> zeep.Settings:
 def zeep_to_raw(value: Any, xsd_type: Any) -> Any:
     """A zeep object as the raw-record dict the lxml path gives (XSD-canonical text values)."""
     elements = getattr(xsd_type, "elements", None)
+    if isinstance(value, list) and elements and len(elements) == 1:
+        # zeep unwraps a list wrapper with one repeated child (FWT...List) into a plain list.
+        name, element = elements[0]
+        return {name: [zeep_to_raw(item, element.type) for item in value]} if value else ""
     if not elements:
         if value is None:
             return ""
@@ -482,7 +486,7 @@ class LaganClient:
             raise CRMContractError(
                 "unexpected HTTP status", crm="lagan", operation=operation, status=exc.status_code
             ) from None
-        except (zeep.exceptions.ValidationError, TypeError) as exc:
+        except (zeep.exceptions.ValidationError, TypeError, ValueError) as exc:
             raise CRMRejected(
                 f"the request does not fit the WSDL ({type(exc).__name__}: "
                 f"{str(exc).split(':')[0][:80]})",
@@ -701,23 +705,28 @@ class LaganClient:
         self._call("reopenCase", attempt, idempotent=True)
 
     def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        def attempt() -> None:
-            notes: dict[str, Any] = {"CaseReference": ref}
-            if attachments:
-                notes["NewNoteAttachment"] = [
-                    {
-                        "NoteText": text,
-                        "AttachmentName": item.name,
-                        "AttachmentIdentifier": self._store_document(item),
-                    }
-                    for item in attachments
-                ]
-            else:
-                notes["NewNote"] = [text]
-            self._zeep("updateCase", **notes)
+        """createNotes on the case; files go to the document repository first."""
+        if not ref.isdigit():
+            raise CRMNotFound(
+                f"{ref!r} is not a Lagan case reference", crm="lagan", operation="createNotes"
+            )
 
-        # Not idempotent: a lost answer could leave the note added; never replayed on timeout.
-        self._call("updateCase", attempt, idempotent=False)
+        def attempt() -> None:
+            details: dict[str, Any] = {"Text": text}
+            if attachments:
+                details["NoteAttachments"] = {
+                    "NoteAttachmentList": [
+                        {
+                            "AttachmentName": item.name,
+                            "AttachmentIdentifier": self._store_document(item),
+                        }
+                        for item in attachments
+                    ]
+                }
+            self._zeep("createNotes", ParentId=int(ref), ParentType=0, NoteDetails=details)
+
+        # Not idempotent: after a lost answer the note may exist, so it is never replayed then.
+        self._call("createNotes", attempt, idempotent=False)
 
     def _store_document(self, item: Attachment) -> str:
         ref = self._zeep(

@@ -191,3 +191,51 @@ def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
     ]
     assert len(refs) == len(set(refs))
     assert all(end.microsecond == 0 for _, end in windows)
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_parties_search_get_and_create_on_both_crms(sandbox_crm) -> None:
+    party = sandbox_crm.store.find("parties")[0]
+    lagan = _lagan(sandbox_crm)
+    found = lagan.search_parties(name=party["surname"], postcode=party["postcode"])
+    assert [p["ObjectID"]["ObjectReference"] for p in found] == [party["ref"]]
+    assert lagan.get_party(party["ref"])["Name"][0]["Surname"] == party["surname"]
+    made = lagan.create_party(
+        {"Name": [{"Forename": "Ann", "Surname": "Other", "Preferred": True}]}
+    )
+    assert made.kind == "C1" and lagan.get_party(made.reference)["Name"][0]["Forename"] == "Ann"
+
+    dataverse = _dataverse(sandbox_crm)
+    contacts = dataverse.search_parties(postcode=party["postcode"])
+    assert party["contactid"] in {c["contactid"] for c in contacts}
+    assert dataverse.get_party(party["contactid"])["lastname"] == party["surname"]
+    contact = dataverse.create_party({"firstname": "Ann", "lastname": "Other"})
+    assert dataverse.get_party(contact.reference)["firstname"] == "Ann"
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_dataverse_notes_with_attachments_round_trip(sandbox_crm) -> None:
+    from connector.base import Attachment
+
+    client = _dataverse(sandbox_crm)
+    ref = client.create_case({"title": "Noise"}, str(uuid.uuid4())).reference
+    client.add_note(ref, "Letter attached.", [Attachment(name="a.txt", content=b"hello")])
+    notes = [n for n in sandbox_crm.store.notes.values() if n["attachment"]]
+    assert len(notes) == 1
+    fetched = client.get_attachment(notes[0]["annotationid"])
+    assert (fetched.name, fetched.content) == ("a.txt", b"hello")
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_lagan_notes_with_attachments_round_trip(sandbox_crm) -> None:
+    from connector.base import Attachment
+
+    client = _lagan(sandbox_crm)
+    ref = client.create_case({"ClassificationEventCode": 103, "Title": "Damp"}, str(uuid.uuid4()))
+    client.add_note(ref.reference, "Photo attached.", [Attachment(name="p.txt", content=b"damp")])
+    client.add_note(ref.reference, "Plain note.")
+    notes = client.get_case(ref.reference)["Notes"]["Note"]
+    assert {"Photo attached.", "Plain note."} <= {n["Text"] for n in notes}
+    documents = list(sandbox_crm.store.documents)
+    fetched = client.get_attachment(documents[-1])
+    assert fetched.content == b"damp"
