@@ -133,3 +133,20 @@ def test_wsdl_hash_mismatch_refuses_to_build(make_lagan) -> None:
 
     with pytest.raises(CRMContractError, match="pinned"):
         make_lagan(wsdl_sha256="0" * 64)
+
+
+def test_debug_logging_never_shows_envelopes_or_secrets(make_lagan, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = make_lagan()
+    fake = FakeLagan()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        client.create_case(
+            {"ClassificationEventCode": 101, "Title": "Jane Smith's damp flat"}, "key-log"
+        )
+    assert logging.getLogger("zeep.transports").getEffectiveLevel() >= logging.INFO
+    assert "Jane Smith" not in caplog.text
+    assert "s3cret-pass" not in caplog.text
+    assert "Envelope" not in caplog.text
