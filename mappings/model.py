@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
@@ -41,6 +41,16 @@ def _aware(value: Any) -> Any:
 
 CouncilTime = Annotated[datetime, BeforeValidator(_aware)]
 """A timezone-aware time; naive input is read as Europe/London."""
+
+
+def _before(earlier: datetime, later: datetime) -> bool:
+    """True if `earlier` is an earlier instant than `later`.
+
+    Aware times that share a tzinfo compare by wall clock in Python, which gets the autumn's
+    repeated hour wrong; comparing in UTC compares instants.
+    """
+    return earlier.astimezone(UTC) < later.astimezone(UTC)
+
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 
@@ -180,7 +190,7 @@ class Authority(Record):
 
     @model_validator(mode="after")
     def _withdrawn_after_recorded(self) -> Self:
-        if self.withdrawn_at is not None and self.withdrawn_at < self.recorded_at:
+        if self.withdrawn_at is not None and _before(self.withdrawn_at, self.recorded_at):
             raise ValueError("authority cannot be withdrawn before it was recorded")
         return self
 
@@ -261,7 +271,7 @@ class ServiceRequest(Record):
     def _dates_in_order(self) -> Self:
         if self.response_due < self.sent_at.astimezone(COUNCIL_ZONE).date():
             raise ValueError("a service response cannot be due before the request was sent")
-        if self.responded_at is not None and self.responded_at < self.sent_at:
+        if self.responded_at is not None and _before(self.responded_at, self.sent_at):
             raise ValueError("a service cannot respond before the request was sent")
         return self
 
@@ -317,7 +327,7 @@ class MemberCase(Record):
             problems.append(f"a case with status '{self.status}' cannot have a closed time")
         for name in ("acknowledged_at", "closed_at"):
             moment = getattr(self, name)
-            if moment is not None and moment < self.received_at:
+            if moment is not None and _before(moment, self.received_at):
                 problems.append(f"{name} is before the case was received")
         for name in ("acknowledgement_due", "next_update_due", "target_date"):
             day = getattr(self, name)
