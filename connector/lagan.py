@@ -434,9 +434,6 @@ class LaganClient:
         self.service = self.zeep.create_service(BINDING, settings.endpoint)
         self.case_type = self.zeep.get_element(f"{{{FL}}}FWTCaseFullDetails").type
         self.case_shape: Shape = shape_from_zeep(self.case_type)
-        self.brief_shape: Shape = shape_from_zeep(
-            self.zeep.get_element(f"{{{FL}}}FWTCaseBriefDetailsList").type
-        )
 
     @property
     def kind(self) -> CRMKind:

@@ -84,7 +84,6 @@ class CRMSettings(BaseSettings):
     breaker_reset_timeout: float = Field(default=30.0, gt=0, le=3600)
     max_text_node: int = Field(default=1_000_000, ge=1024, description="Bytes per XML text node.")
     max_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
-    page_size: int = Field(default=200, ge=1, le=5000)
 
     @classmethod
     def settings_customise_sources(
