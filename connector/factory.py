@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from connector.base import CRMClient
-from connector.settings import CRMSettings
+from connector.settings import SECRET_FIELDS, CRMSettings
 
 _lock = threading.Lock()
 _clients: dict[str, CRMClient] = {}
@@ -17,7 +18,10 @@ def build_client(settings: CRMSettings, *, shared: bool = True) -> CRMClient:
     Sharing matters: the zeep Client, the token cache, the pause gate and the circuit breaker
     only protect the CRM if every worker of the process uses the same instance.
     """
-    key = settings.model_dump_json()
+    # SecretStr dumps as stars: fold a digest of the secrets in, so new credentials get a new
+    # client, without keeping the secrets themselves as a dictionary key.
+    secrets = "\0".join(settings.secret(name) or "" for name in SECRET_FIELDS)
+    key = settings.model_dump_json() + hashlib.sha256(secrets.encode()).hexdigest()
     if shared:
         with _lock:
             client = _clients.get(key)

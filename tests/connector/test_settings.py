@@ -66,3 +66,15 @@ def test_hosts_must_be_bare_names(tmp_path) -> None:
     path = _toml(tmp_path, BASE + 'allowed_hosts = ["https://crm.council.gov.uk/"]\n')
     with pytest.raises(SettingsError, match="allowed_hosts"):
         load_crm_settings(path)
+
+
+def test_build_client_shares_one_client_per_settings_and_credentials() -> None:
+    from connector import build_client, reset_clients
+    from tests.connector.conftest import lagan_settings
+
+    try:
+        first = build_client(lagan_settings())
+        assert build_client(lagan_settings()) is first
+        assert build_client(lagan_settings(password="other")) is not first
+    finally:
+        reset_clients()
