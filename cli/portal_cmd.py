@@ -24,6 +24,7 @@ from portal_extensions.web.store_adapters import (
     StoreAuditTrail,
     StoreCaseRepository,
     StoreCaseWrites,
+    StoreEnquiryOptions,
     StoreHealth,
 )
 
@@ -65,6 +66,7 @@ def serve(
             accounts=StoreAccounts(store),
             cases=StoreCaseRepository(store),
             writes=StoreCaseWrites(store),
+            enquiry_options=StoreEnquiryOptions(store),
             audit=StoreAuditTrail(store),
             health=StoreHealth(store),
         )

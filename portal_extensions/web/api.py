@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
@@ -26,6 +26,8 @@ from portal_extensions.web.app import (
     public,
 )
 from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
+from portal_extensions.web.enquiries import EnquiryForm
+from portal_extensions.web.pages import record_enquiry
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
 from portal_extensions.web.security import csrf_token
@@ -207,6 +209,23 @@ def reopen_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut |
         on_behalf_of=visible.on_behalf_of,
     )
     return QueuedOut(queued=True, key=key)
+
+
+class EnquiryCreatedOut(BaseModel):
+    queued: bool
+    portal_id: uuid.UUID
+
+
+@router.post(
+    "/enquiries",
+    status_code=201,
+    response_model=EnquiryCreatedOut,
+    responses={422: {"description": "Each field's problem, by field name"}},
+)
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def new_enquiry(request: Request, form: EnquiryForm) -> Response:
+    """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
+    return record_enquiry(request, form, html=False)
 
 
 @router.get("/health", response_model=HealthOut)

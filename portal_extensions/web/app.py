@@ -30,10 +30,12 @@ from portal_extensions.web.auth import Account, Accounts, SignInThrottle
 from portal_extensions.web.ports import (
     AuditTrail,
     CaseWrites,
+    EnquiryOptions,
     HealthCheck,
     HealthSource,
     MemoryAuditTrail,
     MemoryCaseWrites,
+    MemoryEnquiryOptions,
     MemorySessionRegistry,
     Outcome,
     PortalAuditEvent,
@@ -122,6 +124,7 @@ class Portal:
     accounts: Accounts
     cases: CaseRepository
     writes: CaseWrites
+    enquiry_options: EnquiryOptions
     audit: AuditTrail
     health: HealthSource
     clock: Callable[[], datetime]
@@ -307,6 +310,8 @@ def navigation(request: Request) -> list[dict[str, Any]]:
     items: list[tuple[str, str]] = []
     if viewer.role in CASE_ROLES:
         items.append(("My caseload" if viewer.role is Role.MEMBER else "Cases", "/caseload"))
+    if viewer.role in (Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER):
+        items.append(("New enquiry", "/enquiries/new"))
     if viewer.role is Role.ADMINISTRATOR:
         items.append(("Health", "/health"))
     path = request.url.path
@@ -408,6 +413,7 @@ def create_app(
     accounts: Accounts,
     cases: CaseRepository,
     writes: CaseWrites | None = None,
+    enquiry_options: EnquiryOptions | None = None,
     audit: AuditTrail | None = None,
     health: HealthSource | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -425,6 +431,7 @@ def create_app(
         accounts=accounts,
         cases=cases,
         writes=writes if writes is not None else MemoryCaseWrites(audit, now),
+        enquiry_options=enquiry_options or MemoryEnquiryOptions([], [], []),
         audit=audit,
         health=health if health is not None else _no_health,
         clock=now,

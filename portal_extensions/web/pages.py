@@ -7,16 +7,18 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from mappings.model import COUNCIL_ZONE, CaseStatus
-from portal_extensions.access import Action, Role
+from portal_extensions.access import Action, Role, members_for_new_case
 from portal_extensions.web.app import (
     CASE_ROLES,
     NotFound,
     allow,
     end_session,
     guard,
+    message_page,
     portal_of,
     public,
     render,
@@ -33,6 +35,7 @@ from portal_extensions.web.casework import (
     parse_bucket,
     signed_in,
 )
+from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket
@@ -400,6 +403,98 @@ def reopen_case(
         case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
     return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
+
+
+ERROR_ANCHORS = {"channel": "channel", "sharing": "sharing", "explicit_consent": "consent"}
+
+
+def _enquiry_page(
+    request: Request,
+    form: EnquiryForm,
+    field_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    portal = portal_of(request)
+    viewer = signed_in(request)
+    options = portal.enquiry_options
+    field_errors = field_errors or {}
+    members = options.members()
+    choosable = members_for_new_case(viewer, [member.id for member in members])
+    names = {member.id: member.name for member in members}
+    return render(
+        request,
+        "new_enquiry.html",
+        {
+            "values": form.model_dump(),
+            "field_errors": field_errors,
+            "errors": [
+                {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
+                for name, text in field_errors.items()
+            ],
+            "member_choices": []
+            if viewer.role is Role.MEMBER
+            else [{"value": m, "text": names[m]} for m in choosable],
+            "category_choices": [{"value": c.value, "text": c.text} for c in options.categories()],
+            "service_choices": [{"value": c.value, "text": c.text} for c in options.services()],
+            "colleague_choices": [
+                {"value": m.id, "text": m.name} for m in members if m.id != viewer.member_id
+            ],
+            "channel_items": [{"value": c.value, "text": t} for c, t in CHANNEL_TEXT.items()],
+            "sharing_items": [{"value": s.value, "text": t} for s, t in SHARING_TEXT.items()],
+        },
+        status_code,
+    )
+
+
+@router.get("/enquiries/new")
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def new_enquiry_form(request: Request) -> Response:
+    return _enquiry_page(request, EnquiryForm())
+
+
+@router.post("/enquiries/new")
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+async def new_enquiry(request: Request) -> Response:
+    posted = await request.form()
+    ticked = set(posted.getlist("consent"))
+    texts = {
+        name: value
+        for name in EnquiryForm.model_fields
+        if isinstance(value := posted.get(name), str)
+    }
+    try:
+        form = EnquiryForm.model_validate(
+            {
+                **texts,
+                "special_category": "special_category" in ticked,
+                "explicit_consent": "explicit_consent" in ticked,
+            }
+        )
+    except ValidationError:
+        return message_page(
+            request, 400, "There is a problem with the form", ["Go back and try again."]
+        )
+    return record_enquiry(request, form, html=True)
+
+
+def record_enquiry(request: Request, form: EnquiryForm, *, html: bool) -> Response:
+    """Check the enquiry, queue it for the CRM and say where it went (page or API)."""
+    portal = portal_of(request)
+    viewer = signed_in(request)
+    result = build_case(form, viewer, portal.enquiry_options, portal.clock())
+    if result.case is None:
+        if html:
+            return _enquiry_page(request, form, result.errors, 422)
+        return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
+    case = result.case
+    portal.writes.create_case(
+        case,
+        actor=viewer.user_id,
+        on_behalf_of=None if viewer.member_id == case.member_id else case.member_id,
+    )
+    if html:
+        return RedirectResponse(f"/cases/{case.portal_id}", status_code=303)
+    return JSONResponse({"queued": True, "portal_id": str(case.portal_id)}, 201)
 
 
 @router.get("/health")

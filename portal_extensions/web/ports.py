@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from mappings.model import MemberCase
+
 
 class Outcome(StrEnum):
     ALLOWED = "allowed"
@@ -135,16 +137,29 @@ class CaseWrites(Protocol):
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str: ...
 
+    def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str: ...
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
 
 class MemoryCaseWrites:
     """Queued writes in memory (tests and the demo before the store is wired)."""
 
-    def __init__(self, audit: AuditTrail, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        audit: AuditTrail,
+        clock: Callable[[], datetime],
+        created: Callable[[MemberCase], None] | None = None,
+    ) -> None:
         self.audit = audit
         self.clock = clock
+        self.created = created  # told of each new case, e.g. to index it as queued
         self.writes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
+
+    def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
+        if self.created is not None:
+            self.created(case)
+        return self._queue("create_case", case.portal_id, case.title, actor, on_behalf_of)
 
     def _queue(
         self, kind: str, portal_id: uuid.UUID, text: str, actor: str, on_behalf_of: str | None
@@ -183,3 +198,44 @@ class MemoryCaseWrites:
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         return [write for _, write in self.writes.get(portal_id, [])]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option of a drop-down: the value sent, the text shown."""
+
+    value: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChoice:
+    id: str
+    name: str
+    ward_id: str
+
+
+class EnquiryOptions(Protocol):
+    """The drop-downs of the new enquiry form, from the CRM's code book and the directory."""
+
+    def categories(self) -> list[Choice]: ...
+
+    def services(self) -> list[Choice]: ...
+
+    def members(self) -> list[MemberChoice]: ...
+
+
+@dataclass
+class MemoryEnquiryOptions:
+    category_choices: list[Choice]
+    service_choices: list[Choice]
+    member_choices: list[MemberChoice]
+
+    def categories(self) -> list[Choice]:
+        return list(self.category_choices)
+
+    def services(self) -> list[Choice]:
+        return list(self.service_choices)
+
+    def members(self) -> list[MemberChoice]:
+        return list(self.member_choices)

@@ -30,6 +30,7 @@ from portal_extensions.outbox import (
     OutboxState,
     entries_for_case,
     queue_close,
+    queue_create_case,
     queue_note,
     queue_reopen,
 )
@@ -38,15 +39,23 @@ from portal_extensions.store import access_columns, record_event
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
     cases,
+    categories,
     members,
     officers,
     outbox,
     parties,
+    services,
     user_roles,
     users,
 )
 from portal_extensions.web.auth import Account
-from portal_extensions.web.ports import HealthCheck, PendingWrite, PortalAuditEvent
+from portal_extensions.web.ports import (
+    Choice,
+    HealthCheck,
+    MemberChoice,
+    PendingWrite,
+    PortalAuditEvent,
+)
 from portal_extensions.web.repository import (
     Bucket,
     CaseListing,
@@ -329,6 +338,10 @@ class StoreCaseWrites:
                 conn, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of
             )
 
+    def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
+        with self.store.write() as conn:
+            return queue_create_case(conn, case, actor=actor, on_behalf_of=on_behalf_of)
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         with self.store.read() as conn:
             entries = entries_for_case(conn, str(portal_id))
@@ -337,3 +350,31 @@ class StoreCaseWrites:
             for entry in entries
             if entry.state is not OutboxState.CONFIRMED
         ]
+
+
+class StoreEnquiryOptions:
+    """`EnquiryOptions` from the store's code book (categories) and directory."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def categories(self) -> list[Choice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(categories.c.code, categories.c.name).order_by(categories.c.name)
+            ).all()
+        return [Choice(row.code, row.name) for row in rows]
+
+    def services(self) -> list[Choice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(services.c.id, services.c.name).order_by(services.c.name)
+            ).all()
+        return [Choice(row.id, row.name) for row in rows]
+
+    def members(self) -> list[MemberChoice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(members.c.id, members.c.name, members.c.ward_id).order_by(members.c.name)
+            ).all()
+        return [MemberChoice(row.id, row.name, row.ward_id) for row in rows]

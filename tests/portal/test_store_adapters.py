@@ -192,3 +192,25 @@ def test_store_writes_queue_a_note_in_the_outbox_and_show_it_pending(store) -> N
     queued = [e for e in events if e.detail.get("idempotency_key") == key]
     assert [(e.actor, e.on_behalf_of) for e in queued] == [("ms_alice", "alice")]
     assert StoreCaseRepository(store).get(target).queued  # type: ignore[union-attr]
+
+
+def test_store_enquiry_options_and_new_cases_are_queued(store) -> None:
+    from portal_extensions.store.schema import categories, services
+    from portal_extensions.web.store_adapters import StoreCaseWrites, StoreEnquiryOptions
+    from tests.portal.web_fixtures import make_case
+
+    with store.write() as conn:
+        conn.execute(sa.insert(categories).values(code="roads", name="Roads", updated_at=NOW))
+        conn.execute(
+            sa.insert(services).values(
+                id="S1", name="Highways", member_officer_id="o1", response_target_working_days=10
+            )
+        )
+    options = StoreEnquiryOptions(store)
+    assert [(c.value, c.text) for c in options.categories()] == [("roads", "Roads")]
+    assert [(c.value, c.text) for c in options.services()] == [("S1", "Highways")]
+    assert {m.id: m.ward_id for m in options.members()}["dave"] == "W2"
+    new = make_case("carol", "Brand new enquiry")
+    StoreCaseWrites(store).create_case(new, actor="carol", on_behalf_of=None)
+    got = StoreCaseRepository(store).get(new.portal_id)
+    assert got is not None and got.queued and got.case.title == "Brand new enquiry"

@@ -32,11 +32,21 @@ from tests.portal.conftest import sign_in
 from tests.portal.web_fixtures import CASES, build, stored
 
 SAMPLE_PATH_VALUES = {"name": "caseload.css"}
+ENQUIRY = {
+    "member_id": "alice",
+    "surname": "Matrix",
+    "category": "roads",
+    "title": "Pothole",
+    "channel": "email",
+}
+SUCCESS = {("POST", "/enquiries/new"): 303, ("POST", "/api/v1/enquiries"): 201}
 # A valid body for each unsafe route, so an allowed call can succeed.
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/notes"): {"data": {"text": "A note from the matrix"}},
     ("POST", "/api/v1/cases/{portal_id}/notes"): {"json": {"text": "A note from the matrix"}},
     ("POST", "/cases/{portal_id}/close"): {"data": {"reason": "Fixed"}},
+    ("POST", "/enquiries/new"): {"data": ENQUIRY},
+    ("POST", "/api/v1/enquiries"): {"json": ENQUIRY},
     ("POST", "/cases/{portal_id}/reopen"): {"data": {"reason": "Broken again"}},
     ("POST", "/api/v1/cases/{portal_id}/close"): {"json": {"reason": "Fixed"}},
     ("POST", "/api/v1/cases/{portal_id}/reopen"): {"json": {"reason": "Broken again"}},
@@ -53,6 +63,7 @@ CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
     Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
+RECORDERS = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER}
 PUBLIC = "public"
 # Who each route is meant for, stated here independently of the code. A new route fails
 # `test_every_route_has_the_intended_access` until its intended access is written down here.
@@ -71,6 +82,9 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/close"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/reopen"): CASEWORK,
     ("GET", "/health"): {Role.ADMINISTRATOR},
+    ("GET", "/enquiries/new"): RECORDERS,
+    ("POST", "/enquiries/new"): RECORDERS,
+    ("POST", "/api/v1/enquiries"): RECORDERS,
     ("GET", "/api/v1/session"): set(Role),
     ("POST", "/api/v1/sign-out"): PUBLIC,
     ("GET", "/api/v1/caseload"): CASEWORK,
@@ -219,7 +233,7 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
             )
             continue
         if access.case_param is None:
-            assert response.status_code == 200, label
+            assert response.status_code == SUCCESS.get((call.method, call.template), 200), label
             continue
         if call.case_index is None:
             assert response.status_code == 404, label

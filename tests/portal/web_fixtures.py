@@ -26,11 +26,13 @@ from portal_extensions.web import (
     AccountBook,
     MemoryAuditTrail,
     MemoryCaseRepository,
+    MemoryEnquiryOptions,
     PortalSettings,
     StoredCase,
     create_app,
 )
-from tests.portal.access_fixtures import NOW, PARTY, VIEWERS, WARD
+from portal_extensions.web.ports import Choice, MemberChoice, MemoryCaseWrites
+from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -115,6 +117,13 @@ CASES = [
 ]
 
 
+OPTIONS = MemoryEnquiryOptions(
+    [Choice("roads", "Roads and pavements"), Choice("street_lighting", "Street lighting")],
+    [Choice("S1", "Highways"), Choice("S2", "Housing")],
+    [MemberChoice(m.id, f"Cllr {m.id.title()}", m.ward_id) for m in MEMBERS],
+)
+
+
 def stored(case: MemberCase, queued: bool = False) -> StoredCase:
     return StoredCase(case, CaseFacts.from_case(case, PARTY[case.member_id]), queued)
 
@@ -136,5 +145,16 @@ def build(**overrides: object) -> Built:
     settings = PortalSettings.model_validate(values)
     audit = MemoryAuditTrail()
     repository = MemoryCaseRepository(stored(case) for case in CASES)
-    app = create_app(settings, accounts=ACCOUNTS, cases=repository, audit=audit, clock=lambda: NOW)
+    writes = MemoryCaseWrites(
+        audit, lambda: NOW, created=lambda case: repository.put(stored(case, queued=True))
+    )
+    app = create_app(
+        settings,
+        accounts=ACCOUNTS,
+        cases=repository,
+        writes=writes,
+        enquiry_options=OPTIONS,
+        audit=audit,
+        clock=lambda: NOW,
+    )
     return Built(app, audit, repository)
