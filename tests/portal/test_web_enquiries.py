@@ -18,9 +18,10 @@ from tests.portal.conftest import csrf_from, sign_in
 def _post(client: TestClient, **fields: Any) -> httpx.Response:
     page = client.get("/enquiries/new")
     consent = fields.pop("consent", [])
-    return client.post(
+    response: httpx.Response = client.post(
         "/enquiries/new", data={**fields, "consent": consent, "csrf_token": csrf_from(page.text)}
     )
+    return response
 
 
 def test_a_member_records_an_enquiry_and_sees_it_queued(client, built) -> None:
