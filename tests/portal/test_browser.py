@@ -122,6 +122,25 @@ def test_a_member_signs_in_on_a_phone_and_sees_their_caseload(browser, base_url)
         context.close()
 
 
+def test_a_service_officer_sees_only_their_services_cases(browser, base_url) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        _sign_in(page, base_url, "officer_s1")
+        assert page.get_by_role("heading", level=1).inner_text() == "Cases sent to your service"
+        table = page.locator("table.govuk-table").inner_text()
+        assert "Broken street light" in table and "Overgrown hedge" in table  # service S1
+        assert "Pothole on High Street" not in table  # service S2
+        assert "Withdrawn ward case" not in table  # S1, but authority withdrawn
+        page.get_by_role("link", name="Housing adaptation").click()
+        page.wait_for_load_state()
+        body = page.locator("main").inner_text()
+        assert "Constituent" not in body and "Timeline" not in body
+        page.screenshot(path=str(ARTIFACTS / "portal-service-officer-case.png"), full_page=True)
+    finally:
+        context.close()
+
+
 def test_pages_work_without_javascript(browser, base_url) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
