@@ -5,6 +5,12 @@ then the primary key), so a client following nextLink sees every record exactly 
 records are added meanwhile. The `$filter` grammar is the subset the connector needs:
 `field op literal` clauses joined by `and` (ops eq, ne, gt, ge, lt, le; literals are quoted
 strings, numbers, null, true/false, GUIDs or ISO date-times).
+
+`$expand` covers the one navigation property the mapping profile reads, the case's customer
+contact: `$expand=customerid_contact` or `$expand=customerid_contact($select=firstname,...)`,
+on collection reads, single reads (by id or alternate key), nextLinks and written
+representations. The contact is found through the store's contactid index, so expanding a
+page costs one dictionary lookup per case.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from connector.sandbox.app import AuthError, Request, Response, SandboxApp, json_response
@@ -84,7 +91,27 @@ def incident(store: Store, case: Record) -> dict[str, Any]:
     }
     for key, value in case["form"].items():
         out[f"cr_{key.lower()}"] = value
+    # The store's close time, the same value Lagan shows as `Closed`; null while open.
+    out["cr_closedat"] = case.get("closed") or None
     return out
+
+
+#: The columns of a `contacts` view, in the order `contact` emits them (nested `$select`).
+CONTACT_COLUMNS = (
+    "contactid",
+    "firstname",
+    "lastname",
+    "fullname",
+    "emailaddress1",
+    "telephone1",
+    "address1_line1",
+    "address1_city",
+    "address1_postalcode",
+    "cr_uprn",
+    "cr_partyreference",
+    "createdon",
+    "modifiedon",
+)
 
 
 def contact(party: Record) -> dict[str, Any]:
@@ -127,6 +154,146 @@ def annotation(store: Store, note: Record) -> dict[str, Any]:
         "createdon": note["created"],
         "modifiedon": note.get("modified", note["created"]),
     }
+
+
+# -------------------------------------------------------------------- $expand
+#: Navigation properties the sandbox can expand: entity set -> property -> target entity type.
+NAVIGATION: dict[str, dict[str, str]] = {"incidents": {"customerid_contact": "contact"}}
+ENTITY_TYPE = {"incidents": "incident", "contacts": "contact", "annotations": "annotation"}
+TARGET_COLUMNS = {"contact": CONTACT_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One `$expand` item: a navigation property and its nested `$select` (None = all)."""
+
+    prop: str
+    target: str
+    select: tuple[str, ...] | None
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside parentheses (`a($select=x,y),b` -> two items)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ODataError(400, "0x80060888", "$expand has an unmatched ')'")
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ODataError(400, "0x80060888", "$expand has an unmatched '('")
+    parts.append(text[start:])
+    return parts
+
+
+_EXPAND_ITEM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+
+
+def parse_expand(text: str, entity_set: str) -> list[Expansion]:
+    """Parse `$expand` for `entity_set`; every problem is a 400 OData error, never a crash.
+
+    Supported: comma-separated navigation properties, each optionally with `($select=a,b)`.
+    Nested `$filter`/`$orderby`/`$top`/`$expand` are refused: they only apply to collection-
+    valued navigation properties, and the sandbox expands only single-valued ones.
+    """
+    known = NAVIGATION.get(entity_set, {})
+    type_name = f"Microsoft.Dynamics.CRM.{ENTITY_TYPE[entity_set]}"
+    out: list[Expansion] = []
+    for item in _split_top(text, ","):
+        m = _EXPAND_ITEM.match(item)
+        if m is None or not item.strip():
+            raise ODataError(
+                400,
+                "0x80060888",
+                f"$expand item {item.strip()[:60]!r} is not 'property' or 'property($select=...)'",
+            )
+        prop, options = m.group(1), m.group(2)
+        if prop not in known:
+            supported = ", ".join(sorted(known)) or "none"
+            raise ODataError(
+                400,
+                "0x80060888",
+                f"Could not find a navigation property named '{prop}' on type '{type_name}'. "
+                f"The sandbox can expand: {supported}.",
+            )
+        if any(e.prop == prop for e in out):
+            raise ODataError(400, "0x80060888", f"$expand names '{prop}' more than once")
+        target = known[prop]
+        out.append(Expansion(prop, target, _nested_select(prop, target, options)))
+    return out
+
+
+def _nested_select(prop: str, target: str, options: str | None) -> tuple[str, ...] | None:
+    if options is None or not options.strip():
+        return None
+    select: tuple[str, ...] | None = None
+    for option in _split_top(options, ";"):
+        name, eq, value = option.strip().partition("=")
+        if not eq:
+            raise ODataError(
+                400, "0x80060888", f"$expand option {option.strip()[:60]!r} is not '$name=value'"
+            )
+        if name.strip() != "$select":
+            raise ODataError(
+                400,
+                "0x80060888",
+                f"The query option '{name.strip()}' is not supported inside $expand of the "
+                f"single-valued navigation property '{prop}'; use $select.",
+            )
+        fields = tuple(f.strip() for f in value.split(",") if f.strip())
+        if not fields:
+            raise ODataError(400, "0x80060888", f"$select inside $expand of '{prop}' is empty")
+        columns = TARGET_COLUMNS[target]
+        unknown = [f for f in fields if f not in columns]
+        if unknown:
+            raise ODataError(
+                400,
+                "0x80060888",
+                f"Could not find a property named '{unknown[0]}' on type "
+                f"'Microsoft.Dynamics.CRM.{target}'",
+            )
+        select = fields
+    return select
+
+
+def _expansions(request: Request, entity_set: str) -> list[Expansion]:
+    text = _query(request, "$expand")
+    if text is None:
+        return []
+    if not text.strip():
+        raise ODataError(400, "0x80060888", "$expand is empty")
+    return parse_expand(text, entity_set)
+
+
+def _expanded(store: Store, view: dict[str, Any], expansion: Expansion) -> dict[str, Any] | None:
+    """The related record's view (nested `$select` applied), or None when the lookup is empty."""
+    if expansion.prop == "customerid_contact":
+        contact_id = view.get("_customerid_value")
+        if not contact_id:
+            return None
+        try:
+            party = store.party_by_contact(contact_id)
+        except NotFound:
+            return None
+        return _pick(contact(party), expansion.select)
+    raise ODataError(400, "0x80060888", f"cannot expand '{expansion.prop}'")  # pragma: no cover
+
+
+def _shape(
+    store: Store, view: dict[str, Any], request: Request, expansions: list[Expansion]
+) -> dict[str, Any]:
+    """The response object: top-level `$select`, then each expanded navigation property."""
+    out = _select(view, request)
+    for expansion in expansions:
+        out[expansion.prop] = _expanded(store, view, expansion)
+    return out
 
 
 # -------------------------------------------------------------------- $filter
@@ -324,19 +491,23 @@ def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) ->
         name
     ]
     key = _key(raw_key, primary)
+    # Parsed before any write, so a bad $expand on a write refuses it instead of answering
+    # 400 for a change that was committed.
+    expansions = _expansions(request, name)
     if method == "GET":
         with store.lock:
             if key is not None:
                 record = _lookup(store, name, key)
                 if record is None:
                     raise NotFound(f"{name} with {key[0]} = {key[1]} does not exist")
-                return json_response(200, _select(_view(store, name, record), request))
-            return _list(app, request, name, primary)
+                view = _view(store, name, record)
+                return json_response(200, _shape(store, view, request, expansions))
+            return _list(app, request, name, primary, expansions)
     body = _body(request)
     if method == "POST" and key is None:
         with store.lock:
             record = _create(store, name, body, None)
-            return _written(app, request, name, primary, record, 204)
+            return _written(app, request, name, primary, record, 204, expansions)
     if method == "PATCH" and key is not None:
         with store.lock:
             record = _lookup(store, name, key)
@@ -348,9 +519,9 @@ def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) ->
                 raise NotFound(f"{name} with {key[0]} = {key[1]} does not exist")
             if record is None:
                 record = _create(store, name, body, key)
-                return _written(app, request, name, primary, record, 204)
+                return _written(app, request, name, primary, record, 204, expansions)
             _update(store, name, record, body)
-            return _written(app, request, name, primary, record, 204)
+            return _written(app, request, name, primary, record, 204, expansions)
     raise ODataError(405, "0x80060888", f"{method} is not supported on {name}")
 
 
@@ -385,18 +556,27 @@ def _lookup(store: Store, name: str, key: tuple[str, str]) -> Record | None:
 def _select(view: dict[str, Any], request: Request) -> dict[str, Any]:
     select = _query(request, "$select")
     if not select:
-        return view
+        return dict(view)
     fields = [f.strip() for f in select.split(",") if f.strip()]
     unknown = [f for f in fields if f not in view]
     if unknown:
         raise ODataError(400, "0x80060888", f"Could not find a property named '{unknown[0]}'")
+    return _pick(view, fields)
+
+
+def _pick(view: dict[str, Any], fields: tuple[str, ...] | list[str] | None) -> dict[str, Any]:
+    """The primary key (first column, always returned as Dataverse does) plus `fields`."""
+    if fields is None:
+        return dict(view)
     primary = next(iter(view))
     out = {primary: view[primary]}
     out.update({f: view[f] for f in fields})
     return out
 
 
-def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Response:
+def _list(
+    app: SandboxApp, request: Request, name: str, primary: str, expansions: list[Expansion]
+) -> Response:
     store = app.store
     records: list[Record] = list(
         store.cases.values()
@@ -445,7 +625,7 @@ def _list(app: SandboxApp, request: Request, name: str, primary: str) -> Respons
     page = views[:size]
     body: dict[str, Any] = {
         "@odata.context": f"{_base(app, request)}{API}/$metadata#{name}",
-        "value": [_select(v, request) for v in page],
+        "value": [_shape(store, v, request, expansions) for v in page],
     }
     headers = {}
     if m:
@@ -496,14 +676,19 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _written(
-    app: SandboxApp, request: Request, name: str, primary: str, record: Record, status: int
+    app: SandboxApp,
+    request: Request,
+    name: str,
+    primary: str,
+    record: Record,
+    status: int,
+    expansions: list[Expansion],
 ) -> Response:
     view = _view(app.store, name, record)
     entity_id = f"{_base(app, request)}{API}/{name}({view[primary]})"
     if "return=representation" in (request.header("prefer") or ""):
-        return json_response(
-            201 if status == 204 else status, _select(view, request), {"OData-EntityId": entity_id}
-        )
+        body = _shape(app.store, view, request, expansions)
+        return json_response(201 if status == 204 else status, body, {"OData-EntityId": entity_id})
     return Response(204, {"OData-Version": "4.0", "OData-EntityId": entity_id}, b"")
 
 
@@ -542,6 +727,13 @@ def _case_changes(store: Store, body: dict[str, Any]) -> tuple[Record, dict[str,
             changes["category"] = codes[0]
         elif key in ("statecode", "statuscode", "incidentid", "ticketnumber"):
             continue
+        elif key == "cr_closedat":
+            raise ODataError(
+                400,
+                "0x80048d19",
+                "cr_closedat is set by the sandbox when the case is resolved and cleared when it "
+                "is reopened; write statecode or cr_status instead",
+            )
         elif key.startswith("cr_"):
             form[_form_key(key)] = "" if value is None else str(value)
         else:

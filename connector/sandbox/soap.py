@@ -567,6 +567,9 @@ def create_case(ctx: Ctx, data: Any) -> Result:
             "form_name": _d(data.get("Form")).get("FormName") or "MemberEnquiry",
             "form": form,
         }
+        if status == "closed":
+            # Both fronts show the close time (Lagan `Closed`, Dataverse `cr_closedat`).
+            case["closed"] = iso(ctx.store.clock())
         if data.get("XCoord"):
             case["x"], case["y"] = data.get("XCoord"), data.get("YCoord")
         case = ctx.store.add_case(case)
@@ -601,12 +604,14 @@ def update_case(ctx: Ctx, data: Any) -> Result:
         changes["party"] = party
     form = _form(data.get("Form")) if "Form" in data else {}
     status = _apply_status(form)
-    if status is not None:
-        changes["status"] = status
-        if status != "closed":
-            changes["closed"] = None
     with ctx.store.lock:
-        ctx.store.case(ref)
+        current = ctx.store.case(ref)
+        if status is not None:
+            changes["status"] = status
+            if status != "closed":
+                changes["closed"] = None
+            elif not current.get("closed"):
+                changes["closed"] = iso(ctx.store.clock())
         ctx.store.update_case(ref, changes, form)
         for text in _list(data.get("NewNote")):
             ctx.store.add_note(0, ref, str(text), author=ctx.user)

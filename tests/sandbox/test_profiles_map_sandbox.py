@@ -1,0 +1,110 @@
+"""End to end: every seeded sandbox case maps through the bundled profiles without an error.
+
+This is the point of `$expand=customerid_contact` and `cr_closedat`: the `dynamics365` profile
+reads the constituent from the expanded contact and the close time from `cr_closedat`, so the
+raw records the REST front serves must carry both. The Lagan half reads the same cases through
+the real connector (`searchAndRetrieveCaseDetails` / `retrieveCaseDetails` parsed into raw dicts)
+and maps them with the `lagan` profile.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+import mappings
+from connector.lagan import LaganClient
+from connector.sandbox.crm import SandboxHandle
+from connector.settings import CRMSettings
+
+EXPAND = "customerid_contact($select=firstname,lastname,emailaddress1,telephone1)"
+
+
+def _strip_annotations(value: Any) -> Any:
+    """Drop `@odata.*` keys at every level, as docs/raw-records.md defines the raw shape."""
+    if isinstance(value, dict):
+        return {k: _strip_annotations(v) for k, v in value.items() if not k.startswith("@odata.")}
+    if isinstance(value, list):
+        return [_strip_annotations(v) for v in value]
+    return value
+
+
+def _incidents(crm: SandboxHandle) -> list[dict[str, Any]]:
+    token = requests.post(
+        crm.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+        },
+        timeout=5,
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Prefer": "odata.maxpagesize=80"}
+    url: str | None = f"{crm.dataverse_url}incidents?$expand={EXPAND}"
+    rows: list[dict[str, Any]] = []
+    while url:
+        r = requests.get(url, headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        rows += [_strip_annotations(row) for row in r.json()["value"]]
+        url = r.json().get("@odata.nextLink")
+    return rows
+
+
+def test_every_seeded_incident_maps_through_the_dynamics365_profile(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    profile = mappings.load_profile("dynamics365")
+    rows = _incidents(sandbox_crm)
+    assert len(rows) == sandbox_crm.count_cases() == 200
+    closed = 0
+    for row in rows:
+        case = profile.to_caseload(row)
+        party = sandbox_crm.store.party(sandbox_crm.store.case(row["ticketnumber"])["party"])
+        assert case.constituent.surname == party["surname"]
+        if row["cr_status"] == "closed":
+            closed += 1
+            assert case.closed_at is not None
+            assert case.closed_at == datetime.fromisoformat(row["cr_closedat"])
+        else:
+            assert case.closed_at is None
+    assert closed > 0
+
+
+def _lagan(crm: SandboxHandle) -> LaganClient:
+    host = crm.base_url.split("://", 1)[1].split(":")[0].split("/")[0]
+    settings = CRMSettings(
+        endpoint=crm.fl_url,
+        auth_endpoint=crm.flauth_url,
+        allowed_hosts=[host],
+        username=crm.username,
+        password=crm.password,
+        auth_mode="username_token",
+    )
+    # crm.sandbox.test is served in-process; there is no DNS to ask about it.
+    return LaganClient(settings, resolver=lambda _host: [])
+
+
+def test_every_seeded_lagan_case_maps_through_the_lagan_profile(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    profile = mappings.load_profile("lagan")
+    client = _lagan(sandbox_crm)
+    try:
+        raws = [
+            raw
+            for page in client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=100)
+            for raw in page
+        ]
+        assert len(raws) == sandbox_crm.count_cases() == 200
+        refs = {raw["CoreDetails"]["CaseReference"] for raw in raws}
+        assert len(refs) == 200
+        cases = [profile.to_caseload(raw) for raw in raws]
+        single = next(raw for raw in raws if raw["CoreDetails"]["Status"] == "closed")
+        ref = single["CoreDetails"]["CaseReference"]
+        assert client.get_case(ref) == single
+        by_ref = {c.crm_reference: c for c in cases}
+        assert by_ref[ref].closed_at == datetime.fromisoformat(single["CoreDetails"]["Closed"])
+    finally:
+        client.close()

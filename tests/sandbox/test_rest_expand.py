@@ -1,0 +1,330 @@
+"""Dataverse `$expand=customerid_contact` and the `cr_closedat` column on the REST front."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+import pytest
+import requests
+
+from connector.sandbox.crm import SandboxHandle
+from connector.sandbox.rest import CONTACT_COLUMNS, contact
+from tests.sandbox.helpers import fl_client
+
+PROFILE_EXPAND = "customerid_contact($select=firstname,lastname,emailaddress1,telephone1)"
+
+
+def _session(crm: SandboxHandle) -> requests.Session:
+    token = requests.post(
+        crm.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": crm.client_id,
+            "client_secret": crm.client_secret,
+        },
+        timeout=5,
+    )
+    assert token.status_code == 200, token.text
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return session
+
+
+def _party_of(crm: SandboxHandle, incident: dict[str, Any]) -> dict[str, Any]:
+    case = crm.store.case(incident["ticketnumber"])
+    party: dict[str, Any] = crm.store.party(case["party"])
+    return party
+
+
+def _closed_case(crm: SandboxHandle) -> dict[str, Any]:
+    return next(c for c in crm.store.cases.values() if c["status"] == "closed")
+
+
+def _open_case(crm: SandboxHandle) -> dict[str, Any]:
+    return next(c for c in crm.store.cases.values() if c["status"] == "open")
+
+
+def test_contact_columns_constant_matches_the_contact_view() -> None:
+    view = contact(
+        {"ref": "1000001", "contactid": "c", "created": "2025-01-01T00:00:00Z", "modified": "x"}
+    )
+    assert tuple(view) == CONTACT_COLUMNS
+
+
+def test_expand_on_a_collection_page_returns_each_cases_contact(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    r = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$expand": "customerid_contact", "$top": "25"},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    rows = r.json()["value"]
+    assert len(rows) == 25
+    for row in rows:
+        party = _party_of(sandbox_crm, row)
+        expanded = row["customerid_contact"]
+        assert expanded == contact(party)
+        assert expanded["contactid"] == row["_customerid_value"]
+        assert expanded["firstname"] == party["forename"]
+        assert expanded["lastname"] == party["surname"]
+        assert expanded["emailaddress1"] == party["email"]
+        assert expanded["telephone1"] == party["phone"]
+
+
+def test_nested_select_limits_the_expanded_contact_to_the_named_columns(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    session = _session(sandbox_crm)
+    r = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$select": "title,ticketnumber", "$expand": PROFILE_EXPAND, "$top": "5"},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    for row in r.json()["value"]:
+        assert set(row) == {"incidentid", "title", "ticketnumber", "customerid_contact"}
+        party = _party_of(sandbox_crm, row)
+        assert row["customerid_contact"] == {
+            "contactid": party["contactid"],
+            "firstname": party["forename"],
+            "lastname": party["surname"],
+            "emailaddress1": party["email"],
+            "telephone1": party["phone"],
+        }
+
+
+@pytest.mark.parametrize("fixture", ["sandbox_crm", "sandbox_crm_server"])
+def test_expand_on_a_single_entity_by_id_and_by_alternate_key(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    crm: SandboxHandle = request.getfixturevalue(fixture)
+    session = _session(crm)
+    case = _open_case(crm)
+    party = crm.store.party(case["party"])
+    for key in (case["incidentid"], f"cr_portalid='{case['form']['PortalId']}'"):
+        r = session.get(
+            f"{crm.dataverse_url}incidents({key})",
+            params={"$expand": "customerid_contact($select=lastname)"},
+            timeout=5,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["customerid_contact"] == {
+            "contactid": party["contactid"],
+            "lastname": party["surname"],
+        }
+
+
+def test_a_case_without_a_customer_expands_to_null(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    created = session.post(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$expand": "customerid_contact"},
+        json={"title": "No customer yet", "cr_portalid": "no-customer-1"},
+        headers={"Prefer": "return=representation"},
+        timeout=5,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["_customerid_value"] is None
+    assert created.json()["customerid_contact"] is None
+
+
+def test_paging_keeps_the_expand_on_the_next_link(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    url: str | None = (
+        f"{sandbox_crm.dataverse_url}incidents?$orderby=modifiedon asc&$expand={PROFILE_EXPAND}"
+    )
+    seen: list[str] = []
+    pages = 0
+    while url:
+        r = session.get(url, headers={"Prefer": "odata.maxpagesize=70"}, timeout=5)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        pages += 1
+        for row in body["value"]:
+            assert set(row["customerid_contact"]) == {
+                "contactid",
+                "firstname",
+                "lastname",
+                "emailaddress1",
+                "telephone1",
+            }
+            assert row["customerid_contact"]["contactid"] == row["_customerid_value"]
+            seen.append(row["incidentid"])
+        url = body.get("@odata.nextLink")
+        if url:
+            assert "customerid_contact" in urllib.parse.unquote(url)
+    assert pages >= 3
+    assert len(seen) == len(set(seen)) == sandbox_crm.count_cases()
+
+
+@pytest.mark.parametrize(
+    ("expand", "needle"),
+    [
+        ("primarycontactid", "primarycontactid"),
+        ("customerid_account", "customerid_account"),
+        ("title", "title"),
+        ("customerid_contact($select=nosuchcolumn)", "nosuchcolumn"),
+        ("customerid_contact($filter=lastname eq 'x')", "$filter"),
+        ("customerid_contact($select=lastname", "("),
+        ("customerid_contact,customerid_contact", "more than once"),
+        ("", "empty"),
+    ],
+)
+def test_bad_expand_is_a_clean_odata_400(
+    sandbox_crm: SandboxHandle, expand: str, needle: str
+) -> None:
+    session = _session(sandbox_crm)
+    case = _open_case(sandbox_crm)
+    for url in (
+        f"{sandbox_crm.dataverse_url}incidents",
+        f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
+    ):
+        r = session.get(url, params={"$expand": expand}, timeout=5)
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "0x80060888"
+        assert needle in error["message"]
+        assert "Traceback" not in r.text
+
+
+def test_expand_on_contacts_names_no_navigation_property(sandbox_crm: SandboxHandle) -> None:
+    r = _session(sandbox_crm).get(
+        f"{sandbox_crm.dataverse_url}contacts", params={"$expand": "customerid_contact"}, timeout=5
+    )
+    assert r.status_code == 400
+    assert "Microsoft.Dynamics.CRM.contact" in r.json()["error"]["message"]
+
+
+def test_a_bad_expand_on_a_write_refuses_the_write(sandbox_crm: SandboxHandle) -> None:
+    before = sandbox_crm.count_cases()
+    r = _session(sandbox_crm).post(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$expand": "nosuchnav"},
+        json={"title": "never stored", "cr_portalid": "bad-expand-1"},
+        headers={"Prefer": "return=representation"},
+        timeout=5,
+    )
+    assert r.status_code == 400
+    assert sandbox_crm.count_cases() == before
+
+
+class _NoScanDict(dict[str, Any]):
+    """The store's parties, refusing to be scanned: only keyed lookups are allowed."""
+
+    def _refuse(self, *args: Any) -> Any:
+        raise AssertionError("the parties were scanned while expanding a page")
+
+    __iter__ = values = items = keys = _refuse
+
+
+@pytest.mark.sandbox_crm(cases=1000)
+def test_expanding_a_page_of_a_thousand_cases_looks_contacts_up_by_key(
+    sandbox_crm: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sandbox_crm.store
+    monkeypatch.setattr(store, "parties", _NoScanDict(store.parties))
+    session = _session(sandbox_crm)
+    r = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$expand": PROFILE_EXPAND},
+        headers={"Prefer": "odata.maxpagesize=1000"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    rows = r.json()["value"]
+    assert len(rows) == 1000
+    assert all(row["customerid_contact"]["lastname"] for row in rows)
+
+
+# ---------------------------------------------------------------- cr_closedat
+def _lagan_closed(crm: SandboxHandle, ref: str) -> str | None:
+    """`CoreDetails/Closed` of the case through the SOAP front, as ISO text with `Z`."""
+    detail = fl_client(crm, "wsse").service.retrieveCaseDetails(CaseReference=ref, Option=["all"])
+    closed = detail.CoreDetails.Closed
+    return None if closed is None else closed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_every_seeded_closed_case_has_cr_closedat_equal_to_lagan_closed(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    session = _session(sandbox_crm)
+    rows = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$select": "ticketnumber,cr_status,statecode,cr_closedat,modifiedon"},
+        timeout=5,
+    ).json()["value"]
+    closed = [r for r in rows if r["statecode"] == 1]
+    assert closed and len(closed) == sandbox_crm.count_cases(status="closed")
+    for row in rows:
+        if row["statecode"] == 1:
+            assert row["cr_closedat"] and row["cr_closedat"].endswith("Z")
+            assert row["cr_closedat"] <= row["modifiedon"]
+            assert row["cr_closedat"] == sandbox_crm.store.case(row["ticketnumber"])["closed"]
+        else:
+            assert row["cr_closedat"] is None
+    for row in closed[:5]:
+        assert _lagan_closed(sandbox_crm, row["ticketnumber"]) == row["cr_closedat"]
+    filtered = session.get(
+        f"{sandbox_crm.dataverse_url}incidents",
+        params={"$filter": "cr_closedat ne null", "$select": "ticketnumber"},
+        timeout=5,
+    ).json()["value"]
+    assert len(filtered) == len(closed)
+
+
+def test_soap_close_sets_cr_closedat_and_reopen_clears_it(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    client = fl_client(sandbox_crm, "wsse")
+    case = _open_case(sandbox_crm)
+    url = f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})"
+    assert session.get(url, timeout=5).json()["cr_closedat"] is None
+    client.service.closeCases(CaseReference=[case["ref"]], Reason={"Title": "resolved"})
+    row = session.get(url, timeout=5).json()
+    assert row["statecode"] == 1 and row["cr_closedat"]
+    assert row["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"])
+    client.service.reopenCase(CaseReference=case["ref"], Reason="came back")
+    row = session.get(url, timeout=5).json()
+    assert (row["cr_status"], row["cr_closedat"]) == ("reopened", None)
+    assert _lagan_closed(sandbox_crm, case["ref"]) is None
+
+
+def test_rest_statecode_patch_sets_cr_closedat_and_reopen_clears_it(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    session = _session(sandbox_crm)
+    case = _open_case(sandbox_crm)
+    url = f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})"
+    assert session.patch(url, json={"statecode": 1}, timeout=5).status_code == 204
+    row = session.get(url, timeout=5).json()
+    assert row["cr_closedat"] and row["cr_closedat"].endswith("Z")
+    assert row["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"])
+    assert session.patch(url, json={"statecode": 0}, timeout=5).status_code == 204
+    assert session.get(url, timeout=5).json()["cr_closedat"] is None
+    assert session.patch(url, json={"cr_status": "closed"}, timeout=5).status_code == 204
+    assert session.get(url, timeout=5).json()["cr_closedat"] is not None
+    assert session.patch(url, json={"cr_status": "open"}, timeout=5).status_code == 204
+    assert session.get(url, timeout=5).json()["cr_closedat"] is None
+
+
+def test_soap_status_shortcut_to_closed_sets_the_close_time(sandbox_crm: SandboxHandle) -> None:
+    session = _session(sandbox_crm)
+    client = fl_client(sandbox_crm, "wsse")
+    case = _open_case(sandbox_crm)
+    client.service.updateCase(
+        CaseReference=case["ref"], Form={"FormField": [{"Key": "Status", "Value": "closed"}]}
+    )
+    row = session.get(f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})", timeout=5)
+    assert row.json()["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"]) is not None
+
+
+def test_cr_closedat_is_not_writable(sandbox_crm: SandboxHandle) -> None:
+    case = _closed_case(sandbox_crm)
+    r = _session(sandbox_crm).patch(
+        f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
+        json={"cr_closedat": "2020-01-01T00:00:00Z"},
+        timeout=5,
+    )
+    assert r.status_code == 400 and "cr_closedat" in r.json()["error"]["message"]
+    assert sandbox_crm.store.case(case["ref"])["closed"] != "2020-01-01T00:00:00Z"
