@@ -27,7 +27,7 @@ from portal_extensions.web.app import (
 )
 from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
 from portal_extensions.web.enquiries import EnquiryForm
-from portal_extensions.web.pages import record_enquiry
+from portal_extensions.web.pages import record_enquiry, run_search
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
 from portal_extensions.web.security import csrf_token
@@ -226,6 +226,18 @@ class EnquiryCreatedOut(BaseModel):
 def new_enquiry(request: Request, form: EnquiryForm) -> Response:
     """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
     return record_enquiry(request, form, html=False)
+
+
+class SearchOut(BaseModel):
+    cases: list[CaseRowOut]
+
+
+@router.get("/search", response_model=SearchOut)
+@allow(*CASE_ROLES)
+def search(request: Request, q: str = "") -> SearchOut:
+    """Cases the viewer may see matching every word of `q` in fields they may see."""
+    rows = run_search(request, q) if q.strip() else []
+    return SearchOut(cases=[CaseRowOut.model_validate(r, from_attributes=True) for r in rows])
 
 
 @router.get("/health", response_model=HealthOut)

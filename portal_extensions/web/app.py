@@ -312,6 +312,8 @@ def navigation(request: Request) -> list[dict[str, Any]]:
         items.append(("My caseload" if viewer.role is Role.MEMBER else "Cases", "/caseload"))
     if viewer.role in (Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER):
         items.append(("New enquiry", "/enquiries/new"))
+    if viewer.role in CASE_ROLES:
+        items.append(("Search", "/search"))
     if viewer.role is Role.ADMINISTRATOR:
         items.append(("Health", "/health"))
     path = request.url.path

@@ -38,7 +38,7 @@ from portal_extensions.web.casework import (
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.rendering import council_date
-from portal_extensions.web.repository import Bucket
+from portal_extensions.web.repository import Bucket, CaseSummary
 from portal_extensions.web.settings import SignInMode
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.
@@ -495,6 +495,26 @@ def record_enquiry(request: Request, form: EnquiryForm, *, html: bool) -> Respon
     if html:
         return RedirectResponse(f"/cases/{case.portal_id}", status_code=303)
     return JSONResponse({"queued": True, "portal_id": str(case.portal_id)}, 201)
+
+
+SEARCH_LIMIT = 50
+
+
+def run_search(request: Request, text: str) -> list[CaseSummary]:
+    """Search as the viewer; audited without the words searched (they may name a resident)."""
+    portal = portal_of(request)
+    rows = portal.cases.search_visible(
+        signed_in(request), portal.clock(), text[:200], limit=SEARCH_LIMIT
+    )
+    portal.record(request, "search", Outcome.ALLOWED, subject_type="search")
+    return rows
+
+
+@router.get("/search")
+@allow(*CASE_ROLES)
+def search_page(request: Request, q: str = "") -> Response:
+    rows = run_search(request, q) if q.strip() else []
+    return render(request, "search.html", {"query": q[:200], "rows": rows, "limit": SEARCH_LIMIT})
 
 
 @router.get("/health")

@@ -114,6 +114,13 @@ class CaseRepository(Protocol):
         """The viewer's cases in a bucket, newest first, with the count of every bucket."""
         ...
 
+    def search_visible(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[CaseSummary]:
+        """Cases the viewer may see that match every word of `text` in fields they may see
+        (`search.matches_visible`), best first."""
+        ...
+
 
 class MemoryCaseRepository:
     """Cases held in memory, filtered by the access policy's Python form."""
@@ -153,3 +160,18 @@ class MemoryCaseRepository:
         )
         page = [summarise(s) for s in chosen[offset : offset + limit]]
         return CaseListing(rows=page, counts=counts, total=len(chosen))
+
+    def search_visible(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[CaseSummary]:
+        from portal_extensions.web.search import matches_visible, query_terms
+
+        terms = query_terms(text)
+        rule = visibility(viewer, now)
+        hits = [
+            stored
+            for stored in self._cases.values()
+            if holds(rule, stored.facts) and matches_visible(viewer, stored, terms, now)
+        ]
+        hits.sort(key=lambda s: (s.case.received_at, str(s.case.portal_id)), reverse=True)
+        return [summarise(s) for s in hits[:limit]]

@@ -35,7 +35,7 @@ from portal_extensions.outbox import (
     queue_reopen,
 )
 from portal_extensions.status import collect_status
-from portal_extensions.store import access_columns, record_event
+from portal_extensions.store import access_columns, record_event, search_cases
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
     cases,
@@ -61,7 +61,9 @@ from portal_extensions.web.repository import (
     CaseListing,
     CaseSummary,
     StoredCase,
+    summarise,
 )
+from portal_extensions.web.search import matches_visible, query_terms
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,30 @@ class StoreCaseRepository:
             counts=counts,
             total=counts[bucket],
         )
+
+    def search_visible(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[CaseSummary]:
+        terms = query_terms(text)
+        if not terms:
+            return []
+        where = visible_cases_clause(viewer, now, self.columns)
+        found: list[CaseSummary] = []
+        offset = 0
+        # Over-fetch: some index hits match only through fields this viewer may not see.
+        while len(found) < limit and offset < limit * 10:
+            with self.store.read() as conn:
+                hits = search_cases(conn, text, where=where, limit=limit * 2, offset=offset)
+            if not hits:
+                break
+            offset += len(hits)
+            for hit in hits:
+                stored = self.get(uuid.UUID(hit.portal_id))
+                if stored is not None and matches_visible(viewer, stored, terms, now):
+                    found.append(summarise(stored))
+                    if len(found) == limit:
+                        break
+        return found
 
 
 class StoreAccounts:

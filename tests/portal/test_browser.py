@@ -198,6 +198,8 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         scan("case page")
         page.get_by_role("button", name="Add note").click()
         scan("case page, note missing")
+        page.goto(f"{base_url}/search?q=street")
+        scan("search results")
         page.goto(f"{base_url}/enquiries/new")
         scan("new enquiry")
         page.get_by_role("button", name="Record enquiry").click()

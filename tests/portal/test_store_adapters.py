@@ -214,3 +214,16 @@ def test_store_enquiry_options_and_new_cases_are_queued(store) -> None:
     StoreCaseWrites(store).create_case(new, actor="carol", on_behalf_of=None)
     got = StoreCaseRepository(store).get(new.portal_id)
     assert got is not None and got.queued and got.case.title == "Brand new enquiry"
+
+
+def test_store_search_matches_only_through_visible_fields(store) -> None:
+    repository = StoreCaseRepository(store)
+    officer = VIEWERS["officer_s1"]
+    leader = VIEWERS["team_leader"]
+    found = repository.search_visible(leader, NOW, "resident housing", limit=10)
+    assert [r.title for r in found] == ["Housing adaptation"]
+    assert repository.search_visible(officer, NOW, "resident housing", limit=10) == []
+    assert [r.title for r in repository.search_visible(officer, NOW, "housing", limit=10)] == [
+        "Housing adaptation"
+    ]
+    assert repository.search_visible(VIEWERS["dave"], NOW, "pothole", limit=10) == []

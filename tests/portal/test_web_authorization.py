@@ -82,6 +82,8 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/close"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/reopen"): CASEWORK,
     ("GET", "/health"): {Role.ADMINISTRATOR},
+    ("GET", "/search"): CASEWORK,
+    ("GET", "/api/v1/search"): CASEWORK,
     ("GET", "/enquiries/new"): RECORDERS,
     ("POST", "/enquiries/new"): RECORDERS,
     ("POST", "/api/v1/enquiries"): RECORDERS,
