@@ -28,6 +28,10 @@ from portal_extensions.store.schema import cases, constituents, members, parties
 CRM_CASE_NAMESPACE = uuid.UUID("6f1c9a52-3a47-4a8e-9d43-2f7b0f6f0c11")
 
 
+#: How many changed portal ids a summed `UpsertResult` keeps (for events and tests).
+MAX_CHANGED_IDS = 1000
+
+
 @dataclass(frozen=True)
 class IndexedCase:
     """A mapped case plus the CRM's modified time that orders its versions."""
@@ -51,7 +55,10 @@ class UpsertResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.stale += other.stale
-        self.changed_portal_ids.extend(other.changed_portal_ids)
+        # Bounded: a 100k-case full sync must not hold every id in memory.
+        room = MAX_CHANGED_IDS - len(self.changed_portal_ids)
+        if room > 0:
+            self.changed_portal_ids.extend(other.changed_portal_ids[:room])
         return self
 
 
