@@ -201,16 +201,7 @@ class DataverseClient:
             }
         )
         self.token = OAuthToken(settings, self.session)
-        self.resilience = resilience or Resilience(
-            crm="dynamics365",
-            attempts=settings.retry_attempts,
-            budget=settings.retry_budget,
-            deadline=settings.deadline,
-            backoff_initial=settings.backoff_initial,
-            backoff_max=settings.backoff_max,
-            breaker_fail_max=settings.breaker_fail_max,
-            breaker_reset_timeout=settings.breaker_reset_timeout,
-        )
+        self.resilience = resilience or Resilience.from_settings(settings)
         self.key_column = settings.portal_id_column
 
     @property

@@ -395,16 +395,7 @@ class LaganClient:
             read_timeout=settings.read_timeout,
             ca_bundle=settings.ca_bundle,
         )
-        self.resilience = resilience or Resilience(
-            crm="lagan",
-            attempts=settings.retry_attempts,
-            budget=settings.retry_budget,
-            deadline=settings.deadline,
-            backoff_initial=settings.backoff_initial,
-            backoff_max=settings.backoff_max,
-            breaker_fail_max=settings.breaker_fail_max,
-            breaker_reset_timeout=settings.breaker_reset_timeout,
-        )
+        self.resilience = resilience or Resilience.from_settings(settings)
         self.max_text = settings.max_text_node
         wsdl_path = settings.wsdl_path or PACKAGED_WSDL
         self.wsdl_sha256 = settings.wsdl_sha256 or PACKAGED_WSDL_SHA256

@@ -33,11 +33,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from connector.errors import (
-    CRMError,
-    CRMTimeout,
-    CRMUnavailable,
-)
+from connector.errors import CRMError, CRMTimeout, CRMUnavailable
+from connector.settings import CRMSettings
 
 log = logging.getLogger("connector.resilience")
 T = TypeVar("T")
@@ -254,6 +251,9 @@ def error_for_status(
             status=status,
             request_id=request_id,
             retry_after=parse_retry_after(retry_after),
+            # A gateway that gave up (502/504) may have passed the request on: the CRM may have
+            # applied it. 429 and 503 are the CRM itself refusing, before doing anything.
+            ambiguous=status in (502, 504),
         )
     return None
 
@@ -279,10 +279,25 @@ class Resilience:
     backoff_max: float = 30.0
     breaker_fail_max: int = 5
     breaker_reset_timeout: float = 30.0
+    #: Replaces the backoff (tests use `tenacity.wait_none()`); Retry-After still applies.
     wait: tenacity.wait.wait_base | None = None
     sleep: Callable[[float], None] = time.sleep
     gate: PauseGate = field(default_factory=PauseGate)
     breaker: pybreaker.CircuitBreaker = field(init=False)
+
+    @classmethod
+    def from_settings(cls, settings: CRMSettings) -> Resilience:
+        """The policy configured in `[crm]` for the CRM those settings name."""
+        return cls(
+            crm=settings.kind,
+            attempts=settings.retry_attempts,
+            budget=settings.retry_budget,
+            deadline=settings.deadline,
+            backoff_initial=settings.backoff_initial,
+            backoff_max=settings.backoff_max,
+            breaker_fail_max=settings.breaker_fail_max,
+            breaker_reset_timeout=settings.breaker_reset_timeout,
+        )
 
     def __post_init__(self) -> None:
         self.breaker = pybreaker.CircuitBreaker(
@@ -291,19 +306,31 @@ class Resilience:
             exclude=[lambda exc: not _is_transport_failure(exc)],
             name=f"crm-{self.crm}",
         )
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        base = self.wait or tenacity.wait_random_exponential(
+        # Full jitter: a random wait in [0, min(backoff_max, backoff_initial * 2**n)], so
+        # workers that failed together do not come back together.
+        self._backoff = self.wait or tenacity.wait_random_exponential(
             multiplier=self.backoff_initial, max=self.backoff_max
         )
-        delay = base(state)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        delay = float(self._backoff(state))
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, CRMError) and exc.retry_after is not None:
-            if exc.status == 429:
-                self.gate.pause(exc.retry_after)
-                return 0.0  # the gate holds this worker and all the others
-            delay = max(delay, exc.retry_after) if self.wait is None else delay
+            delay = max(delay, exc.retry_after)
+        if isinstance(exc, CRMError) and exc.status == 429:
+            self.gate.pause(delay)
+            return 0.0  # the gate holds this worker and every other one
         return delay
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        """Out of attempts, or the next try would start past the budget or the deadline."""
+        if state.attempt_number >= self.attempts:
+            return True
+        waiting = state.upcoming_sleep + self.gate.remaining()
+        if (state.seconds_since_start or 0.0) + waiting >= self.budget:
+            return True
+        deadline = _current.get()
+        return deadline is not None and waiting >= deadline.remaining()
 
     def call(
         self,
@@ -312,13 +339,15 @@ class Resilience:
         *,
         idempotent: bool,
     ) -> T:
-        """Run `fn(attempt)` (attempt counts from 1) under the policy; raise a CRMError."""
+        """Run `fn(attempt)` (attempt counts from 1) under the policy; raise a CRMError.
+
+        When the CRM asks for a longer wait than the deadline or budget leaves, the call ends at
+        once with the CRM's error (its `retry_after` says how long): the outbox can come back
+        later instead of holding a worker.
+        """
 
         def should_retry(exc: BaseException) -> bool:
             if not isinstance(exc, CRMError) or not exc.retryable:
-                return False
-            deadline = _current.get()
-            if deadline is not None and deadline.expired():
                 return False
             if idempotent:
                 return True
@@ -326,8 +355,7 @@ class Resilience:
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(should_retry),
-            stop=tenacity.stop_after_attempt(self.attempts)
-            | tenacity.stop_after_delay(self.budget),
+            stop=self._stop,
             wait=self._wait,
             sleep=self.sleep,
             reraise=True,
@@ -339,16 +367,29 @@ class Resilience:
                 with attempt:
                     number = attempt.retry_state.attempt_number
                     if number > 1:
-                        if deadline.expired():
-                            raise CRMTimeout(
-                                f"no answer within the {deadline.seconds:g}s deadline",
-                                crm=self.crm,
-                                operation=operation,
-                            )
                         log.info("crm retry operation=%s attempt=%d", operation, number)
-                    self.gate.wait(self.sleep)
+                    self._pass_gate(operation, deadline)
                     result = self._guarded(operation, fn, number)
         return result
+
+    def _pass_gate(self, operation: str, deadline: Deadline) -> None:
+        """Wait out a pause another worker was told about, unless it outlasts the deadline."""
+        paused = self.gate.remaining()
+        if paused >= deadline.remaining():
+            raise CRMUnavailable(
+                f"the CRM asked every worker to pause {paused:.0f}s, beyond this call's deadline",
+                crm=self.crm,
+                operation=operation,
+                status=429,
+                retry_after=paused,
+            )
+        self.gate.wait(self.sleep)
+        if deadline.expired():
+            raise CRMTimeout(
+                f"no answer within the {deadline.seconds:g}s deadline",
+                crm=self.crm,
+                operation=operation,
+            )
 
     def _guarded(self, operation: str, fn: Callable[[int], T], attempt: int) -> T:
         try:

@@ -174,3 +174,94 @@ def test_connection_refused_is_not_ambiguous() -> None:
     assert not map_transport_error(refused, crm="lagan", operation="x").ambiguous
     reset = requests.ConnectionError("connection reset by peer")
     assert map_transport_error(reset, crm="lagan", operation="x").ambiguous
+
+
+def test_429_without_retry_after_still_pauses_every_worker() -> None:
+    pauses: list[float] = []
+
+    class RecordingGate(PauseGate):
+        def pause(self, seconds: float) -> None:
+            pauses.append(seconds)
+            super().pause(seconds)
+
+    policy = _policy(
+        gate=RecordingGate(), wait=tenacity.wait_fixed(0.2), attempts=2, sleep=time.sleep
+    )
+
+    def throttled(attempt: int) -> str:
+        if attempt == 1:
+            raise CRMUnavailable("429", status=429)
+        return "ok"
+
+    started = time.monotonic()
+    assert policy.call("op", throttled, idempotent=True) == "ok"
+    assert pauses == [0.2]  # the backoff became a pause of the gate every worker shares
+    assert 0.2 <= time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("status", "replayed"), [(429, True), (503, True), (502, False), (504, False)]
+)
+def test_gateway_failures_are_not_replayed_for_non_idempotent_calls(status, replayed) -> None:
+    from connector.resilience import error_for_status
+
+    calls = []
+
+    def failing(attempt: int) -> str:
+        calls.append(attempt)
+        if attempt == 1:
+            err = error_for_status(
+                status, crm="lagan", operation="op", retry_after="0", request_id=None
+            )
+            assert err is not None
+            raise err
+        return "ok"
+
+    policy = _policy()
+    if replayed:
+        assert policy.call("createNotes", failing, idempotent=False) == "ok"
+        assert calls == [1, 2]
+    else:
+        with pytest.raises(CRMUnavailable) as info:
+            policy.call("createNotes", failing, idempotent=False)
+        assert info.value.ambiguous and calls == [1]
+
+
+def test_retry_after_beyond_the_deadline_ends_the_call_at_once() -> None:
+    slept: list[float] = []
+    policy = _policy(deadline=2.0, sleep=slept.append)
+    calls = []
+
+    def busy(attempt: int) -> None:
+        calls.append(attempt)
+        raise CRMUnavailable("busy", status=503, retry_after=600)
+
+    with pytest.raises(CRMUnavailable) as info:
+        policy.call("op", busy, idempotent=True)
+    assert calls == [1] and slept == []
+    assert info.value.retry_after == 600  # the outbox learns when to come back
+
+
+def test_a_pause_longer_than_the_deadline_fails_fast_without_calling_the_crm() -> None:
+    gate = PauseGate()
+    gate.pause(600)
+    policy = _policy(gate=gate, deadline=1.0, sleep=time.sleep)
+    calls = []
+    started = time.monotonic()
+    with pytest.raises(CRMUnavailable) as info:
+        policy.call("op", lambda attempt: calls.append(attempt), idempotent=True)
+    assert time.monotonic() - started < 0.1
+    assert calls == [] and info.value.status == 429
+    assert info.value.retry_after is not None and info.value.retry_after > 590
+
+
+def test_backoff_is_exponential_with_full_jitter() -> None:
+    policy = Resilience(crm="lagan", backoff_initial=1.0, backoff_max=8.0)
+    waits: dict[int, list[float]] = {}
+    for attempt in (1, 2, 3, 6):
+        state = tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        waits[attempt] = [policy._wait(state) for _ in range(200)]
+    for attempt, cap in ((1, 1.0), (2, 2.0), (3, 4.0), (6, 8.0)):
+        assert all(0.0 <= w <= cap for w in waits[attempt])
+        assert min(waits[attempt]) < cap * 0.25 < cap * 0.75 < max(waits[attempt])
