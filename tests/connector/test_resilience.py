@@ -259,7 +259,7 @@ def test_backoff_is_exponential_with_full_jitter() -> None:
     policy = Resilience(crm="lagan", backoff_initial=1.0, backoff_max=8.0)
     waits: dict[int, list[float]] = {}
     for attempt in (1, 2, 3, 6):
-        state = tenacity.RetryCallState(None, None, (), {})
+        state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
         state.attempt_number = attempt
         waits[attempt] = [policy._wait(state) for _ in range(200)]
     for attempt, cap in ((1, 1.0), (2, 2.0), (3, 4.0), (6, 8.0)):
