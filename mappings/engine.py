@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from mappings.crm_schema import CrmSchema
 from mappings.errors import (
@@ -199,8 +200,7 @@ class Mapping:
                 name = ".".join(str(part) for part in error["loc"]) or "record"
                 if name in reported:
                     continue
-                message = error["msg"].removeprefix("Value error, ")
-                problems.append(FieldProblem(name, self._sources.get(name), message))
+                problems.append(FieldProblem(name, self._sources.get(name), _message(error)))
         if problems:
             raise RecordMappingError(self.reference_of(raw), "inbound", problems)
         return case
@@ -254,6 +254,15 @@ class Mapping:
         if problems:
             raise RecordMappingError(_case_reference(case), "outbound", problems)
         return record
+
+
+def _message(error: ErrorDetails) -> str:
+    """pydantic's message for one refused value, without any part of the value itself."""
+    message = error["msg"].removeprefix("Value error, ")
+    # email-validator explains a bad address by quoting pieces of it: keep only the verdict.
+    if message.startswith("value is not a valid email address"):
+        return "is not a valid email address"
+    return message
 
 
 def _kind(exc: Exception) -> str:

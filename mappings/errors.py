@@ -8,7 +8,12 @@ carry codes and field names, never free-text values, because those may be person
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# A value that looks like a code (no spaces, short) is shown so an administrator can add it to
+# the value map; anything else may be free text about a person and stays out of the message.
+_CODE = re.compile(r"[A-Za-z0-9_.:/+-]{1,40}")
 
 
 class MappingError(Exception):
@@ -84,8 +89,9 @@ class UnmappedValueError(MappingError):
         self.value = value
         self.direction = direction
         side = "CRM value" if direction == "inbound" else "caseload value"
+        shown = repr(value) if _CODE.fullmatch(value) else f"({len(value)} characters, not shown)"
         super().__init__(
-            f"{side} {value!r} has no mapping in value map `{value_map}`"
+            f"{side} {shown} has no mapping in value map `{value_map}`"
             f" (policy `error`): add it to `value_maps.{value_map}`"
         )
 

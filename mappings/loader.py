@@ -52,7 +52,7 @@ from mappings.spec import (
     MappingSpec,
     ValueMapSpec,
 )
-from mappings.yaml_text import indent_hint, plain
+from mappings.yaml_text import indent_hint, plain, plain_problem
 
 PROFILE_DIR = "profiles"
 MODEL_FIELDS: dict[str, ModelField] = model_fields(MemberCase)
@@ -205,8 +205,8 @@ class _Compiler:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
             problem = exc.problem or "invalid YAML"
-            context = f" ({exc.context})" if exc.context else ""
-            message = f"YAML syntax error: {problem}{context}"
+            meaning, suggestion = plain_problem(problem)
+            message = f"YAML syntax error: {meaning}"
             duplicate = re.search(r'duplicate key "([^"]*)"', problem)
             hint = indent_hint(self.text)
             if duplicate is not None:
@@ -214,8 +214,7 @@ class _Compiler:
                 suggestion = "a key may appear once in a block: merge the two entries"
             elif hint is not None and 0 < hint[0] <= line:  # parsers notice late, never early
                 line, column, suggestion = hint
-            else:
-                suggestion = "check the indentation and the `key: value` layout of this line"
+                message = "YAML syntax error: bad indentation"
             self.problems.append(Problem(self.file, line, column, "", message, suggestion))
             raise MappingFileError(self.file, self.problems) from None
         if not isinstance(self.tree, CommentedMap):

@@ -4,13 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
+# What the YAML parser says -> what an administrator should read, and what to do about it.
+_PLAIN_PROBLEMS = (
+    ("mapping values are not allowed", "a `key: value` pair where none may start", None),
+    ("expected <block end>", "a line does not line up with the lines above it", None),
+    ("could not find expected ':'", "a key is missing its `:`", "write `key: value`"),
+    (
+        "cannot start any token",
+        "a tab or a stray character where YAML expects text",
+        "indent with spaces, and quote text that starts with `@`, `` ` `` or `%`",
+    ),
+    (
+        "found undefined alias",
+        "an alias (`*name`) names an anchor that is not defined",
+        "define it first with `&name`, e.g. under an `x-` key",
+    ),
+    ("expected ',' or ']'", "a `[` list is not closed", "end the list with `]`"),
+    ("expected ',' or '}'", "a `{` mapping is not closed", "end the mapping with `}`"),
+    ("found unexpected end of stream", "a quoted text is not closed", "add the closing quote"),
+)
+_ADVICE = "check the indentation and the `key: value` layout of this line"
+
+
+def plain_problem(problem: str) -> tuple[str, str]:
+    """The YAML parser's complaint in plain words, with advice on what to change."""
+    for marker, meaning, advice in _PLAIN_PROBLEMS:
+        if marker in problem:
+            return meaning, advice or _ADVICE
+    return problem, _ADVICE
+
 
 def indent_hint(text: str) -> tuple[int, int, str] | None:
     """The first line whose indentation matches no enclosing block, with a suggestion.
 
     YAML parsers notice a bad indent a line or two late; this finds the line a person must fix.
     """
-    stack = [0]
+    # Open blocks, outermost first: (indent, the last line seen at that indent).
+    stack: list[tuple[int, int]] = [(0, 0)]
     previous: tuple[int, int, bool] | None = None  # line number, indent, opens a block
     block_scalar_indent: int | None = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -30,21 +60,27 @@ def indent_hint(text: str) -> tuple[int, int, str] | None:
                     number,
                     indent + 1,
                     f"line {number} is indented {indent} spaces, deeper than line {prev_number}"
-                    f" ({prev_indent}), which does not open a block: align it with line"
-                    f" {prev_number}",
+                    f" ({prev_indent}), which does not end in `:` and so opens no block:"
+                    f" indent line {number} like line {prev_number}, or end line"
+                    f" {prev_number} with `:` if it names a block",
                 )
             if indent > prev_indent:
-                stack.append(indent)
+                stack.append((indent, number))
             elif indent < prev_indent:
-                while stack and stack[-1] > indent:
-                    stack.pop()
-                if not stack or stack[-1] != indent:
+                inner = stack[-1]
+                while stack[-1][0] > indent:  # the outermost block, at 0, never pops
+                    inner = stack.pop()
+                if stack[-1][0] != indent:
+                    level, seen_at = stack[-1]
+                    outer = f", line {seen_at} is indented {level}" if seen_at else ""
                     return (
                         number,
                         indent + 1,
-                        f"line {number} is indented {indent} spaces, which matches no enclosing"
-                        f" block (line {prev_number} is indented {prev_indent}): align them",
+                        f"line {number} is indented {indent} spaces, which lines up with no line"
+                        f" above it (line {inner[1]} is indented {inner[0]}{outer}): give it"
+                        f" the indentation of the lines of the block it belongs to",
                     )
+        stack[-1] = (stack[-1][0], number)
         opens = content.endswith(":") or content.startswith("- ") or content == "-"
         if content.endswith(("|", ">", "|-", ">-")):
             block_scalar_indent = indent
@@ -64,4 +100,4 @@ def plain(node: Any) -> Any:
     return node
 
 
-__all__ = ["indent_hint", "plain"]
+__all__ = ["indent_hint", "plain", "plain_problem"]

@@ -59,10 +59,11 @@ def test_validate_a_broken_indent_exits_1_and_names_the_line(tmp_path: Path) -> 
     code, output = run("validate", str(bad))
     assert code == 1
     line = index + 1
-    assert f"{bad}:{line}:8: YAML syntax error: mapping values are not allowed here" in output
     assert (
-        f"line {line} is indented 7 spaces, deeper than line {line - 1} (6), which does not"
-        f" open a block: align it with line {line - 1}"
+        f"{bad}:{line}:8: YAML syntax error: bad indentation: line {line} is indented 7 spaces,"
+        f" deeper than line {line - 1} (6), which does not end in `:` and so opens no block:"
+        f" indent line {line} like line {line - 1}, or end line {line - 1} with `:` if it names"
+        " a block"
     ) in output
 
 

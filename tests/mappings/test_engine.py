@@ -98,6 +98,39 @@ def test_unknown_status_code_is_a_typed_error_naming_record_and_field(lagan: Map
     )
 
 
+def test_an_unmapped_value_that_is_not_a_code_stays_out_of_the_message(
+    lagan: Mapping,
+) -> None:
+    raw = record("lagan_case.json")
+    raw["CoreDetails"]["Status"] = "Mrs Jane Doe rang"
+    with pytest.raises(RecordMappingError) as caught:
+        lagan.to_caseload(raw)
+    assert "Jane" not in str(caught.value)
+    assert caught.value.problems[0].message == (
+        "CRM value (17 characters, not shown) has no mapping in value map `status`"
+        " (policy `error`): add it to `value_maps.status`"
+    )
+
+
+def test_model_refusals_never_quote_the_refused_value(dynamics: Mapping) -> None:
+    raw = record("dynamics365_case.json")
+    raw["customerid_contact"]["emailaddress1"] = "jane doe@exa mple.org"
+    raw["customerid_contact"]["telephone1"] = "ring Jane"
+    raw["cr_postcode"] = "Jane's house"
+    with pytest.raises(RecordMappingError) as caught:
+        dynamics.to_caseload(raw)
+    text = str(caught.value)
+    for secret in ("jane", "Jane", "exa mple", "SPACE"):
+        assert secret not in text
+    by_field = {p.field: p.message for p in caught.value.problems}
+    assert by_field["constituent.email"] == "is not a valid email address"
+    assert set(by_field) == {
+        "constituent.email",
+        "constituent.phone",
+        "constituent.location.postcode",
+    }
+
+
 def test_every_field_problem_of_a_record_is_reported_together(lagan: Mapping) -> None:
     raw = record("lagan_case.json")
     raw["CoreDetails"]["Status"] = "parked"

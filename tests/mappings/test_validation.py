@@ -265,18 +265,50 @@ def test_a_broken_indent_names_the_line_to_fix() -> None:
     )
     (problem,) = problems_of(broken)
     assert (problem.line, problem.column) == (12, 5)
-    assert problem.message.startswith("YAML syntax error:")
+    assert problem.message == "YAML syntax error: bad indentation"
     assert problem.suggestion == (
-        "line 12 is indented 4 spaces, which matches no enclosing block"
-        " (line 11 is indented 5): align them"
+        "line 12 is indented 4 spaces, which lines up with no line above it (line 11 is"
+        " indented 5, line 10 is indented 2): give it the indentation of the lines of the block"
+        " it belongs to"
     )
-    assert problems_of(text) != []
+    (deeper,) = problems_of(text)
+    assert (deeper.line, deeper.column) == (8, 8)
+    assert deeper.suggestion is not None
+    assert deeper.suggestion.startswith("line 8 is indented 7 spaces, deeper than line 7 (6)")
+
+
+def test_a_dedent_to_no_block_names_the_block_it_misses() -> None:
+    broken = MINIMAL_DYNAMICS.replace("  member_id:\n", "   member_id:\n")
+    (problem,) = problems_of(broken)
+    assert (problem.line, problem.column) == (12, 3)
+    assert problem.suggestion == (
+        "line 12 is indented 2 spaces, which lines up with no line above it (line 10 is"
+        " indented 3, line 9 is indented 0): give it the indentation of the lines of the block"
+        " it belongs to"
+    )
+
+
+def test_a_key_without_its_colon_says_so() -> None:
+    broken = MINIMAL_DYNAMICS.replace("  member_id:\n", "  member_id\n")
+    (problem,) = problems_of(broken)
+    assert problem.line == 11
+    assert problem.suggestion is not None
+    assert problem.suggestion.endswith("or end line 10 with `:` if it names a block")
 
 
 def test_yaml_syntax_error_is_a_problem_not_a_traceback() -> None:
     (problem,) = problems_of("crm: lagan\nrecord: [member_case\n")
-    assert problem.line >= 2
-    assert problem.message.startswith("YAML syntax error:")
+    assert problem.line == 3
+    assert problem.message == "YAML syntax error: a `[` list is not closed"
+    assert problem.suggestion == "end the list with `]`"
+
+
+def test_a_tab_indent_is_named_in_plain_words() -> None:
+    (problem,) = problems_of("crm: lagan\nrecord: member_case\nfields:\n\ttitle:\n")
+    assert (problem.line, problem.column) == (4, 1)
+    assert problem.message == (
+        "YAML syntax error: a tab or a stray character where YAML expects text"
+    )
 
 
 def test_validate_file_and_load_mapping_agree(tmp_path) -> None:
