@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -46,10 +47,22 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site: never another host (an open redirect helps phishing)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """Only a path on this site: never another host (an open redirect helps phishing).
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so `/\t/evil.example`
+    would leave the site: any control character, space or backslash refuses the target.
+    """
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or any(ch == "\\" or ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in value)
+    ):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 @router.get("/")

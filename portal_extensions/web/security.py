@@ -21,6 +21,7 @@ CSRF_SESSION_KEY = "csrf"
 CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SORRY = b"Sorry, there is a problem with Caseload. Try again later."
 
 
 def content_security_policy(settings: PortalSettings) -> str:
@@ -69,9 +70,12 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         is_asset = str(scope.get("path", "")).startswith("/assets/")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     headers[name] = value
@@ -79,7 +83,21 @@ class SecurityHeadersMiddleware:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette's own error page is sent outside this middleware, without the headers;
+            # answer here instead, then let the error reach the server's log.
+            if not started:
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
+                await send_with_headers({"type": "http.response.body", "body": _SORRY})
+            raise
 
 
 def csrf_token(session: MutableMapping[str, Any]) -> str:

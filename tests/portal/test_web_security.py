@@ -297,3 +297,39 @@ def test_the_openapi_document_describes_the_json_api_only(client) -> None:
     assert "/api/v1/cases/{portal_id}/notes" in paths and "/api/v1/caseload" in paths
     assert all(path.startswith("/api/v1/") for path in paths)
     assert client.get("/docs").status_code == 404  # the interactive docs would load a CDN
+
+
+def test_sign_in_never_redirects_off_the_site() -> None:
+    from portal_extensions.web.pages import safe_next
+
+    for target in (
+        "//evil.example/",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "/\n/evil.example",
+        "evil.example",
+        "",
+    ):
+        assert safe_next(target) == "/", repr(target)
+    assert safe_next("/caseload?view=overdue") == "/caseload?view=overdue"
+    assert safe_next("/cases/abc#pending") == "/cases/abc#pending"
+
+
+def test_an_unexpected_error_still_carries_the_security_headers() -> None:
+    from portal_extensions.web import public
+
+    app = build().app
+
+    @public
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/broken")
+    assert response.status_code == 500
+    assert "frame-ancestors" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "a bug" not in response.text
