@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from connector import CRMClient, CRMError, SettingsError, build_client, load_crm_settings
+from connector import (
+    CRMClient,
+    CRMError,
+    CRMSettings,
+    SettingsError,
+    build_client,
+    check_connection,
+    load_crm_settings,
+)
 
 app = typer.Typer(
     help="Check and inspect the council's CRM connection.",
@@ -22,14 +30,19 @@ ConfigOption = Annotated[
 ]
 
 
-def _client(config: Path | None) -> CRMClient:
+def _settings(config: Path | None) -> CRMSettings:
     if config is None and Path("caseload.toml").is_file():
         config = Path("caseload.toml")
     try:
-        return build_client(load_crm_settings(config), shared=False)
+        return load_crm_settings(config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _client(config: Path | None) -> CRMClient:
+    try:
+        return build_client(_settings(config), shared=False)
     except CRMError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -37,12 +50,8 @@ def _client(config: Path | None) -> CRMClient:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Probe allowlist, DNS, TLS, WSDL hash, auth and latency; exit 1 if any fails."""
-    client = _client(config)
-    try:
-        report = client.health()
-    finally:
-        client.close()
+    """Probe allowlist, WSDL hash, DNS, TLS, auth and latency; exit 1 if any fails."""
+    report = check_connection(_settings(config))
     for item in report.checks:
         mark = "ok  " if item.ok else "FAIL"
         typer.echo(f"{mark} {item.name:<10} {item.detail}")

@@ -1,7 +1,8 @@
 """Talking to the CRM: SOAP and REST clients, auth, deadlines, retries, residency, CRM errors.
 
 Public parts:
-- `CRMClient` (the interface), `build_client(settings)`, `load_crm_settings(path)`, `CRMSettings`;
+- `CRMClient` (the interface), `build_client(settings)`, `load_crm_settings(path)`,
+  `CRMSettings`, `check_connection(settings)` (`caseload crm check`);
 - records: `RawCase`, `RawParty`, `RawPayload`, `CaseRef`, `PartyRef`, `Attachment`,
   `HealthReport`, `HealthCheck`;
 - errors: `CRMError` and its subclasses (`connector.errors`).
@@ -31,6 +32,7 @@ from connector.errors import (
     ResidencyViolation,
 )
 from connector.factory import build_client, reset_clients
+from connector.health import check_connection
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings, SettingsError, load_crm_settings
 
@@ -58,6 +60,7 @@ __all__ = [
     "ResidencyViolation",
     "SettingsError",
     "build_client",
+    "check_connection",
     "load_crm_settings",
     "reset_clients",
 ]

@@ -537,7 +537,7 @@ class DataverseClient:
     def health(self) -> HealthReport:
         from connector.health import run_checks
 
-        return run_checks(self, self.settings, self.allowlist, probe=self._probe)
+        return run_checks(self.settings, self.allowlist, probe=self._probe)
 
     def _probe(self) -> None:
         self._call(

@@ -810,14 +810,13 @@ class LaganClient:
     # ------------------------------------------------------------------ health
 
     def health(self) -> HealthReport:
-        from connector.health import run_checks
+        from connector.health import run_checks, wsdl_hash_check
 
         return run_checks(
-            self,
             self.settings,
             self.allowlist,
             probe=self._probe,
-            contract=lambda: f"WSDL SHA-256 {self.wsdl_sha256[:16]}... matches the pin",
+            wsdl_hash=wsdl_hash_check(self.settings),
         )
 
     def _probe(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,12 @@ def _no_dns(monkeypatch) -> None:
 
 
 def _config(tmp_path: Path, handle, monkeypatch, **extra: str) -> Path:
+    host = handle.base_url.split("://", 1)[1].split(":")[0]
     lines = [
         "[crm]",
         f'endpoint = "{handle.fl_url}"',
         f'auth_endpoint = "{handle.flauth_url}"',
-        'allowed_hosts = ["crm.sandbox.test"]',
+        f'allowed_hosts = ["{host}"]',
         f'username = "{handle.username}"',
         "retry_attempts = 2",
     ] + [f'{k} = "{v}"' for k, v in extra.items()]
@@ -37,12 +39,10 @@ def _config(tmp_path: Path, handle, monkeypatch, **extra: str) -> Path:
 @pytest.mark.sandbox_crm(cases=5)
 def test_get_raw_prints_the_crm_record(sandbox_crm, tmp_path, monkeypatch) -> None:
     config = _config(tmp_path, sandbox_crm, monkeypatch)
-    ref = sandbox_crm.find_cases()[0]
-    case_ref = ref.get("ref") or ref.get("CaseReference") or "101000000001"
-    result = runner.invoke(app, ["crm", "get", "101000000001", "--raw", "--config", str(config)])
+    ref = sandbox_crm.find_cases()[0]["ref"]
+    result = runner.invoke(app, ["crm", "get", ref, "--raw", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["CoreDetails"]["CaseReference"] == "101000000001"
-    assert case_ref
+    assert json.loads(result.output)["CoreDetails"]["CaseReference"] == ref
 
 
 @pytest.mark.sandbox_crm(cases=5)
@@ -61,18 +61,73 @@ def test_misspelt_setting_exits_2_with_the_key(tmp_path) -> None:
     assert "crm.allowed_hosts" in result.output
 
 
+PROBES = ["allowlist", "wsdl-hash", "dns", "tls", "auth", "latency"]
+
+
+def _check(config: Path) -> tuple[int, dict[str, str]]:
+    """Exit code and {probe name: "ok"/"FAIL"} from `caseload crm check`."""
+    result = runner.invoke(app, ["crm", "check", "--config", str(config)])
+    lines = [line.split(maxsplit=2) for line in result.output.splitlines() if line.strip()]
+    assert [line[1] for line in lines] == PROBES, result.output
+    return result.exit_code, {line[1]: line[0] for line in lines}
+
+
 @pytest.mark.sandbox_crm(cases=5)
-def test_check_fails_with_one_line_per_probe_when_auth_is_wrong(
-    sandbox_crm, tmp_path, monkeypatch
+def test_check_passes_every_probe_against_a_healthy_crm(
+    sandbox_crm_server, tmp_path, monkeypatch
 ) -> None:
-    config = _config(tmp_path, sandbox_crm, monkeypatch)
+    config = _config(tmp_path, sandbox_crm_server, monkeypatch)
+    code, marks = _check(config)
+    assert code == 0
+    assert set(marks.values()) == {"ok"}
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_check_fails_auth_when_the_password_is_wrong_and_never_prints_it(
+    sandbox_crm_server, tmp_path, monkeypatch
+) -> None:
+    config = _config(tmp_path, sandbox_crm_server, monkeypatch)
     monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "wrong-password")
     result = runner.invoke(app, ["crm", "check", "--config", str(config)])
-    assert result.exit_code == 1
-    names = [line.split()[1] for line in result.output.splitlines() if line.strip()]
-    assert names == ["allowlist", "dns", "tls", "contract", "auth", "latency"]
-    assert "FAIL auth" in result.output
     assert "wrong-password" not in result.output
+    code, marks = _check(config)
+    assert code == 1
+    assert marks == dict.fromkeys(PROBES, "ok") | {"auth": "FAIL", "latency": "FAIL"}
+
+
+@pytest.mark.sandbox_crm(cases=5)
+def test_check_reports_a_wsdl_that_does_not_match_its_pin(
+    sandbox_crm_server, tmp_path, monkeypatch
+) -> None:
+    config = _config(tmp_path, sandbox_crm_server, monkeypatch, wsdl_sha256="0" * 64)
+    code, marks = _check(config)
+    assert code == 1
+    assert marks["wsdl-hash"] == "FAIL" and marks["auth"] == "FAIL"
+    assert marks["allowlist"] == marks["dns"] == "ok"
+
+
+def test_check_refuses_an_endpoint_off_the_allowlist_without_contacting_it(
+    tmp_path, monkeypatch
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    path = tmp_path / "caseload.toml"
+    path.write_text(
+        f'[crm]\nendpoint = "http://127.0.0.1:{port}/lagan/services/FL"\n'
+        'allowed_hosts = ["crm.council.gov.uk"]\nusername = "svc"\n'
+    )
+    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "pw")
+    try:
+        code, marks = _check(path)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    finally:
+        listener.close()
+    assert code == 1
+    assert marks == dict.fromkeys(PROBES, "FAIL") | {"wsdl-hash": "ok"}
 
 
 @pytest.mark.sandbox_crm(cases=5)
