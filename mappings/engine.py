@@ -22,11 +22,10 @@ from mappings.errors import (
     UnmappedValueError,
 )
 from mappings.model import MemberCase
-from mappings.paths import CrmPath
+from mappings.paths import CrmPath, PathCache
 from mappings.spec import FieldSpec, MappingSpec, UnmappedPolicy, ValueMapSpec
 
 Converter = Callable[[Any], Any]
-PathCache = dict[tuple[int, str], dict[Any, Any]]
 Extract = Callable[[dict[str, Any], PathCache], Any]  # raw record -> raw value
 
 
@@ -186,7 +185,11 @@ class Mapping:
                 continue
             if rule.optional_parent is not None:
                 present.add(rule.optional_parent)
-            _assign(data, rule.target, value)
+            target = rule.target
+            if len(target) == 1:
+                data[target[0]] = value
+            else:
+                _assign(data, target, value)
         for parent in self._optional_parents - present:
             node = data
             for part in parent[:-1]:

@@ -14,7 +14,7 @@ def nothing(_record: dict[str, Any], _cache: PathCache) -> Any:
 
 
 def single(path: CrmPath) -> Extract:
-    get = path.get
+    get = path.reader()
 
     def extract(record: dict[str, Any], cache: PathCache) -> Any:
         value = get(record, cache)

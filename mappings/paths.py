@@ -10,12 +10,16 @@ A Dataverse annotation suffix such as `@odata.bind` stays inside its segment
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 _SEGMENT = re.compile(r"^([^.\[\]=]+)((?:\[[^\[\]]+\])*)$")
 _SELECTOR = re.compile(r"\[([^\[\]]+)\]")
 _ANNOTATION = "@odata."
+
+PathCache = dict[tuple[int, str], dict[Any, Any]]
+Reader = Callable[[Any, PathCache | None], Any]
 
 
 class PathSyntaxError(ValueError):
@@ -52,7 +56,7 @@ class CrmPath:
     def names(self) -> tuple[str, ...]:
         return tuple(step.name for step in self.steps)
 
-    def get(self, record: Any, cache: dict[tuple[int, str], dict[Any, Any]] | None = None) -> Any:
+    def get(self, record: Any, cache: PathCache | None = None) -> Any:
         """The value at this path, or None when any part of it is absent.
 
         `cache` (one dict per record, reused across that record's paths) turns each list
@@ -81,15 +85,29 @@ class CrmPath:
                     slot = (id(node), key)
                     index = cache.get(slot)
                     if index is None:
-                        index = {}
-                        for item in reversed(node):  # the first match wins, as without a cache
-                            if isinstance(item, dict) and key in item:
-                                index[item[key]] = item
-                        cache[slot] = index
+                        index = cache[slot] = _index(node, key)
                     node = index.get(wanted)
                 if node is None:
                     return None
         return node
+
+    def reader(self) -> Reader:
+        """`get`, specialised for this path once, for the per-record hot loop.
+
+        Plain key paths (most Dataverse columns) and one-selection paths
+        (`Form.FormField[Key=X].Value`, every Lagan form field) skip the general step walk.
+        """
+        selecting = [i for i, step in enumerate(self.steps) if step.selects]
+        if not selecting:
+            return _plain_reader(self.names)
+        if len(selecting) == 1 and self.steps[selecting[0]].select_key is not None:
+            at = selecting[0]
+            step = self.steps[at]
+            assert step.select_key is not None
+            return _selecting_reader(
+                self.names[: at + 1], step.select_key, step.select_value, self.names[at + 1 :]
+            )
+        return self.get
 
     def set(self, record: dict[str, Any], value: Any) -> None:
         """Write `value` here, creating the dicts, lists and selected items on the way."""
@@ -121,6 +139,64 @@ class CrmPath:
                 items.append(node)
             if final:
                 raise PathSyntaxError(f"path `{self.text}` ends in a selection, not a key")
+
+
+def _plain_reader(names: tuple[str, ...]) -> Reader:
+    if len(names) == 1:
+        (name,) = names
+
+        def one(record: Any, cache: PathCache | None = None) -> Any:
+            return record.get(name) if isinstance(record, dict) else None
+
+        return one
+
+    def walk(record: Any, cache: PathCache | None = None) -> Any:
+        node = record
+        for part in names:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+            if node is None:
+                return None
+        return node
+
+    return walk
+
+
+def _selecting_reader(
+    to_list: tuple[str, ...], key: str, wanted: str | None, after: tuple[str, ...]
+) -> Reader:
+    """Walk `to_list`, pick the item whose `key` is `wanted` (indexed once per record), walk on."""
+    to_items, then = _plain_reader(to_list), _plain_reader(after) if after else None
+
+    def select(record: Any, cache: PathCache | None = None) -> Any:
+        items = to_items(record, None)
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            return None
+        if cache is None:
+            item = _select(items, key, wanted)
+        else:
+            slot = (id(items), key)
+            index = cache.get(slot)
+            if index is None:
+                index = cache[slot] = _index(items, key)
+            item = index.get(wanted)
+        if item is None or then is None:
+            return item
+        return then(item, None)
+
+    return select
+
+
+def _index(items: list[Any], key: str) -> dict[Any, Any]:
+    """Items by their `key`, the first of equal keys winning (as `_select` finds them)."""
+    index: dict[Any, Any] = {}
+    for item in reversed(items):
+        if isinstance(item, dict) and key in item:
+            index[item[key]] = item
+    return index
 
 
 def _select(items: list[Any], key: str, wanted: str | None) -> Any:
@@ -165,4 +241,4 @@ def _parse(text: str) -> list[Step]:
     return steps
 
 
-__all__ = ["CrmPath", "PathSyntaxError", "Step"]
+__all__ = ["CrmPath", "PathCache", "PathSyntaxError", "Reader", "Step"]

@@ -100,3 +100,32 @@ def test_a_shared_cache_gives_the_same_answers_as_scanning() -> None:
         assert path.get(record, cache) == path.get(record)
     assert CrmPath("Form.FormField[Key=A].Value").get(record, cache) == "first"
     assert len(cache) == 1  # one index for the one list, built once
+
+
+READER_CASES = [
+    ({"title": "Pothole"}, "title"),
+    ({"title": None}, "title"),
+    ("not a record", "title"),
+    ({"CoreDetails": {"Title": "Bins"}}, "CoreDetails.Title"),
+    ({"CoreDetails": "flat"}, "CoreDetails.Title"),
+    (FORM, "Form.FormField[Key=WardId].Value"),
+    (FORM, "Form.FormField[Key=Sharing].Value"),
+    (
+        {"Form": {"FormField": {"Key": "WardId", "Value": "w-9"}}},
+        "Form.FormField[Key=WardId].Value",
+    ),
+    ({"Form": {"FormField": "flat"}}, "Form.FormField[Key=WardId].Value"),
+    (
+        {"Form": {"FormField": [{"Key": "WardId", "Value": "a"}, {"Key": "WardId"}]}},
+        "Form.FormField[Key=WardId].Value",
+    ),
+    ({"Ids": ["a", "b"]}, "Ids[1]"),
+]
+
+
+@pytest.mark.parametrize(("record", "text"), READER_CASES)
+def test_the_specialised_reader_reads_what_get_reads(record: object, text: str) -> None:
+    path = CrmPath(text)
+    read = path.reader()
+    assert read(record, None) == path.get(record)
+    assert read(record, {}) == path.get(record, {})

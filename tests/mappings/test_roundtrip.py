@@ -185,3 +185,10 @@ def mapped_values_for(case: MemberCase, rule: FieldRule) -> Any:
     for part in rule.target:
         node = getattr(node, part, None) if node is not None else None
     return node
+
+
+@pytest.mark.parametrize("mapping", [LAGAN, DYNAMICS], ids=["lagan", "dynamics365"])
+def test_the_round_trip_compares_every_inbound_field(mapping: Mapping) -> None:
+    inbound = {rule.name for rule in mapping.rules if rule.inbound}
+    compared = {rule.name for rule in mapping.rules if rule.inbound and rule.record_write}
+    assert compared == inbound
