@@ -15,8 +15,32 @@ from connector.errors import CRMContractError, CRMTimeout, ResidencyViolation
 from connector.residency import HostAllowlist
 from connector.resilience import DeadlineAdapter, current_deadline
 
-# zeep logs whole envelopes (constituents' personal data) at DEBUG: never below INFO.
-logging.getLogger("zeep.transports").setLevel(logging.INFO)
+
+class _HideQueries(logging.Filter):
+    """urllib3 logs each request line at DEBUG; Dataverse queries name constituents
+    (`$filter=lastname eq '...'`), so the query string is replaced before the line is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] + "?[query hidden]"
+                if isinstance(arg, str) and arg.startswith("/") and "?" in arg
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _info_and_above(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.INFO
+
+
+# zeep logs whole envelopes (constituents' personal data) at DEBUG: never below INFO. The filter
+# holds even if logging configuration later sets the logger back to DEBUG.
+_zeep_transport_log = logging.getLogger("zeep.transports")
+_zeep_transport_log.setLevel(logging.INFO)
+_zeep_transport_log.addFilter(_info_and_above)
+logging.getLogger("urllib3.connectionpool").addFilter(_HideQueries())
 
 
 class GuardedSession(requests.Session):
