@@ -230,13 +230,19 @@ def diff(
 
 
 def _describe_change(was: Any, now: Any) -> str:
-    if isinstance(was, dict) and isinstance(now, dict):
-        parts = []
-        for key in sorted(set(was) | set(now)):
-            if was.get(key) != now.get(key):
-                parts.append(f"{key} {json.dumps(was.get(key))} -> {json.dumps(now.get(key))}")
-        return "; ".join(parts)
-    return f"{json.dumps(was)} -> {json.dumps(now)}"
+    """Only the settings that differ, each as `setting old -> new` (nested maps flattened)."""
+    if not (isinstance(was, dict) and isinstance(now, dict)):
+        return f"{_shown(was)} -> {_shown(now)}"
+    before, after = _flatten(was), _flatten(now)
+    return "; ".join(
+        f"{key} {_shown(before.get(key))} -> {_shown(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    )
+
+
+def _shown(value: Any) -> str:
+    return "(unset)" if value is None else json.dumps(value)
 
 
 STARTER_HEADER = """\

@@ -170,8 +170,12 @@ def test_diff_shows_added_removed_and_changed_fields_and_mapped_output(
     assert code == 0
     assert "+ fields.special_category:" in output
     assert "- fields.closure_reason" in output
-    assert "~ fields.description: required null -> true" in output
-    assert "~ value_maps.channel:" in output
+    assert "~ fields.description: required (unset) -> true" in output
+    assert (
+        '~ value_maps.channel: outbound.street "face_to_face" -> "Surgery";'
+        ' outbound.surgery "Surgery" -> "face_to_face"; values.Street (unset) -> "street";'
+        ' values.Surgery "surgery" -> "street"; values.face_to_face "street" -> "surgery"'
+    ) in output
     assert "a.json: 1 mapped field(s) change" in output
     assert '  channel: "surgery" -> "street"' in output
     assert "b.xml: 1 mapped field(s) change" in output
