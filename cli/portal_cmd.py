@@ -24,6 +24,7 @@ from portal_extensions.web.store_adapters import (
     StoreAuditTrail,
     StoreCaseRepository,
     StoreCaseWrites,
+    StoreDirectory,
     StoreEnquiryOptions,
     StoreHealth,
 )
@@ -67,6 +68,7 @@ def serve(
             cases=StoreCaseRepository(store),
             writes=StoreCaseWrites(store),
             enquiry_options=StoreEnquiryOptions(store),
+            directory=StoreDirectory(store),
             audit=StoreAuditTrail(store),
             health=StoreHealth(store),
         )

@@ -240,6 +240,24 @@ def search(request: Request, q: str = "") -> SearchOut:
     return SearchOut(cases=[CaseRowOut.model_validate(r, from_attributes=True) for r in rows])
 
 
+class ServiceContactOut(BaseModel):
+    service: str
+    officer: str
+    email: str
+    phone: str | None
+    response_target_working_days: int
+
+
+@router.get("/directory", response_model=list[ServiceContactOut])
+@allow(*ALL_ROLES)
+def directory(request: Request) -> list[ServiceContactOut]:
+    """Council services, their member officer and response target."""
+    return [
+        ServiceContactOut.model_validate(contact, from_attributes=True)
+        for contact in portal_of(request).directory.service_contacts()
+    ]
+
+
 @router.get("/health", response_model=HealthOut)
 @allow(Role.ADMINISTRATOR)
 def health(request: Request) -> HealthOut:

@@ -30,11 +30,13 @@ from portal_extensions.web.auth import Account, Accounts, SignInThrottle
 from portal_extensions.web.ports import (
     AuditTrail,
     CaseWrites,
+    DirectorySource,
     EnquiryOptions,
     HealthCheck,
     HealthSource,
     MemoryAuditTrail,
     MemoryCaseWrites,
+    MemoryDirectory,
     MemoryEnquiryOptions,
     MemorySessionRegistry,
     Outcome,
@@ -125,6 +127,7 @@ class Portal:
     cases: CaseRepository
     writes: CaseWrites
     enquiry_options: EnquiryOptions
+    directory: DirectorySource
     audit: AuditTrail
     health: HealthSource
     clock: Callable[[], datetime]
@@ -314,6 +317,7 @@ def navigation(request: Request) -> list[dict[str, Any]]:
         items.append(("New enquiry", "/enquiries/new"))
     if viewer.role in CASE_ROLES:
         items.append(("Search", "/search"))
+    items.append(("Directory", "/directory"))
     if viewer.role is Role.ADMINISTRATOR:
         items.append(("Health", "/health"))
     path = request.url.path
@@ -416,6 +420,7 @@ def create_app(
     cases: CaseRepository,
     writes: CaseWrites | None = None,
     enquiry_options: EnquiryOptions | None = None,
+    directory: DirectorySource | None = None,
     audit: AuditTrail | None = None,
     health: HealthSource | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -434,6 +439,7 @@ def create_app(
         cases=cases,
         writes=writes if writes is not None else MemoryCaseWrites(audit, now),
         enquiry_options=enquiry_options or MemoryEnquiryOptions([], [], []),
+        directory=directory or MemoryDirectory([]),
         audit=audit,
         health=health if health is not None else _no_health,
         clock=now,

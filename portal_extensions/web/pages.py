@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from mappings.model import COUNCIL_ZONE, CaseStatus
 from portal_extensions.access import Action, Role, members_for_new_case
 from portal_extensions.web.app import (
+    ALL_ROLES,
     CASE_ROLES,
     NotFound,
     allow,
@@ -528,6 +529,13 @@ def run_search(request: Request, text: str) -> list[CaseSummary]:
 def search_page(request: Request, q: str = "") -> Response:
     rows = run_search(request, q) if q.strip() else []
     return render(request, "search.html", {"query": q[:200], "rows": rows, "limit": SEARCH_LIMIT})
+
+
+@router.get("/directory")
+@allow(*ALL_ROLES)
+def directory_page(request: Request) -> Response:
+    contacts = portal_of(request).directory.service_contacts()
+    return render(request, "directory.html", {"contacts": contacts})
 
 
 @router.get("/health")

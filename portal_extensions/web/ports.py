@@ -239,3 +239,26 @@ class MemoryEnquiryOptions:
 
     def members(self) -> list[MemberChoice]:
         return list(self.member_choices)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContact:
+    """A council service, whom members contact there, and how fast it promises to answer."""
+
+    service: str
+    officer: str
+    email: str
+    phone: str | None
+    response_target_working_days: int
+
+
+class DirectorySource(Protocol):
+    def service_contacts(self) -> list[ServiceContact]: ...
+
+
+@dataclass
+class MemoryDirectory:
+    contacts: list[ServiceContact]
+
+    def service_contacts(self) -> list[ServiceContact]:
+        return sorted(self.contacts, key=lambda contact: contact.service.casefold())

@@ -55,6 +55,7 @@ from portal_extensions.web.ports import (
     MemberChoice,
     PendingWrite,
     PortalAuditEvent,
+    ServiceContact,
 )
 from portal_extensions.web.repository import (
     Bucket,
@@ -404,3 +405,31 @@ class StoreEnquiryOptions:
                 sa.select(members.c.id, members.c.name, members.c.ward_id).order_by(members.c.name)
             ).all()
         return [MemberChoice(row.id, row.name, row.ward_id) for row in rows]
+
+
+class StoreDirectory:
+    """`DirectorySource` from the store's services and officers."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def service_contacts(self) -> list[ServiceContact]:
+        query = (
+            sa.select(
+                services.c.name.label("service"),
+                officers.c.name.label("officer"),
+                officers.c.email,
+                officers.c.phone,
+                services.c.response_target_working_days,
+            )
+            .select_from(services.join(officers, services.c.member_officer_id == officers.c.id))
+            .order_by(services.c.name)
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ServiceContact(
+                row.service, row.officer, row.email, row.phone, row.response_target_working_days
+            )
+            for row in rows
+        ]

