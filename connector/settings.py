@@ -122,12 +122,7 @@ class CRMSettings(BaseSettings):
         return value.get_secret_value() if isinstance(value, SecretStr) else None
 
 
-def read_secrets_file(path: Path) -> dict[str, str]:
-    """Read `password=...`/`client_secret=...` lines from a file only its owner can read."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise SettingsError(f"crm.secrets_file {path}: cannot read it ({exc.strerror})") from None
+def _check_private(path: Path, info: os.stat_result) -> None:
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SettingsError(
             f"crm.secrets_file {path} is readable by group or others "
@@ -138,8 +133,21 @@ def read_secrets_file(path: Path) -> dict[str, str]:
             f"crm.secrets_file {path} belongs to another user; it must be owned by the "
             "service user that runs Caseload."
         )
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """Read `password=...`/`client_secret=...` lines from a file only its owner can read."""
+    try:
+        # Check the file that is actually read (fstat on the open descriptor), not a name that
+        # could be swapped between the check and the read.
+        with path.open("rb") as fh:
+            info = os.fstat(fh.fileno())
+            _check_private(path, info)
+            text = fh.read().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(f"crm.secrets_file {path}: cannot read it ({exc.strerror})") from None
     secrets: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -170,6 +178,23 @@ def _explain(exc: ValidationError, source: str) -> SettingsError:
     return SettingsError("\n".join(lines))
 
 
+def _refuse_unknown_environment() -> None:
+    """pydantic-settings ignores unknown `CASELOAD_CRM_*` variables; a typo must not pass."""
+    prefix = "CASELOAD_CRM_"
+    known = {prefix + name.upper(): name for name in CRMSettings.model_fields}
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(prefix) and k.upper() not in known
+    )
+    if not unknown:
+        return
+    lines = ["invalid CRM settings in the environment:"]
+    for name in unknown:
+        guess = difflib.get_close_matches(name.upper(), list(known), n=1)
+        hint = f" (did you mean {guess[0]}?)" if guess else ""
+        lines.append(f"  {name}: unknown variable{hint}")
+    raise SettingsError("\n".join(lines))
+
+
 def load_crm_settings(
     config: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> CRMSettings:
@@ -196,6 +221,7 @@ def load_crm_settings(
                 f"CASELOAD_CRM_{key.upper()} or use crm.secrets_file (mode 0600)."
             )
     table.update(overrides or {})
+    _refuse_unknown_environment()
     try:
         return CRMSettings(**table)
     except ValidationError as exc:

@@ -27,6 +27,30 @@ def test_misspelt_key_fails_with_a_suggestion(tmp_path) -> None:
         load_crm_settings(path)
 
 
+def test_misspelt_environment_variable_fails_with_a_suggestion(tmp_path, monkeypatch) -> None:
+    path = _toml(tmp_path, BASE)
+    monkeypatch.setenv("CASELOAD_CRM_ALOWED_HOSTS", '["evil.example"]')
+    with pytest.raises(
+        SettingsError,
+        match=r"CASELOAD_CRM_ALOWED_HOSTS: unknown variable \(did you mean CASELOAD_CRM_ALLOWED_H",
+    ):
+        load_crm_settings(path)
+
+
+def test_secrets_file_of_another_mode_or_missing_names_the_fix(tmp_path) -> None:
+    missing = tmp_path / "absent.secrets"
+    path = _toml(tmp_path, BASE + f'secrets_file = "{missing}"\n')
+    with pytest.raises(SettingsError, match="cannot read it"):
+        load_crm_settings(path)
+    group_readable = tmp_path / "group.secrets"
+    group_readable.write_text("client_secret=s3cr3t-value\n")
+    os.chmod(group_readable, 0o640)
+    path = _toml(tmp_path, BASE + f'secrets_file = "{group_readable}"\n')
+    with pytest.raises(SettingsError, match="readable by group or others") as info:
+        load_crm_settings(path)
+    assert "s3cr3t-value" not in str(info.value)
+
+
 def test_environment_overrides_toml_and_secrets_stay_hidden(tmp_path, monkeypatch) -> None:
     path = _toml(tmp_path, BASE + "read_timeout = 10\n")
     monkeypatch.setenv("CASELOAD_CRM_READ_TIMEOUT", "12.5")
