@@ -206,6 +206,7 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         scan("new enquiry")
         page.get_by_role("button", name="Record enquiry").click()
         scan("new enquiry with errors")
+        page.screenshot(path=str(ARTIFACTS / "portal-new-enquiry-errors.png"), full_page=True)
         page.goto(f"{base_url}/health")
         scan("forbidden page")
         context.clear_cookies()
