@@ -40,6 +40,7 @@ from connector.errors import (
     CRMNotFound,
     CRMRejected,
     CRMUnavailable,
+    ResidencyViolation,
 )
 from connector.residency import HostAllowlist
 from connector.resilience import (
@@ -416,6 +417,13 @@ class LaganClient:
             )
         except CRMError:
             raise
+        except zeep.exceptions.ExternalReferenceForbidden:
+            raise ResidencyViolation(
+                "the WSDL imports a document from another host; refused",
+                crm="lagan",
+                operation="wsdl",
+                advice="Use a WSDL whose imports are all inlined or packaged beside it.",
+            ) from None
         except Exception as exc:
             raise CRMContractError(
                 f"the WSDL could not be loaded ({type(exc).__name__})",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from connector.errors import CRMContractError, CRMError, ResidencyViolation
+from connector.errors import CRMContractError, ResidencyViolation
 from connector.lagan import PACKAGED_WSDL
 from tests.connector.fakes import ENDPOINT, ENV, FL
 
@@ -163,9 +163,8 @@ def _wsdl_importing(tmp_path: Path, location: str) -> Path:
 def test_wsdl_importing_a_local_file_is_refused(make_lagan, tmp_path, secret_file) -> None:
     wsdl = _wsdl_importing(tmp_path, secret_file.as_uri())
     digest = hashlib.sha256(wsdl.read_bytes()).hexdigest()
-    with pytest.raises(CRMError) as info:
+    with pytest.raises(ResidencyViolation, match="local file system") as info:
         make_lagan(wsdl_path=wsdl, wsdl_sha256=digest)
-    assert isinstance(info.value, ResidencyViolation | CRMContractError)
     assert SECRET not in str(info.value)
 
 
@@ -174,8 +173,32 @@ def test_wsdl_importing_a_foreign_host_is_refused_before_connecting(make_lagan, 
     try:
         wsdl = _wsdl_importing(tmp_path, f"http://{other.host}:{other.port}/types.xsd")
         digest = hashlib.sha256(wsdl.read_bytes()).hexdigest()
-        with pytest.raises(CRMError):
+        with pytest.raises(ResidencyViolation, match="another host"):
             make_lagan(wsdl_path=wsdl, wsdl_sha256=digest)
         assert other.connections == 0
     finally:
         other.close()
+
+
+def test_zeep_client_forbids_dtds_entities_external_resources_and_huge_trees(make_lagan) -> None:
+    settings = make_lagan().zeep.settings
+    assert settings.forbid_dtd and settings.forbid_entities and settings.forbid_external
+    assert not settings.xml_huge_tree
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        "/etc/passwd",
+        "types.xsd",
+        "http://127.0.0.2:8999/types.xsd",
+        "https://169.254.169.254/latest/meta-data/",
+    ],
+)
+def test_transport_refuses_wsdl_documents_from_files_and_foreign_hosts(make_lagan, url) -> None:
+    """The transport's own guard, whatever zeep's `forbid_external` does or does not cover."""
+    transport = make_lagan().zeep.transport
+    with pytest.raises(ResidencyViolation):
+        transport.load(url)
