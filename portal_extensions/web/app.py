@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -404,8 +405,6 @@ def _install_handlers(app: FastAPI) -> None:
 
 
 def _next_query(target: str) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({"next": target})
 
 

@@ -4,6 +4,7 @@ fail, come back with every typed value kept and each error beside its field."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -252,13 +253,9 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
     if "received_at" in fields:
-        from datetime import datetime
-
         received = datetime.fromisoformat(fields["received_at"]).astimezone(COUNCIL_ZONE)
         rows.append(("Received", council_date(received)))
     if fields.get("target_date"):
-        from datetime import date
-
         rows.append(("Target date", council_date(date.fromisoformat(fields["target_date"]))))
     if "sharing" in fields:
         level = fields["sharing"]["level"]

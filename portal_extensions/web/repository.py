@@ -164,6 +164,7 @@ class MemoryCaseRepository:
     def search_visible(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int
     ) -> list[CaseSummary]:
+        # search imports this module's StoredCase, so it is imported when first needed
         from portal_extensions.web.search import matches_visible, query_terms
 
         terms = query_terms(text)
