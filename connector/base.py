@@ -86,9 +86,10 @@ class HealthReport(BaseModel):
 class CRMClient(Protocol):
     """What Caseload may ask of a CRM. Every method raises only `connector.errors.CRMError`s.
 
-    Reads are safe to retry. `create_case` and `create_party` are exactly-once for a given
-    `idempotency_key` (a UUID the portal makes once, before any retry): calling again with the
-    same key returns the existing record's reference with `created=False`.
+    Reads are safe to retry. `create_case` is exactly-once for a given `idempotency_key` (a UUID
+    the portal makes once, before any retry): calling again with the same key returns the
+    existing record's reference with `created=False`. Other writes that add something (notes,
+    parties) are never replayed after a failure that may have reached the CRM.
     """
 
     @property
@@ -149,8 +150,12 @@ class CRMClient(Protocol):
         """One party in full, or `CRMNotFound`."""
         ...
 
-    def create_party(self, payload: RawPayload, idempotency_key: str | None = None) -> PartyRef:
-        """Create a person record; the new reference is returned."""
+    def create_party(self, payload: RawPayload) -> PartyRef:
+        """Create a person record and return its reference.
+
+        Not keyed: neither CRM has a field for a portal key on a person. After a failure that may
+        have reached the CRM it is not replayed; search for the person before trying again.
+        """
         ...
 
     def code_book(self) -> list[dict[str, Any]]:

@@ -379,7 +379,7 @@ class DataverseClient:
         self.update_case(ref, {"statecode": 0, "statuscode": 1})
 
     def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        bind = f"/incidents({self._incident_path(ref)[10:-1]})"
+        bind = "/" + self._incident_path(ref)
         notes: list[dict[str, Any]] = [
             {"subject": "Note", "notetext": text, "objectid_incident@odata.bind": bind}
         ]
@@ -469,7 +469,7 @@ class DataverseClient:
             )
         )
 
-    def create_party(self, payload: RawPayload, idempotency_key: str | None = None) -> PartyRef:
+    def create_party(self, payload: RawPayload) -> PartyRef:
         resp = self._call(
             "contacts",
             lambda: self._request(

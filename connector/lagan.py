@@ -55,6 +55,7 @@ from connector.xmlraw import (
     Shape,
     SoapFaultSeen,
     element_to_raw,
+    fault_to_dict,
     iter_elements,
     local,
     parse_document,
@@ -274,8 +275,6 @@ def _checked_root(resp: requests.Response, operation: str, max_text: int) -> etr
     root = parse_document(resp.content, max_text=max_text)
     fault = root.find(f".//{{{SOAP_ENV}}}Fault")
     if fault is not None:
-        from connector.xmlraw import fault_to_dict
-
         raise fault_error(fault_to_dict(fault, max_text), operation)
     if resp.status_code != 200:
         raise CRMContractError(
@@ -794,7 +793,7 @@ class LaganClient:
             raise CRMNotFound(f"party {ref} not found", crm="lagan", operation="retrieveIndividual")
         return raw
 
-    def create_party(self, payload: RawPayload, idempotency_key: str | None = None) -> PartyRef:
+    def create_party(self, payload: RawPayload) -> PartyRef:
         result = self._call(
             "createIndividual", lambda: self._zeep("createIndividual", **payload), idempotent=False
         )

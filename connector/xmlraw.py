@@ -29,9 +29,6 @@ class Shape:
 
     children: dict[str, tuple[bool, Shape]] = field(default_factory=dict)
 
-    def child(self, name: str) -> tuple[bool, Shape]:
-        return self.children.get(name, (False, LENIENT))
-
 
 LENIENT = Shape()  # unknown elements (later CRM builds add fields): parsed leniently
 _UNDECLARED = (False, LENIENT)
@@ -126,19 +123,6 @@ class SoapFaultSeen(Exception):
 def _check_prolog(buffer: bytes) -> None:
     if any(marker in buffer for marker in _DOCTYPE_MARKERS):
         raise CRMContractError("the CRM's answer contains a DTD or entity declaration; refused")
-
-
-def iter_records(
-    chunks: Iterable[bytes],
-    item_name: str,
-    shape: Shape,
-    *,
-    max_text: int,
-    max_bytes: int | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Yield each `item_name` element of a SOAP response as a raw dict, streaming."""
-    for elem in iter_elements(chunks, item_name, max_bytes=max_bytes, max_text=max_text):
-        yield element_to_raw(elem, shape, max_text)
 
 
 def iter_elements(
