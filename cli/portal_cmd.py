@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from connector.settings import SettingsError
+from portal_extensions.runtime import Runtime
 from portal_extensions.settings import StoreSettingsError, load_settings
-from portal_extensions.store.database import open_store
 from portal_extensions.store.engine import StoreError
 from portal_extensions.web import create_app
 from portal_extensions.web.assets import AssetsMissingError
@@ -61,7 +62,10 @@ def serve(
     path = _config(config)
     try:
         portal = load_portal_settings(path)
-        store = open_store(load_settings(path, need_crm=False).store)
+        settings = load_settings(path, need_crm=False)
+        runtime = Runtime(settings)
+        store = runtime.store
+        client = runtime.client if settings.crm is not None else None
         app = create_app(
             portal,
             accounts=StoreAccounts(store),
@@ -70,9 +74,15 @@ def serve(
             enquiry_options=StoreEnquiryOptions(store),
             directory=StoreDirectory(store),
             audit=StoreAuditTrail(store),
-            health=StoreHealth(store),
+            health=StoreHealth(store, client),
         )
-    except (PortalSettingsError, StoreSettingsError, StoreError, AssetsMissingError) as error:
+    except (
+        PortalSettingsError,
+        StoreSettingsError,
+        SettingsError,
+        StoreError,
+        AssetsMissingError,
+    ) as error:
         err.print(f"[red]caseload serve:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     err.print(f"Caseload for {portal.council_name} on http://{host}:{port}/", highlight=False)

@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connector.base import CRMClient
+from connector.errors import CRMError
 from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
 from portal_extensions.access import (
     CaseFacts,
@@ -306,13 +308,20 @@ class StoreAuditTrail:
 
 
 class StoreHealth:
-    """`HealthSource`: last sync, outbox backlog and index size from the store's status."""
+    """`HealthSource`: the CRM (when a client is given), last sync, mapping problems, the
+    outbox backlog and the index size, from the store's status report."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, client: CRMClient | None = None) -> None:
         self.store = store
+        self.client = client
 
     def __call__(self) -> Sequence[HealthCheck]:
-        report = collect_status(self.store)
+        try:
+            report = collect_status(self.store, self.client)
+            crm_failure = None
+        except CRMError as error:  # names the CRM and operation, never bodies or secrets
+            report = collect_status(self.store)
+            crm_failure = str(error)
         sync = report.sync
         attention = report.outbox.get(OutboxState.NEEDS_ATTENTION.value, 0)
         waiting = report.outbox.get(OutboxState.QUEUED.value, 0) + report.outbox.get(
@@ -323,12 +332,30 @@ class StoreHealth:
             if sync.last_finished_at
             else "no sync has finished yet"
         )
+        if crm_failure is not None:
+            crm = HealthCheck("CRM reachable", False, crm_failure)
+        elif report.crm is None:
+            crm = HealthCheck(
+                "CRM reachable", False, "no CRM is configured ([crm] in caseload.toml)"
+            )
+        else:
+            details = "; ".join(
+                f"{check.get('name')}: {check.get('detail', '')}".strip()
+                for check in report.crm.checks
+            )
+            crm = HealthCheck("CRM reachable", report.crm.ok, details or "answered")
         return [
+            crm,
             HealthCheck(
                 "Last sync from the CRM",
                 sync.last_finished_at is not None and sync.last_error is None,
                 last_sync
                 + (f"; the last run failed: {sync.last_error}" if sync.last_error else ""),
+            ),
+            HealthCheck(
+                "CRM cases that could not be read",
+                sync.open_problems == 0,
+                f"{sync.open_problems} (see `caseload status`)",
             ),
             HealthCheck(
                 "Writes waiting for the CRM",

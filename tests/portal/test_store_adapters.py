@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -244,3 +245,31 @@ def test_store_directory_lists_services_with_their_member_officer(store) -> None
     assert [(c.officer, c.email, c.response_target_working_days) for c in parks] == [
         ("Street Lighting", "sl@example.org", 5)
     ]
+
+
+class _FakeCRM:
+    def __init__(self, ok: bool) -> None:
+        self.ok = ok
+
+    def health(self):
+        from connector.base import HealthCheck as Probe
+        from connector.base import HealthReport
+
+        return HealthReport(
+            crm="lagan",
+            checks=[Probe(name="auth", ok=self.ok, detail="token accepted" if self.ok else "401")],
+        )
+
+
+def test_store_health_reports_the_crm_sync_and_outbox(store) -> None:
+    from portal_extensions.web.store_adapters import StoreHealth
+
+    checks = {check.name: check for check in StoreHealth(store, _FakeCRM(True))()}  # type: ignore[arg-type]
+    assert checks["CRM reachable"].ok and "auth: token accepted" in checks["CRM reachable"].detail
+    assert not checks["Last sync from the CRM"].ok  # no sync has run in this store
+    outbox = checks["Writes waiting for the CRM"]
+    assert outbox.ok and re.fullmatch(r"[1-9][0-9]* waiting, 0 need attention", outbox.detail)
+    down = {check.name: check for check in StoreHealth(store, _FakeCRM(False))()}  # type: ignore[arg-type]
+    assert not down["CRM reachable"].ok
+    unconfigured = {check.name: check for check in StoreHealth(store)()}
+    assert "no CRM is configured" in unconfigured["CRM reachable"].detail
