@@ -315,6 +315,7 @@ def navigation(request: Request) -> list[dict[str, Any]]:
     if viewer.role in CASE_ROLES:
         items.append(("My caseload" if viewer.role is Role.MEMBER else "Cases", "/caseload"))
     if viewer.role in (Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER):
+        items.append(("Ward", "/ward"))
         items.append(("New enquiry", "/enquiries/new"))
     if viewer.role in CASE_ROLES:
         items.append(("Search", "/search"))

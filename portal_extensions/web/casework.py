@@ -50,7 +50,9 @@ def parse_bucket(value: str | None) -> Bucket:
         return Bucket.OPEN
 
 
-def list_cases(request: Request, bucket: Bucket, offset: int) -> CaseListing:
+def list_cases(
+    request: Request, bucket: Bucket, offset: int, ward_id: str | None = None
+) -> CaseListing:
     portal = portal_of(request)
     viewer = signed_in(request)
     listing = portal.cases.list_visible(
@@ -60,8 +62,15 @@ def list_cases(request: Request, bucket: Bucket, offset: int) -> CaseListing:
         limit=portal.page_size,
         offset=max(offset, 0),
         recently_closed_days=portal.settings.recently_closed_days,
+        ward_id=ward_id,
     )
-    portal.record(request, "view_caseload", Outcome.ALLOWED, subject_type="caseload")
+    portal.record(
+        request,
+        "view_ward" if ward_id else "view_caseload",
+        Outcome.ALLOWED,
+        subject_type="ward" if ward_id else "caseload",
+        subject_id=ward_id,
+    )
     return listing
 
 

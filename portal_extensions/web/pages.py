@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -191,19 +191,29 @@ def sign_out(request: Request) -> Response:
     return RedirectResponse("/sign-in", status_code=303)
 
 
-@router.get("/caseload")
-@allow(*CASE_ROLES)
-def caseload(request: Request, view: str | None = None, offset: int = 0) -> Response:
-    viewer = signed_in(request)
+def _listing_page(
+    request: Request,
+    *,
+    heading: str,
+    list_path: str,
+    view: str | None,
+    offset: int,
+    ward_id: str | None = None,
+    ward_choices: list[dict[str, str]] | None = None,
+) -> Response:
     bucket = parse_bucket(view)
-    listing = list_cases(request, bucket, offset)
+    listing = list_cases(request, bucket, offset, ward_id)
     size = portal_of(request).page_size
     offset = max(offset, 0)
     return render(
         request,
         "caseload.html",
         {
-            "heading": LIST_HEADINGS[viewer.role],
+            "heading": heading,
+            "list_path": list_path,
+            "scope_query": urlencode({"ward": ward_id}) + "&" if ward_choices else "",
+            "ward": ward_id,
+            "ward_choices": ward_choices or [],
             "buckets": [
                 {
                     "value": each.value,
@@ -220,6 +230,46 @@ def caseload(request: Request, view: str | None = None, offset: int = 0) -> Resp
             "previous_offset": max(offset - size, 0) if offset > 0 else None,
             "next_offset": offset + size if offset + size < listing.total else None,
         },
+    )
+
+
+@router.get("/caseload")
+@allow(*CASE_ROLES)
+def caseload(request: Request, view: str | None = None, offset: int = 0) -> Response:
+    viewer = signed_in(request)
+    return _listing_page(
+        request, heading=LIST_HEADINGS[viewer.role], list_path="/caseload", view=view, offset=offset
+    )
+
+
+@router.get("/ward")
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def ward_view(
+    request: Request, ward: str | None = None, view: str | None = None, offset: int = 0
+) -> Response:
+    """A ward's cases that the viewer may see: their own and what colleagues shared."""
+    viewer = signed_in(request)
+    if viewer.role is Role.MEMBER:
+        return _listing_page(
+            request,
+            heading="Your ward",
+            list_path="/ward",
+            view=view,
+            offset=offset,
+            ward_id=viewer.ward_id,
+        )
+    wards = sorted({member.ward_id for member in portal_of(request).enquiry_options.members()})
+    chosen = ward if ward in wards else (wards[0] if wards else None)
+    if chosen is None:
+        raise NotFound
+    return _listing_page(
+        request,
+        heading=f"Ward {chosen}",
+        list_path="/ward",
+        view=view,
+        offset=offset,
+        ward_id=chosen,
+        ward_choices=[{"value": w, "text": w} for w in wards],
     )
 
 

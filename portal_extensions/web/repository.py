@@ -110,8 +110,10 @@ class CaseRepository(Protocol):
         limit: int,
         offset: int = 0,
         recently_closed_days: int = 30,
+        ward_id: str | None = None,
     ) -> CaseListing:
-        """The viewer's cases in a bucket, newest first, with the count of every bucket."""
+        """The viewer's cases in a bucket (in one ward, if given), newest first, with the
+        count of every bucket."""
         ...
 
     def search_visible(
@@ -145,10 +147,15 @@ class MemoryCaseRepository:
         limit: int,
         offset: int = 0,
         recently_closed_days: int = 30,
+        ward_id: str | None = None,
     ) -> CaseListing:
         rule = visibility(viewer, now)
         today = council_day(now)
-        visible = [stored for stored in self._cases.values() if holds(rule, stored.facts)]
+        visible = [
+            stored
+            for stored in self._cases.values()
+            if holds(rule, stored.facts) and ward_id in (None, stored.case.ward_id)
+        ]
         counts = {
             each: sum(in_bucket(s.case, each, today, recently_closed_days) for s in visible)
             for each in Bucket

@@ -126,10 +126,13 @@ class StoreCaseRepository:
         limit: int,
         offset: int = 0,
         recently_closed_days: int = 30,
+        ward_id: str | None = None,
     ) -> CaseListing:
         visible = sa.and_(
             visible_cases_clause(viewer, now, self.columns), cases.c.removed_at.is_(None)
         )
+        if ward_id is not None:
+            visible = sa.and_(visible, cases.c.ward_id == ward_id)
         clauses = {each: bucket_clause(each, now, recently_closed_days) for each in Bucket}
         counting = sa.select(
             *(

@@ -202,6 +202,8 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         scan("search results")
         page.goto(f"{base_url}/directory")
         scan("directory")
+        page.goto(f"{base_url}/ward")
+        scan("ward view")
         page.goto(f"{base_url}/enquiries/new")
         scan("new enquiry")
         page.get_by_role("button", name="Record enquiry").click()

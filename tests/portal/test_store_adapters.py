@@ -128,6 +128,11 @@ def test_store_lists_match_the_reference_for_every_bucket(store, name) -> None:
         assert dict(got.counts) == dict(expected.counts), (name, bucket)
         assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
         assert [r.queued for r in got.rows] == [r.queued for r in expected.rows]
+    for ward in ("W1", "W2"):
+        expected = reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward)
+        got = repository.list_visible(viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward)
+        assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
+        assert dict(got.counts) == dict(expected.counts)
     if viewer.role is not Role.ADMINISTRATOR:
         assert reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100).total > 0
 

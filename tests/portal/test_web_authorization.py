@@ -83,6 +83,7 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/reopen"): CASEWORK,
     ("GET", "/health"): {Role.ADMINISTRATOR},
     ("GET", "/search"): CASEWORK,
+    ("GET", "/ward"): RECORDERS,
     ("GET", "/directory"): set(Role),
     ("GET", "/api/v1/directory"): set(Role),
     ("GET", "/api/v1/search"): CASEWORK,

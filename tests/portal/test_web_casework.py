@@ -152,3 +152,23 @@ def test_the_directory_says_whom_to_contact_and_how_fast(client) -> None:
     assert "1 working day<" in page
     contacts = client.get("/api/v1/directory").json()
     assert [c["service"] for c in contacts] == ["Highways", "Housing"]
+
+
+def test_the_ward_view_shows_what_a_member_may_see_in_their_ward(client, built) -> None:
+    sign_in(client, "bob")
+    page = client.get("/ward").text
+    assert "Your ward" in page
+    assert "Broken street light" in page  # alice's, shared with the ward
+    assert "Bins not collected" in page  # alice's, shared with her party (Red, like bob)
+    assert "Pothole on High Street" not in page  # carol's private case
+    assert "Noise from a pub" not in page  # shared, but in ward W2
+    [event] = [e for e in built.audit.events if e.action == "view_ward"]
+    assert (event.subject_type, event.subject_id) == ("ward", "W1")
+
+
+def test_the_team_leader_picks_a_ward(client) -> None:
+    sign_in(client, "team_leader")
+    page = client.get("/ward", params={"ward": "W2"}).text
+    assert "Noise from a pub" in page and "Overgrown hedge" in page
+    assert "Broken street light" not in page
+    assert 'href="/ward?ward=W2&amp;view=overdue"' in page
