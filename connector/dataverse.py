@@ -56,7 +56,12 @@ def _odata_str(value: str) -> str:
 
 
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("@odata.")}
+    """The record without OData annotations, also inside expanded related records."""
+    return {
+        k: _strip(v) if isinstance(v, dict) else v
+        for k, v in record.items()
+        if not k.startswith("@odata.")
+    }
 
 
 def _iso(moment: datetime) -> str:
@@ -203,6 +208,7 @@ class DataverseClient:
         self.token = OAuthToken(settings, self.session)
         self.resilience = resilience or Resilience.from_settings(settings)
         self.key_column = settings.portal_id_column
+        self.case_expand = f"$expand={quote(settings.case_expand)}" if settings.case_expand else ""
 
     @property
     def kind(self) -> CRMKind:
@@ -270,7 +276,9 @@ class DataverseClient:
         if until is not None:
             flt += f" and modifiedon lt {_iso(until)}"
         url: str | None = urljoin(
-            self.base, f"incidents?$filter={quote(flt)}&$orderby=modifiedon asc,incidentid asc"
+            self.base,
+            f"incidents?$filter={quote(flt)}&$orderby=modifiedon asc,incidentid asc"
+            + (f"&{self.case_expand}" if self.case_expand else ""),
         )
         prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}"}
         while url is not None:
@@ -290,7 +298,7 @@ class DataverseClient:
 
     def get_case(self, ref: str) -> RawCase:
         if _GUID.match(ref):
-            path = self._incident_path(ref)
+            path = self._incident_path(ref) + (f"?{self.case_expand}" if self.case_expand else "")
             return _strip(
                 self._call(
                     "incidents",
@@ -299,6 +307,8 @@ class DataverseClient:
                 )
             )
         path = f"incidents?$filter=ticketnumber eq {_odata_str(ref)}"
+        if self.case_expand:
+            path += f"&{self.case_expand}"
         body = self._call(
             "incidents",
             lambda: self._json(self._request("GET", path, "incidents"), "incidents"),

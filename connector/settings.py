@@ -73,6 +73,10 @@ class CRMSettings(BaseSettings):
         default="PortalId", description="Lagan form field / Dataverse column holding the key."
     )
     portal_id_column: str = "cr_portalid"
+    case_expand: str = Field(
+        default="customerid_contact($select=firstname,lastname,emailaddress1,telephone1)",
+        description="Dataverse: $expand on every incident read, so the mapping sees the customer.",
+    )
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=30.0, gt=0, le=600)
     deadline: float = Field(default=60.0, gt=0, le=3600, description="Total per call, seconds.")

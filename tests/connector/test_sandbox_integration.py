@@ -239,3 +239,23 @@ def test_lagan_notes_with_attachments_round_trip(sandbox_crm) -> None:
     documents = list(sandbox_crm.store.documents)
     fetched = client.get_attachment(documents[-1])
     assert fetched.content == b"damp"
+
+
+@pytest.mark.sandbox_crm(cases=60, seed=5)
+def test_dataverse_case_reads_carry_the_customer_the_mapping_needs(sandbox_crm) -> None:
+    from mappings import load_profile
+
+    client = _dataverse(sandbox_crm)
+    profile = load_profile("dynamics365")
+    cases = [
+        c for page in client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC)) for c in page
+    ]
+    assert len(cases) == 60
+    for raw in cases:
+        assert raw["customerid_contact"]["lastname"]
+        assert not any(key.startswith("@odata") for key in raw["customerid_contact"])
+        mapped = profile.to_caseload(raw)
+        assert mapped.constituent.surname == raw["customerid_contact"]["lastname"]
+    one = client.get_case(cases[0]["incidentid"])
+    by_ticket = client.get_case(cases[0]["ticketnumber"])
+    assert one == by_ticket == cases[0]
