@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
-from portal_extensions.access import Action, Role
+from portal_extensions.access import Action, Role, members_for_new_case
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
+    NotFound,
     allow,
     end_session,
     guard,
@@ -26,7 +27,7 @@ from portal_extensions.web.app import (
     public,
 )
 from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
-from portal_extensions.web.enquiries import EnquiryForm
+from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
 from portal_extensions.web.pages import record_enquiry, run_search
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
@@ -110,6 +111,61 @@ def caseload(request: Request, view: str | None = None, offset: int = 0) -> Case
         total=listing.total,
         offset=max(offset, 0),
         cases=[CaseRowOut.model_validate(row, from_attributes=True) for row in listing.rows],
+    )
+
+
+@router.get("/ward", response_model=CaseListOut)
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def ward(
+    request: Request, ward: str | None = None, view: str | None = None, offset: int = 0
+) -> CaseListOut:
+    """A ward's cases the viewer may see (a member's own ward; staff name one)."""
+    viewer = signed_in(request)
+    wards = sorted({m.ward_id for m in portal_of(request).enquiry_options.members()})
+    if viewer.role is Role.MEMBER:
+        ward_id = viewer.ward_id
+    else:
+        ward_id = ward if ward in wards else (wards[0] if wards and ward is None else None)
+    if not ward_id:
+        raise NotFound
+    bucket = parse_bucket(view)
+    listing = list_cases(request, bucket, offset, ward_id)
+    return CaseListOut(
+        bucket=bucket,
+        counts=dict(listing.counts),
+        total=listing.total,
+        offset=max(offset, 0),
+        cases=[CaseRowOut.model_validate(row, from_attributes=True) for row in listing.rows],
+    )
+
+
+class ChoiceOut(BaseModel):
+    value: str
+    text: str
+
+
+class EnquiryOptionsOut(BaseModel):
+    members: list[ChoiceOut]
+    categories: list[ChoiceOut]
+    services: list[ChoiceOut]
+    channels: list[ChoiceOut]
+    sharing: list[ChoiceOut]
+
+
+@router.get("/enquiry-options", response_model=EnquiryOptionsOut)
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def enquiry_options(request: Request) -> EnquiryOptionsOut:
+    """The choices of the new enquiry form; `members` are those the viewer records for."""
+    viewer = signed_in(request)
+    options = portal_of(request).enquiry_options
+    members = options.members()
+    allowed = set(members_for_new_case(viewer, [m.id for m in members]))
+    return EnquiryOptionsOut(
+        members=[ChoiceOut(value=m.id, text=m.name) for m in members if m.id in allowed],
+        categories=[ChoiceOut(value=c.value, text=c.text) for c in options.categories()],
+        services=[ChoiceOut(value=c.value, text=c.text) for c in options.services()],
+        channels=[ChoiceOut(value=c.value, text=t) for c, t in CHANNEL_TEXT.items()],
+        sharing=[ChoiceOut(value=s.value, text=t) for s, t in SHARING_TEXT.items()],
     )
 
 

@@ -84,6 +84,8 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/health"): {Role.ADMINISTRATOR},
     ("GET", "/search"): CASEWORK,
     ("GET", "/ward"): RECORDERS,
+    ("GET", "/api/v1/ward"): RECORDERS,
+    ("GET", "/api/v1/enquiry-options"): RECORDERS,
     ("GET", "/directory"): set(Role),
     ("GET", "/api/v1/directory"): set(Role),
     ("GET", "/api/v1/search"): CASEWORK,

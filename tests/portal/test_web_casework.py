@@ -172,3 +172,14 @@ def test_the_team_leader_picks_a_ward(client) -> None:
     assert "Noise from a pub" in page and "Overgrown hedge" in page
     assert "Broken street light" not in page
     assert 'href="/ward?ward=W2&amp;view=overdue"' in page
+
+
+def test_the_api_offers_the_ward_and_the_enquiry_choices(client) -> None:
+    sign_in(client, "ms_alice")
+    options = client.get("/api/v1/enquiry-options").json()
+    assert [m["value"] for m in options["members"]] == ["alice"]
+    assert {c["value"] for c in options["channels"]} >= {"surgery", "email"}
+    ward = client.get("/api/v1/ward", params={"ward": "W1"}).json()
+    titles = {row["title"] for row in ward["cases"]}
+    assert "Broken street light" in titles and "Pothole on High Street" not in titles
+    assert client.get("/api/v1/ward", params={"ward": "nowhere"}).status_code == 404
