@@ -51,6 +51,9 @@ class EnquiryForm(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     member_id: Annotated[str, Field(max_length=64)] = ""
+    # Set when the resident was found by the look-up (or by an API caller that knows them):
+    # the CRM links the case to this party instead of creating a new one.
+    crm_party_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:@-]*$")] = ""
     forename: Annotated[str, Field(max_length=100)] = ""
     surname: Annotated[str, Field(max_length=200)] = ""
     email: Annotated[str, Field(max_length=320)] = ""
@@ -129,6 +132,7 @@ def build_case(
             member_id=member_id,
             ward_id=members[member_id].ward_id,
             constituent=Constituent(
+                crm_party_id=form.crm_party_id or None,
                 forename=form.forename or None,
                 surname=form.surname,
                 email=form.email or None,

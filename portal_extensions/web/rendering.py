@@ -52,6 +52,9 @@ def council_time(value: datetime | str | None) -> str:
 def _status(row: Any) -> tuple[str, str]:
     if getattr(row, "queued", False):
         return ("Waiting for the CRM", "govuk-tag--grey")
+    if row.status == CaseStatus.QUEUED and getattr(row, "crm_reference", None):
+        # Confirmed by the CRM; the next sync brings the CRM's own status.
+        return ("Recorded in the CRM", "govuk-tag--blue")
     return STATUS_TEXT.get(CaseStatus(row.status), ("Unknown", "govuk-tag--grey"))
 
 

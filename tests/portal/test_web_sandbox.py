@@ -1,0 +1,145 @@
+"""End to end on the real stack: a member records an enquiry in the portal, sees it queued,
+the outbox writes it to the sandbox CRM, and the portal then shows it confirmed."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from connector.base import CRMClient
+from connector.factory import build_client
+from connector.settings import CRMSettings
+from mappings import load_profile
+from portal_extensions.outbox import Dispatcher
+from portal_extensions.store import Store
+from portal_extensions.store.schema import (
+    categories,
+    members,
+    parties,
+    roles,
+    user_roles,
+    users,
+    wards,
+)
+from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web.store_adapters import (
+    StoreAccounts,
+    StoreAuditTrail,
+    StoreCaseRepository,
+    StoreCaseWrites,
+    StoreEnquiryOptions,
+)
+from tests.portal.conftest import sign_in
+from tests.portal.web_fixtures import PASSWORD, SECRET
+
+LAGAN = load_profile("lagan")
+
+
+def lagan_client(handle: Any) -> CRMClient:
+    """The real Lagan connector pointed at the in-process sandbox, with fast retries."""
+    settings = CRMSettings(
+        kind="lagan",
+        endpoint=handle.fl_url,
+        auth_endpoint=handle.flauth_url,
+        allowed_hosts=[urlsplit(handle.base_url).hostname],
+        username=handle.username,
+        password=handle.password,
+        backoff_initial=0.0,
+        backoff_max=0.01,
+        retry_attempts=3,
+        read_timeout=5.0,
+        deadline=20.0,
+    )
+    return build_client(settings, shared=False)
+
+
+QUEUED = "Waiting for the council&#39;s CRM to confirm this case"
+
+
+def _queued_banner(html: str) -> bool:
+    return QUEUED in html or QUEUED.replace("&#39;", "'") in html
+
+
+@pytest.mark.sandbox_crm(cases=5, seed=11)
+def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: Path) -> None:
+    client = lagan_client(sandbox_crm)
+    seeded = LAGAN.to_caseload(client.get_case(sorted(sandbox_crm.store.cases)[0]))
+    store = Store.open(f"sqlite:///{tmp_path / 'caseload.sqlite'}")
+    now = datetime.now(UTC)
+    with store.write() as conn:
+        conn.execute(sa.insert(parties).values(id="p1", name="Red"))
+        conn.execute(sa.insert(wards).values(id=seeded.ward_id, name="The ward"))
+        conn.execute(
+            sa.insert(members).values(
+                id=seeded.member_id, name="Cllr Sandbox", party_id="p1", ward_id=seeded.ward_id
+            )
+        )
+        conn.execute(
+            sa.insert(categories).values(code=seeded.category, name="Roads", updated_at=now)
+        )
+        conn.execute(sa.insert(roles).values(name="member", description="A councillor"))
+        conn.execute(
+            sa.insert(users).values(
+                id=1,
+                username="cllr",
+                display_name="Cllr Sandbox",
+                member_id=seeded.member_id,
+                password_hash=PasswordHasher(time_cost=1, memory_cost=1024).hash(PASSWORD),
+                active=True,
+                created_at=now,
+            )
+        )
+        conn.execute(sa.insert(user_roles).values(user_id=1, role_name="member"))
+    app = create_app(
+        PortalSettings(council_name="Sandbox Council", secret_key=SECRET, https=False),
+        accounts=StoreAccounts(store),
+        cases=StoreCaseRepository(store),
+        writes=StoreCaseWrites(store),
+        enquiry_options=StoreEnquiryOptions(store),
+        audit=StoreAuditTrail(store),
+    )
+    portal = TestClient(app, follow_redirects=False)
+    assert sign_in(portal, "cllr").status_code == 303
+    token = portal.get("/api/v1/session").json()["csrf_token"]
+    created = portal.post(
+        "/api/v1/enquiries",
+        json={
+            "crm_party_id": seeded.constituent.crm_party_id,
+            "surname": seeded.constituent.surname,
+            "category": seeded.category,
+            "title": "Street light out on Mill Lane",
+            "channel": "surgery",
+        },
+        headers={"X-CSRF-Token": token},
+    )
+    assert created.status_code == 201, created.text
+    portal_id = created.json()["portal_id"]
+    case_path = f"/cases/{portal_id}"
+    assert _queued_banner(portal.get(case_path).text)
+    assert "Waiting for the CRM" in portal.get("/caseload").text
+
+    dispatcher = Dispatcher(store, client, LAGAN, backoff_initial=0, backoff_max=0)
+    dispatcher.run_until_idle(limit=10)
+
+    assert sandbox_crm.count_cases(PortalId=portal_id) == 1
+    confirmed = portal.get(case_path).text
+    assert not _queued_banner(confirmed)
+    reference = StoreCaseRepository(store).get(uuid.UUID(portal_id)).case.crm_reference  # type: ignore[union-attr]
+    assert reference and f"Case {reference}" in confirmed
+    caseload = portal.get("/caseload").text
+    assert "Street light out on Mill Lane" in caseload
+    assert "Waiting for the CRM" not in caseload and "Recorded in the CRM" in caseload
+    client.close()
+    store.close()
