@@ -113,10 +113,13 @@ def test_a_member_signs_in_on_a_phone_and_sees_their_caseload(browser, base_url)
         page.wait_for_load_state()
         assert "Note by u-alice" in page.locator("#pending + ul").inner_text()
         page.screenshot(path=str(ARTIFACTS / "portal-member-case-phone.png"), full_page=True)
-        no_overflow = page.evaluate(
-            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-        )
-        assert no_overflow, "the case page scrolls sideways on a phone"
+        for path in ("", "/caseload", "/ward", "/search?q=street", "/enquiries/new", "/directory"):
+            if path:
+                page.goto(f"{base_url}{path}")
+            no_overflow = page.evaluate(
+                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            )
+            assert no_overflow, f"{path or 'the case page'} scrolls sideways on a phone"
         assert problems == [], f"browser console errors: {problems}"
     finally:
         context.close()
