@@ -58,7 +58,6 @@ def _client(crm: dict[str, str]) -> Any:
             password=crm["password"],
             read_timeout=300,
             deadline=600,
-            page_size=PAGE,
         ),
         shared=False,
     )
@@ -132,8 +131,11 @@ def _run_phase(name: str, crm: dict[str, str], url: str) -> dict[str, Any]:
         input=json.dumps(crm),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        tail = "\n".join(out.stderr.strip().splitlines()[-3:])
+        raise SystemExit(f"benchmark phase {name!r} failed:\n{tail}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
