@@ -163,3 +163,51 @@ def test_sync_killed_by_sigkill_and_rerun_converges(
     _syncer(open_store(), sandbox_crm_server, overlap=timedelta(minutes=5)).run()
     with store.read() as conn:
         assert index_hash(conn) == expected
+
+
+class Killed(BaseException):
+    """Stands for kill -9: not an Exception, so nothing in the code under test handles it."""
+
+
+@pytest.mark.sandbox_crm(cases=200, seed=8)
+def test_sandbox_sync_killed_at_20_random_points_converges_to_the_clean_index(
+    open_store, sandbox_crm, tmp_path
+) -> None:
+    import random
+
+    rng = random.Random(20)
+    store = open_store()
+    clean = Store.open(f"sqlite:///{tmp_path / 'clean.sqlite'}")
+    for index in (store, clean):  # both hold the CRM as it was, then the CRM moves on
+        _syncer(index, sandbox_crm).run()
+    for ref in sorted(sandbox_crm.store.cases)[::9]:
+        sandbox_crm.store.update_case(ref, {"title": f"Changed {ref}"})
+    with sandbox_crm.store.lock:
+        sandbox_crm.store.cases.pop("101000000017")
+    Syncer(clean, lagan_client(sandbox_crm), LAGAN, batch_size=20).run(full=True)
+    with clean.read() as conn:
+        expected = index_hash(conn)
+    clean.close()
+
+    kills = 0
+    for _ in range(20):
+        budget = {"left": rng.randint(1, 12)}
+
+        def checkpoint(name: str, budget: dict[str, int] = budget) -> None:
+            budget["left"] -= 1
+            if budget["left"] <= 0:
+                raise Killed(name)
+
+        fresh = open_store()
+        syncer = Syncer(
+            fresh, lagan_client(sandbox_crm), LAGAN, batch_size=20, checkpoint=checkpoint
+        )
+        try:
+            syncer.run(full=rng.random() < 0.6)
+        except Killed:
+            kills += 1
+        fresh.close()
+    _syncer(open_store(), sandbox_crm).run()  # a plain re-run, as after a real crash
+    with store.read() as conn:
+        assert index_hash(conn) == expected
+    assert kills >= 15
