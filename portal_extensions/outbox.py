@@ -24,6 +24,7 @@ import base64
 import json
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -422,6 +423,22 @@ class Dispatcher:
             total.lost_claims += report.lost_claims
             total.keys.extend(report.keys)
         return total
+
+    def serve(self, stop: threading.Event, *, idle_seconds: float = 2.0, limit: int = 20) -> None:
+        """Send writes until `stop` is set, resting `idle_seconds` whenever nothing is due.
+
+        For a worker thread or process beside the portal. A failure of the store or an
+        unexpected error is logged and retried after the rest, so one bad moment does not end
+        the worker; the writes stay safe in the outbox either way.
+        """
+        while not stop.is_set():
+            try:
+                handled = self.run_once(limit).handled
+            except Exception:
+                log.exception("outbox dispatcher round failed; retrying after a rest")
+                handled = 0
+            if not handled:
+                stop.wait(idle_seconds)
 
     # --------------------------------------------------------------- sending
     def _crm_reference(self, portal_id: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from cli import store_cmd
+from mappings.model import MemberCase
 from portal_extensions.directory import DirectoryError, import_directory, read_directory_file
+from portal_extensions.outbox import queue_create_case
 from portal_extensions.settings import StoreSettingsError, load_store_settings
-from portal_extensions.store import Store
+from portal_extensions.store import Store, get_case
 from portal_extensions.store.schema import members, parties, services
 
 HEADER = (
@@ -132,5 +135,18 @@ def test_cli_sync_status_and_directory_import(
     directory.write_text(CSV)
     imported = runner.invoke(app, ["directory", "import", str(directory), "--config", str(config)])
     assert imported.exit_code == 0 and "1 members" in imported.output
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'caseload.sqlite'}")
+    with store.read() as conn:
+        seeded = get_case(conn, crm_reference="101000000002")
+    assert seeded is not None
+    fresh = MemberCase.model_validate(
+        {**seeded.model_dump(), "portal_id": str(uuid.uuid4()), "crm_reference": None}
+    )
+    with store.write() as conn:
+        queue_create_case(conn, fresh, actor="cli-test")
+    store.close()
+    sent = runner.invoke(app, ["outbox", "send", "--config", str(config)])
+    assert sent.exit_code == 0 and "confirmed 1" in sent.output, sent.output
+    assert sandbox_crm_server.count_cases(PortalId=str(fresh.portal_id)) == 1
     broken = runner.invoke(app, ["sync", "--config", str(tmp_path / "missing.toml")])
     assert broken.exit_code == 1 and "no such configuration file" in broken.output

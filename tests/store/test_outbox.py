@@ -233,3 +233,23 @@ def test_two_dispatchers_at_once_send_each_write_once(
     assert sorted(creates) == sorted(keys)
     with store.read() as conn:
         assert backlog(conn)["confirmed"] == 30
+
+
+def test_serve_sends_writes_as_they_arrive_until_stopped(store: Store) -> None:
+    crm = FakeCRM()
+    client: Any = crm
+    dispatcher = Dispatcher(store, client, FakeMapping())
+    stop = threading.Event()
+    worker = threading.Thread(target=dispatcher.serve, args=(stop,), kwargs={"idle_seconds": 0.02})
+    worker.start()
+    try:
+        with store.write() as conn:
+            key = queue_create_case(conn, new_case(), actor="u1")
+        for _ in range(200):
+            if _state(store, key)[0] == "confirmed":
+                break
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not worker.is_alive() and _state(store, key)[0] == "confirmed"
