@@ -93,7 +93,7 @@ def serve(cases: int) -> None:
     crm.stop()
 
 
-def phase(name: str, crm: dict[str, str], url: str) -> None:
+def phase(name: str, crm: dict[str, str], url: str, schema: str | None) -> None:
     """Child: one measured phase; prints its metrics as JSON."""
     wall, cpu = time.perf_counter(), _cpu()
     client = _client(crm)
@@ -106,7 +106,7 @@ def phase(name: str, crm: dict[str, str], url: str) -> None:
     from portal_extensions.store import Store, count_cases
     from portal_extensions.sync import Syncer
 
-    store = Store.open(url)
+    store = Store.open(url, schema=schema)
     syncer = Syncer(store, client, load_profile("lagan"), batch_size=PAGE)
     wall, cpu = time.perf_counter(), _cpu()
     report = syncer.run(full=name == "full")
@@ -125,9 +125,12 @@ def phase(name: str, crm: dict[str, str], url: str) -> None:
     )
 
 
-def _run_phase(name: str, crm: dict[str, str], url: str) -> dict[str, Any]:
+def _run_phase(name: str, crm: dict[str, str], url: str, schema: str | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.store_sync", "--phase", name, "--url", url]
+    if schema:
+        command += ["--schema", schema]
     out = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "benchmarks.store_sync", "--phase", name, "--url", url],
+        command,
         input=json.dumps(crm),
         capture_output=True,
         text=True,
@@ -140,6 +143,29 @@ def _run_phase(name: str, crm: dict[str, str], url: str) -> dict[str, Any]:
     return result
 
 
+def _create_schema(url: str) -> str:
+    """PostgreSQL: a schema of its own for this run, so nothing else is touched."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cases", type=int, default=100_000)
@@ -147,16 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--schema", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.cases)
         return 0
     if args.phase:
-        phase(args.phase, json.loads(sys.stdin.read()), args.url)
+        phase(args.phase, json.loads(sys.stdin.read()), args.url, args.schema)
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        schema = _create_schema(url) if url.startswith("postgresql") else None
         print(f"seeding the sandbox with {args.cases} cases ...", flush=True)
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "benchmarks.store_sync", "--serve", "--cases", str(args.cases)],
@@ -167,17 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         assert server.stdin is not None and server.stdout is not None
         try:
             crm = json.loads(server.stdout.readline())
-            read = _run_phase("read", crm, url)
-            full = _run_phase("full", crm, url)
+            read = _run_phase("read", crm, url, schema)
+            full = _run_phase("full", crm, url, schema)
             server.stdin.write("touch 100\n")
             server.stdin.flush()
             touched = json.loads(server.stdout.readline())["touched"]
-            incremental = _run_phase("incremental", crm, url)
+            incremental = _run_phase("incremental", crm, url, schema)
         finally:
             if server.stdin and not server.stdin.closed:
                 server.stdin.write("quit\n")
                 server.stdin.close()
             server.wait(60)
+            if schema:
+                _drop_schema(url, schema)
 
     ratio = full["wall_s"] / read["wall_s"] if read["wall_s"] else float("inf")
     print(f"database: {url.split(':')[0]}")
