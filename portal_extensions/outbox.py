@@ -40,7 +40,11 @@ from connector.errors import CRMError
 from mappings.errors import MappingError
 from mappings.model import MemberCase
 from portal_extensions.store.audit import record_event
-from portal_extensions.store.cases import insert_local_case, set_crm_reference
+from portal_extensions.store.cases import (
+    insert_local_case,
+    set_crm_reference,
+    update_local_case,
+)
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import cases, outbox
 
@@ -175,7 +179,15 @@ def queue_create_case(
 def queue_update_case(
     conn: sa.Connection, case: MemberCase, *, actor: str, on_behalf_of: str | None = None
 ) -> str:
-    """Queue the changed fields of an existing case for the CRM."""
+    """Re-index the changed case and queue it for the CRM, in the caller's transaction.
+
+    The index changes first, with the outbox row and its audit event, so a change of sharing
+    or a withdrawn authority takes effect on every page, list and search at once, before the
+    CRM confirms it. Raises `LookupError` if the case is not in the index.
+    """
+    now = datetime.now(UTC)
+    if not update_local_case(conn, case, now=now):
+        raise LookupError("the case is not in the index, so its change was not queued")
     return _enqueue(
         conn,
         kind=WriteKind.UPDATE_CASE,
@@ -183,6 +195,7 @@ def queue_update_case(
         payload=case.model_dump(mode="json"),
         actor=actor,
         on_behalf_of=on_behalf_of,
+        now=now,
     )
 
 

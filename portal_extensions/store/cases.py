@@ -301,6 +301,22 @@ def insert_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -
     )
 
 
+def update_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -> bool:
+    """Re-index a case the portal has just changed (sharing, authority, service request).
+
+    Called in the transaction that queues the change for the CRM, so the index, and with it
+    every list, search and page, reflects the change before the CRM confirms it. Returns False
+    when the case is not in the index (or was removed), so nothing was changed.
+    """
+    values = case_columns(case)
+    result = conn.execute(
+        sa.update(cases)
+        .where(cases.c.portal_id == values.pop("portal_id"), cases.c.removed_at.is_(None))
+        .values(**values, version=cases.c.version + 1, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
 def set_crm_reference(conn: sa.Connection, portal_id: str, reference: str, now: datetime) -> None:
     """Record the CRM's reference for a case the outbox has just created there."""
     row = conn.execute(
@@ -466,5 +482,6 @@ __all__ = [
     "mark_removed",
     "set_crm_reference",
     "stable_portal_id",
+    "update_local_case",
     "upsert_cases",
 ]
