@@ -144,12 +144,41 @@ roles = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("description", sa.String(400), nullable=False),
 )
+# One row per grant. A members' services grant names the member supported in
+# `acting_for_member_id` (one row per supported member); every other grant leaves it null. A
+# unique constraint over a nullable column would let NULLs repeat on both databases, so two
+# partial unique indexes cover the two kinds of grant instead.
 user_roles = sa.Table(
     "user_roles",
     metadata,
-    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("role_name", sa.ForeignKey("roles.name"), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("role_name", sa.ForeignKey("roles.name"), nullable=False),
     sa.Column("acting_for_member_id", sa.ForeignKey("members.id")),
+    sa.CheckConstraint(
+        "(role_name = 'members_services' AND acting_for_member_id IS NOT NULL) OR "
+        "(role_name <> 'members_services' AND acting_for_member_id IS NULL)",
+        name="acting_for_only_members_services",
+    ),
+)
+_GRANT_NAMES_MEMBER = user_roles.c.acting_for_member_id.is_not(None)
+_GRANT_NAMES_NO_MEMBER = user_roles.c.acting_for_member_id.is_(None)
+sa.Index(
+    "uq_user_roles_user_id_role_name_acting_for",
+    user_roles.c.user_id,
+    user_roles.c.role_name,
+    user_roles.c.acting_for_member_id,
+    unique=True,
+    sqlite_where=_GRANT_NAMES_MEMBER,
+    postgresql_where=_GRANT_NAMES_MEMBER,
+)
+sa.Index(
+    "uq_user_roles_user_id_role_name",
+    user_roles.c.user_id,
+    user_roles.c.role_name,
+    unique=True,
+    sqlite_where=_GRANT_NAMES_NO_MEMBER,
+    postgresql_where=_GRANT_NAMES_NO_MEMBER,
 )
 
 # --------------------------------------------------------------------- outbox

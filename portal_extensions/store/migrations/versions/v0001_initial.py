@@ -19,6 +19,36 @@ down_revision: str | None = None
 branch_labels: str | None = None
 depends_on: str | None = None
 
+# The portal's five roles (`portal_extensions.access.Role`), described for the people who grant
+# them. Seeded here so a fresh store can hold users at once; frozen like the rest of this file.
+ROLES = [
+    {
+        "name": "member",
+        "description": "A councillor. Sees and works on their own cases, and on ward colleagues' "
+        "cases that the resident has agreed to share with them.",
+    },
+    {
+        "name": "members_services",
+        "description": "Members' Services staff. Act on behalf of the councillors they support, "
+        "and see and work on those councillors' cases.",
+    },
+    {
+        "name": "team_leader",
+        "description": "Members' Services team leader. Sees every case, to oversee the team's "
+        "work and cover absences.",
+    },
+    {
+        "name": "service_officer",
+        "description": "A council service officer. Sees cases sent to their service, and only "
+        "the details needed to respond, while the resident's authority is in force.",
+    },
+    {
+        "name": "administrator",
+        "description": "Runs the portal: accounts, settings and health checks. Sees no case "
+        "content.",
+    },
+]
+
 FTS_COLUMNS = "title, description, notes_text, constituent_name, address_text"
 FTS_NEW = (
     "new.id, new.title, new.description, new.notes_text, new.constituent_name, new.address_text"
@@ -152,7 +182,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_parties")),
         sa.UniqueConstraint("name", name=op.f("uq_parties_name")),
     )
-    op.create_table(
+    roles_table = op.create_table(
         "roles",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("description", sa.String(length=400), nullable=False),
@@ -325,9 +355,15 @@ def upgrade() -> None:
     op.create_index(op.f("ix_reminders_portal_id"), "reminders", ["portal_id"], unique=False)
     op.create_table(
         "user_roles",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role_name", sa.String(length=64), nullable=False),
         sa.Column("acting_for_member_id", sa.String(length=64), nullable=True),
+        sa.CheckConstraint(
+            "(role_name = 'members_services' AND acting_for_member_id IS NOT NULL) OR "
+            "(role_name <> 'members_services' AND acting_for_member_id IS NULL)",
+            name=op.f("ck_user_roles_acting_for_only_members_services"),
+        ),
         sa.ForeignKeyConstraint(
             ["acting_for_member_id"],
             ["members.id"],
@@ -339,8 +375,28 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_user_roles_user_id_users"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("user_id", "role_name", name=op.f("pk_user_roles")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_roles")),
     )
+    op.create_index(op.f("ix_user_roles_user_id"), "user_roles", ["user_id"], unique=False)
+    names_member = sa.text("acting_for_member_id IS NOT NULL")
+    names_no_member = sa.text("acting_for_member_id IS NULL")
+    op.create_index(
+        "uq_user_roles_user_id_role_name_acting_for",
+        "user_roles",
+        ["user_id", "role_name", "acting_for_member_id"],
+        unique=True,
+        sqlite_where=names_member,
+        postgresql_where=names_member,
+    )
+    op.create_index(
+        "uq_user_roles_user_id_role_name",
+        "user_roles",
+        ["user_id", "role_name"],
+        unique=True,
+        sqlite_where=names_no_member,
+        postgresql_where=names_no_member,
+    )
+    op.bulk_insert(roles_table, ROLES)
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         statements = SQLITE_SEARCH + SQLITE_AUDIT

@@ -1,0 +1,395 @@
+"""Portal user accounts: create them, set passwords, disable them, list them.
+
+The portal signs people in through `web.store_adapters.StoreAccounts`, which refuses any user
+whose role rows do not describe one consistent role. This module is the one writer of the users
+and user_roles tables, so it checks each role's needs before writing and an account it creates
+can always sign in: a member user is linked to a member, a service officer to an officer, and a
+members' services user supports at least one member (one `user_roles` row per member).
+
+Every change is audited in the caller's transaction (`record_event`), so an account and the
+record of who made it commit together. Passwords and their hashes never reach the audit trail,
+logs or error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from portal_extensions.access import Role
+from portal_extensions.store.audit import record_event
+from portal_extensions.store.schema import members, officers, roles, user_roles, users
+from portal_extensions.web.auth import hash_password
+
+MIN_PASSWORD_LENGTH: Final = 12
+"""Long enough for three random words; length matters more than character classes (NCSC)."""
+MAX_PASSWORD_LENGTH: Final = 1024
+"""Bounds the hashing work one request can ask for."""
+MAX_NAME_LENGTH: Final = 200  # users.username and users.display_name
+MAX_EMAIL_LENGTH: Final = 320  # users.email
+DEFAULT_ACTOR: Final = "system:accounts"
+SUBJECT_TYPE: Final = "user"
+
+
+class AccountError(ValueError):
+    """An account change that cannot be made; the message says what is wrong and what to do."""
+
+
+class UserSummary(BaseModel):
+    """One account as an administrator sees it (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    role: str | None  # None: the account has no role row (it cannot sign in)
+    member_id: str | None
+    officer_id: str | None
+    supports: list[str]
+    active: bool
+    has_password: bool
+    created_at: datetime
+
+
+class RoleInfo(BaseModel):
+    """A role the store knows, with its description for the people who grant it."""
+
+    name: str
+    description: str
+
+
+def _role(role: Role | str) -> Role:
+    if isinstance(role, Role):
+        return role
+    try:
+        return Role(role.strip().lower())
+    except ValueError:
+        known = ", ".join(each.value for each in Role)
+        raise AccountError(f"unknown role {role!r}: choose one of {known}") from None
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"the password is too short ({len(password)} characters): use at least "
+            f"{MIN_PASSWORD_LENGTH}, for example three random words"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(
+            f"the password is too long ({len(password)} characters): use at most "
+            f"{MAX_PASSWORD_LENGTH}"
+        )
+    if not password.strip():
+        raise AccountError("the password is only spaces: choose one with words in it")
+
+
+def _check_text(value: str, what: str, limit: int) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise AccountError(f"the {what} is empty: give one")
+    if len(cleaned) > limit:
+        raise AccountError(f"the {what} is {len(cleaned)} characters long: use at most {limit}")
+    return cleaned
+
+
+def _check_username(username: str) -> str:
+    cleaned = _check_text(username, "user name", MAX_NAME_LENGTH)
+    if any(char.isspace() for char in cleaned):
+        raise AccountError(
+            f"the user name {cleaned!r} contains a space: use letters, digits, dots, "
+            "hyphens or an email address"
+        )
+    if not cleaned.isprintable():
+        raise AccountError("the user name contains control characters: retype it")
+    return cleaned
+
+
+def _check_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    cleaned = _check_text(email, "email address", MAX_EMAIL_LENGTH)
+    local, at, domain = cleaned.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in cleaned):
+        raise AccountError(
+            f"the email address {cleaned!r} is not valid: expected name@example.gov.uk"
+        )
+    return cleaned
+
+
+def _find_user(conn: sa.Connection, username: str) -> sa.Row[Any, Any, Any]:
+    """The user with this name, compared without case (as sign-in compares it)."""
+    row = conn.execute(
+        sa.select(users.c.id, users.c.username, users.c.active).where(
+            sa.func.lower(users.c.username) == username.strip().lower()
+        )
+    ).first()
+    if row is None:
+        raise AccountError(
+            f"no user is named {username.strip()!r}: check the spelling "
+            "(`caseload users list` shows every account)"
+        )
+    return row
+
+
+def _require_member(conn: sa.Connection, member_id: str, why: str) -> None:
+    found = conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first()
+    if found is None:
+        raise AccountError(
+            f"{why}: member id {member_id!r} is not in the directory. Check the id, or import "
+            "the member first with `caseload directory import`"
+        )
+
+
+def _links_for(
+    conn: sa.Connection,
+    role: Role,
+    member_id: str | None,
+    officer_id: str | None,
+    supports: Iterable[str],
+) -> tuple[str | None, str | None, list[str]]:
+    """Check the links `role` needs (and refuses), returning them cleaned."""
+    member_id = member_id.strip() if member_id and member_id.strip() else None
+    officer_id = officer_id.strip() if officer_id and officer_id.strip() else None
+    supported = list(dict.fromkeys(each.strip() for each in supports if each.strip()))
+    if member_id is not None and role is not Role.MEMBER:
+        raise AccountError(
+            f"a {role.value!r} user cannot be linked to a member record: only 'member' users "
+            "are. To let this person work for a councillor, make them 'members_services' and "
+            "name the councillor as a supported member"
+        )
+    if officer_id is not None and role is not Role.SERVICE_OFFICER:
+        raise AccountError(
+            f"a {role.value!r} user cannot be linked to an officer: only 'service_officer' "
+            "users are"
+        )
+    if supported and role is not Role.MEMBERS_SERVICES:
+        raise AccountError(
+            f"a {role.value!r} user cannot support members: only 'members_services' users do"
+        )
+    if role is Role.MEMBER:
+        if member_id is None:
+            raise AccountError(
+                "a 'member' user needs a member id: the councillor this account belongs to"
+            )
+        _require_member(conn, member_id, "cannot link the user to a member")
+    elif role is Role.SERVICE_OFFICER:
+        if officer_id is None:
+            raise AccountError(
+                "a 'service_officer' user needs an officer id: the officer whose service's "
+                "cases this account answers"
+            )
+        found = conn.execute(sa.select(officers.c.id).where(officers.c.id == officer_id)).first()
+        if found is None:
+            raise AccountError(
+                f"cannot link the user to an officer: officer id {officer_id!r} is not in the "
+                "directory. Check the id, or import the officer first with "
+                "`caseload directory import`"
+            )
+    elif role is Role.MEMBERS_SERVICES:
+        if not supported:
+            raise AccountError(
+                "a 'members_services' user needs at least one supported member: the "
+                "councillors whose cases this person works on"
+            )
+        for each in supported:
+            _require_member(conn, each, "cannot add a supported member")
+    return member_id, officer_id, supported
+
+
+def create_user(
+    conn: sa.Connection,
+    *,
+    username: str,
+    display_name: str,
+    role: Role | str,
+    password: str | None = None,
+    email: str | None = None,
+    member_id: str | None = None,
+    officer_id: str | None = None,
+    supports: Iterable[str] = (),
+    actor: str = DEFAULT_ACTOR,
+    now: datetime | None = None,
+) -> int:
+    """Create an active account with one role; returns its id.
+
+    `password=None` makes an account that can sign in only through single sign-on. Raises
+    `AccountError` (nothing written) when the role's needs are not met or the name is taken.
+    """
+    username = _check_username(username)
+    display_name = _check_text(display_name, "display name", MAX_NAME_LENGTH)
+    checked_role = _role(role)
+    email = _check_email(email)
+    if password is not None:
+        _check_password(password)
+    taken = conn.execute(
+        sa.select(users.c.username).where(sa.func.lower(users.c.username) == username.lower())
+    ).first()
+    if taken is not None:
+        raise AccountError(
+            f"a user named {taken.username!r} already exists (names are compared without "
+            "case): choose another name, or change that account"
+        )
+    member_id, officer_id, supported = _links_for(
+        conn, checked_role, member_id, officer_id, supports
+    )
+    user_id = int(
+        conn.execute(
+            sa.insert(users)
+            .values(
+                username=username,
+                display_name=display_name,
+                email=email,
+                member_id=member_id,
+                officer_id=officer_id,
+                password_hash=hash_password(password) if password is not None else None,
+                active=True,
+                created_at=now or datetime.now(UTC),
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+    )
+    acting_for: list[str | None] = [*supported] or [None]
+    grants = [
+        {"user_id": user_id, "role_name": checked_role.value, "acting_for_member_id": each}
+        for each in acting_for
+    ]
+    conn.execute(sa.insert(user_roles), grants)
+    record_event(
+        conn,
+        actor=actor,
+        action="user.create",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(user_id),
+        detail={
+            "username": username,
+            "role": checked_role.value,
+            "member_id": member_id,
+            "officer_id": officer_id,
+            "supports": supported,
+            "has_password": password is not None,
+        },
+        at=now,
+    )
+    return user_id
+
+
+def set_password(
+    conn: sa.Connection,
+    username: str,
+    password: str,
+    *,
+    actor: str = DEFAULT_ACTOR,
+    now: datetime | None = None,
+) -> int:
+    """Replace the user's password (disabled accounts too: they stay disabled); returns the id."""
+    _check_password(password)
+    user = _find_user(conn, username)
+    conn.execute(
+        sa.update(users).where(users.c.id == user.id).values(password_hash=hash_password(password))
+    )
+    record_event(
+        conn,
+        actor=actor,
+        action="user.set_password",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(user.id),
+        detail={"username": user.username},
+        at=now,
+    )
+    return int(user.id)
+
+
+def deactivate(
+    conn: sa.Connection,
+    username: str,
+    *,
+    actor: str = DEFAULT_ACTOR,
+    now: datetime | None = None,
+) -> bool:
+    """Stop the user signing in, keeping the account for the audit trail.
+
+    Returns False (and records nothing) when the account was already disabled.
+    """
+    user = _find_user(conn, username)
+    if not user.active:
+        return False
+    conn.execute(sa.update(users).where(users.c.id == user.id).values(active=False))
+    record_event(
+        conn,
+        actor=actor,
+        action="user.deactivate",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(user.id),
+        detail={"username": user.username},
+        at=now,
+    )
+    return True
+
+
+def list_users(conn: sa.Connection) -> list[UserSummary]:
+    """Every account, by user name, with its role and links."""
+    rows = conn.execute(
+        sa.select(
+            users.c.id,
+            users.c.username,
+            users.c.display_name,
+            users.c.email,
+            users.c.member_id,
+            users.c.officer_id,
+            users.c.active,
+            users.c.password_hash.is_not(None).label("has_password"),
+            users.c.created_at,
+            user_roles.c.role_name,
+            user_roles.c.acting_for_member_id,
+        )
+        .select_from(users.outerjoin(user_roles, user_roles.c.user_id == users.c.id))
+        .order_by(sa.func.lower(users.c.username), users.c.id, user_roles.c.id)
+    ).all()
+    found: dict[int, UserSummary] = {}
+    for row in rows:
+        summary = found.get(row.id)
+        if summary is None:
+            summary = found[row.id] = UserSummary(
+                id=row.id,
+                username=row.username,
+                display_name=row.display_name,
+                email=row.email,
+                role=row.role_name,
+                member_id=row.member_id,
+                officer_id=row.officer_id,
+                supports=[],
+                active=bool(row.active),
+                has_password=bool(row.has_password),
+                created_at=row.created_at,
+            )
+        elif row.role_name is not None and row.role_name != summary.role:
+            # Only rows written by hand can disagree; show them rather than hide one.
+            summary.role = ", ".join(sorted({summary.role or "", row.role_name} - {""}))
+        if row.acting_for_member_id is not None:
+            summary.supports.append(row.acting_for_member_id)
+    return list(found.values())
+
+
+def list_roles(conn: sa.Connection) -> list[RoleInfo]:
+    """The roles the store knows (seeded by the first migration), in the order granted."""
+    order = {each.value: number for number, each in enumerate(Role)}
+    rows = conn.execute(sa.select(roles.c.name, roles.c.description)).all()
+    infos = [RoleInfo(name=row.name, description=row.description) for row in rows]
+    return sorted(infos, key=lambda info: (order.get(info.name, len(order)), info.name))
+
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "AccountError",
+    "RoleInfo",
+    "UserSummary",
+    "create_user",
+    "deactivate",
+    "list_roles",
+    "list_users",
+    "set_password",
+]
