@@ -332,6 +332,16 @@ def deactivate(
 
 def list_users(conn: sa.Connection) -> list[UserSummary]:
     """Every account, by user name, with its role and links."""
+    return _summaries(conn, sa.true())
+
+
+def find_user(conn: sa.Connection, username: str) -> UserSummary | None:
+    """The account with this user name (compared without case, as sign-in does), or None."""
+    found = _summaries(conn, sa.func.lower(users.c.username) == username.strip().lower())
+    return found[0] if found else None
+
+
+def _summaries(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[UserSummary]:
     rows = conn.execute(
         sa.select(
             users.c.id,
@@ -347,6 +357,7 @@ def list_users(conn: sa.Connection) -> list[UserSummary]:
             user_roles.c.acting_for_member_id,
         )
         .select_from(users.outerjoin(user_roles, user_roles.c.user_id == users.c.id))
+        .where(where)
         .order_by(sa.func.lower(users.c.username), users.c.id, user_roles.c.id)
     ).all()
     found: dict[int, UserSummary] = {}
@@ -389,6 +400,7 @@ __all__ = [
     "UserSummary",
     "create_user",
     "deactivate",
+    "find_user",
     "list_roles",
     "list_users",
     "set_password",

@@ -24,6 +24,7 @@ from portal_extensions.accounts import (
     AccountError,
     create_user,
     deactivate,
+    find_user,
     list_roles,
     list_users,
     set_password,
@@ -162,6 +163,15 @@ def test_members_services_user_signs_in_supporting_every_member_given(directory:
     assert account.viewer.role is Role.MEMBERS_SERVICES
     assert account.viewer.supported_member_ids == frozenset(MEMBER_IDS)
     assert check_password(StoreAccounts(directory), "sam.patel", PASSWORD + "!") is None
+    with directory.read() as conn:
+        found = find_user(conn, " SAM.PATEL ")
+        assert find_user(conn, "sam") is None
+    assert found is not None and found.username == "Sam.Patel"
+    assert (found.role, found.supports, found.email) == (
+        "members_services",
+        list(MEMBER_IDS),
+        "sam.patel@example.org",
+    )
 
 
 def test_each_other_role_signs_in_with_its_links(directory: Store) -> None:
