@@ -88,8 +88,9 @@ class CRMClient(Protocol):
 
     Reads are safe to retry. `create_case` is exactly-once for a given `idempotency_key` (a UUID
     the portal makes once, before any retry): calling again with the same key returns the
-    existing record's reference with `created=False`. Other writes that add something (notes,
-    parties) are never replayed after a failure that may have reached the CRM.
+    existing record's reference with `created=False`. `add_note` is exactly-once for a given
+    `idempotency_key` too (the key is stamped into the note and looked up before a write). A
+    party create is never replayed after a failure that may have reached the CRM.
     """
 
     @property
@@ -125,8 +126,19 @@ class CRMClient(Protocol):
         """Reopen a closed case."""
         ...
 
-    def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        """Add a note (and its files) to a case."""
+    def add_note(
+        self,
+        ref: str,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+        *,
+        idempotency_key: str,
+    ) -> None:
+        """Add a note (and its files) to a case, exactly once per `idempotency_key`.
+
+        Calling again with the same key (after a lost answer, a timeout, a crash) adds nothing
+        if the CRM already has the note; retries are decided inside the connector.
+        """
         ...
 
     def get_attachment(self, reference: str) -> Attachment:

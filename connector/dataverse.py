@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -48,6 +49,16 @@ from connector.transport import GuardedSession
 log = logging.getLogger("connector.dataverse")
 T = TypeVar("T")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+#: Namespace of the annotation ids derived from note idempotency keys (never change it: a retry
+#: after an upgrade must derive the same id as the attempt before it).
+NOTE_ID_NAMESPACE = uuid.UUID("6f1d3c0e-5a0b-4c8e-9a51-7c2f0d4b8e21")
+
+
+def note_annotation_id(idempotency_key: str, index: int) -> str:
+    """The annotation id for part `index` of the note with this key (0: the text, 1..: files)."""
+    return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:{index}"))
 
 
 def _odata_str(value: str) -> str:
@@ -388,7 +399,26 @@ class DataverseClient:
     def reopen_case(self, ref: str, reason: str) -> None:
         self.update_case(ref, {"statecode": 0, "statuscode": 1})
 
-    def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
+    def add_note(
+        self,
+        ref: str,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+        *,
+        idempotency_key: str,
+    ) -> None:
+        """One annotation for the text and one per file, each exactly once per key.
+
+        Each annotation's id is derived from the key (`note_annotation_id`) and written by a
+        create-only upsert (`PATCH annotations(<id>)` with `If-None-Match: *`): the CRM itself
+        refuses a second one (412), so a retry after a lost answer - by this call or a later one
+        with the same key - finds the first instead of adding another, with no read-then-write
+        race.
+        """
+        if not idempotency_key:
+            raise CRMRejected(
+                "a note needs an idempotency key", crm="dynamics365", operation="annotations"
+            )
         bind = "/" + self._incident_path(ref)
         notes: list[dict[str, Any]] = [
             {"subject": "Note", "notetext": text, "objectid_incident@odata.bind": bind}
@@ -405,12 +435,24 @@ class DataverseClient:
                     "objectid_incident@odata.bind": bind,
                 }
             )
-        for note in notes:
-            # A POST is not idempotent: never replayed after an ambiguous failure.
-            post = partial(
-                self._request, "POST", "annotations", "annotations", ok=(200, 201, 204), json=note
+        for index, note in enumerate(notes):
+            path = f"annotations({note_annotation_id(idempotency_key, index)})"
+            self._call("annotations", partial(self._create_once, path, note), idempotent=True)
+
+    def _create_once(self, path: str, body: dict[str, Any]) -> None:
+        try:
+            self._request(
+                "PATCH",
+                path,
+                "annotations",
+                ok=(200, 201, 204),
+                headers={"If-None-Match": "*"},
+                json=body,
             )
-            self._call("annotations", post, idempotent=False)
+        except CRMConflict as exc:
+            if exc.status != 412:
+                raise
+            log.info("crm dynamics365 annotation already exists; not written again")
 
     def get_attachment(self, reference: str) -> Attachment:
         path = f"annotations({reference})?$select=filename,mimetype,documentbody"
@@ -560,4 +602,4 @@ class DataverseClient:
         self.session.close()
 
 
-__all__ = ["DataverseClient", "OAuthToken", "odata_error"]
+__all__ = ["DataverseClient", "OAuthToken", "note_annotation_id", "odata_error"]

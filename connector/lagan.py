@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,8 @@ FAULT_CODES: dict[int, type[CRMError]] = {
     1500: CRMUnavailable,
 }
 TOKEN_EXPIRED = {1002}
+_NOTE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_MARKER_LINE = re.compile(r"\n\n\[caseload:[A-Za-z0-9_.:-]{1,100}\]\s*\Z")
 
 
 class LaganAuthExpired(CRMAuthError):
@@ -607,7 +610,9 @@ class LaganClient:
         )
         if len(elements) >= limit and limit < MAX_WINDOW_CASES:
             return [{}] * len(elements)  # full: the caller narrows the window and asks again
-        return [element_to_raw(e, self.case_shape, self.max_text) for e in elements]
+        return [
+            strip_note_markers(element_to_raw(e, self.case_shape, self.max_text)) for e in elements
+        ]
 
     def get_case(self, ref: str) -> RawCase:
         request = _e("FWTCaseFullDetailsRequest", ns=FL)
@@ -621,7 +626,7 @@ class LaganClient:
         )
         if not cases:
             raise CRMNotFound(f"case {ref} not found", crm="lagan", operation="retrieveCaseDetails")
-        raw = element_to_raw(cases[0], self.case_shape, self.max_text)
+        raw = strip_note_markers(element_to_raw(cases[0], self.case_shape, self.max_text))
         return raw if isinstance(raw, dict) else {}
 
     def get_case_via_zeep(self, ref: str) -> RawCase:
@@ -631,7 +636,7 @@ class LaganClient:
             lambda: self._zeep("retrieveCaseDetails", CaseReference=ref, Option=list(CASE_OPTIONS)),
             idempotent=True,
         )
-        raw = zeep_to_raw(result, self.case_type)
+        raw = strip_note_markers(zeep_to_raw(result, self.case_type))
         return raw if isinstance(raw, dict) else {}
 
     def find_case_by_key(self, idempotency_key: str) -> str | None:
@@ -699,16 +704,38 @@ class LaganClient:
 
         self._call("reopenCase", attempt, idempotent=True)
 
-    def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        """createNotes on the case; files go to the document repository first."""
+    def add_note(
+        self,
+        ref: str,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+        *,
+        idempotency_key: str,
+    ) -> None:
+        """createNotes on the case, exactly once per key; files go to the repository first.
+
+        FL notes have no field for a caller's key (`FWTNoteDetail` is NoteId, Created,
+        CreatedBy, Text, NoteAttachments), so the key travels as a marker line the connector
+        appends to the text (`note_marker`) and removes again from the notes of case reads.
+        Every attempt first reads the case's notes (`getNotes`) for the marker, so a retry after
+        a lost answer - by this call or by a later one with the same key - finds the note
+        instead of writing it twice.
+        """
         if not ref.isdigit():
             raise CRMNotFound(
                 f"{ref!r} is not a Lagan case reference", crm="lagan", operation="createNotes"
             )
+        marker = note_marker(idempotency_key)
+        stamped = f"{text}\n\n{marker}"
 
         def attempt() -> None:
-            details: dict[str, Any] = {"Text": text}
+            if self._has_note(ref, marker):
+                log.info("crm lagan note already on the case; not written again")
+                return
+            details: dict[str, Any] = {"Text": stamped}
             if attachments:
+                # A lost answer here leaves an unreferenced document in the repository at
+                # worst; the note that would show it is only written once.
                 details["NoteAttachments"] = {
                     "NoteAttachmentList": [
                         {
@@ -720,8 +747,20 @@ class LaganClient:
                 }
             self._zeep("createNotes", ParentId=int(ref), ParentType=0, NoteDetails=details)
 
-        # Not idempotent: after a lost answer the note may exist, so it is never replayed then.
-        self._call("createNotes", attempt, idempotent=False)
+        # Safe to retry after any retryable error, timeouts and lost answers included: every
+        # attempt looks for the marker before writing.
+        self._call("createNotes", attempt, idempotent=True)
+
+    def _has_note(self, ref: str, marker: str) -> bool:
+        """Whether a note of the case ends with this marker (read with getNotes, streamed)."""
+        request = _e("FWTNoteToParentGetRef", ns=FL)
+        request.append(_e("ParentId", str(int(ref))))
+        request.append(_e("ParentType", "0"))
+        for note in self._stream("getNotes", request, "NoteDetails"):
+            body = note.findtext("Text") or note.findtext(f"{{{FL}}}Text") or ""
+            if body.rstrip().endswith(marker):
+                return True
+        return False
 
     def _store_document(self, item: Attachment) -> str:
         ref = self._zeep(
@@ -844,6 +883,33 @@ def _stamp(payload: RawPayload, key_field: str, key: str) -> RawPayload:
     return data
 
 
+def note_marker(key: str) -> str:
+    """The last line of a note the portal wrote: its idempotency key, for the lookup."""
+    if not _NOTE_KEY.fullmatch(key):
+        raise CRMRejected(
+            "a note's idempotency key must be 1-100 letters, digits, '-', '_', '.' or ':'",
+            crm="lagan",
+            operation="createNotes",
+            advice="Pass the outbox entry's idempotency key (a UUID).",
+        )
+    return f"[caseload:{key}]"
+
+
+def strip_note_markers(raw: Any) -> Any:
+    """The case record with the connector's own marker line removed from each note's text.
+
+    The marker is plumbing for exactly-once writes, not something a councillor wrote.
+    """
+    if not isinstance(raw, dict):
+        return raw
+    notes = raw.get("Notes")
+    if isinstance(notes, dict) and isinstance(notes.get("Note"), list):
+        for note in notes["Note"]:
+            if isinstance(note, dict) and isinstance(note.get("Text"), str):
+                note["Text"] = _MARKER_LINE.sub("", note["Text"])
+    return raw
+
+
 def _zeep_fault(fault: zeep.exceptions.Fault) -> dict[str, Any]:
     out: dict[str, Any] = {
         "faultcode": str(fault.code or ""),
@@ -864,5 +930,7 @@ __all__ = [
     "LaganClient",
     "fault_error",
     "load_pinned_wsdl",
+    "note_marker",
+    "strip_note_markers",
     "zeep_to_raw",
 ]

@@ -29,9 +29,25 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
     disable_nagle_algorithm = True
 
+    _started = 0.0
+
+    def handle_one_request(self) -> None:
+        self._started = time.monotonic()
+        super().handle_one_request()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # Method, path, status and time only: a query string can name a constituent
+        # (Dataverse `$filter=lastname eq '...'`, postcodes), and headers carry credentials.
+        path = (self.path or "").split("?", 1)[0]
+        status = int(code) if isinstance(code, int) else str(code)
+        elapsed_ms = (time.monotonic() - self._started) * 1000
+        log.debug("%s %s %s %.1fms", self.command or "-", path, status, elapsed_ms)
+
     def log_message(self, format: str, *args: object) -> None:
-        # Request lines only (no bodies, no headers): they hold no credentials.
-        log.debug("%s - %s", self.address_string(), format % args)
+        # Only `log_error` still comes here. Its arguments can quote the raw request line
+        # (query string included), so only an HTTP status among them is kept.
+        status = next((a for a in args if isinstance(a, int)), None)
+        log.debug("request refused before handling (status %s)", status or "-")
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -7,6 +7,7 @@ production (an in-process `responses` mock would skip urllib3's request lines).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -69,7 +70,12 @@ def test_lagan_create_sequence_logs_no_personal_data_or_password_at_debug(
             {"ClassificationEventCode": 103, "Title": f"{FORENAME} {SURNAME}: damp"},
             str(uuid.uuid4()),
         )
-        client.add_note(case.reference, NOTE, [Attachment(name="wall.txt", content=b"mould")])
+        client.add_note(
+            case.reference,
+            NOTE,
+            [Attachment(name="wall.txt", content=b"mould")],
+            idempotency_key=str(uuid.uuid4()),
+        )
         assert client.get_party(party.reference)["Name"][0]["Surname"] == SURNAME
     finally:
         client.close()
@@ -101,7 +107,37 @@ def test_dataverse_create_sequence_logs_no_personal_data_or_secret_at_debug(
         )
         assert client.search_parties(name=SURNAME, postcode=POSTCODE)
         case = client.create_case({"title": f"{FORENAME} {SURNAME}: damp"}, str(uuid.uuid4()))
-        client.add_note(case.reference, NOTE)
+        client.add_note(case.reference, NOTE, idempotency_key=str(uuid.uuid4()))
     finally:
         client.close()
     assert _leaks(_client_side_log(caplog), (sandbox_crm_server.client_secret,)) == []
+
+
+@pytest.mark.sandbox_crm(cases=3)
+def test_sandbox_server_logs_method_path_status_and_time_but_no_query(
+    sandbox_crm_server, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="caseload.sandbox.server")
+    client = DataverseClient(
+        _settings(
+            sandbox_crm_server,
+            kind="dynamics365",
+            endpoint=sandbox_crm_server.dataverse_url,
+            token_url=sandbox_crm_server.token_url,
+            client_id=sandbox_crm_server.client_id,
+            client_secret=sandbox_crm_server.client_secret,
+            auth_mode="oauth2",
+        ),
+        resilience=fast_resilience("dynamics365"),
+    )
+    try:
+        client.search_parties(name=SURNAME, postcode=POSTCODE)
+    finally:
+        client.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "caseload.sandbox.server"]
+    searches = [line for line in lines if line.startswith("GET /api/data/v9.2/contacts ")]
+    assert searches, f"no request line for the search was logged: {lines}"
+    assert all(re.fullmatch(r"(GET|POST) /\S* \d{3} \d+\.\dms", line) for line in lines), lines
+    text = "\n".join(lines)
+    assert _leaks(text, (sandbox_crm_server.client_secret,)) == []
+    assert "?" not in text and "$filter" not in text and "127.0.0.1" not in text

@@ -164,7 +164,7 @@ def test_dataverse_pages_follow_next_link(sandbox_crm) -> None:
 def test_lagan_over_a_real_loopback_server(sandbox_crm_server) -> None:
     client = _lagan(sandbox_crm_server, mode="basic")
     ref = client.create_case({"ClassificationEventCode": 102, "Title": "Bins"}, str(uuid.uuid4()))
-    client.add_note(ref.reference, "Collected.")
+    client.add_note(ref.reference, "Collected.", idempotency_key=str(uuid.uuid4()))
     client.close_case(ref.reference, "resolved")
     client.close_case(ref.reference, "resolved")  # a replayed close is harmless
     assert client.get_case(ref.reference)["CoreDetails"]["Status"] == "closed"
@@ -219,7 +219,12 @@ def test_dataverse_notes_with_attachments_round_trip(sandbox_crm) -> None:
 
     client = _dataverse(sandbox_crm)
     ref = client.create_case({"title": "Noise"}, str(uuid.uuid4())).reference
-    client.add_note(ref, "Letter attached.", [Attachment(name="a.txt", content=b"hello")])
+    client.add_note(
+        ref,
+        "Letter attached.",
+        [Attachment(name="a.txt", content=b"hello")],
+        idempotency_key=str(uuid.uuid4()),
+    )
     notes = [n for n in sandbox_crm.store.notes.values() if n["attachment"]]
     assert len(notes) == 1
     fetched = client.get_attachment(notes[0]["annotationid"])
@@ -232,8 +237,13 @@ def test_lagan_notes_with_attachments_round_trip(sandbox_crm) -> None:
 
     client = _lagan(sandbox_crm)
     ref = client.create_case({"ClassificationEventCode": 103, "Title": "Damp"}, str(uuid.uuid4()))
-    client.add_note(ref.reference, "Photo attached.", [Attachment(name="p.txt", content=b"damp")])
-    client.add_note(ref.reference, "Plain note.")
+    client.add_note(
+        ref.reference,
+        "Photo attached.",
+        [Attachment(name="p.txt", content=b"damp")],
+        idempotency_key=str(uuid.uuid4()),
+    )
+    client.add_note(ref.reference, "Plain note.", idempotency_key=str(uuid.uuid4()))
     notes = client.get_case(ref.reference)["Notes"]["Note"]
     assert {"Photo attached.", "Plain note."} <= {n["Text"] for n in notes}
     documents = list(sandbox_crm.store.documents)
