@@ -13,15 +13,14 @@ maps each write outbound, calls the connector, and records the outcome:
 * needs attention, with a reason a person can act on, after a refusal (validation, a code the
   CRM does not know), or after too many attempts.
 
-Exactly once on the CRM: a create carries its key into the CRM (the connector looks it up before
-creating); close and reopen are idempotent in the connector; a note carries a marker with its key,
-and before any retry of a note the dispatcher looks for that marker on the case first.
+Exactly once on the CRM: a create and a note carry the entry's key into the CRM (the connector
+looks it up, or lets the CRM refuse a second one, before any write that may repeat); close and
+reopen are idempotent in the connector.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import threading
@@ -106,11 +105,6 @@ class OutboundMapping(Protocol):
     """What the dispatcher needs of `mappings.Mapping`."""
 
     def to_crm(self, case: MemberCase, *, for_update: bool = False) -> dict[str, Any]: ...
-
-
-def note_marker(key: str) -> str:
-    """The line appended to a note so a retry can tell whether the CRM already has it."""
-    return f"[caseload:{key}]"
 
 
 # ----------------------------------------------------------------- enqueueing
@@ -332,15 +326,9 @@ class Dispatcher:
         backoff_max: float = 900.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         checkpoint: Callable[[str], None] | None = None,
-        note_client: CRMClient | None = None,
     ) -> None:
         self.store = store
         self.client = client
-        # Notes are not idempotent in the CRM, and the connector retries a dropped connection
-        # even when the CRM had already applied the note (seen with the sandbox's
-        # `lose_response`), so notes go through a client with its retries off
-        # (`retry_attempts=1`) and the dispatcher retries them itself, marker check first.
-        self.note_client = note_client or client
         self.mapping = mapping
         self.lease = lease
         self.max_attempts = max_attempts
@@ -477,9 +465,6 @@ class Dispatcher:
             self.client.update_case(ref, self.mapping.to_crm(case, for_update=True))
         elif kind in (WriteKind.ADD_NOTE, WriteKind.ATTACH):
             note = NotePayload.model_validate(row["payload"])
-            marker = note_marker(key)
-            if row["attempts"] > 1 and marker in json.dumps(self.client.get_case(ref)):
-                return ref  # an earlier attempt reached the CRM; its answer was lost
             files = [
                 Attachment(
                     name=f.name,
@@ -488,7 +473,8 @@ class Dispatcher:
                 )
                 for f in note.files
             ]
-            self.note_client.add_note(ref, f"{note.text}\n\n{marker}", files)
+            # The connector makes the note exactly-once per key, across retries and restarts.
+            self.client.add_note(ref, note.text, files, idempotency_key=key)
         elif kind is WriteKind.CLOSE_CASE:
             self.client.close_case(ref, ReasonPayload.model_validate(row["payload"]).reason)
         elif kind is WriteKind.REOPEN_CASE:
@@ -612,7 +598,6 @@ __all__ = [
     "WriteKind",
     "backlog",
     "entries_for_case",
-    "note_marker",
     "queue_close",
     "queue_create_case",
     "queue_note",

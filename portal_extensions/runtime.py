@@ -28,7 +28,6 @@ class Runtime:
         self.store = store or open_store(settings.store)
         self._client = client
         self._mapping = mapping
-        self._extra: list[CRMClient] = []
 
     @property
     def client(self) -> CRMClient:
@@ -60,11 +59,6 @@ class Runtime:
 
     def dispatcher(self) -> Dispatcher:
         s = self.settings.store
-        note_client = None
-        if self.settings.crm is not None and self._client is None:
-            single_try = self.settings.crm.model_copy(update={"retry_attempts": 1})
-            note_client = factory.build_client(single_try, shared=False)
-            self._extra.append(note_client)
         return Dispatcher(
             self.store,
             self.client,
@@ -73,12 +67,9 @@ class Runtime:
             max_attempts=s.outbox_max_attempts,
             backoff_initial=s.outbox_backoff_initial,
             backoff_max=s.outbox_backoff_max,
-            note_client=note_client,
         )
 
     def close(self) -> None:
-        for extra in self._extra:
-            extra.close()
         if self._client is not None:
             self._client.close()
         self.store.close()

@@ -107,6 +107,8 @@ class FakeCRM:
         self.fail_next: list[Exception] = []
         self.fail_after_write: list[Exception] = []
         self.calls: list[str] = []
+        #: note idempotency key -> case reference, as the connector stamps keys into notes
+        self.note_keys: dict[str, str] = {}
         for n in range(count):
             self.tick()
             record = raw_case(n, self.clock)
@@ -182,10 +184,20 @@ class FakeCRM:
         self._maybe_fail("update_case")
         self.touch(ref, **payload)
 
-    def add_note(self, ref: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
+    def add_note(
+        self,
+        ref: str,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+        *,
+        idempotency_key: str,
+    ) -> None:
         self._maybe_fail("add_note")
         if ref not in self.records:
             raise CRMNotFound(f"case {ref} not found", crm="lagan", operation="add_note")
+        if idempotency_key in self.note_keys:  # exactly once per key, as the connector promises
+            return
+        self.note_keys[idempotency_key] = ref
         names = "".join(f" [{a.name}]" for a in attachments)
         self.records[ref]["notes"].append(text + names)
         self.records[ref]["modifiedon"] = self.tick().isoformat()

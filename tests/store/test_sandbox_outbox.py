@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connector.lagan import note_marker
 from mappings import load_profile
 from mappings.model import MemberCase
 from portal_extensions.outbox import (
     Dispatcher,
     backlog,
-    note_marker,
     queue_close,
     queue_create_case,
     queue_note,
@@ -27,6 +27,7 @@ FAULTS = (
     "createCase:lose_response=0.3,503=0.1;"
     "updateCase:lose_response=0.3,503=0.1;"
     "closeCases:lose_response=0.25;"
+    "createNotes:lose_response=0.3,503=0.1;"
     "searchForCases:503=0.1"
 )
 
@@ -97,7 +98,6 @@ def test_every_queued_write_reaches_the_crm_exactly_once_despite_faults_and_deat
             backoff_max=0,
             max_attempts=1000,
             checkpoint=checkpoint,
-            note_client=lagan_client(sandbox_crm, retry_attempts=1),
         )
         try:
             dispatcher.run_until_idle(limit=4)
@@ -105,7 +105,6 @@ def test_every_queued_write_reaches_the_crm_exactly_once_despite_faults_and_deat
             deaths += 1
             offset += timedelta(minutes=3)  # the dead process's lease runs out
         dispatcher.client.close()
-        dispatcher.note_client.close()
         dispatcher.store.close()
         with store.read() as conn:
             pending = backlog(conn)
