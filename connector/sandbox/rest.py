@@ -19,6 +19,7 @@ import base64
 import json
 import re
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -380,6 +381,8 @@ _ENTITY = re.compile(r"^/(incidents|contacts|annotations)(?:\((.+)\))?$")
 def handle(app: SandboxApp, request: Request) -> Response:
     if "/oauth2/" in request.path:
         op = "token"
+    elif _METADATA.match(urllib.parse.unquote(request.path[len(API) :])):
+        op = f"EntityDefinitions.{request.method}"
     else:
         m = _ENTITY.match(request.path[len(API) :])
         op = f"{m.group(1)}.{request.method}" if m else "unknown"
@@ -401,6 +404,9 @@ def handle(app: SandboxApp, request: Request) -> Response:
     try:
         if op == "token":
             response = token(app, request)
+        elif op.startswith("EntityDefinitions."):
+            bearer(app, request)
+            response = picklist_metadata(app, request)
         else:
             bearer(app, request)
             m = _ENTITY.match(request.path[len(API) :])
@@ -424,6 +430,68 @@ def handle(app: SandboxApp, request: Request) -> Response:
     except (KeyError, TypeError, ValueError) as exc:
         response = error_response(400, "0x80048d19", f"invalid request: {str(exc)[:200]}")
     return app.post_fault(decision, response)
+
+
+# ----------------------------------------------------------------- metadata
+_METADATA = re.compile(
+    r"^/EntityDefinitions\(LogicalName='([a-z_]+)'\)/Attributes\(LogicalName='([a-z_]+)'\)"
+    r"/Microsoft\.Dynamics\.CRM\.PicklistAttributeMetadata$"
+)
+#: The picklist attributes whose metadata the sandbox serves: (entity, attribute).
+PICKLISTS = {("incident", "cr_categorycode")}
+_METADATA_NS = uuid.UUID("0b7c4f64-2d0e-4d55-9f0c-3b1b7e9a6c11")
+
+
+def _label(text: str) -> dict[str, Any]:
+    label = {"Label": text, "LanguageCode": 1033}
+    return {"LocalizedLabels": [label], "UserLocalizedLabel": label}
+
+
+def picklist_metadata(app: SandboxApp, request: Request) -> Response:
+    """`EntityDefinitions(...)/Attributes(...)/...PicklistAttributeMetadata[?$expand=OptionSet]`.
+
+    Only the category of a case is served: one option per code book entry, `Value` = CodeID,
+    `Label` = CodeValue and `ExternalValue` = CodeKey (the text the sandbox's `cr_categorycode`
+    column holds).
+    """
+    if request.method != "GET":
+        raise ODataError(405, "0x80060888", f"{request.method} is not supported on metadata")
+    m = _METADATA.match(urllib.parse.unquote(request.path[len(API) :]))
+    if m is None or (m.group(1), m.group(2)) not in PICKLISTS:
+        raise ODataError(404, "0x80040217", "Could not find an attribute with that name")
+    entity_name, attribute = m.group(1), m.group(2)
+    body: dict[str, Any] = {
+        "@odata.context": (
+            f"{_base(app, request)}{API}/$metadata#EntityDefinitions('{entity_name}')/Attributes"
+            "/Microsoft.Dynamics.CRM.PicklistAttributeMetadata/$entity"
+        ),
+        "MetadataId": str(uuid.uuid5(_METADATA_NS, f"{entity_name}.{attribute}")),
+        "LogicalName": attribute,
+        "AttributeType": "Picklist",
+        "DisplayName": _label("Category"),
+    }
+    expand = [e.strip() for e in (_query(request, "$expand") or "").split(",") if e.strip()]
+    unknown = [e for e in expand if e != "OptionSet"]
+    if unknown:
+        raise ODataError(400, "0x80060888", f"Could not find a property named '{unknown[0]}'")
+    if expand:
+        with app.store.lock:
+            codes = list(app.store.codebook)
+        body["OptionSet"] = {
+            "MetadataId": str(uuid.uuid5(_METADATA_NS, f"{entity_name}.{attribute}.options")),
+            "Name": f"{entity_name}_{attribute}",
+            "OptionSetType": "Picklist",
+            "IsGlobal": False,
+            "Options": [
+                {
+                    "Value": int(code["CodeID"]),
+                    "Label": _label(str(code.get("CodeValue") or code["CodeKey"])),
+                    "ExternalValue": code["CodeKey"],
+                }
+                for code in codes
+            ],
+        }
+    return json_response(200, body)
 
 
 def token(app: SandboxApp, request: Request) -> Response:
