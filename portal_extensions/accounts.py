@@ -72,6 +72,11 @@ def _role(role: Role | str) -> Role:
         raise AccountError(f"unknown role {role!r}: choose one of {known}") from None
 
 
+def _a(role: Role) -> str:
+    """`a 'member'`, `an 'administrator'`: error messages are read by people."""
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value!r}"
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
@@ -157,18 +162,17 @@ def _links_for(
     supported = list(dict.fromkeys(each.strip() for each in supports if each.strip()))
     if member_id is not None and role is not Role.MEMBER:
         raise AccountError(
-            f"a {role.value!r} user cannot be linked to a member record: only 'member' users "
+            f"{_a(role)} user cannot be linked to a member record: only 'member' users "
             "are. To let this person work for a councillor, make them 'members_services' and "
             "name the councillor as a supported member"
         )
     if officer_id is not None and role is not Role.SERVICE_OFFICER:
         raise AccountError(
-            f"a {role.value!r} user cannot be linked to an officer: only 'service_officer' "
-            "users are"
+            f"{_a(role)} user cannot be linked to an officer: only 'service_officer' users are"
         )
     if supported and role is not Role.MEMBERS_SERVICES:
         raise AccountError(
-            f"a {role.value!r} user cannot support members: only 'members_services' users do"
+            f"{_a(role)} user cannot support members: only 'members_services' users do"
         )
     if role is Role.MEMBER:
         if member_id is None:

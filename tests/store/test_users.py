@@ -268,7 +268,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "administrator linked to an officer",
         {"role": "administrator", "officer_id": "off-1"},
-        "a 'administrator' user cannot be linked to an officer: only 'service_officer' users are",
+        "an 'administrator' user cannot be linked to an officer: only 'service_officer' users are",
     ),
     (
         "member supporting members",
