@@ -24,7 +24,11 @@ Decisions made here (and tested in `tests/portal/test_access_*.py`):
   the fields needed to respond (`visible_fields`).
 * administrator: no case content at all.
 * Withdrawn authority takes effect at once: sharing and service access end, special-category
-  details are hidden from everyone, and nobody may act on the case except to close it. The owning
+  details are hidden from everyone, and nobody may act on the case except to close it or to
+  record the constituent's authority again.
+* The constituent's choices (authority, sharing, named cover) are changed only by the owning
+  member, their members' services staff and the team leader (`Action.MANAGE_CONSENT`); a named
+  cover colleague works the case but does not change whom it is shared with. The owning
   member, their members' services staff and the team leader still see the case, so it can be
   closed and accounted for.
 * Special-category details (`SPECIAL_CATEGORY_FIELDS`) are shown only while explicit consent is
@@ -487,21 +491,29 @@ class Action(StrEnum):
     RESPOND = "respond"  # a service's response
     CLOSE = "close"
     REOPEN = "reopen"
+    # Record or withdraw the constituent's authority, or change who the case is shared with.
+    # The constituent's choices: only the owning member, the Members' Services staff who
+    # support them and the team leader record them. A named cover colleague covers casework,
+    # not the constituent's consent.
+    MANAGE_CONSENT = "manage_consent"
 
 
 _CASEWORK_ACTIONS: Final = frozenset(
     {Action.ADD_NOTE, Action.UPLOAD, Action.SEND_TO_SERVICE, Action.CLOSE, Action.REOPEN}
 )
+_OWNER_ACTIONS: Final = _CASEWORK_ACTIONS | {Action.MANAGE_CONSENT}
 _ACTIONS_BY_REASON: Final[Mapping[Reason, frozenset[Action]]] = {
-    Reason.OWN_CASE: _CASEWORK_ACTIONS,
+    Reason.OWN_CASE: _OWNER_ACTIONS,
     Reason.NAMED_COVER: _CASEWORK_ACTIONS,
-    Reason.SUPPORTED_MEMBER: _CASEWORK_ACTIONS,
-    Reason.TEAM_LEADER: _CASEWORK_ACTIONS,
+    Reason.SUPPORTED_MEMBER: _OWNER_ACTIONS,
+    Reason.TEAM_LEADER: _OWNER_ACTIONS,
     Reason.SENT_TO_SERVICE: frozenset({Action.RESPOND}),
     Reason.WARD_SHARING: frozenset(),  # sharing lets a colleague know, not act
     Reason.PARTY_SHARING: frozenset(),
 }
-_AFTER_WITHDRAWAL: Final = frozenset({Action.CLOSE})
+# After withdrawal a case can be closed, and the constituent may give their authority again
+# (recorded by the owner's side, as `MANAGE_CONSENT`).
+_AFTER_WITHDRAWAL: Final = frozenset({Action.CLOSE, Action.MANAGE_CONSENT})
 
 
 def can_act(viewer: Viewer, case: CaseFacts, action: Action, now: datetime) -> Decision:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
 from portal_extensions.access import Action, Role, members_for_new_case
+from portal_extensions.web import consent
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -26,7 +27,14 @@ from portal_extensions.web.app import (
     portal_of,
     public,
 )
-from portal_extensions.web.casework import list_cases, open_case, parse_bucket, signed_in
+from portal_extensions.web.casework import (
+    VisibleCase,
+    list_cases,
+    open_case,
+    parse_bucket,
+    signed_in,
+)
+from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingForm
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
 from portal_extensions.web.pages import record_enquiry, run_search
 from portal_extensions.web.ports import Outcome
@@ -265,6 +273,58 @@ def reopen_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut |
         on_behalf_of=visible.on_behalf_of,
     )
     return QueuedOut(queued=True, key=key)
+
+
+def _consent_result(
+    request: Request, visible: VisibleCase, change: ConsentChange, name: str
+) -> QueuedOut | JSONResponse:
+    if change.conflict:
+        return JSONResponse({"error": change.conflict}, 409)
+    if change.errors or change.case is None:
+        return JSONResponse({"error": "Check the answers", "fields": change.errors}, 422)
+    key = portal_of(request).writes.update_case(
+        change.case,
+        change=name,
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return QueuedOut(queued=True, key=key)
+
+
+@router.post(
+    "/cases/{portal_id}/sharing",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}, 422: {"description": "Each field's problem"}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_sharing(request: Request, portal_id: str, body: SharingForm) -> QueuedOut | JSONResponse:
+    """Change whom the case is shared with (`level`: private, ward, party, named; `named`
+    needs `colleague_id`, and `until` ends the cover). Takes effect at once, queued for the
+    CRM. Only the owner, their Members' Services staff and the team leader."""
+    visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
+    portal = portal_of(request)
+    members = {member.id: member for member in portal.enquiry_options.members()}
+    change = consent.change_sharing(visible.stored.case, body, members, portal.clock())
+    return _consent_result(request, visible, change, "change_sharing")
+
+
+@router.post(
+    "/cases/{portal_id}/authority",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_authority(
+    request: Request, portal_id: str, body: AuthorityForm
+) -> QueuedOut | JSONResponse:
+    """Withdraw the constituent's authority (every colleague's and service's view ends at
+    once) or record it again, with or without explicit consent for sensitive details."""
+    visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
+    portal = portal_of(request)
+    change = consent.change_authority(visible.stored.case, body, signed_in(request), portal.clock())
+    return _consent_result(request, visible, change, f"{body.decision.value}_authority")
 
 
 class EnquiryCreatedOut(BaseModel):

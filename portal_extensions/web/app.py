@@ -41,6 +41,7 @@ from portal_extensions.web.ports import (
     MemoryEnquiryOptions,
     MemorySessionRegistry,
     Outcome,
+    PartySource,
     PortalAuditEvent,
     SessionRegistry,
 )
@@ -136,6 +137,7 @@ class Portal:
     assets: dict[str, Asset]
     templates: Environment
     sessions: SessionRegistry
+    parties: PartySource | None = None  # the CRM's people, for the resident look-up
     page_size: int = 50
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -426,6 +428,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sessions: SessionRegistry | None = None,
+    parties: PartySource | None = None,
 ) -> FastAPI:
     """The portal's ASGI app. `accounts`, `cases`, `writes`, `audit` and `health` are the
     store's parts; the in-memory defaults serve tests."""
@@ -452,6 +455,7 @@ def create_app(
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
         sessions=sessions if sessions is not None else MemorySessionRegistry(monotonic),
+        parties=parties,
     )
     app = FastAPI(
         title=f"Caseload – {settings.council_name}",

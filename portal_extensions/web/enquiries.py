@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,7 +26,8 @@ from mappings.model import (
     Sharing,
     SharingLevel,
 )
-from portal_extensions.access import Role, Viewer, may_create_case_for
+from portal_extensions.access import Role, Viewer, council_day, may_create_case_for
+from portal_extensions.web.consent import sharing_problems
 from portal_extensions.web.ports import EnquiryOptions
 
 CHANNEL_TEXT = {
@@ -66,6 +67,9 @@ class EnquiryForm(BaseModel):
     channel: Annotated[str, Field(max_length=20)] = ""
     sharing: Annotated[str, Field(max_length=20)] = SharingLevel.PRIVATE.value
     colleague_id: Annotated[str, Field(max_length=64)] = ""
+    # The last day a named cover colleague may see the case (ISO date; the page's three boxes
+    # are joined into it). Empty: until the sharing is changed.
+    cover_until: Annotated[str, Field(max_length=10)] = ""
     explicit_consent: bool = False
     special_category: bool = False
 
@@ -115,10 +119,22 @@ def build_case(
     if channel is None:
         errors["channel"] = "Select how the enquiry came in"
     sharing = _enum(SharingLevel, form.sharing)
-    if sharing is None:
-        errors["sharing"] = "Select who else may see this enquiry"
-    elif sharing is SharingLevel.NAMED and form.colleague_id not in members:
-        errors["colleague_id"] = "Select the colleague to share this enquiry with"
+    cover_until: date | None = None
+    if sharing is SharingLevel.NAMED and form.cover_until:
+        try:
+            cover_until = date.fromisoformat(form.cover_until)
+        except ValueError:
+            errors["cover_until"] = "The end date must be a real date, like 27 3 2027"
+    errors.update(
+        sharing_problems(
+            sharing,
+            form.colleague_id,
+            cover_until,
+            owner_id=member_id or None,
+            members=members,
+            today=council_day(now),
+        )
+    )
     if form.special_category and not form.explicit_consent:
         errors["explicit_consent"] = (
             "Sensitive details can only be recorded with the resident's explicit consent"
@@ -151,6 +167,7 @@ def build_case(
             sharing=Sharing(
                 level=sharing,
                 colleague_id=form.colleague_id if sharing is SharingLevel.NAMED else None,
+                until=cover_until if sharing is SharingLevel.NAMED else None,
             ),
             authority=Authority(
                 recorded_by=viewer.user_id,

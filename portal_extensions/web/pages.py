@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from mappings.model import COUNCIL_ZONE, CaseStatus
+from mappings.model import COUNCIL_ZONE, CaseStatus, SharingLevel
 from portal_extensions.access import Action, Role, members_for_new_case
 from portal_extensions.web.app import (
     ALL_ROLES,
@@ -38,8 +38,16 @@ from portal_extensions.web.casework import (
     parse_bucket,
     signed_in,
 )
+from portal_extensions.web.consent import (
+    AuthorityForm,
+    SharingForm,
+    change_authority,
+    change_sharing,
+    parse_day,
+)
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
-from portal_extensions.web.ports import Outcome
+from portal_extensions.web.lookup import ResidentMatch, find_residents
+from portal_extensions.web.ports import MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket, CaseSummary
 from portal_extensions.web.settings import SignInMode
@@ -324,7 +332,25 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 MAX_TEXT_LENGTH = 20_000
-FIELD_IDS = {"note": "note-text", "close": "close-reason", "reopen": "reopen-reason"}
+FIELD_IDS = {
+    "note": "note-text",
+    "close": "close-reason",
+    "reopen": "reopen-reason",
+    "sharing": "sharing",
+    "colleague_id": "colleague_id",
+    "cover_until": "cover_until",
+}
+
+
+def _authority_text(case: Any) -> str:
+    authority = case.authority
+    if authority is None:
+        return "Not recorded"
+    if authority.withdrawn_at is not None:
+        return f"Withdrawn on {council_date(authority.withdrawn_at.astimezone(COUNCIL_ZONE))}"
+    recorded = council_date(authority.recorded_at.astimezone(COUNCIL_ZONE))
+    consent = " with explicit consent for sensitive details" if authority.explicit_consent else ""
+    return f"Given on {recorded}{consent}"
 
 
 def _case_response(
@@ -339,11 +365,33 @@ def _case_response(
     facts = visible.stored.facts
     case = visible.stored.case
     field_errors = field_errors or {}
-    pending = portal_of(request).writes.pending(case.portal_id) if "notes" in fields else []
+    portal = portal_of(request)
+    pending = portal.writes.pending(case.portal_id) if "notes" in fields else []
+    can_manage = Action.MANAGE_CONSENT in visible.actions
+    sharing_values = {
+        "sharing": case.sharing.level.value,
+        "colleague_id": case.sharing.colleague_id or "",
+        **_day_values(case.sharing.until),
+    }
+    sharing_values.update(typed or {})
     return render(
         request,
         "case.html",
         {
+            "can_manage_consent": can_manage,
+            "authority_in_force": case.authority is not None and case.authority.in_force,
+            "can_record_authority": can_manage
+            and not (facts.authority_in_force and facts.explicit_consent),
+            "authority_text": _authority_text(case) if can_manage else "",
+            "sharing_values": sharing_values,
+            "sharing_items": [{"value": s.value, "text": t} for s, t in SHARING_TEXT.items()],
+            "colleague_choices": [
+                {"value": m.id, "text": m.name}
+                for m in portal.enquiry_options.members()
+                if m.id != case.member_id
+            ]
+            if can_manage
+            else [],
             "case": fields,
             "portal_id": str(case.portal_id),
             "queued": visible.stored.queued,
@@ -466,7 +514,102 @@ def reopen_case(
     return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
 
 
-ERROR_ANCHORS = {"channel": "channel", "sharing": "sharing", "explicit_consent": "consent"}
+def _day_values(value: date | None) -> dict[str, str]:
+    if value is None:
+        return {"cover_until_day": "", "cover_until_month": "", "cover_until_year": ""}
+    return {
+        "cover_until_day": str(value.day),
+        "cover_until_month": str(value.month),
+        "cover_until_year": str(value.year),
+    }
+
+
+def _members_by_id(request: Request) -> dict[str, MemberChoice]:
+    return {member.id: member for member in portal_of(request).enquiry_options.members()}
+
+
+@router.post("/cases/{portal_id}/sharing")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_sharing_page(
+    request: Request,
+    portal_id: str,
+    sharing: Annotated[str, Form(max_length=20)] = "",
+    colleague_id: Annotated[str, Form(max_length=64)] = "",
+    cover_until_day: Annotated[str, Form(max_length=10)] = "",
+    cover_until_month: Annotated[str, Form(max_length=10)] = "",
+    cover_until_year: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Change whom the case is shared with (and a named cover colleague's end date)."""
+    visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
+    portal = portal_of(request)
+    typed = {
+        "sharing": sharing,
+        "colleague_id": colleague_id,
+        "cover_until_day": cover_until_day,
+        "cover_until_month": cover_until_month,
+        "cover_until_year": cover_until_year,
+    }
+    until, day_problem = parse_day(cover_until_day, cover_until_month, cover_until_year)
+    change = change_sharing(
+        visible.stored.case,
+        SharingForm(level=sharing, colleague_id=colleague_id, until=until),
+        _members_by_id(request),
+        portal.clock(),
+    )
+    if change.conflict:
+        return _conflict(request, change.conflict, visible.stored.case.portal_id)
+    errors = dict(change.errors)
+    if day_problem and sharing == SharingLevel.NAMED.value:
+        errors["cover_until"] = day_problem
+    if errors or change.case is None:
+        return _case_response(request, visible, status_code=422, typed=typed, field_errors=errors)
+    portal.writes.update_case(
+        change.case,
+        change="change_sharing",
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
+
+
+@router.post("/cases/{portal_id}/authority")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.MANAGE_CONSENT)
+async def change_authority_page(request: Request, portal_id: str) -> Response:
+    """Withdraw the constituent's authority (effective at once), or record it again."""
+    posted = await request.form()
+    decision = posted.get("decision")
+    visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
+    try:
+        form = AuthorityForm(
+            decision=decision if isinstance(decision, str) else "",
+            explicit_consent="explicit_consent" in posted.getlist("consent"),
+        )
+    except ValidationError:
+        return message_page(
+            request, 400, "There is a problem with the form", ["Go back and try again."]
+        )
+    portal = portal_of(request)
+    viewer = signed_in(request)
+    change = change_authority(visible.stored.case, form, viewer, portal.clock())
+    if change.conflict or change.case is None:
+        return _conflict(
+            request, change.conflict or "Nothing to change", visible.stored.case.portal_id
+        )
+    portal.writes.update_case(
+        change.case,
+        change=f"{form.decision.value}_authority",
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
+
+
+ERROR_ANCHORS = {
+    "channel": "channel",
+    "sharing": "sharing",
+    "explicit_consent": "consent",
+    "cover_until": "cover_until",
+}
 
 
 def _enquiry_page(
@@ -474,6 +617,10 @@ def _enquiry_page(
     form: EnquiryForm,
     field_errors: dict[str, str] | None = None,
     status_code: int = 200,
+    *,
+    days: dict[str, str] | None = None,
+    find: str = "",
+    residents: list[ResidentMatch] | None = None,
 ) -> Response:
     portal = portal_of(request)
     viewer = signed_in(request)
@@ -486,7 +633,13 @@ def _enquiry_page(
         request,
         "new_enquiry.html",
         {
-            "values": form.model_dump(),
+            "values": {
+                **form.model_dump(),
+                **(days if days is not None else _day_values(_iso_day(form.cover_until))),
+            },
+            "find": find,
+            "looked_up": bool(find.strip()),
+            "residents": residents or [],
             "field_errors": field_errors,
             "errors": [
                 {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
@@ -509,8 +662,46 @@ def _enquiry_page(
 
 @router.get("/enquiries/new")
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
-def new_enquiry_form(request: Request) -> Response:
-    return _enquiry_page(request, EnquiryForm())
+def new_enquiry_form(request: Request, find: str = "") -> Response:
+    """The form; `?find=` looks a resident up first, and a picked resident's details (and
+    standing choices) arrive as query values that fill the form in."""
+    prefill = {
+        name: value
+        for name, value in request.query_params.items()
+        if name in PREFILL_FIELDS and value
+    }
+    try:
+        form = EnquiryForm.model_validate(
+            {
+                **{k: v for k, v in prefill.items() if k != "explicit_consent"},
+                "explicit_consent": "explicit_consent" in prefill,
+            }
+        )
+    except ValidationError:
+        form = EnquiryForm()
+    residents = find_residents(request, find) if find.strip() else []
+    return _enquiry_page(request, form, find=find[:200], residents=residents)
+
+
+PREFILL_FIELDS = frozenset(
+    {
+        "crm_party_id",
+        "forename",
+        "surname",
+        "email",
+        "phone",
+        "postcode",
+        "sharing",
+        "explicit_consent",
+    }
+)
+
+
+def _iso_day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @router.post("/enquiries/new")
@@ -523,10 +714,18 @@ async def new_enquiry(request: Request) -> Response:
         for name in EnquiryForm.model_fields
         if isinstance(value := posted.get(name), str)
     }
+    days = {
+        name: value[:10] if isinstance(value := posted.get(name), str) else ""
+        for name in ("cover_until_day", "cover_until_month", "cover_until_year")
+    }
+    until, day_problem = parse_day(
+        days["cover_until_day"], days["cover_until_month"], days["cover_until_year"]
+    )
     try:
         form = EnquiryForm.model_validate(
             {
                 **texts,
+                "cover_until": until.isoformat() if until else "",
                 "special_category": "special_category" in ticked,
                 "explicit_consent": "explicit_consent" in ticked,
             }
@@ -535,17 +734,32 @@ async def new_enquiry(request: Request) -> Response:
         return message_page(
             request, 400, "There is a problem with the form", ["Go back and try again."]
         )
-    return record_enquiry(request, form, html=True)
+    extra = (
+        {"cover_until": day_problem}
+        if day_problem and form.sharing == SharingLevel.NAMED.value
+        else {}
+    )
+    return record_enquiry(request, form, html=True, extra_errors=extra, days=days)
 
 
-def record_enquiry(request: Request, form: EnquiryForm, *, html: bool) -> Response:
+def record_enquiry(
+    request: Request,
+    form: EnquiryForm,
+    *,
+    html: bool,
+    extra_errors: dict[str, str] | None = None,
+    days: dict[str, str] | None = None,
+) -> Response:
     """Check the enquiry, queue it for the CRM and say where it went (page or API)."""
     portal = portal_of(request)
     viewer = signed_in(request)
     result = build_case(form, viewer, portal.enquiry_options, portal.clock())
+    if extra_errors:
+        result.errors.update(extra_errors)
+        result.case = None
     if result.case is None:
         if html:
-            return _enquiry_page(request, form, result.errors, 422)
+            return _enquiry_page(request, form, result.errors, 422, days=days)
         return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
     case = result.case
     portal.writes.create_case(

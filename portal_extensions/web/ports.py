@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from mappings.model import MemberCase
+from mappings.model import Constituent, MemberCase
 
 
 class Outcome(StrEnum):
@@ -139,6 +139,13 @@ class CaseWrites(Protocol):
 
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str: ...
 
+    def update_case(
+        self, case: MemberCase, *, change: str, actor: str, on_behalf_of: str | None
+    ) -> str:
+        """Put the changed case in the index *and* queue it for the CRM, in one transaction,
+        so the change (a withdrawal above all) takes effect on every route at once."""
+        ...
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
 
@@ -150,16 +157,37 @@ class MemoryCaseWrites:
         audit: AuditTrail,
         clock: Callable[[], datetime],
         created: Callable[[MemberCase], None] | None = None,
+        updated: Callable[[MemberCase], None] | None = None,
     ) -> None:
         self.audit = audit
         self.clock = clock
         self.created = created  # told of each new case, e.g. to index it as queued
+        self.updated = updated  # told of each changed case, to re-index it at once
         self.writes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
 
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
         if self.created is not None:
             self.created(case)
         return self._queue("create_case", case.portal_id, case.title, actor, on_behalf_of)
+
+    def update_case(
+        self, case: MemberCase, *, change: str, actor: str, on_behalf_of: str | None
+    ) -> str:
+        if self.updated is not None:
+            self.updated(case)
+        key = self._queue("update_case", case.portal_id, case.title, actor, on_behalf_of)
+        self.audit.record(
+            PortalAuditEvent(
+                at=self.clock(),
+                actor=actor,
+                action=change,
+                subject_type="case",
+                subject_id=str(case.portal_id),
+                outcome=Outcome.ALLOWED,
+                on_behalf_of=on_behalf_of,
+            )
+        )
+        return key
 
     def _queue(
         self, kind: str, portal_id: uuid.UUID, text: str, actor: str, on_behalf_of: str | None
@@ -198,6 +226,32 @@ class MemoryCaseWrites:
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         return [write for _, write in self.writes.get(portal_id, [])]
+
+
+class PartySource(Protocol):
+    """People in the council's CRM, found by name, postcode or email (the connector, through a
+    party mapping; a fake in tests). Returns caseload `Constituent` records, never raw CRM ones."""
+
+    def find_people(self, text: str, *, limit: int) -> list[Constituent]: ...
+
+
+@dataclass
+class MemoryPartySource:
+    people: list[Constituent]
+
+    def find_people(self, text: str, *, limit: int) -> list[Constituent]:
+        wanted = " ".join(text.casefold().split())
+        if not wanted:
+            return []
+        found = [
+            person
+            for person in self.people
+            if wanted in person.display_name.casefold()
+            or wanted == (person.email or "").casefold()
+            or wanted.replace(" ", "")
+            == (person.location.postcode or "").casefold().replace(" ", "")
+        ]
+        return found[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,13 @@ class CaseRepository(Protocol):
         (`search.matches_visible`), best first."""
         ...
 
+    def find_by_constituent(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[StoredCase]:
+        """Cases the viewer may see whose resident matches `text` by name, email or postcode
+        (`lookup.resident_matches`; an implementation may return a few more), newest first."""
+        ...
+
 
 class MemoryCaseRepository:
     """Cases held in memory, filtered by the access policy's Python form."""
@@ -167,6 +174,21 @@ class MemoryCaseRepository:
         )
         page = [summarise(s) for s in chosen[offset : offset + limit]]
         return CaseListing(rows=page, counts=counts, total=len(chosen))
+
+    def find_by_constituent(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[StoredCase]:
+        from portal_extensions.web.lookup import resident_matches
+
+        rule = visibility(viewer, now)
+        hits = [
+            stored
+            for stored in self._cases.values()
+            if holds(rule, stored.facts)
+            and resident_matches(stored.case.constituent, stored.case, text)
+        ]
+        hits.sort(key=lambda s: (s.case.received_at, str(s.case.portal_id)), reverse=True)
+        return hits[:limit]
 
     def search_visible(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int

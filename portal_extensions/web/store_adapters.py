@@ -35,6 +35,7 @@ from portal_extensions.outbox import (
     queue_create_case,
     queue_note,
     queue_reopen,
+    queue_update_case,
 )
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, record_event, search_cases
@@ -177,6 +178,38 @@ class StoreCaseRepository:
             counts=counts,
             total=counts[bucket],
         )
+
+    def find_by_constituent(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[StoredCase]:
+        """Narrowed in SQL (name part, whole email, postcode in the address), then the caller
+        applies `lookup.resident_matches` to what the viewer may see."""
+        wanted = " ".join(text.casefold().split())
+        if len(wanted) < 2:
+            return []
+        escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        squashed = escaped.replace(" ", "")
+        email = sa.func.lower(cases.c.record[("constituent", "email")].as_string())
+        query = (
+            sa.select(cases.c.portal_id)
+            .where(
+                visible_cases_clause(viewer, now, self.columns),
+                cases.c.removed_at.is_(None),
+                sa.or_(
+                    sa.func.lower(cases.c.constituent_name).like(f"%{escaped}%", escape="\\"),
+                    email == wanted,
+                    sa.func.replace(sa.func.lower(cases.c.address_text), " ", "").like(
+                        f"%{squashed}%", escape="\\"
+                    ),
+                ),
+            )
+            .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
+            .limit(limit)
+        )
+        with self.store.read() as conn:
+            ids = list(conn.execute(query).scalars())
+        found = [self.get(uuid.UUID(portal_id)) for portal_id in ids]
+        return [stored for stored in found if stored is not None]
 
     def search_visible(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int
@@ -398,6 +431,22 @@ class StoreCaseWrites:
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
         with self.store.write() as conn:
             return queue_create_case(conn, case, actor=actor, on_behalf_of=on_behalf_of)
+
+    def update_case(
+        self, case: MemberCase, *, change: str, actor: str, on_behalf_of: str | None
+    ) -> str:
+        with self.store.write() as conn:
+            key = queue_update_case(conn, case, actor=actor, on_behalf_of=on_behalf_of)
+            record_event(
+                conn,
+                actor=actor,
+                action=change,
+                subject_type="case",
+                subject_id=str(case.portal_id),
+                detail={"outcome": "allowed", "idempotency_key": key},
+                on_behalf_of=on_behalf_of,
+            )
+        return key
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         with self.store.read() as conn:

@@ -6,11 +6,12 @@ import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import CaseStatus, SharingLevel
+from mappings.model import CaseStatus, MemberCase, SharingLevel
 from portal_extensions.access import Role
 from portal_extensions.store import IndexedCase, upsert_cases
 from portal_extensions.store.database import Store
@@ -54,7 +55,11 @@ ALL = [
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Store:
-    path = tmp_path_factory.mktemp("store") / "caseload.sqlite"
+    return seeded_store(tmp_path_factory.mktemp("store") / "caseload.sqlite", ALL)
+
+
+def seeded_store(path: Path, seeded: list[MemberCase]) -> Store:
+    """A SQLite store holding the fixture council, its accounts and these cases."""
     store = Store.open(f"sqlite:///{path}")
     with store.write() as conn:
         conn.execute(
@@ -79,7 +84,10 @@ def store(tmp_path_factory) -> Store:
             )
         )
 
-        conn.execute(sa.insert(roles), [{"name": r.value, "description": r.value} for r in Role])
+        known = set(conn.execute(sa.select(roles.c.name)).scalars())  # a migration may seed them
+        missing = [{"name": r.value, "description": r.value} for r in Role if r.value not in known]
+        if missing:
+            conn.execute(sa.insert(roles), missing)
         for number, (name, viewer) in enumerate(sorted(VIEWERS.items()), start=1):
             conn.execute(
                 sa.insert(users).values(
@@ -100,11 +108,11 @@ def store(tmp_path_factory) -> Store:
                     acting_for_member_id=next(iter(viewer.supported_member_ids), None),
                 )
             )
-        upsert_cases(conn, [IndexedCase(case, None) for case in ALL], now=NOW)
+        upsert_cases(conn, [IndexedCase(case, None) for case in seeded], now=NOW)
         conn.execute(
             sa.insert(outbox).values(
                 idempotency_key=str(uuid.uuid4()),
-                portal_id=str(ALL[0].portal_id),
+                portal_id=str(seeded[0].portal_id),
                 kind="add_note",
                 payload={},
                 state="queued",

@@ -50,6 +50,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/reopen"): {"data": {"reason": "Broken again"}},
     ("POST", "/api/v1/cases/{portal_id}/close"): {"json": {"reason": "Fixed"}},
     ("POST", "/api/v1/cases/{portal_id}/reopen"): {"json": {"reason": "Broken again"}},
+    ("POST", "/cases/{portal_id}/sharing"): {"data": {"sharing": "ward"}},
+    ("POST", "/api/v1/cases/{portal_id}/sharing"): {"json": {"level": "ward"}},
+    ("POST", "/cases/{portal_id}/authority"): {"data": {"decision": "withdraw"}},
+    ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
 }
 
 
@@ -61,6 +65,8 @@ def _never(case: MemberCase) -> bool:
 CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
     Action.CLOSE: lambda case: not case.is_open,
     Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
+    # Sharing and withdrawal need authority in force (the samples share and withdraw).
+    Action.MANAGE_CONSENT: lambda case: case.authority is None or not case.authority.in_force,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
 RECORDERS = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER}
@@ -97,6 +103,10 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/api/v1/caseload"): CASEWORK,
     ("GET", "/api/v1/cases/{portal_id}"): CASEWORK,
     ("GET", "/api/v1/health"): {Role.ADMINISTRATOR},
+    ("POST", "/cases/{portal_id}/sharing"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/sharing"): CASEWORK,
+    ("POST", "/cases/{portal_id}/authority"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/authority"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -153,7 +163,7 @@ def _calls(app) -> list[tuple[APIRoute, Call]]:
 
 @pytest.fixture(scope="module")
 def matrix_app():
-    return build().app
+    return build(reindex=False).app
 
 
 def _client(app, who: str) -> TestClient:

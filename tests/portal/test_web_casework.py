@@ -80,7 +80,7 @@ def test_after_withdrawal_even_the_owner_cannot_add_notes(client) -> None:
     page = client.get(f"/cases/{WITHDRAWN.portal_id}")
     assert "withdrawn their authority" in page.text and "Add a note" not in page.text
     api = client.get(f"/api/v1/cases/{WITHDRAWN.portal_id}").json()
-    assert api["actions"] == ["close"]
+    assert api["actions"] == ["close", "manage_consent"]  # close, or record authority anew
 
 
 def test_special_category_details_reach_no_service_officer(client) -> None:

@@ -89,7 +89,8 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
         conn.execute(
             sa.insert(categories).values(code=seeded.category, name="Roads", updated_at=now)
         )
-        conn.execute(sa.insert(roles).values(name="member", description="A councillor"))
+        if conn.execute(sa.select(roles.c.name).where(roles.c.name == "member")).first() is None:
+            conn.execute(sa.insert(roles).values(name="member", description="A councillor"))
         conn.execute(
             sa.insert(users).values(
                 id=1,

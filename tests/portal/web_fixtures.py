@@ -36,6 +36,7 @@ from portal_extensions.web.ports import (
     MemberChoice,
     MemoryCaseWrites,
     MemoryDirectory,
+    PartySource,
     ServiceContact,
 )
 from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
@@ -149,7 +150,11 @@ class Built:
     repository: MemoryCaseRepository
 
 
-def build(**overrides: object) -> Built:
+def build(
+    *, reindex: bool = True, parties: PartySource | None = None, **overrides: object
+) -> Built:
+    """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
+    authorization matrix compares every answer with the seeded cases' facts)."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -160,7 +165,10 @@ def build(**overrides: object) -> Built:
     audit = MemoryAuditTrail()
     repository = MemoryCaseRepository(stored(case) for case in CASES)
     writes = MemoryCaseWrites(
-        audit, lambda: NOW, created=lambda case: repository.put(stored(case, queued=True))
+        audit,
+        lambda: NOW,
+        created=lambda case: repository.put(stored(case, queued=True)),
+        updated=(lambda case: repository.put(stored(case, queued=True))) if reindex else None,
     )
     app = create_app(
         settings,
@@ -171,5 +179,6 @@ def build(**overrides: object) -> Built:
         directory=DIRECTORY,
         audit=audit,
         clock=lambda: NOW,
+        parties=parties,
     )
     return Built(app, audit, repository)

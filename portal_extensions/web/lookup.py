@@ -1,0 +1,183 @@
+"""Finding a resident on the new enquiry form: in the case index and in the council's CRM.
+
+A councillor types a name, a postcode or an email address; the portal shows the people it
+knows by that, each with their previous enquiries (only those the viewer may see: the index is
+asked *as the viewer*, through the access policy), and how those enquiries were authorised and
+shared. Picking one fills in the form, with the resident's standing choices, so written consent
+is not asked for again and again.
+
+The CRM side is the `PartySource` port (the connector with a party mapping, or a fake): people
+the CRM knows are shown too, without enquiries, because the CRM says nothing about casework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi import Request
+
+from mappings.model import COUNCIL_ZONE, CaseStatus, Constituent, MemberCase
+from portal_extensions.access import visible_fields
+from portal_extensions.web.app import portal_of
+from portal_extensions.web.casework import signed_in
+from portal_extensions.web.ports import Outcome
+from portal_extensions.web.rendering import council_date
+
+LOOKUP_LIMIT = 20
+MIN_LOOKUP_LENGTH = 2
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def resident_matches(constituent: Constituent, case: MemberCase | None, text: str) -> bool:
+    """The one matching rule (the store narrows in SQL first, then applies this): part of the
+    name, the whole email address, or the whole postcode (spaces ignored)."""
+    wanted = normalise(text)
+    if len(wanted) < MIN_LOOKUP_LENGTH:
+        return False
+    if wanted in normalise(constituent.display_name):
+        return True
+    if constituent.email and wanted == constituent.email.casefold():
+        return True
+    squashed = wanted.replace(" ", "")
+    postcodes = [constituent.location.postcode]
+    if case is not None:
+        postcodes.append(case.location.postcode)
+    return any(code and squashed == code.casefold().replace(" ", "") for code in postcodes)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousEnquiry:
+    portal_id: str
+    title: str
+    received: str
+    status: str
+    authority: str
+    sharing: str
+
+
+@dataclass
+class ResidentMatch:
+    constituent: Constituent
+    source: str  # "Caseload" or "Council CRM"
+    previous: list[PreviousEnquiry] = field(default_factory=list)
+    # What picking this resident fills in on the form (the resident's standing choices too).
+    prefill: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.constituent.display_name
+
+
+SHARING_SHORT = {
+    "private": "Not shared",
+    "ward": "Shared with ward councillors",
+    "party": "Shared with ward councillors of the same party",
+    "named": "Shared with a named colleague",
+}
+
+
+def _authority_text(case: MemberCase) -> str:
+    authority = case.authority
+    if authority is None:
+        return "No authority recorded"
+    if authority.withdrawn_at is not None:
+        return "Authority withdrawn"
+    scope = authority.scope.value.replace("_", " ")
+    consent = "; explicit consent for sensitive details" if authority.explicit_consent else ""
+    return f"Authority given ({scope}){consent}"
+
+
+def _key(constituent: Constituent) -> str:
+    if constituent.crm_party_id:
+        return f"crm:{constituent.crm_party_id}"
+    return "|".join(
+        normalise(part or "")
+        for part in (
+            constituent.display_name,
+            constituent.email,
+            constituent.location.postcode,
+        )
+    )
+
+
+def _prefill(constituent: Constituent) -> dict[str, str]:
+    values = {
+        "crm_party_id": constituent.crm_party_id or "",
+        "forename": constituent.forename or "",
+        "surname": constituent.surname,
+        "email": constituent.email or "",
+        "phone": constituent.phone or "",
+        "postcode": constituent.location.postcode or "",
+    }
+    return {name: value for name, value in values.items() if value}
+
+
+def find_residents(request: Request, text: str) -> list[ResidentMatch]:
+    """People matching `text` in the index (with the enquiries the viewer may see) and in the
+    CRM. Audited as a look-up, without the words (they name a resident)."""
+    portal = portal_of(request)
+    viewer = signed_in(request)
+    now: datetime = portal.clock()
+    text = text.strip()[:200]
+    found: dict[str, ResidentMatch] = {}
+    if len(normalise(text)) >= MIN_LOOKUP_LENGTH:
+        for stored in portal.cases.find_by_constituent(viewer, now, text, limit=LOOKUP_LIMIT * 3):
+            case = stored.case
+            allowed = visible_fields(viewer, stored.facts, now)
+            if not {"constituent", "authority", "sharing"} <= allowed:
+                continue
+            if not resident_matches(case.constituent, case, text):
+                continue
+            key = _key(case.constituent)
+            match = found.get(key)
+            if match is None:
+                if len(found) >= LOOKUP_LIMIT:
+                    continue
+                match = found[key] = ResidentMatch(
+                    case.constituent, "Caseload", prefill=_prefill(case.constituent)
+                )
+            match.previous.append(
+                PreviousEnquiry(
+                    portal_id=str(case.portal_id),
+                    title=case.title,
+                    received=council_date(case.received_at.astimezone(COUNCIL_ZONE)),
+                    status="Closed" if case.status is CaseStatus.CLOSED else "Open",
+                    authority=_authority_text(case),
+                    sharing=SHARING_SHORT.get(case.sharing.level.value, ""),
+                )
+            )
+            authority = case.authority
+            if (
+                "sharing" not in match.prefill
+                and authority is not None
+                and authority.in_force
+                and case.sharing.level.value in ("private", "ward", "party")
+            ):
+                # The most recent enquiry with authority in force: the resident's standing choice.
+                match.prefill["sharing"] = case.sharing.level.value
+                if authority.explicit_consent:
+                    match.prefill["explicit_consent"] = "1"
+        if portal.parties is not None and len(found) < LOOKUP_LIMIT:
+            for person in portal.parties.find_people(text, limit=LOOKUP_LIMIT):
+                key = _key(person)
+                if key in found or not resident_matches(person, None, text):
+                    continue
+                found[key] = ResidentMatch(person, "Council CRM", prefill=_prefill(person))
+                if len(found) >= LOOKUP_LIMIT:
+                    break
+        portal.record(request, "constituent_lookup", Outcome.ALLOWED, subject_type="search")
+    return list(found.values())
+
+
+__all__ = [
+    "LOOKUP_LIMIT",
+    "PreviousEnquiry",
+    "ResidentMatch",
+    "find_residents",
+    "normalise",
+    "resident_matches",
+]

@@ -1,0 +1,206 @@
+"""The constituent's choices on the case page and the API: sharing, named cover with an end
+date, and authority. A withdrawal changes the index in the same transaction as the outbox row
+and its audit event, so it takes effect on every route at once, before the CRM confirms."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from mappings.model import SharingLevel
+from portal_extensions.access import Action, can_act
+from portal_extensions.store.schema import audit_events, outbox
+from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web.store_adapters import (
+    StoreAuditTrail,
+    StoreCaseRepository,
+    StoreCaseWrites,
+    StoreEnquiryOptions,
+)
+from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
+from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.test_store_adapters import seeded_store
+from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, stored
+
+BROKEN_LIGHT = next(c for c in CASES if c.title == "Broken street light")  # alice, ward-shared
+FLY_TIPPING = next(c for c in CASES if c.title == "Fly-tipping behind the shops")  # private
+COVER = next(c for c in CASES if c.title == "Cover during holiday")  # named: dave
+WITHDRAWN = next(c for c in CASES if c.title == "Withdrawn ward case")
+
+
+def _token(client: TestClient) -> str:
+    token: str = client.get("/api/v1/session").json()["csrf_token"]
+    return token
+
+
+def test_only_the_owner_their_staff_and_the_team_leader_manage_consent() -> None:
+    named = stored(COVER).facts
+    for name in ("alice", "ms_alice", "team_leader"):
+        assert can_act(VIEWERS[name], named, Action.MANAGE_CONSENT, NOW), name
+    for name in ("dave", "bob", "officer_s1", "admin"):  # cover, ward colleague, service, admin
+        assert not can_act(VIEWERS[name], named, Action.MANAGE_CONSENT, NOW), name
+    # After a withdrawal the owner's side may still record the constituent's authority anew.
+    assert can_act(VIEWERS["alice"], stored(WITHDRAWN).facts, Action.MANAGE_CONSENT, NOW)
+
+
+def test_a_named_cover_colleague_cannot_change_the_sharing(client) -> None:
+    sign_in(client, "dave")
+    response = client.post(
+        f"/api/v1/cases/{COVER.portal_id}/sharing",
+        json={"level": "ward"},
+        headers={"X-CSRF-Token": _token(client)},
+    )
+    assert response.status_code == 403
+
+
+def test_sharing_with_the_ward_shows_the_case_to_colleagues_at_once(built) -> None:
+    alice = TestClient(built.app, follow_redirects=False)
+    bob = TestClient(built.app, follow_redirects=False)
+    sign_in(alice, "alice")
+    sign_in(bob, "bob")
+    assert bob.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 404
+    page = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
+    assert "Who else may see this case?" in page.text
+    shared = alice.post(
+        f"/cases/{FLY_TIPPING.portal_id}/sharing",
+        data={"sharing": "ward", "csrf_token": csrf_from(page.text)},
+    )
+    assert shared.status_code == 303
+    assert bob.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200
+    after = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
+    assert "Changes to the case by u-alice" in after.text
+    events = [e for e in built.audit.events if e.action == "change_sharing"]
+    assert [(e.actor, e.subject_id) for e in events] == [("u-alice", str(FLY_TIPPING.portal_id))]
+
+
+def test_named_cover_needs_a_colleague_and_a_real_future_end_date(client) -> None:
+    sign_in(client, "alice")
+    page = client.get(f"/cases/{FLY_TIPPING.portal_id}")
+    token = csrf_from(page.text)
+    url = f"/cases/{FLY_TIPPING.portal_id}/sharing"
+    no_colleague = client.post(url, data={"sharing": "named", "csrf_token": token})
+    assert no_colleague.status_code == 422
+    assert 'id="colleague_id-error"' in no_colleague.text
+    assert 'href="#colleague_id"' in no_colleague.text
+    past = TODAY - timedelta(days=1)
+    typed = {
+        "sharing": "named",
+        "colleague_id": "bob",
+        "cover_until_day": str(past.day),
+        "cover_until_month": str(past.month),
+        "cover_until_year": str(past.year),
+        "csrf_token": token,
+    }
+    in_the_past = client.post(url, data=typed)
+    assert in_the_past.status_code == 422
+    assert "The end date must be today or in the future" in in_the_past.text
+    assert f'value="{past.year}"' in in_the_past.text  # what was typed is kept
+    assert '<option value="bob" selected' in in_the_past.text
+    nonsense = client.post(url, data={**typed, "cover_until_day": "31", "cover_until_month": "2"})
+    assert nonsense.status_code == 422 and "must be a real date" in nonsense.text
+    ok = client.post(url, data={**typed, "cover_until_day": str(TODAY.day)})
+    assert ok.status_code == 303
+
+
+def test_named_cover_reaches_the_colleague_until_the_end_date(built) -> None:
+    alice = TestClient(built.app, follow_redirects=False)
+    sign_in(alice, "alice")
+    response = alice.post(
+        f"/api/v1/cases/{FLY_TIPPING.portal_id}/sharing",
+        json={"level": "named", "colleague_id": "dave", "until": TODAY.isoformat()},
+        headers={"X-CSRF-Token": _token(alice)},
+    )
+    assert response.status_code == 202
+    case = built.repository.get(FLY_TIPPING.portal_id)
+    assert case is not None and case.case.sharing.until == TODAY
+    dave = TestClient(built.app, follow_redirects=False)
+    sign_in(dave, "dave")
+    assert dave.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200  # last day: still
+
+
+def test_withdrawing_twice_is_a_conflict_and_recording_again_restores_sharing(built) -> None:
+    alice = TestClient(built.app, follow_redirects=False)
+    bob = TestClient(built.app, follow_redirects=False)
+    sign_in(alice, "alice")
+    sign_in(bob, "bob")
+    headers = {"X-CSRF-Token": _token(alice)}
+    url = f"/api/v1/cases/{WITHDRAWN.portal_id}/authority"
+    assert alice.post(url, json={"decision": "withdraw"}, headers=headers).status_code == 409
+    assert bob.get(f"/cases/{WITHDRAWN.portal_id}").status_code == 404
+    assert alice.post(url, json={"decision": "record"}, headers=headers).status_code == 202
+    assert bob.get(f"/cases/{WITHDRAWN.portal_id}").status_code == 200
+
+
+def _store_app(tmp_path: Path):
+    store = seeded_store(tmp_path / "caseload.sqlite", CASES)
+    settings = PortalSettings.model_validate(
+        {"council_name": "Northshire Council", "secret_key": SECRET, "https": False}
+    )
+    app = create_app(
+        settings,
+        accounts=ACCOUNTS,
+        cases=StoreCaseRepository(store),
+        writes=StoreCaseWrites(store),
+        enquiry_options=StoreEnquiryOptions(store),
+        audit=StoreAuditTrail(store),
+        clock=lambda: NOW,
+    )
+    return store, app
+
+
+def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_path) -> None:
+    store, app = _store_app(tmp_path)
+    alice = TestClient(app, follow_redirects=False)
+    bob = TestClient(app, follow_redirects=False)
+    sign_in(alice, "alice")
+    sign_in(bob, "bob")
+    case_id = str(BROKEN_LIGHT.portal_id)
+
+    def bob_sees() -> dict[str, bool]:
+        return {
+            "page": bob.get(f"/cases/{case_id}").status_code == 200,
+            "api": bob.get(f"/api/v1/cases/{case_id}").status_code == 200,
+            "caseload": case_id in bob.get("/api/v1/caseload").text,
+            "ward": case_id in bob.get("/api/v1/ward").text,
+            "ward page": "Broken street light" in bob.get("/ward").text,
+            "search": case_id in bob.get("/api/v1/search", params={"q": "street light"}).text,
+        }
+
+    assert all(bob_sees().values()), bob_sees()
+    page = alice.get(f"/cases/{case_id}")
+    assert "Withdraw authority" in page.text
+    withdrawn = alice.post(
+        f"/cases/{case_id}/authority",
+        data={"decision": "withdraw", "csrf_token": csrf_from(page.text)},
+    )
+    assert withdrawn.status_code == 303
+    assert not any(bob_sees().values()), bob_sees()
+    missing = bob.get("/cases/00000000-0000-0000-0000-000000c0ffee")
+    refused = bob.get(f"/cases/{case_id}")
+    assert refused.status_code == 404 and refused.text.replace(
+        csrf_from(refused.text), ""
+    ) == missing.text.replace(csrf_from(missing.text), "")
+    # The CRM has not confirmed anything: the change is queued, and audited with it.
+    with store.read() as conn:
+        states = conn.execute(
+            sa.select(outbox.c.kind, outbox.c.state).where(outbox.c.portal_id == case_id)
+        ).all()
+        actions = set(
+            conn.execute(
+                sa.select(audit_events.c.action).where(audit_events.c.subject_id == case_id)
+            ).scalars()
+        )
+    assert ("update_case", "queued") in [tuple(row) for row in states]
+    assert {"withdraw_authority", "outbox.update_case.queued"} <= actions
+    # The owner still sees it, marked withdrawn, and can only close it or record authority.
+    owner = alice.get(f"/api/v1/cases/{case_id}").json()
+    assert owner["case"]["authority"]["withdrawn_at"] is not None
+    assert owner["actions"] == ["close", "manage_consent"]
+    assert SharingLevel(owner["case"]["sharing"]["level"]) is SharingLevel.WARD

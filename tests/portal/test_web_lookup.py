@@ -1,0 +1,141 @@
+"""Finding a resident on the new enquiry form (index and CRM), seeing only the earlier
+enquiries the viewer may see, and picking one to fill the form in; named cover end dates."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from mappings.model import Constituent, Location
+from portal_extensions.web.ports import MemoryPartySource
+from portal_extensions.web.repository import MemoryCaseRepository
+from portal_extensions.web.store_adapters import StoreCaseRepository
+from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
+from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.test_store_adapters import seeded_store
+from tests.portal.web_fixtures import CASES, build, make_case, stored
+
+CRM_PERSON = Constituent(
+    crm_party_id="P-777",
+    forename="Robin",
+    surname="Resident-Crm",
+    email="robin@example.org",
+    location=Location(postcode="NE1 4XY"),
+)
+WITH_CONTACT = make_case(
+    "alice",
+    "Dog fouling",
+    constituent=Constituent(
+        forename="Jo",
+        surname="Walker",
+        email="jo.walker@example.org",
+        location=Location(postcode="NE2 1AB"),
+    ),
+)
+
+
+def test_a_member_finds_a_resident_with_earlier_enquiries_and_their_choices(client) -> None:
+    sign_in(client, "alice")
+    page = client.get("/enquiries/new", params={"find": "resident-broken"})
+    assert page.status_code == 200
+    assert "Residents found" in page.text
+    assert "Broken street light" in page.text
+    assert "Authority given (this enquiry)" in page.text
+    assert "Shared with ward councillors" in page.text
+
+
+def test_the_look_up_shows_only_enquiries_the_viewer_may_see(client) -> None:
+    sign_in(client, "bob")  # alice's ward colleague
+    shared = client.get("/enquiries/new", params={"find": "Resident-Broken"})
+    assert "Broken street light" in shared.text  # shared with the ward
+    private = client.get("/enquiries/new", params={"find": "Resident-Fly-tippin"})
+    assert "No residents found" in private.text and "Fly-tipping" not in private.text
+    withdrawn = client.get("/enquiries/new", params={"find": "Resident-Withdrawn"})
+    assert "No residents found" in withdrawn.text
+
+
+def test_picking_a_resident_fills_in_the_form_and_their_standing_choices(client) -> None:
+    sign_in(client, "alice")
+    found = client.get("/enquiries/new", params={"find": "Resident-Broken"})
+    assert 'name="surname" value="Resident-Broken str"' in found.text  # the pick form
+    picked = client.get(
+        "/enquiries/new",
+        params={"forename": "Sam", "surname": "Resident-Broken str", "sharing": "ward"},
+    )
+    assert 'spellcheck="false" value="Resident-Broken str"' in picked.text
+    assert 'value="ward" checked' in picked.text
+
+
+def test_crm_people_are_found_and_an_enquiry_links_to_their_party() -> None:
+    built = build(parties=MemoryPartySource([CRM_PERSON]))
+    client = TestClient(built.app, follow_redirects=False)
+    sign_in(client, "alice")
+    found = client.get("/enquiries/new", params={"find": "robin@example.org"})
+    assert "From Council CRM" in found.text and 'name="crm_party_id" value="P-777"' in found.text
+    picked = client.get(
+        "/enquiries/new", params={"crm_party_id": "P-777", "surname": "Resident-Crm"}
+    )
+    form = {
+        "crm_party_id": "P-777",
+        "surname": "Resident-Crm",
+        "category": "roads",
+        "title": "Loose paving",
+        "channel": "phone",
+        "sharing": "private",
+        "csrf_token": csrf_from(picked.text),
+    }
+    assert 'name="crm_party_id" value="P-777"' in picked.text
+    assert client.post("/enquiries/new", data=form).status_code == 303
+    [new] = [s for s in built.repository._cases.values() if s.case.title == "Loose paving"]
+    assert new.case.constituent.crm_party_id == "P-777"
+    lookups = [e for e in built.audit.events if e.action == "constituent_lookup"]
+    assert len(lookups) == 1 and lookups[0].subject_id is None  # no words in the audit
+
+
+def test_store_and_reference_find_the_same_residents(tmp_path: Path) -> None:
+    everything = [*CASES, WITH_CONTACT]
+    store_repo = StoreCaseRepository(seeded_store(tmp_path / "c.sqlite", everything))
+    reference = MemoryCaseRepository(stored(case) for case in everything)
+    for name in ("alice", "bob", "carol", "ms_alice", "team_leader", "officer_s1"):
+        for text in ("walker", "JO.WALKER@example.org", "ne21ab", "NE2 1AB", "resident", "x"):
+            expected = [
+                s.case.portal_id
+                for s in reference.find_by_constituent(VIEWERS[name], NOW, text, limit=50)
+            ]
+            got = [
+                s.case.portal_id
+                for s in store_repo.find_by_constituent(VIEWERS[name], NOW, text, limit=50)
+            ]
+            assert got == expected, (name, text)
+    assert reference.find_by_constituent(VIEWERS["alice"], NOW, "ne21ab", limit=5)
+    assert not reference.find_by_constituent(VIEWERS["carol"], NOW, "walker", limit=5)
+
+
+def test_a_new_enquiry_records_the_named_cover_end_date(built, client) -> None:
+    sign_in(client, "alice")
+    page = client.get("/enquiries/new")
+    until = TODAY + timedelta(days=14)
+    form = {
+        "surname": "Cover",
+        "category": "roads",
+        "title": "Holiday cover",
+        "channel": "email",
+        "sharing": "named",
+        "colleague_id": "bob",
+        "cover_until_day": str(until.day),
+        "cover_until_month": str(until.month),
+        "cover_until_year": str(until.year),
+        "csrf_token": csrf_from(page.text),
+    }
+    assert client.post("/enquiries/new", data=form).status_code == 303
+    [new] = [s for s in built.repository._cases.values() if s.case.title == "Holiday cover"]
+    assert new.case.sharing.colleague_id == "bob" and new.case.sharing.until == until
+    wrong = client.post("/enquiries/new", data={**form, "cover_until_month": "13"})
+    assert wrong.status_code == 422
+    assert 'href="#cover_until"' in wrong.text and "must be a real date" in wrong.text
+    assert 'value="13"' in wrong.text and 'value="Holiday cover"' in wrong.text
