@@ -1,12 +1,54 @@
-"""`caseload demo`: the embedded-defaults demo."""
+"""`caseload demo`: the portal on the embedded defaults (SQLite, sandbox CRM, demo council)."""
 
 from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the portal.")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its store, sandbox CRM and sign-ins.")
+    ] = Path("data/demo"),
+    cases: Annotated[int, typer.Option(min=0, help="Cases seeded in the sandbox CRM.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed for the demo council.")] = 1,
+) -> None:
+    """Start the sandbox CRM and the portal on loopback, seeded and synced; print the address."""
+    import uvicorn
+
+    from portal_extensions.assembly import build_portal
+    from portal_extensions.demo import Demo
+    from portal_extensions.web import PortalSettings
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    typer.echo(f"Setting up the demo council in {data_dir} (first run seeds {cases} cases)...")
+    council = Demo(data_dir, seed=seed, cases=cases)
+    try:
+        sign_ins = council.start()
+        assert council.store is not None and council.runtime is not None
+        settings = PortalSettings(
+            council_name=council.council_name,
+            secret_key=secrets.token_urlsafe(48),  # sessions last for this run only
+            https=False,
+        )
+        app = build_portal(settings, council.store, council.runtime.client)
+        address = f"http://127.0.0.1:{port}/"
+        typer.echo(council.first_sync)
+        typer.echo(f"\nCaseload demo for {council.council_name}: open {address}")
+        typer.echo("Sign in as:")
+        for s in sign_ins:
+            typer.echo(f"  {s.role:<17} {s.username:<17} {s.password}   ({s.who})")
+        typer.echo(f"(also in {council.credentials_file}; Ctrl-C stops the demo)\n")
+        uvicorn.run(app, host="127.0.0.1", port=port, proxy_headers=False, server_header=False)
+    finally:
+        council.stop()
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo() -> None:
-        """Start the demo on the embedded defaults and print its address."""
-        typer.echo("demo: not yet available")
+    """Add `demo` to the root app."""
+    app.command("demo")(demo)

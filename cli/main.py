@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from cli import crm_cmd, demo_cmd, mappings_cmd, portal_cmd, sandbox_cmd, store_cmd
+from cli import (
+    crm_cmd,
+    demo_cmd,
+    mappings_cmd,
+    portal_cmd,
+    sandbox_cmd,
+    store_cmd,
+    users_cmd,
+)
 
 # Locals are never shown in tracebacks: they may hold credentials or constituents' data.
 app = typer.Typer(
@@ -19,6 +27,7 @@ app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(crm_cmd.app, name="crm")
 app.add_typer(store_cmd.directory_app, name="directory")
 app.add_typer(store_cmd.outbox_app, name="outbox")
+app.add_typer(users_cmd.app, name="users")
 store_cmd.register(app)  # sync, status
 portal_cmd.register(app)  # serve
 demo_cmd.register(app)

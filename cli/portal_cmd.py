@@ -14,21 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from connector.settings import SettingsError
+from portal_extensions.assembly import build_portal
 from portal_extensions.runtime import Runtime
 from portal_extensions.settings import StoreSettingsError, load_settings
 from portal_extensions.store.engine import StoreError
-from portal_extensions.web import create_app
 from portal_extensions.web.assets import AssetsMissingError
 from portal_extensions.web.settings import PortalSettingsError, load_portal_settings
-from portal_extensions.web.store_adapters import (
-    StoreAccounts,
-    StoreAuditTrail,
-    StoreCaseRepository,
-    StoreCaseWrites,
-    StoreDirectory,
-    StoreEnquiryOptions,
-    StoreHealth,
-)
 
 err = Console(stderr=True)
 
@@ -66,16 +57,7 @@ def serve(
         runtime = Runtime(settings)
         store = runtime.store
         client = runtime.client if settings.crm is not None else None
-        app = create_app(
-            portal,
-            accounts=StoreAccounts(store),
-            cases=StoreCaseRepository(store),
-            writes=StoreCaseWrites(store),
-            enquiry_options=StoreEnquiryOptions(store),
-            directory=StoreDirectory(store),
-            audit=StoreAuditTrail(store),
-            health=StoreHealth(store, client),
-        )
+        app = build_portal(portal, store, client)
     except (
         PortalSettingsError,
         StoreSettingsError,
