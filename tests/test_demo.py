@@ -16,7 +16,7 @@ from tests.portal.conftest import sign_in
 SECRET = "x" * 40
 
 
-def _signed_in_page(app, username: str, password: str) -> str:
+def _signed_in_page(app, username: str, password: str):
     client = TestClient(app, follow_redirects=False)
     answer = sign_in(client, username, password)
     assert answer.status_code == 303, (username, answer.status_code)
