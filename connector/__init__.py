@@ -10,6 +10,7 @@ Public parts:
 
 from connector.base import (
     Attachment,
+    CasePage,
     CaseRef,
     CRMClient,
     CRMKind,
@@ -50,6 +51,7 @@ __all__ = [
     "CRMSettings",
     "CRMTimeout",
     "CRMUnavailable",
+    "CasePage",
     "CaseRef",
     "HealthCheck",
     "HealthReport",

@@ -8,7 +8,7 @@ transport is underneath.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -22,6 +22,23 @@ RawParty = dict[str, Any]
 RawPayload = dict[str, Any]
 
 CRMKind = Literal["lagan", "dynamics365"]
+
+
+class CasePage(list[RawCase]):
+    """One page of `CRMClient.iter_changed_cases`: a plain list of raw cases, plus a promise.
+
+    `complete_until`, when set, says that every case modified in [since, complete_until) has now
+    been yielded (by this page or an earlier one). Lagan cases carry no modification time, so
+    this is how a reader can keep its place part-way through a run: the connector reads Lagan in
+    time windows and marks the last page of each. None means no such promise (Dataverse pages
+    carry `modifiedon` on every case instead).
+    """
+
+    complete_until: datetime | None
+
+    def __init__(self, cases: Iterable[RawCase] = (), complete_until: datetime | None = None):
+        super().__init__(cases)
+        self.complete_until = complete_until
 
 
 class CaseRef(BaseModel):
@@ -99,7 +116,10 @@ class CRMClient(Protocol):
     def iter_changed_cases(
         self, since: datetime, until: datetime | None = None, page_size: int = 200
     ) -> Iterator[list[RawCase]]:
-        """Yield pages of cases modified in [since, until), oldest first, in constant memory."""
+        """Yield pages of cases modified in [since, until), oldest first, in constant memory.
+
+        A page may be a `CasePage` whose `complete_until` marks how far the read is complete.
+        """
         ...
 
     def get_case(self, ref: str) -> RawCase:
@@ -191,6 +211,7 @@ __all__ = [
     "Attachment",
     "CRMClient",
     "CRMKind",
+    "CasePage",
     "CaseRef",
     "HealthCheck",
     "HealthReport",

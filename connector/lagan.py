@@ -25,6 +25,7 @@ from lxml import etree
 
 from connector.base import (
     Attachment,
+    CasePage,
     CaseRef,
     CRMKind,
     HealthReport,
@@ -572,7 +573,9 @@ class LaganClient:
         FL has no paging, only `ResultsLimit`, and promises no order. So the time range is cut
         into windows: a window that comes back full (more than `page_size`) is halved and asked
         again; the window length adapts to how dense the changes are, so full windows (wasted
-        reads) stay rare. A window of one second that is still full is read whole.
+        reads) stay rare. A window of one second that is still full is read whole. The last page
+        of each window is a `CasePage` whose `complete_until` is the window's end: FL cases
+        carry no modification time, so this is the only safe place for a reader's watermark.
         """
         end = until or datetime.now(UTC)
         start = since
@@ -591,7 +594,9 @@ class LaganClient:
                 span = max(width / 2, MIN_WINDOW)
                 continue
             for first in range(0, len(page), page_size):
-                yield page[first : first + page_size]
+                last = first + page_size >= len(page)
+                # The last page of a window promises every case before the window's end.
+                yield CasePage(page[first : first + page_size], window_end if last else None)
             start = window_end
             # Aim the next window at about 70% of a page, growing at most fourfold at a time.
             span = width * min(4.0, (0.7 * page_size) / max(len(page), 1))

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from connector.base import CRMClient, RawCase
+from connector.base import CasePage, CRMClient, RawCase
 from connector.errors import CRMNotFound
 from mappings.errors import MappingError, RecordMappingError
 from mappings.model import MemberCase
@@ -99,8 +99,8 @@ def raw_modified_at(raw: RawCase) -> datetime | None:
     """The CRM's last-modified time of a raw case, where the record carries one.
 
     Dataverse incidents carry `modifiedon`. Lagan's FWTCaseFullDetails has no such element in
-    the contract; a connector may add it as `AuditDetails/LastModified` (as on parties). Without
-    it, sync orders nothing by time and advances the watermark at the end of a run instead.
+    the contract (docs/raw-records.md); Lagan pages instead say how far the read is complete
+    (`CasePage.complete_until`, see `Syncer._complete_until`).
     """
     candidates: list[Any] = [raw.get("modifiedon")]
     audit = raw.get("AuditDetails")
@@ -187,11 +187,24 @@ class Syncer:
                     self._apply(chunk, run_id, report)
                     if on_progress is not None:
                         on_progress(len(chunk))
+                if isinstance(page, CasePage) and page.complete_until is not None:
+                    self._complete_until(page.complete_until)
             self._finish(run_id, until, report, started)
         except BaseException as exc:
             self._record_failure(exc)
             raise
         return report
+
+    def _complete_until(self, moment: datetime) -> None:
+        """Move the watermark to where the CRM says the read is complete (`CasePage`).
+
+        Lagan cases carry no modification time, so this is how a Lagan sync keeps its place
+        part-way through a run: the connector marks the end of each time window it has read.
+        """
+        with self.store.write() as conn:
+            state = self._state(conn)
+            if state.watermark is None or moment > state.watermark:
+                self._set_state(conn, watermark=moment)
 
     def _map(self, raw: RawCase) -> IndexedCase | MappingProblem:
         try:
