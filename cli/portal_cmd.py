@@ -6,6 +6,7 @@ Thin: settings are read and checked here, everything else lives in `portal_exten
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,13 @@ def serve(
         str, typer.Option(help="Address to listen on; behind the council's proxy, keep loopback.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            help="Send queued writes to the CRM from this process (turn off where a separate "
+            "`caseload outbox send` worker runs)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the members' portal (pages and JSON API) from the local store."""
     import uvicorn
@@ -70,7 +78,20 @@ def serve(
     err.print(f"Caseload for {portal.council_name} on http://{host}:{port}/", highlight=False)
     # Client addresses are the socket's: the SSO proxy is recognised by its own address, so
     # X-Forwarded-For is never believed.
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+    stop = threading.Event()
+    worker: threading.Thread | None = None
+    if dispatch and client is not None:
+        worker = threading.Thread(
+            target=runtime.dispatcher().serve, args=(stop,), name="outbox-dispatcher", daemon=True
+        )
+        worker.start()
+    try:
+        uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
+        runtime.close()
 
 
 def register(app: typer.Typer) -> None:
