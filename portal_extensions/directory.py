@@ -305,8 +305,17 @@ def import_code_book(store: Store, codes: list[dict[str, Any]], *, actor: str) -
     now = datetime.now(UTC)
     rows = []
     for code in codes:
-        key = code.get("CodeKey") or code.get("code") or code.get("CodeID") or code.get("value")
-        name = code.get("CodeValue") or code.get("name") or code.get("label") or key
+        # Lagan FWTCode {CodeKey, CodeValue, CodeGroup1}; Dataverse option metadata
+        # {Value, ExternalValue, Label.UserLocalizedLabel.Label}.
+        label = (code.get("Label") or {}).get("UserLocalizedLabel") or {}
+        key = (
+            code.get("CodeKey")
+            or code.get("ExternalValue")
+            or code.get("code")
+            or code.get("CodeID")
+            or code.get("Value")
+        )
+        name = code.get("CodeValue") or label.get("Label") or code.get("name") or key
         if key in (None, ""):
             continue
         group = code.get("CodeGroup1") or code.get("group")

@@ -1,0 +1,23 @@
+"""Categories from either CRM's code book land in the store with the codes cases carry."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal_extensions.directory import import_code_book
+from portal_extensions.store.database import Store
+from portal_extensions.store.schema import categories
+from tests.connector.test_sandbox_integration import _dataverse, _lagan
+
+
+@pytest.mark.sandbox_crm(cases=2)
+@pytest.mark.parametrize("crm", ["lagan", "dynamics365"])
+def test_code_book_imports_keys_and_names_from_both_crms(sandbox_crm, store: Store, crm) -> None:
+    client = _lagan(sandbox_crm) if crm == "lagan" else _dataverse(sandbox_crm)
+    count = import_code_book(store, client.code_book(), actor="test")
+    seeded = {(c["CodeKey"], c["CodeValue"]) for c in sandbox_crm.store.codebook}
+    assert count == len(seeded)
+    with store.read() as conn:
+        stored = {(row.code, row.name) for row in conn.execute(sa.select(categories))}
+    assert stored == seeded
