@@ -20,6 +20,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from connector.errors import CRMError
+from connector.xmlraw import hardened_parser
 from portal_extensions.store.audit import record_event
 from portal_extensions.sync import Syncer
 
@@ -40,18 +41,6 @@ class EventResponse(BaseModel):
     outcome: str | None = None
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def parse_case_event(body: bytes) -> tuple[str, str]:
     """The event type and case reference of a pushed event; ValueError if it is not one."""
     if len(body) > MAX_EVENT_BYTES:
@@ -59,7 +48,7 @@ def parse_case_event(body: bytes) -> tuple[str, str]:
     if b"<!DOCTYPE" in body[:2048].upper() or b"<!ENTITY" in body.upper():
         raise ValueError("event XML must not declare a DTD or entities")
     try:
-        root = etree.fromstring(body, _parser())
+        root = etree.fromstring(body, hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"event is not well-formed XML (line {exc.lineno})") from None
     qname = etree.QName(root)

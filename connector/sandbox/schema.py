@@ -17,6 +17,8 @@ from typing import Any
 
 from lxml import etree
 
+from connector.xmlraw import hardened_parser
+
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 FL_TYPES = "http://www.lagan.com/wsdl/FLTypes"
@@ -61,15 +63,7 @@ def wsdl_bytes(name: str) -> bytes:
 
 def safe_parser() -> etree.XMLParser:
     """An lxml parser that never resolves entities, loads DTDs or touches the network."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return hardened_parser()
 
 
 class SchemaModel:
