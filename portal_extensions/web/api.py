@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -36,7 +36,7 @@ from portal_extensions.web.casework import (
 )
 from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingForm
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
-from portal_extensions.web.pages import record_enquiry, run_search
+from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
 from portal_extensions.web.security import csrf_token
@@ -325,6 +325,40 @@ def change_authority(
     portal = portal_of(request)
     change = consent.change_authority(visible.stored.case, body, signed_in(request), portal.clock())
     return _consent_result(request, visible, change, f"{body.decision.value}_authority")
+
+
+class UploadProblemOut(BaseModel):
+    error: str
+    fields: dict[str, str]
+
+
+@router.post(
+    "/cases/{portal_id}/attachments",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={422: {"model": UploadProblemOut}, 413: {"description": "Larger than allowed"}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.UPLOAD)
+async def upload_attachment(
+    request: Request,
+    portal_id: str,
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str, Form(max_length=40_000)] = "",
+) -> QueuedOut | JSONResponse:
+    """Attach a file (multipart `file`, optional `text`) as a note queued for the CRM. PDF,
+    PNG, JPEG, Word, Excel, text, .eml or .msg, checked by content; size limit configured."""
+    visible = open_case(request, portal_id, Action.UPLOAD)
+    outcome = await receive_upload(request, file, text.strip())
+    if isinstance(outcome, str):
+        return JSONResponse({"error": "Check the file", "fields": {"file": outcome}}, 422)
+    key = portal_of(request).writes.attach(
+        visible.stored.case.portal_id,
+        text.strip() or f"File attached: {outcome.name}",
+        [outcome],
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return QueuedOut(queued=True, key=key)
 
 
 class EnquiryCreatedOut(BaseModel):

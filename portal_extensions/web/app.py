@@ -29,6 +29,7 @@ from portal_extensions.access import Action, Role, Viewer
 from portal_extensions.web.assets import Asset, load_assets
 from portal_extensions.web.auth import Account, Accounts, SignInThrottle
 from portal_extensions.web.ports import (
+    AttachmentSource,
     AuditTrail,
     CaseWrites,
     DirectorySource,
@@ -138,6 +139,7 @@ class Portal:
     templates: Environment
     sessions: SessionRegistry
     parties: PartySource | None = None  # the CRM's people, for the resident look-up
+    attachments: AttachmentSource | None = None  # stored files' content, for downloads
     page_size: int = 50
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -265,6 +267,17 @@ async def guard(request: Request) -> None:
     request.state.account = account
 
     if request.method not in SAFE_METHODS:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > portal.settings.attachment_max_bytes + 65_536:
+            # Refused before the body is read: an upload larger than any file a case takes.
+            raise Refused(
+                413,
+                "The file is too large",
+                [
+                    "Nothing was saved. Files must be smaller than"
+                    f" {portal.settings.attachment_max_bytes // (1024 * 1024) or 1} MB."
+                ],
+            )
         presented = request.headers.get(CSRF_HEADER)
         content_type = request.headers.get("content-type", "")
         if (
@@ -429,6 +442,7 @@ def create_app(
     monotonic: Callable[[], float] = time.monotonic,
     sessions: SessionRegistry | None = None,
     parties: PartySource | None = None,
+    attachments: AttachmentSource | None = None,
 ) -> FastAPI:
     """The portal's ASGI app. `accounts`, `cases`, `writes`, `audit` and `health` are the
     store's parts; the in-memory defaults serve tests."""
@@ -456,6 +470,7 @@ def create_app(
         templates=make_environment(),
         sessions=sessions if sessions is not None else MemorySessionRegistry(monotonic),
         parties=parties,
+        attachments=attachments,
     )
     app = FastAPI(
         title=f"Caseload – {settings.council_name}",

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -27,6 +27,13 @@ from portal_extensions.web.app import (
     render,
     start_session,
     viewer_of,
+)
+from portal_extensions.web.attachments import (
+    ALLOWED_MEDIA_TYPES,
+    CheckedFile,
+    FileProblem,
+    check_file,
+    content_disposition,
 )
 from portal_extensions.web.auth import check_password
 from portal_extensions.web.casework import (
@@ -339,6 +346,7 @@ FIELD_IDS = {
     "sharing": "sharing",
     "colleague_id": "colleague_id",
     "cover_until": "cover_until",
+    "file": "file",
 }
 
 
@@ -399,6 +407,8 @@ def _case_response(
             "hidden_special": facts.special_category and "description" not in fields,
             "summary_rows": _summary_rows(fields),
             "can_add_note": Action.ADD_NOTE in visible.actions,
+            "can_upload": Action.UPLOAD in visible.actions,
+            "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
             "can_close": Action.CLOSE in visible.actions and case.is_open,
             "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
             "pending": pending,
@@ -458,6 +468,96 @@ def add_note(
         case_id, text, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
     return RedirectResponse(f"/cases/{case_id}#pending", status_code=303)
+
+
+@router.post("/cases/{portal_id}/attachments")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.UPLOAD)
+async def upload_attachment(
+    request: Request,
+    portal_id: str,
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
+) -> Response:
+    """Attach a file (checked by its content) to the case, as a note queued for the CRM."""
+    visible = open_case(request, portal_id, Action.UPLOAD)
+    text = text.strip()
+    outcome = await receive_upload(request, file, text)
+    if isinstance(outcome, str):
+        return _case_response(
+            request,
+            visible,
+            status_code=422,
+            typed={"file_note": text},
+            field_errors={"file": outcome},
+        )
+    case_id = visible.stored.case.portal_id
+    portal_of(request).writes.attach(
+        case_id,
+        text or f"File attached: {outcome.name}",
+        [outcome],
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return RedirectResponse(f"/cases/{case_id}#pending", status_code=303)
+
+
+async def receive_upload(
+    request: Request, upload: UploadFile | None, text: str
+) -> CheckedFile | str:
+    """The checked file, or the problem to show beside the file field."""
+    if len(text) > MAX_TEXT_LENGTH:
+        return f"The note must be {MAX_TEXT_LENGTH:,} characters or fewer"
+    if upload is None:
+        return "Choose a file"
+    limit = portal_of(request).settings.attachment_max_bytes
+    content = await upload.read(limit + 1)
+    try:
+        return check_file(upload.filename or "", content, limit)
+    except FileProblem as problem:
+        return str(problem)
+
+
+@router.get("/cases/{portal_id}/attachments/{document_id}")
+@allow(*CASE_ROLES, case_param="portal_id")
+def download_attachment(request: Request, portal_id: str, document_id: str) -> Response:
+    """A file stored with the case, as a download (never shown inline), for viewers who may
+    see the case's notes. Anything else is 'not found'."""
+    visible = open_case(request, portal_id)
+    portal = portal_of(request)
+    if "notes" not in visible.fields or portal.attachments is None:
+        raise NotFound
+    case = visible.stored.case
+    ref = next(
+        (
+            attachment
+            for note in case.notes
+            for attachment in note.attachments
+            if attachment.crm_document_id == document_id
+        ),
+        None,
+    )
+    content = portal.attachments.fetch(case, document_id) if ref is not None else None
+    if ref is None or content is None:
+        raise NotFound
+    media_type = (
+        ref.media_type if ref.media_type in ALLOWED_MEDIA_TYPES else "application/octet-stream"
+    )
+    portal.record(
+        request,
+        "download_attachment",
+        Outcome.ALLOWED,
+        subject_type="case",
+        subject_id=str(case.portal_id),
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": content_disposition(ref.filename),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.post("/cases/{portal_id}/close")

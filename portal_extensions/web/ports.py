@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from mappings.model import Constituent, MemberCase
+from portal_extensions.web.attachments import CheckedFile
 
 
 class Outcome(StrEnum):
@@ -129,6 +130,18 @@ class CaseWrites(Protocol):
         self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
     ) -> str: ...
 
+    def attach(
+        self,
+        portal_id: uuid.UUID,
+        text: str,
+        files: Sequence[CheckedFile],
+        *,
+        actor: str,
+        on_behalf_of: str | None,
+    ) -> str:
+        """Queue a note carrying checked files (the outbox's `attach` write)."""
+        ...
+
     def close(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str: ...
@@ -164,6 +177,7 @@ class MemoryCaseWrites:
         self.created = created  # told of each new case, e.g. to index it as queued
         self.updated = updated  # told of each changed case, to re-index it at once
         self.writes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
+        self.files: dict[uuid.UUID, list[CheckedFile]] = {}
 
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
         if self.created is not None:
@@ -214,6 +228,18 @@ class MemoryCaseWrites:
     ) -> str:
         return self._queue("add_note", portal_id, text, actor, on_behalf_of)
 
+    def attach(
+        self,
+        portal_id: uuid.UUID,
+        text: str,
+        files: Sequence[CheckedFile],
+        *,
+        actor: str,
+        on_behalf_of: str | None,
+    ) -> str:
+        self.files.setdefault(portal_id, []).extend(files)
+        return self._queue("attach", portal_id, text, actor, on_behalf_of)
+
     def close(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str:
@@ -252,6 +278,21 @@ class MemoryPartySource:
             == (person.location.postcode or "").casefold().replace(" ", "")
         ]
         return found[:limit]
+
+
+class AttachmentSource(Protocol):
+    """The content of a file stored with a case (the CRM's document store, through the
+    connector). The caller has already checked the viewer may see the note it belongs to."""
+
+    def fetch(self, case: MemberCase, document_id: str) -> bytes | None: ...
+
+
+@dataclass
+class MemoryAttachmentSource:
+    files: dict[tuple[uuid.UUID, str], bytes]
+
+    def fetch(self, case: MemberCase, document_id: str) -> bytes | None:
+        return self.files.get((case.portal_id, document_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -58,6 +58,14 @@ class PortalSettings(BaseModel):
     failed_sign_in_window_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] = 15 * 60
     govuk_frontend_dir: Path = REPO_ROOT / "node_modules" / "govuk-frontend"
     recently_closed_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attachment_max_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = Field(
+        default=10 * 1024 * 1024,
+        description="The largest file a user may attach to a case (default 10 MB).",
+    )
+    bank_holiday_nation: Literal["england", "wales", "scotland", "northern_ireland"] = Field(
+        default="england",
+        description="Whose UK bank holidays are skipped when counting working days.",
+    )
 
     @field_validator("secret_key")
     @classmethod

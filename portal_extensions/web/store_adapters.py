@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.base import CRMClient
-from connector.errors import CRMError
+from connector.base import Attachment, CRMClient
+from connector.errors import CRMError, CRMNotFound
 from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
 from portal_extensions.access import (
     CaseFacts,
@@ -51,6 +51,7 @@ from portal_extensions.store.schema import (
     user_roles,
     users,
 )
+from portal_extensions.web.attachments import CheckedFile
 from portal_extensions.web.auth import Account
 from portal_extensions.web.ports import (
     Choice,
@@ -414,6 +415,28 @@ class StoreCaseWrites:
         with self.store.write() as conn:
             return queue_note(conn, str(portal_id), text, actor=actor, on_behalf_of=on_behalf_of)
 
+    def attach(
+        self,
+        portal_id: uuid.UUID,
+        text: str,
+        files: Sequence[CheckedFile],
+        *,
+        actor: str,
+        on_behalf_of: str | None,
+    ) -> str:
+        attachments = [
+            Attachment(name=f.name, content_type=f.media_type, content=f.content) for f in files
+        ]
+        with self.store.write() as conn:
+            return queue_note(
+                conn,
+                str(portal_id),
+                text,
+                actor=actor,
+                attachments=attachments,
+                on_behalf_of=on_behalf_of,
+            )
+
     def close(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str:
@@ -456,6 +479,19 @@ class StoreCaseWrites:
             for entry in entries
             if entry.state is not OutboxState.CONFIRMED
         ]
+
+
+class CRMAttachmentSource:
+    """`AttachmentSource` from the CRM's document store, through the connector."""
+
+    def __init__(self, client: CRMClient) -> None:
+        self.client = client
+
+    def fetch(self, case: MemberCase, document_id: str) -> bytes | None:
+        try:
+            return self.client.get_attachment(document_id).content
+        except CRMNotFound:
+            return None
 
 
 class StoreEnquiryOptions:

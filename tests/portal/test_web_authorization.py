@@ -24,14 +24,17 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mappings.model import CaseStatus, MemberCase
-from portal_extensions.access import Action, Role, can_act, can_view_case
+from portal_extensions.access import Action, Role, can_act, can_view_case, visible_fields
 from portal_extensions.web import route_access
 from portal_extensions.web.app import all_routes
 from tests.portal.access_fixtures import NOW, VIEWERS
 from tests.portal.conftest import sign_in
-from tests.portal.web_fixtures import CASES, build, stored
+from tests.portal.web_fixtures import CASES, DOCUMENT_ID, build, stored
 
-SAMPLE_PATH_VALUES = {"name": "caseload.css"}
+SAMPLE_PATH_VALUES = {"name": "caseload.css", "document_id": DOCUMENT_ID}
+UPLOAD = {"files": {"file": ("letter.txt", b"A letter from the matrix", "text/plain")}}
+# Case routes that show one part of a case: seen only by viewers who may see that field.
+NEEDS_FIELD = {("GET", "/cases/{portal_id}/attachments/{document_id}"): "notes"}
 ENQUIRY = {
     "member_id": "alice",
     "surname": "Matrix",
@@ -53,6 +56,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/sharing"): {"data": {"sharing": "ward"}},
     ("POST", "/api/v1/cases/{portal_id}/sharing"): {"json": {"level": "ward"}},
     ("POST", "/cases/{portal_id}/authority"): {"data": {"decision": "withdraw"}},
+    ("POST", "/cases/{portal_id}/attachments"): UPLOAD,
+    ("POST", "/api/v1/cases/{portal_id}/attachments"): UPLOAD,
     ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
 }
 
@@ -107,6 +112,9 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/sharing"): CASEWORK,
     ("POST", "/cases/{portal_id}/authority"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/authority"): CASEWORK,
+    ("POST", "/cases/{portal_id}/attachments"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/attachments"): CASEWORK,
+    ("GET", "/cases/{portal_id}/attachments/{document_id}"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -142,15 +150,23 @@ def _calls(app) -> list[tuple[APIRoute, Call]]:
         )
         params = _params(route.path)
         for method in sorted(route.methods or ()):
+            path = route.path
+            for param in params:
+                if param == access.case_param:
+                    continue
+                assert param in SAMPLE_PATH_VALUES, (
+                    f"route {route.path}: add a sample value for {{{param}}} to"
+                    " SAMPLE_PATH_VALUES so the matrix can call it"
+                )
+                path = path.replace(f"{{{param}}}", SAMPLE_PATH_VALUES[param])
             if access.case_param:
-                assert params == [access.case_param]
+                assert access.case_param in params
                 for index, case in enumerate(CASES):
-                    path = route.path.replace(f"{{{access.case_param}}}", str(case.portal_id))
-                    calls.append((route, Call(method, path, route.path, index)))
-                missing = route.path.replace(f"{{{access.case_param}}}", MISSING_CASE)
+                    each = path.replace(f"{{{access.case_param}}}", str(case.portal_id))
+                    calls.append((route, Call(method, each, route.path, index)))
+                missing = path.replace(f"{{{access.case_param}}}", MISSING_CASE)
                 calls.append((route, Call(method, missing, route.path, None)))
                 continue
-            path = route.path
             for param in params:
                 assert param in SAMPLE_PATH_VALUES, (
                     f"route {route.path}: add a sample value for {{{param}}} to"
@@ -257,7 +273,10 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
             missing_bodies[f"{call.method} {call.template}"] = _without_token(response.content)
             continue
         facts = stored(CASES[call.case_index]).facts
-        if not can_view_case(viewer, facts, NOW):
+        needed = NEEDS_FIELD.get((call.method, call.template))
+        if not can_view_case(viewer, facts, NOW) or (
+            needed is not None and needed not in visible_fields(viewer, facts, NOW)
+        ):
             assert response.status_code == 404, label
             assert CASES[call.case_index].title not in response.text, label
             refused_bodies.setdefault(f"{call.method} {call.template}", set()).add(

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from mappings.model import (
+    AttachmentRef,
     Authority,
     CaseStatus,
     Channel,
@@ -34,6 +35,7 @@ from portal_extensions.web import (
 from portal_extensions.web.ports import (
     Choice,
     MemberChoice,
+    MemoryAttachmentSource,
     MemoryCaseWrites,
     MemoryDirectory,
     PartySource,
@@ -55,6 +57,14 @@ ACCOUNTS = AccountBook(
     )
     for name, viewer in VIEWERS.items()
 )
+
+
+DOCUMENT_ID = "DOC-1"
+
+
+def letter(title: str) -> bytes:
+    """The stored file of each fixture case: a letter naming the case."""
+    return f"Letter about {title}".encode()
 
 
 def make_case(
@@ -92,7 +102,21 @@ def make_case(
             withdrawn_at=NOW - timedelta(days=1) if withdrawn else None,
         ),
         special_category=special,
-        notes=[Note(author=owner, text=f"First note on {title}", created_at=received)],
+        notes=[
+            Note(
+                author=owner,
+                text=f"First note on {title}",
+                created_at=received,
+                attachments=[
+                    AttachmentRef(
+                        crm_document_id=DOCUMENT_ID,
+                        filename="letter.txt",
+                        media_type="text/plain",
+                        size_bytes=len(letter(title)),
+                    )
+                ],
+            )
+        ],
     )
     fields.update(changes)
     return MemberCase.model_validate(fields)
@@ -180,5 +204,8 @@ def build(
         audit=audit,
         clock=lambda: NOW,
         parties=parties,
+        attachments=MemoryAttachmentSource(
+            {(case.portal_id, DOCUMENT_ID): letter(case.title) for case in CASES}
+        ),
     )
     return Built(app, audit, repository)
