@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
 from portal_extensions.access import Action, Role, members_for_new_case
-from portal_extensions.web import consent
+from portal_extensions.web import consent, services
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -325,6 +325,46 @@ def change_authority(
     portal = portal_of(request)
     change = consent.change_authority(visible.stored.case, body, signed_in(request), portal.clock())
     return _consent_result(request, visible, change, f"{body.decision.value}_authority")
+
+
+class ServiceIn(BaseModel):
+    service_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SentOut(QueuedOut):
+    response_due: date
+
+
+@router.post(
+    "/cases/{portal_id}/service",
+    response_model=SentOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}, 422: {"description": "Unknown service"}},
+)
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.SEND_TO_SERVICE)
+def send_to_service(request: Request, portal_id: str, body: ServiceIn) -> SentOut | JSONResponse:
+    """Send the case to a service from the directory; the reply is due after the service's
+    response target in working days (bank holidays of the council's nation skipped)."""
+    visible = open_case(request, portal_id, Action.SEND_TO_SERVICE)
+    portal = portal_of(request)
+    change = services.send_to_service(
+        visible.stored.case,
+        body.service_id,
+        portal.directory.service_contacts(),
+        portal.clock(),
+        portal.settings.bank_holiday_nation,
+    )
+    if change.conflict:
+        return JSONResponse({"error": change.conflict}, 409)
+    if change.errors or change.case is None or change.response_due is None:
+        return JSONResponse({"error": "Check the service", "fields": change.errors}, 422)
+    key = portal.writes.update_case(
+        change.case,
+        change="send_to_service",
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return SentOut(queued=True, key=key, response_due=change.response_due)
 
 
 class UploadProblemOut(BaseModel):

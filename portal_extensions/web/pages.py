@@ -57,6 +57,7 @@ from portal_extensions.web.lookup import ResidentMatch, find_residents
 from portal_extensions.web.ports import MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket, CaseSummary
+from portal_extensions.web.services import send_to_service
 from portal_extensions.web.settings import SignInMode
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.
@@ -347,7 +348,20 @@ FIELD_IDS = {
     "colleague_id": "colleague_id",
     "cover_until": "cover_until",
     "file": "file",
+    "service_id": "service_id",
 }
+
+
+def _service_request_rows(request: Request, fields: dict[str, Any]) -> list[str]:
+    names = {c.service_id: c.service for c in portal_of(request).directory.service_contacts()}
+    rows = []
+    for item in fields.get("service_requests", []):
+        sent = datetime.fromisoformat(item["sent_at"]).astimezone(COUNCIL_ZONE)
+        due = council_date(date.fromisoformat(item["response_due"]))
+        name = names.get(item["service_id"], item["service_id"])
+        answered = " (answered)" if item.get("responded_at") else ""
+        rows.append(f"Sent to {name} on {council_date(sent)}, reply due {due}{answered}")
+    return rows
 
 
 def _authority_text(case: Any) -> str:
@@ -408,6 +422,19 @@ def _case_response(
             "summary_rows": _summary_rows(fields),
             "can_add_note": Action.ADD_NOTE in visible.actions,
             "can_upload": Action.UPLOAD in visible.actions,
+            "can_send": Action.SEND_TO_SERVICE in visible.actions and case.is_open,
+            "service_choices": [
+                {
+                    "value": c.service_id,
+                    "text": f"{c.service} (replies within {c.response_target_working_days}"
+                    f" working day{'s' if c.response_target_working_days != 1 else ''})",
+                }
+                for c in portal.directory.service_contacts()
+                if c.service_id
+            ]
+            if Action.SEND_TO_SERVICE in visible.actions
+            else [],
+            "service_requests": _service_request_rows(request, fields),
             "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
             "can_close": Action.CLOSE in visible.actions and case.is_open,
             "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
@@ -558,6 +585,42 @@ def download_attachment(request: Request, portal_id: str, document_id: str) -> R
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.post("/cases/{portal_id}/service")
+@allow(*CASE_ROLES, case_param="portal_id", action=Action.SEND_TO_SERVICE)
+def send_to_service_page(
+    request: Request,
+    portal_id: str,
+    service_id: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Send the case to a service; the reply is due after the service's response target."""
+    visible = open_case(request, portal_id, Action.SEND_TO_SERVICE)
+    portal = portal_of(request)
+    change = send_to_service(
+        visible.stored.case,
+        service_id,
+        portal.directory.service_contacts(),
+        portal.clock(),
+        portal.settings.bank_holiday_nation,
+    )
+    if change.conflict:
+        return _conflict(request, change.conflict, visible.stored.case.portal_id)
+    if change.errors or change.case is None:
+        return _case_response(
+            request,
+            visible,
+            status_code=422,
+            typed={"service_id": service_id},
+            field_errors=change.errors,
+        )
+    portal.writes.update_case(
+        change.case,
+        change="send_to_service",
+        actor=signed_in(request).user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
 
 
 @router.post("/cases/{portal_id}/close")

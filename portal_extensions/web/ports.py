@@ -345,6 +345,8 @@ class ServiceContact:
     email: str
     phone: str | None
     response_target_working_days: int
+    service_id: str = ""  # the directory's id, as cases and service requests name it
+    officer_id: str | None = None
 
 
 class DirectorySource(Protocol):

@@ -531,6 +531,8 @@ class StoreDirectory:
     def service_contacts(self) -> list[ServiceContact]:
         query = (
             sa.select(
+                services.c.id.label("service_id"),
+                officers.c.id.label("officer_id"),
                 services.c.name.label("service"),
                 officers.c.name.label("officer"),
                 officers.c.email,
@@ -544,7 +546,13 @@ class StoreDirectory:
             rows = conn.execute(query).all()
         return [
             ServiceContact(
-                row.service, row.officer, row.email, row.phone, row.response_target_working_days
+                row.service,
+                row.officer,
+                row.email,
+                row.phone,
+                row.response_target_working_days,
+                service_id=row.service_id,
+                officer_id=row.officer_id,
             )
             for row in rows
         ]

@@ -57,6 +57,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/cases/{portal_id}/sharing"): {"json": {"level": "ward"}},
     ("POST", "/cases/{portal_id}/authority"): {"data": {"decision": "withdraw"}},
     ("POST", "/cases/{portal_id}/attachments"): UPLOAD,
+    ("POST", "/cases/{portal_id}/service"): {"data": {"service_id": "S1"}},
+    ("POST", "/api/v1/cases/{portal_id}/service"): {"json": {"service_id": "S1"}},
     ("POST", "/api/v1/cases/{portal_id}/attachments"): UPLOAD,
     ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
 }
@@ -71,6 +73,7 @@ CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
     Action.CLOSE: lambda case: not case.is_open,
     Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
     # Sharing and withdrawal need authority in force (the samples share and withdraw).
+    Action.SEND_TO_SERVICE: lambda case: not case.is_open,
     Action.MANAGE_CONSENT: lambda case: case.authority is None or not case.authority.in_force,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
@@ -115,6 +118,8 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/cases/{portal_id}/attachments"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/attachments"): CASEWORK,
     ("GET", "/cases/{portal_id}/attachments/{document_id}"): CASEWORK,
+    ("POST", "/cases/{portal_id}/service"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

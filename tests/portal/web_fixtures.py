@@ -157,8 +157,10 @@ OPTIONS = MemoryEnquiryOptions(
 
 DIRECTORY = MemoryDirectory(
     [
-        ServiceContact("Highways", "Pat Road", "highways@northshire.example", None, 10),
-        ServiceContact("Housing", "Sam Home", "housing@northshire.example", "01632 960 000", 1),
+        ServiceContact("Highways", "Pat Road", "highways@northshire.example", None, 10, "S1", "o1"),
+        ServiceContact(
+            "Housing", "Sam Home", "housing@northshire.example", "01632 960 000", 1, "S2", "o2"
+        ),
     ]
 )
 
