@@ -698,9 +698,9 @@ def change_sharing_page(
     portal_id: str,
     sharing: Annotated[str, Form(max_length=20)] = "",
     colleague_id: Annotated[str, Form(max_length=64)] = "",
-    cover_until_day: Annotated[str, Form(max_length=10)] = "",
-    cover_until_month: Annotated[str, Form(max_length=10)] = "",
-    cover_until_year: Annotated[str, Form(max_length=10)] = "",
+    cover_until_day: Annotated[str, Form(alias="cover_until-day", max_length=10)] = "",
+    cover_until_month: Annotated[str, Form(alias="cover_until-month", max_length=10)] = "",
+    cover_until_year: Annotated[str, Form(alias="cover_until-year", max_length=10)] = "",
 ) -> Response:
     """Change whom the case is shared with (and a named cover colleague's end date)."""
     visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
@@ -877,9 +877,11 @@ async def new_enquiry(request: Request) -> Response:
         for name in EnquiryForm.model_fields
         if isinstance(value := posted.get(name), str)
     }
-    days = {
-        name: value[:10] if isinstance(value := posted.get(name), str) else ""
-        for name in ("cover_until_day", "cover_until_month", "cover_until_year")
+    days = {  # the GOV.UK date input names its boxes `cover_until-day` and so on
+        f"cover_until_{part}": value[:10]
+        if isinstance(value := posted.get(f"cover_until-{part}"), str)
+        else ""
+        for part in ("day", "month", "year")
     }
     until, day_problem = parse_day(
         days["cover_until_day"], days["cover_until_month"], days["cover_until_year"]

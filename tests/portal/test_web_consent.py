@@ -93,9 +93,9 @@ def test_named_cover_needs_a_colleague_and_a_real_future_end_date(client) -> Non
     typed = {
         "sharing": "named",
         "colleague_id": "bob",
-        "cover_until_day": str(past.day),
-        "cover_until_month": str(past.month),
-        "cover_until_year": str(past.year),
+        "cover_until-day": str(past.day),
+        "cover_until-month": str(past.month),
+        "cover_until-year": str(past.year),
         "csrf_token": token,
     }
     in_the_past = client.post(url, data=typed)
@@ -103,9 +103,9 @@ def test_named_cover_needs_a_colleague_and_a_real_future_end_date(client) -> Non
     assert "The end date must be today or in the future" in in_the_past.text
     assert f'value="{past.year}"' in in_the_past.text  # what was typed is kept
     assert '<option value="bob" selected' in in_the_past.text
-    nonsense = client.post(url, data={**typed, "cover_until_day": "31", "cover_until_month": "2"})
+    nonsense = client.post(url, data={**typed, "cover_until-day": "31", "cover_until-month": "2"})
     assert nonsense.status_code == 422 and "must be a real date" in nonsense.text
-    ok = client.post(url, data={**typed, "cover_until_day": str(TODAY.day)})
+    ok = client.post(url, data={**typed, "cover_until-day": str(TODAY.day)})
     assert ok.status_code == 303
 
 

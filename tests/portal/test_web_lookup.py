@@ -127,15 +127,15 @@ def test_a_new_enquiry_records_the_named_cover_end_date(built, client) -> None:
         "channel": "email",
         "sharing": "named",
         "colleague_id": "bob",
-        "cover_until_day": str(until.day),
-        "cover_until_month": str(until.month),
-        "cover_until_year": str(until.year),
+        "cover_until-day": str(until.day),
+        "cover_until-month": str(until.month),
+        "cover_until-year": str(until.year),
         "csrf_token": csrf_from(page.text),
     }
     assert client.post("/enquiries/new", data=form).status_code == 303
     [new] = [s for s in built.repository._cases.values() if s.case.title == "Holiday cover"]
     assert new.case.sharing.colleague_id == "bob" and new.case.sharing.until == until
-    wrong = client.post("/enquiries/new", data={**form, "cover_until_month": "13"})
+    wrong = client.post("/enquiries/new", data={**form, "cover_until-month": "13"})
     assert wrong.status_code == 422
     assert 'href="#cover_until"' in wrong.text and "must be a real date" in wrong.text
     assert 'value="13"' in wrong.text and 'value="Holiday cover"' in wrong.text
