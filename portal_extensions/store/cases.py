@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from mappings.model import MemberCase
 from portal_extensions.access import CaseColumns, Fact
-from portal_extensions.store.schema import cases, constituents, members, parties
+from portal_extensions.store.schema import cases, constituents, members, outbox, parties
 
 #: Namespace for portal ids of cases that the CRM made (no PortalId stamped on them), so the
 #: same CRM case always gets the same portal id, on every server and every re-sync.
@@ -236,6 +236,18 @@ def upsert_cases(
         if row.crm_reference:
             by_ref[row.crm_reference] = row
         by_pid[row.portal_id] = row
+    # A case changed in the portal (sharing, authority, a service request) and not yet confirmed
+    # by the CRM keeps the portal's version: the CRM's copy predates the change, and replacing
+    # it would, for one, undo a withdrawal of authority until the dispatcher catches up.
+    pending_changes = set(
+        conn.execute(
+            sa.select(outbox.c.portal_id).where(
+                outbox.c.portal_id.in_([row.portal_id for row in by_pid.values()]),
+                outbox.c.kind == "update_case",
+                outbox.c.state != "confirmed",
+            )
+        ).scalars()
+    )
     party_ids = _upsert_constituents(conn, [i.case for i in batch], now)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -259,7 +271,9 @@ def upsert_cases(
             result.inserted += 1
             result.changed_portal_ids.append(values["portal_id"])
             continue
-        if not _newer_or_same(item.crm_modified_at, found.crm_modified_at):
+        if found.portal_id in pending_changes or not _newer_or_same(
+            item.crm_modified_at, found.crm_modified_at
+        ):
             result.stale += 1
             seen_ids.append(found.id)
             continue

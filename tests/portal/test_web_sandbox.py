@@ -22,6 +22,7 @@ from connector.base import CRMClient
 from connector.factory import build_client
 from connector.settings import CRMSettings
 from mappings import load_profile
+from mappings.model import Authority, CaseStatus, Sharing, SharingLevel
 from portal_extensions.outbox import Dispatcher
 from portal_extensions.store import Store
 from portal_extensions.store.schema import (
@@ -33,6 +34,7 @@ from portal_extensions.store.schema import (
     users,
     wards,
 )
+from portal_extensions.sync import Syncer
 from portal_extensions.web import PortalSettings, create_app
 from portal_extensions.web.store_adapters import (
     StoreAccounts,
@@ -144,3 +146,60 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
     assert "Waiting for the CRM" not in caseload and "Recorded in the CRM" in caseload
     client.close()
     store.close()
+
+
+@pytest.mark.sandbox_crm(cases=3, seed=7)
+def test_a_withdrawal_survives_syncs_before_and_after_the_crm_confirms_it(
+    sandbox_crm, tmp_path: Path
+) -> None:
+    """The index holds the portal's change until the CRM confirms it (a sync in between must
+    not undo a withdrawal), and the CRM then carries the withdrawal back on every sync."""
+    client = lagan_client(sandbox_crm)
+    seeded = LAGAN.to_caseload(client.get_case(sorted(sandbox_crm.store.cases)[0]))
+    store = Store.open(f"sqlite:///{tmp_path / 'caseload.sqlite'}")
+    now = datetime.now(UTC)
+    case = seeded.model_copy(
+        update={
+            "portal_id": uuid.uuid4(),
+            "crm_reference": None,
+            "title": "Withdrawn before the sync",
+            "status": CaseStatus.QUEUED,
+            "closed_at": None,
+            "closure_reason": None,
+            "received_at": now,
+            "acknowledged_at": None,
+            "acknowledgement_due": None,
+            "next_update_due": None,
+            "target_date": None,
+            "sharing": Sharing(level=SharingLevel.WARD),
+            "authority": Authority(recorded_by="cllr", recorded_at=now),
+            "notes": [],
+            "service_requests": [],
+        }
+    )
+    writes = StoreCaseWrites(store)
+    writes.create_case(case, actor="cllr", on_behalf_of=None)
+    dispatcher = Dispatcher(store, client, LAGAN, backoff_initial=0, backoff_max=0)
+    dispatcher.run_until_idle(limit=10)
+    repository = StoreCaseRepository(store)
+    created = repository.get(case.portal_id)
+    assert created is not None and created.case.crm_reference
+    assert created.case.authority is not None
+    withdrawn = created.case.model_copy(
+        update={"authority": created.case.authority.model_copy(update={"withdrawn_at": now})}
+    )
+    writes.update_case(withdrawn, change="withdraw_authority", actor="cllr", on_behalf_of=None)
+
+    def withdrawn_in_index() -> bool:
+        stored = repository.get(case.portal_id)
+        return stored is not None and stored.facts.authority_withdrawn_at is not None
+
+    syncer = Syncer(store, client, LAGAN)
+    report = syncer.run(full=True)  # the CRM still says "in force": the index must keep it
+    assert report.problems == 0 and report.upserts.inserted == 3
+    assert withdrawn_in_index()
+    dispatcher.run_until_idle(limit=10)
+    assert not any(w.state != "confirmed" for w in writes.pending(case.portal_id))
+    syncer.run(full=True)  # now the CRM's own copy carries the withdrawal
+    assert withdrawn_in_index()
+    client.close()
