@@ -481,9 +481,16 @@ def all_three(client: Client, i: int) -> tuple[str, str]:
 
 
 def drive(
-    base: str, clients: list[Client], pick: Request, seconds: float, *, start: int = 0
+    base: str,
+    clients: list[Client],
+    pick: Request,
+    seconds: float,
+    *,
+    start: int = 0,
+    think_s: float = 0.0,
 ) -> tuple[Samples, float]:
-    """Every client in its own thread, back to back, for `seconds`; returns samples and wall."""
+    """Every client in its own thread for `seconds`, pausing `think_s` after each answer
+    (0: back to back, the worst case); returns samples and wall time."""
     samples = Samples()
     stop_at = time.perf_counter() + seconds
     barrier = threading.Barrier(len(clients) + 1)
@@ -501,6 +508,8 @@ def drive(
                 ok = False
             samples.add(page, time.perf_counter() - began, ok)
             i += 1
+            if think_s:
+                time.sleep(think_s)
 
     threads = [
         threading.Thread(target=run, args=(c, n), daemon=True) for n, c in enumerate(clients)
@@ -571,11 +580,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     people = council()
     now = datetime.now(UTC).replace(microsecond=0)
     rng = random.Random(args.seed + 1)
+    think_s = args.think_ms / 1000
     result: dict[str, Any] = {
         "commit": _commit(),
         "cases": args.cases,
         "users": args.users,
         "seconds": args.seconds,
+        "think_ms": args.think_ms,
         "cpus": os.cpu_count(),
     }
     with tempfile.TemporaryDirectory(prefix="caseload-bench-") as tmp:
@@ -620,10 +631,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["unloaded"] = summary(unloaded, wall_1)
                 base_seconds = max(5.0, args.seconds / 3)
                 print(f"baseline: {BASELINE_PATH} for {base_seconds:.0f} s ...", flush=True)
-                measured_base, wall_b = drive(base, clients, baseline, base_seconds)
+                measured_base, wall_b = drive(
+                    base, clients, baseline, base_seconds, think_s=think_s
+                )
                 result["baseline"] = summary(measured_base, wall_b)["baseline_asset"]
                 print(f"pages: {args.users} clients for {args.seconds:.0f} s ...", flush=True)
-                measured, wall = drive(base, clients, caseload_and_case, args.seconds, start=1000)
+                measured, wall = drive(
+                    base, clients, caseload_and_case, args.seconds, start=1000, think_s=think_s
+                )
                 result["pages"] = summary(measured, wall)
                 total = sum(len(v) for v in measured.latencies.values())
                 result["throughput_per_s"] = round(total / wall, 1)
@@ -652,7 +667,8 @@ def report(result: dict[str, Any]) -> None:
     visible = result["visible_cases_per_member"]
     print(
         f"\nportal latency: {result['backend']}, {result['cases']} cases, {result['users']} "
-        f"concurrent users, {result['seconds']:.0f} s, {result['cpus']} CPUs, commit "
+        f"concurrent users (think {result['think_ms']:.0f} ms), {result['seconds']:.0f} s, "
+        f"{result['cpus']} CPUs, commit "
         f"{result['commit']}"
     )
     print(
@@ -686,6 +702,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="Pause after each answer, per client (default 0: back to back, the worst case).",
+    )
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
     parser.add_argument("--json", action="store_true", help="Print the result as JSON too.")
@@ -696,8 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.database_url, args.schema, args.deadline)
         return 0
-    if args.cases < 1 or args.users < 1 or args.seconds <= 0:
-        parser.error("--cases, --users and --seconds must be positive")
+    if args.cases < 1 or args.users < 1 or args.seconds <= 0 or args.think_ms < 0:
+        parser.error("--cases, --users and --seconds must be positive, --think-ms not negative")
     result = run(args)
     report(result)
     if args.json:
