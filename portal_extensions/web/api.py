@@ -36,6 +36,7 @@ from portal_extensions.web.casework import (
 )
 from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingForm
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
+from portal_extensions.web.lookup import find_residents
 from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
 from portal_extensions.web.ports import Outcome
 from portal_extensions.web.repository import Bucket
@@ -416,6 +417,48 @@ class EnquiryCreatedOut(BaseModel):
 def new_enquiry(request: Request, form: EnquiryForm) -> Response:
     """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
     return record_enquiry(request, form, html=False)
+
+
+class PreviousEnquiryOut(BaseModel):
+    portal_id: uuid.UUID
+    title: str
+    received: str
+    status: str
+    authority: str
+    sharing: str
+
+
+class ResidentOut(BaseModel):
+    name: str
+    source: str
+    crm_party_id: str | None
+    email: str | None
+    postcode: str | None
+    previous: list[PreviousEnquiryOut]
+    prefill: dict[str, str]
+
+
+@router.get("/residents", response_model=list[ResidentOut])
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def residents(request: Request, q: str = "") -> list[ResidentOut]:
+    """Residents matching a name, postcode or email, from the index (with the earlier enquiries
+    the viewer may see, their authority and sharing) and the CRM. `prefill` holds the new
+    enquiry's fields to send for a picked resident."""
+    return [
+        ResidentOut(
+            name=match.name,
+            source=match.source,
+            crm_party_id=match.constituent.crm_party_id,
+            email=match.constituent.email,
+            postcode=match.constituent.location.postcode,
+            previous=[
+                PreviousEnquiryOut.model_validate(item, from_attributes=True)
+                for item in match.previous
+            ],
+            prefill=match.prefill,
+        )
+        for match in find_residents(request, q)
+    ]
 
 
 class SearchOut(BaseModel):

@@ -119,6 +119,7 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/attachments"): CASEWORK,
     ("GET", "/cases/{portal_id}/attachments/{document_id}"): CASEWORK,
     ("POST", "/cases/{portal_id}/service"): CASEWORK,
+    ("GET", "/api/v1/residents"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))

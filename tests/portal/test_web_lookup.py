@@ -49,6 +49,14 @@ def test_a_member_finds_a_resident_with_earlier_enquiries_and_their_choices(clie
     assert "Shared with ward councillors" in page.text
 
 
+def test_the_look_up_api_gives_the_same_answers(client) -> None:
+    sign_in(client, "bob")
+    [found] = client.get("/api/v1/residents", params={"q": "Resident-Broken"}).json()
+    assert found["source"] == "Caseload" and found["prefill"]["sharing"] == "ward"
+    assert [p["title"] for p in found["previous"]] == ["Broken street light"]
+    assert client.get("/api/v1/residents", params={"q": "Resident-Fly-tippin"}).json() == []
+
+
 def test_the_look_up_shows_only_enquiries_the_viewer_may_see(client) -> None:
     sign_in(client, "bob")  # alice's ward colleague
     shared = client.get("/enquiries/new", params={"find": "Resident-Broken"})
