@@ -474,6 +474,7 @@ def search(request: Request, q: str = "") -> SearchOut:
 
 
 class ServiceContactOut(BaseModel):
+    service_id: str  # what `POST /api/v1/cases/{portal_id}/service` takes
     service: str
     officer: str
     email: str

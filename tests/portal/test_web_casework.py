@@ -151,7 +151,10 @@ def test_the_directory_says_whom_to_contact_and_how_fast(client) -> None:
     assert "highways@northshire.example" in page and "10 working days" in page
     assert "1 working day<" in page
     contacts = client.get("/api/v1/directory").json()
-    assert [c["service"] for c in contacts] == ["Highways", "Housing"]
+    assert [(c["service"], c["service_id"]) for c in contacts] == [
+        ("Highways", "S1"),
+        ("Housing", "S2"),
+    ]
 
 
 def test_the_ward_view_shows_what_a_member_may_see_in_their_ward(client, built) -> None:
