@@ -438,12 +438,17 @@ class ResidentOut(BaseModel):
     prefill: dict[str, str]
 
 
-@router.get("/residents", response_model=list[ResidentOut])
+class ResidentQuery(BaseModel):
+    text: Annotated[str, Field(max_length=200)]
+
+
+@router.post("/residents/search", response_model=list[ResidentOut])
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
-def residents(request: Request, q: str = "") -> list[ResidentOut]:
+def residents(request: Request, query: ResidentQuery) -> list[ResidentOut]:
     """Residents matching a name, postcode or email, from the index (with the earlier enquiries
     the viewer may see, their authority and sharing) and the CRM. `prefill` holds the new
-    enquiry's fields to send for a picked resident."""
+    enquiry's fields to send for a picked resident. Posted, so no name is in the address."""
+    q = query.text
     return [
         ResidentOut(
             name=match.name,

@@ -825,13 +825,29 @@ def _enquiry_page(
 
 @router.get("/enquiries/new")
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
-def new_enquiry_form(request: Request, find: str = "") -> Response:
-    """The form; `?find=` looks a resident up first, and a picked resident's details (and
-    standing choices) arrive as query values that fill the form in."""
+def new_enquiry_form(request: Request) -> Response:
+    return _enquiry_page(request, EnquiryForm())
+
+
+# The look-up and the pick are posted, not sent in the address: a resident's name, email or
+# postcode must not end up in web server logs, proxies or browser history.
+@router.post("/enquiries/new/find")
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+def find_resident(request: Request, find: Annotated[str, Form(max_length=400)] = "") -> Response:
+    """The form, with the residents matching `find` (and their earlier enquiries) above it."""
+    residents = find_residents(request, find) if find.strip() else []
+    return _enquiry_page(request, EnquiryForm(), find=find[:200], residents=residents)
+
+
+@router.post("/enquiries/new/prefill")
+@allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
+async def pick_resident(request: Request) -> Response:
+    """The form filled in with a picked resident's details and standing choices."""
+    posted = await request.form()
     prefill = {
         name: value
-        for name, value in request.query_params.items()
-        if name in PREFILL_FIELDS and value
+        for name in PREFILL_FIELDS
+        if isinstance(value := posted.get(name), str) and value
     }
     try:
         form = EnquiryForm.model_validate(
@@ -842,8 +858,7 @@ def new_enquiry_form(request: Request, find: str = "") -> Response:
         )
     except ValidationError:
         form = EnquiryForm()
-    residents = find_residents(request, find) if find.strip() else []
-    return _enquiry_page(request, form, find=find[:200], residents=residents)
+    return _enquiry_page(request, form)
 
 
 PREFILL_FIELDS = frozenset(

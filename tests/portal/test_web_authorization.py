@@ -58,6 +58,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/authority"): {"data": {"decision": "withdraw"}},
     ("POST", "/cases/{portal_id}/attachments"): UPLOAD,
     ("POST", "/cases/{portal_id}/service"): {"data": {"service_id": "S1"}},
+    ("POST", "/enquiries/new/find"): {"data": {"find": "Resident"}},
+    ("POST", "/api/v1/residents/search"): {"json": {"text": "Resident"}},
+    ("POST", "/enquiries/new/prefill"): {"data": {"surname": "Resident"}},
     ("POST", "/api/v1/cases/{portal_id}/service"): {"json": {"service_id": "S1"}},
     ("POST", "/api/v1/cases/{portal_id}/attachments"): UPLOAD,
     ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
@@ -119,7 +122,9 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/v1/cases/{portal_id}/attachments"): CASEWORK,
     ("GET", "/cases/{portal_id}/attachments/{document_id}"): CASEWORK,
     ("POST", "/cases/{portal_id}/service"): CASEWORK,
-    ("GET", "/api/v1/residents"): RECORDERS,
+    ("POST", "/api/v1/residents/search"): RECORDERS,
+    ("POST", "/enquiries/new/find"): RECORDERS,
+    ("POST", "/enquiries/new/prefill"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))

@@ -39,9 +39,14 @@ WITH_CONTACT = make_case(
 )
 
 
+def _post(client: TestClient, path: str, data: dict[str, str]):
+    token = csrf_from(client.get("/enquiries/new").text)
+    return client.post(path, data={**data, "csrf_token": token})
+
+
 def test_a_member_finds_a_resident_with_earlier_enquiries_and_their_choices(client) -> None:
     sign_in(client, "alice")
-    page = client.get("/enquiries/new", params={"find": "resident-broken"})
+    page = _post(client, "/enquiries/new/find", {"find": "resident-broken"})
     assert page.status_code == 200
     assert "Residents found" in page.text
     assert "Broken street light" in page.text
@@ -51,29 +56,32 @@ def test_a_member_finds_a_resident_with_earlier_enquiries_and_their_choices(clie
 
 def test_the_look_up_api_gives_the_same_answers(client) -> None:
     sign_in(client, "bob")
-    [found] = client.get("/api/v1/residents", params={"q": "Resident-Broken"}).json()
+    headers = {"X-CSRF-Token": client.get("/api/v1/session").json()["csrf_token"]}
+    url = "/api/v1/residents/search"
+    [found] = client.post(url, json={"text": "Resident-Broken"}, headers=headers).json()
     assert found["source"] == "Caseload" and found["prefill"]["sharing"] == "ward"
     assert [p["title"] for p in found["previous"]] == ["Broken street light"]
-    assert client.get("/api/v1/residents", params={"q": "Resident-Fly-tippin"}).json() == []
+    assert client.post(url, json={"text": "Resident-Fly-tippin"}, headers=headers).json() == []
 
 
 def test_the_look_up_shows_only_enquiries_the_viewer_may_see(client) -> None:
     sign_in(client, "bob")  # alice's ward colleague
-    shared = client.get("/enquiries/new", params={"find": "Resident-Broken"})
+    shared = _post(client, "/enquiries/new/find", {"find": "Resident-Broken"})
     assert "Broken street light" in shared.text  # shared with the ward
-    private = client.get("/enquiries/new", params={"find": "Resident-Fly-tippin"})
+    private = _post(client, "/enquiries/new/find", {"find": "Resident-Fly-tippin"})
     assert "No residents found" in private.text and "Fly-tipping" not in private.text
-    withdrawn = client.get("/enquiries/new", params={"find": "Resident-Withdrawn"})
+    withdrawn = _post(client, "/enquiries/new/find", {"find": "Resident-Withdrawn"})
     assert "No residents found" in withdrawn.text
 
 
 def test_picking_a_resident_fills_in_the_form_and_their_standing_choices(client) -> None:
     sign_in(client, "alice")
-    found = client.get("/enquiries/new", params={"find": "Resident-Broken"})
+    found = _post(client, "/enquiries/new/find", {"find": "Resident-Broken"})
     assert 'name="surname" value="Resident-Broken str"' in found.text  # the pick form
-    picked = client.get(
-        "/enquiries/new",
-        params={"forename": "Sam", "surname": "Resident-Broken str", "sharing": "ward"},
+    picked = _post(
+        client,
+        "/enquiries/new/prefill",
+        {"forename": "Sam", "surname": "Resident-Broken str", "sharing": "ward"},
     )
     assert 'spellcheck="false" value="Resident-Broken str"' in picked.text
     assert 'value="ward" checked' in picked.text
@@ -83,10 +91,10 @@ def test_crm_people_are_found_and_an_enquiry_links_to_their_party() -> None:
     built = build(parties=MemoryPartySource([CRM_PERSON]))
     client = TestClient(built.app, follow_redirects=False)
     sign_in(client, "alice")
-    found = client.get("/enquiries/new", params={"find": "robin@example.org"})
+    found = _post(client, "/enquiries/new/find", {"find": "robin@example.org"})
     assert "From Council CRM" in found.text and 'name="crm_party_id" value="P-777"' in found.text
-    picked = client.get(
-        "/enquiries/new", params={"crm_party_id": "P-777", "surname": "Resident-Crm"}
+    picked = _post(
+        client, "/enquiries/new/prefill", {"crm_party_id": "P-777", "surname": "Resident-Crm"}
     )
     form = {
         "crm_party_id": "P-777",
