@@ -462,7 +462,7 @@ def residents(request: Request, query: ResidentQuery) -> list[ResidentOut]:
             ],
             prefill=match.prefill,
         )
-        for match in find_residents(request, q)
+        for match in find_residents(request, q).matches
     ]
 
 

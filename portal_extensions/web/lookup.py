@@ -21,7 +21,7 @@ from mappings.model import COUNCIL_ZONE, CaseStatus, Constituent, MemberCase
 from portal_extensions.access import visible_fields
 from portal_extensions.web.app import portal_of
 from portal_extensions.web.casework import signed_in
-from portal_extensions.web.ports import Outcome
+from portal_extensions.web.ports import Outcome, PartySearchUnavailable
 from portal_extensions.web.rendering import council_date
 
 LOOKUP_LIMIT = 20
@@ -116,7 +116,13 @@ def _prefill(constituent: Constituent) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
-def find_residents(request: Request, text: str) -> list[ResidentMatch]:
+@dataclass
+class LookupResult:
+    matches: list[ResidentMatch]
+    crm_unavailable: bool = False  # a CRM is configured but could not be searched
+
+
+def find_residents(request: Request, text: str) -> LookupResult:
     """People matching `text` in the index (with the enquiries the viewer may see) and in the
     CRM. Audited as a look-up, without the words (they name a resident)."""
     portal = portal_of(request)
@@ -124,6 +130,7 @@ def find_residents(request: Request, text: str) -> list[ResidentMatch]:
     now: datetime = portal.clock()
     text = text.strip()[:200]
     found: dict[str, ResidentMatch] = {}
+    crm_unavailable = False
     if len(normalise(text)) >= MIN_LOOKUP_LENGTH:
         for stored in portal.cases.find_by_constituent(viewer, now, text, limit=LOOKUP_LIMIT * 3):
             case = stored.case
@@ -162,7 +169,12 @@ def find_residents(request: Request, text: str) -> list[ResidentMatch]:
                 if authority.explicit_consent:
                     match.prefill["explicit_consent"] = "1"
         if portal.parties is not None and len(found) < LOOKUP_LIMIT:
-            for person in portal.parties.find_people(text, limit=LOOKUP_LIMIT):
+            try:
+                people = portal.parties.find_people(text, limit=LOOKUP_LIMIT)
+            except PartySearchUnavailable:
+                crm_unavailable = True
+                people = []
+            for person in people:
                 key = _key(person)
                 if key in found or not resident_matches(person, None, text):
                     continue
@@ -170,11 +182,12 @@ def find_residents(request: Request, text: str) -> list[ResidentMatch]:
                 if len(found) >= LOOKUP_LIMIT:
                     break
         portal.record(request, "constituent_lookup", Outcome.ALLOWED, subject_type="search")
-    return list(found.values())
+    return LookupResult(list(found.values()), crm_unavailable)
 
 
 __all__ = [
     "LOOKUP_LIMIT",
+    "LookupResult",
     "PreviousEnquiry",
     "ResidentMatch",
     "find_residents",

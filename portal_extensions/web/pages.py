@@ -784,6 +784,7 @@ def _enquiry_page(
     days: dict[str, str] | None = None,
     find: str = "",
     residents: list[ResidentMatch] | None = None,
+    crm_unavailable: bool = False,
 ) -> Response:
     portal = portal_of(request)
     viewer = signed_in(request)
@@ -803,6 +804,7 @@ def _enquiry_page(
             "find": find,
             "looked_up": bool(find.strip()),
             "residents": residents or [],
+            "crm_unavailable": crm_unavailable,
             "field_errors": field_errors,
             "errors": [
                 {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
@@ -835,8 +837,14 @@ def new_enquiry_form(request: Request) -> Response:
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
 def find_resident(request: Request, find: Annotated[str, Form(max_length=400)] = "") -> Response:
     """The form, with the residents matching `find` (and their earlier enquiries) above it."""
-    residents = find_residents(request, find) if find.strip() else []
-    return _enquiry_page(request, EnquiryForm(), find=find[:200], residents=residents)
+    result = find_residents(request, find)
+    return _enquiry_page(
+        request,
+        EnquiryForm(),
+        find=find[:200],
+        residents=result.matches,
+        crm_unavailable=result.crm_unavailable,
+    )
 
 
 @router.post("/enquiries/new/prefill")

@@ -254,9 +254,14 @@ class MemoryCaseWrites:
         return [write for _, write in self.writes.get(portal_id, [])]
 
 
+class PartySearchUnavailable(Exception):
+    """The CRM could not be searched just now (the look-up then shows the index's answers)."""
+
+
 class PartySource(Protocol):
     """People in the council's CRM, found by name, postcode or email (the connector, through a
-    party mapping; a fake in tests). Returns caseload `Constituent` records, never raw CRM ones."""
+    party mapping; a fake in tests). Returns caseload `Constituent` records, never raw CRM ones;
+    raises `PartySearchUnavailable` when the CRM cannot answer."""
 
     def find_people(self, text: str, *, limit: int) -> list[Constituent]: ...
 

@@ -9,16 +9,19 @@ written over the indexed columns, so the store and the in-memory reference agree
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
-from connector.base import Attachment, CRMClient
+from connector.base import Attachment, CRMClient, RawParty
 from connector.errors import CRMError, CRMNotFound
-from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
+from mappings.errors import MappingError
+from mappings.model import COUNCIL_ZONE, CaseStatus, Constituent, MemberCase
 from portal_extensions.access import (
     CaseFacts,
     Fact,
@@ -57,6 +60,7 @@ from portal_extensions.web.ports import (
     Choice,
     HealthCheck,
     MemberChoice,
+    PartySearchUnavailable,
     PendingWrite,
     PortalAuditEvent,
     ServiceContact,
@@ -479,6 +483,44 @@ class StoreCaseWrites:
             for entry in entries
             if entry.state is not OutboxState.CONFIRMED
         ]
+
+
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
+
+
+class CRMPartySource:
+    """`PartySource` over the connector's party search. The text decides the criterion (an
+    email address, a postcode, else a surname); `to_constituent` is the CRM profile's party
+    mapping (field translation stays in `mappings`)."""
+
+    def __init__(
+        self, client: CRMClient, to_constituent: Callable[[RawParty], Constituent]
+    ) -> None:
+        self.client = client
+        self.to_constituent = to_constituent
+
+    def find_people(self, text: str, *, limit: int) -> list[Constituent]:
+        wanted = " ".join(text.split())
+        if not wanted:
+            return []
+        if "@" in wanted:
+            criteria = {"email": wanted}
+        elif _POSTCODE.match(wanted):
+            criteria = {"postcode": wanted.upper()}
+        else:
+            criteria = {"name": wanted}
+        try:
+            raw = self.client.search_parties(**criteria, limit=limit)
+        except CRMError as error:  # names the CRM and operation, never the words searched
+            log.warning("the resident look-up could not search the CRM: %s", error)
+            raise PartySearchUnavailable from None
+        people: list[Constituent] = []
+        for record in raw:
+            try:
+                people.append(self.to_constituent(record))
+            except (MappingError, ValidationError):
+                log.warning("a CRM party could not be mapped for the resident look-up; skipped")
+        return people
 
 
 class CRMAttachmentSource:

@@ -11,10 +11,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from typing import cast
+
+from connector.base import CRMClient
+from connector.errors import CRMUnavailable
 from mappings.model import Constituent, Location
 from portal_extensions.web.ports import MemoryPartySource
 from portal_extensions.web.repository import MemoryCaseRepository
-from portal_extensions.web.store_adapters import StoreCaseRepository
+from portal_extensions.web.store_adapters import CRMPartySource, StoreCaseRepository
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
 from tests.portal.test_store_adapters import seeded_store
@@ -155,3 +159,45 @@ def test_a_new_enquiry_records_the_named_cover_end_date(built, client) -> None:
     assert wrong.status_code == 422
     assert 'href="#cover_until"' in wrong.text and "must be a real date" in wrong.text
     assert 'value="13"' in wrong.text and 'value="Holiday cover"' in wrong.text
+
+
+class FakePartyClient:
+    """Only what `CRMPartySource` calls: the connector's party search."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.asked: list[dict[str, object]] = []
+
+    def search_parties(self, **criteria: object) -> list[dict[str, str]]:
+        self.asked.append(criteria)
+        if self.fail:
+            raise CRMUnavailable("the CRM did not answer", operation="search_parties")
+        return [{"id": "P-9", "surname": "Resident-Crm"}, {"id": "bad", "surname": ""}]
+
+
+def _to_constituent(raw: dict[str, str]) -> Constituent:
+    return Constituent(crm_party_id=raw["id"], surname=raw["surname"])
+
+
+def test_the_crm_is_searched_by_email_postcode_or_name_and_bad_records_are_skipped() -> None:
+    client = FakePartyClient()
+    source = CRMPartySource(cast(CRMClient, client), _to_constituent)
+    assert [p.crm_party_id for p in source.find_people("robin@example.org", limit=5)] == ["P-9"]
+    source.find_people("ne1 4xy", limit=5)
+    source.find_people("  Resident  Crm ", limit=5)
+    assert client.asked == [
+        {"email": "robin@example.org", "limit": 5},
+        {"postcode": "NE1 4XY", "limit": 5},
+        {"name": "Resident Crm", "limit": 5},
+    ]
+
+
+def test_when_the_crm_cannot_be_searched_the_page_says_so_and_shows_the_index() -> None:
+    source = CRMPartySource(cast(CRMClient, FakePartyClient(fail=True)), _to_constituent)
+    built = build(parties=source)
+    client = TestClient(built.app, follow_redirects=False)
+    sign_in(client, "alice")
+    page = _post(client, "/enquiries/new/find", {"find": "Resident-Broken"})
+    assert page.status_code == 200
+    assert "could not be searched just now" in page.text
+    assert "Broken street light" in page.text
