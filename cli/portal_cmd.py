@@ -86,7 +86,16 @@ def serve(
         )
         worker.start()
     try:
-        uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+        # No access log: addresses can carry residents' names (search words); the council's proxy
+        # keeps its own request log under its own retention rules.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            server_header=False,
+            access_log=False,
+        )
     finally:
         stop.set()
         if worker is not None:

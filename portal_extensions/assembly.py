@@ -8,6 +8,7 @@ from connector.base import CRMClient
 from portal_extensions.store.database import Store
 from portal_extensions.web import PortalSettings, create_app
 from portal_extensions.web.store_adapters import (
+    CRMAttachmentSource,
     StoreAccounts,
     StoreAuditTrail,
     StoreCaseRepository,
@@ -19,7 +20,7 @@ from portal_extensions.web.store_adapters import (
 
 
 def build_portal(settings: PortalSettings, store: Store, client: CRMClient | None) -> FastAPI:
-    """The portal app reading and writing through `store`; `client` only feeds Health."""
+    """The portal app reading and writing through `store`; `client` feeds Health and downloads."""
     return create_app(
         settings,
         accounts=StoreAccounts(store),
@@ -29,6 +30,7 @@ def build_portal(settings: PortalSettings, store: Store, client: CRMClient | Non
         directory=StoreDirectory(store),
         audit=StoreAuditTrail(store),
         health=StoreHealth(store, client),
+        attachments=CRMAttachmentSource(client) if client is not None else None,
     )
 
 

@@ -43,9 +43,11 @@ def test_serve_runs_the_outbox_dispatcher_beside_the_portal(
 
     def fake_run(app, **options) -> None:
         seen["dispatcher"] = any(t.name == "outbox-dispatcher" for t in threading.enumerate())
+        seen["access_log"] = options["access_log"]
 
     monkeypatch.setattr("uvicorn.run", fake_run)
     result = CliRunner().invoke(_cli(), ["serve", "--config", str(config), *flag])
     assert result.exit_code == 0, result.output
     assert seen["dispatcher"] is dispatching
+    assert seen["access_log"] is False  # request lines can carry residents' names
     assert not any(t.name == "outbox-dispatcher" for t in threading.enumerate())
