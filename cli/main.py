@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import (
+    audit_cmd,
     crm_cmd,
     demo_cmd,
     mappings_cmd,
@@ -28,6 +29,7 @@ app.add_typer(crm_cmd.app, name="crm")
 app.add_typer(store_cmd.directory_app, name="directory")
 app.add_typer(store_cmd.outbox_app, name="outbox")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(audit_cmd.app, name="audit")
 store_cmd.register(app)  # sync, status
 portal_cmd.register(app)  # serve
 demo_cmd.register(app)
