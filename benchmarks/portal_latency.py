@@ -333,16 +333,8 @@ def serve(url: str, schema: str | None, deadline_s: float) -> None:
     """Child: the portal over the store, on an ephemeral loopback port (printed first)."""
     import uvicorn
 
-    from portal_extensions.web import PortalSettings, create_app
-    from portal_extensions.web.store_adapters import (
-        StoreAccounts,
-        StoreAuditTrail,
-        StoreCaseRepository,
-        StoreCaseWrites,
-        StoreDirectory,
-        StoreEnquiryOptions,
-        StoreHealth,
-    )
+    from portal_extensions.assembly import build_portal
+    from portal_extensions.web import PortalSettings
 
     store = Store.open(url, schema=schema)
     settings = PortalSettings(
@@ -350,16 +342,7 @@ def serve(url: str, schema: str | None, deadline_s: float) -> None:
         secret_key=os.environ[SECRET_ENV],
         https=False,  # plain HTTP on loopback only
     )
-    app = create_app(
-        settings,
-        accounts=StoreAccounts(store),
-        cases=StoreCaseRepository(store),
-        writes=StoreCaseWrites(store),
-        enquiry_options=StoreEnquiryOptions(store),
-        directory=StoreDirectory(store),
-        audit=StoreAuditTrail(store),
-        health=StoreHealth(store, None),
-    )
+    app = build_portal(settings, store, None)  # the same assembly as `caseload serve`
     # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it every keep-alive response stalls ~40 ms on Nagle plus delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
