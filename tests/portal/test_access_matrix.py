@@ -13,6 +13,7 @@ from portal_extensions.access import (
     Viewer,
     can_view_case,
     visible_cases_clause,
+    visible_cases_parts,
     visible_fields,
 )
 from tests.portal.access_fixtures import (
@@ -82,6 +83,32 @@ def test_case_page_and_case_lists_agree_with_the_rule(viewer_name: str, index) -
     assert list_shows == page_allows
     if viewer.role is not Role.ADMINISTRATOR:
         assert page_allows, "every role but administrator sees some case in this council"
+
+
+def party_members_of(viewer: Viewer, parties: dict[str, str | None]) -> frozenset[str] | None:
+    """What the store passes as `party_members`: members of the viewer's party group."""
+    if viewer.party_group is None:
+        return frozenset()
+    return frozenset(member for member, party in parties.items() if party == viewer.party_group)
+
+
+@pytest.mark.parametrize("with_party_members", [False, True])
+@pytest.mark.parametrize("viewer_name", sorted(VIEWERS))
+def test_the_union_of_the_list_parts_is_exactly_what_the_case_page_allows(
+    viewer_name: str, with_party_members: bool, index
+) -> None:
+    viewer = VIEWERS[viewer_name]
+    party_members = party_members_of(viewer, dict(PARTY)) if with_party_members else None
+    page_allows = {
+        position for position, case in enumerate(CASES) if can_view_case(viewer, case, NOW)
+    }
+    parts = visible_cases_parts(viewer, NOW, COLUMNS, party_members)
+    shown = [visible_row_ids(index, part) for part in parts]
+    assert set().union(*shown) == page_allows
+    if viewer.role is Role.ADMINISTRATOR:
+        assert parts == []
+    if viewer.role is Role.MEMBER:
+        assert all(rows for rows in shown), "each member grant lists some case in this council"
 
 
 @pytest.mark.parametrize("viewer_name", sorted(VIEWERS))

@@ -32,6 +32,7 @@ from portal_extensions.access import (
     members_for_new_case,
     project_case,
     visible_cases_clause,
+    visible_cases_parts,
 )
 from tests.portal.access_fixtures import (
     COLUMNS,
@@ -252,3 +253,13 @@ def test_sql_filter_and_case_page_agree_on_arbitrary_cases(
     page = {i for i, case in enumerate(joined) if can_view_case(viewer, case, now)}
     listed = visible_row_ids(engine, visible_cases_clause(viewer, now, COLUMNS))
     assert listed == page
+    # The union of the parts, with the party grant read through the directory's member list
+    # (as the store lists run it) and through the per-row party fact, shows the same cases.
+    party_members = frozenset(
+        member
+        for member, party in member_parties.items()
+        if viewer.party_group is not None and party == viewer.party_group
+    )
+    for members_given in (None, party_members):
+        parts = visible_cases_parts(viewer, now, COLUMNS, members_given)
+        assert set().union(*(visible_row_ids(engine, part) for part in parts)) == page
