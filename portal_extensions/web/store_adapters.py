@@ -1,9 +1,9 @@
 """The store behind the web front: cases, accounts, audit and health read from `Store`.
 
-Lists are filtered in SQL by the access policy's own clause (`visible_cases_clause` over
-`store.access_columns()`), and the buckets are the same definitions as `repository.in_bucket`,
-written over the indexed columns, so the store and the in-memory reference agree (tested in
-`tests/portal/test_store_adapters.py`).
+Lists are filtered in SQL by the access policy's own clauses (`visible_cases_parts`, whose
+union is `visible_cases_clause`, over `store.access_columns()`), and the buckets are the same
+definitions as `repository.in_bucket`, written over the indexed columns, so the store and the
+in-memory reference agree (tested in `tests/portal/test_store_adapters.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from portal_extensions.access import (
     ViewerError,
     council_day,
     visible_cases_clause,
+    visible_cases_parts,
 )
 from portal_extensions.outbox import (
     OutboxState,
@@ -87,20 +88,38 @@ def _queued(portal_id: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
 
 
 def bucket_clause(
-    bucket: Bucket, now: datetime, recently_closed_days: int
+    bucket: Bucket,
+    now: datetime,
+    recently_closed_days: int,
+    columns: sa.ColumnCollection[str, sa.ColumnElement[Any]] | None = None,
 ) -> sa.ColumnElement[bool]:
-    """`repository.in_bucket`, over the index columns."""
+    """`repository.in_bucket`, over the index columns (or a subquery's columns of the same
+    names: `status`, `target_date`, `closed_at`)."""
+    c = cases.c if columns is None else columns
     today = council_day(now)
-    is_open = cases.c.status.not_in(_CLOSED_OR_DRAFT)
+    is_open = c.status.not_in(_CLOSED_OR_DRAFT)
     if bucket is Bucket.OPEN:
         return is_open
     if bucket is Bucket.OVERDUE:
-        return sa.and_(is_open, cases.c.target_date < today)
+        return sa.and_(is_open, c.target_date < today)
     if bucket is Bucket.AWAITING_SERVICE:
-        return cases.c.status == CaseStatus.WITH_SERVICE.value
+        return c.status == CaseStatus.WITH_SERVICE.value
     first_day = today - timedelta(days=recently_closed_days)
     since = datetime.combine(first_day, time(0), tzinfo=COUNCIL_ZONE)
-    return sa.and_(cases.c.status == CaseStatus.CLOSED.value, cases.c.closed_at >= since)
+    return sa.and_(c.status == CaseStatus.CLOSED.value, c.closed_at >= since)
+
+
+def party_members(conn: sa.Connection, viewer: Viewer) -> frozenset[str] | None:
+    """The members whose party in the directory is the viewer's party group (see
+    `access.grants`); None when the viewer has no party grant."""
+    if viewer.role is not Role.MEMBER or viewer.party_group is None:
+        return None
+    query = (
+        sa.select(members.c.id)
+        .select_from(members.join(parties, members.c.party_id == parties.c.id))
+        .where(parties.c.name == viewer.party_group)
+    )
+    return frozenset(conn.execute(query).scalars())
 
 
 class StoreCaseRepository:
@@ -134,35 +153,65 @@ class StoreCaseRepository:
         recently_closed_days: int = 30,
         ward_id: str | None = None,
     ) -> CaseListing:
-        visible = sa.and_(
-            visible_cases_clause(viewer, now, self.columns), cases.c.removed_at.is_(None)
-        )
-        if ward_id is not None:
-            visible = sa.and_(visible, cases.c.ward_id == ward_id)
-        clauses = {each: bucket_clause(each, now, recently_closed_days) for each in Bucket}
-        counting = sa.select(
-            *(
-                sa.func.coalesce(sa.func.sum(sa.case((clause, 1), else_=0)), 0).label(each.value)
-                for each, clause in clauses.items()
-            )
-        ).where(visible)
-        rows_query = (
-            sa.select(
-                cases.c.portal_id,
-                cases.c.crm_reference,
-                cases.c.title,
-                cases.c.member_id,
-                cases.c.status,
-                cases.c.received_at,
-                cases.c.target_date,
-                _queued(cases.c.portal_id).label("queued"),
-            )
-            .where(visible, clauses[bucket])
-            .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        # The rule runs as a UNION of its parts (`access.visible_cases_parts`), each answered
+        # from a covering index (migration 0002) without reading the large case rows; UNION,
+        # not UNION ALL, because the parts may overlap. Only the page's rows are read in full.
         with self.store.read() as conn:
+            parts = visible_cases_parts(viewer, now, self.columns, party_members(conn, viewer))
+            if not parts:
+                return CaseListing(rows=[], counts=dict.fromkeys(Bucket, 0), total=0)
+            scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
+            if ward_id is not None:
+                scope.append(cases.c.ward_id == ward_id)
+            keyed = sa.union(
+                *(
+                    sa.select(
+                        cases.c.portal_id, cases.c.status, cases.c.target_date, cases.c.closed_at
+                    ).where(part, *scope)
+                    for part in parts
+                )
+            ).subquery("visible")
+            counting = sa.select(
+                *(
+                    sa.func.coalesce(
+                        sa.func.sum(
+                            sa.case(
+                                (bucket_clause(each, now, recently_closed_days, keyed.c), 1),
+                                else_=0,
+                            )
+                        ),
+                        0,
+                    ).label(each.value)
+                    for each in Bucket
+                )
+            ).select_from(keyed)
+            newest = [
+                sa.select(cases.c.portal_id, cases.c.received_at)
+                .where(part, *scope, bucket_clause(bucket, now, recently_closed_days))
+                .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
+                .limit(offset + limit)
+                .subquery()
+                for part in parts
+            ]
+            page = sa.union(
+                *(sa.select(each.c.portal_id, each.c.received_at) for each in newest)
+            ).subquery("page")
+            rows_query = (
+                sa.select(
+                    cases.c.portal_id,
+                    cases.c.crm_reference,
+                    cases.c.title,
+                    cases.c.member_id,
+                    cases.c.status,
+                    cases.c.received_at,
+                    cases.c.target_date,
+                    _queued(cases.c.portal_id).label("queued"),
+                )
+                .select_from(page.join(cases, cases.c.portal_id == page.c.portal_id))
+                .order_by(page.c.received_at.desc(), page.c.portal_id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
             counted = conn.execute(counting).one()
             rows = conn.execute(rows_query).all()
         counts = {each: int(counted._mapping[each.value]) for each in Bucket}

@@ -145,6 +145,25 @@ def test_store_lists_match_the_reference_for_every_bucket(store, name) -> None:
         assert reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100).total > 0
 
 
+@pytest.mark.parametrize("name", ["alice", "bob", "team_leader"])
+def test_store_list_pages_match_the_reference_at_every_offset(store, name) -> None:
+    # A list merges the newest rows of each access part (own, ward, party, named cover); every
+    # page, at every offset, must still be the reference's page, with overlapping parts (an own
+    # case shared with the ward) shown and counted once.
+    reference = MemoryCaseRepository(stored(case, queued=case is ALL[0]) for case in ALL)
+    repository = StoreCaseRepository(store)
+    viewer = VIEWERS[name]
+    for bucket in (Bucket.OPEN, Bucket.OVERDUE):
+        total = reference.list_visible(viewer, NOW, bucket, limit=100).total
+        assert repository.list_visible(viewer, NOW, bucket, limit=100).total == total
+        for limit in (1, 2, 3):
+            for offset in range(total + 1):
+                expected = reference.list_visible(viewer, NOW, bucket, limit=limit, offset=offset)
+                got = repository.list_visible(viewer, NOW, bucket, limit=limit, offset=offset)
+                assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
+    assert reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100).total >= 3
+
+
 def test_store_buckets_are_not_all_empty(store) -> None:
     listing = StoreCaseRepository(store).list_visible(
         VIEWERS["team_leader"], NOW, Bucket.RECENTLY_CLOSED, limit=10
