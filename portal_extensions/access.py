@@ -203,6 +203,15 @@ class In:
 
 
 @dataclass(frozen=True, slots=True)
+class NotEq:
+    """The fact is known and differs from the value (a null satisfies neither `Eq` nor this, so
+    it is a comparison like `Eq`, not a negation: SQL's `<>` is unknown on a null, too)."""
+
+    fact: Fact
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class IsNull:
     fact: Fact
 
@@ -235,7 +244,7 @@ class Always:
     pass
 
 
-Predicate = Eq | In | IsNull | NotNull | OnOrAfter | All | AnyOf | Always
+Predicate = Eq | NotEq | In | IsNull | NotNull | OnOrAfter | All | AnyOf | Always
 
 
 def holds(predicate: Predicate, facts: CaseFacts) -> bool:
@@ -244,6 +253,9 @@ def holds(predicate: Predicate, facts: CaseFacts) -> bool:
         case Eq(fact, value):
             actual = facts.value(fact)
             return actual is not None and actual == value
+        case NotEq(fact, value):
+            actual = facts.value(fact)
+            return actual is not None and actual != value
         case In(fact, values):
             actual = facts.value(fact)
             return actual is not None and actual in values
@@ -272,6 +284,8 @@ def to_sql(predicate: Predicate, columns: CaseColumns) -> ColumnElement[bool]:
     match predicate:
         case Eq(fact, value):
             return columns[fact] == value
+        case NotEq(fact, value):
+            return columns[fact] != value
         case In(fact, values):
             if not values:
                 return false()
@@ -446,11 +460,29 @@ def visible_cases_parts(
 
     For lists over a large index: each part is a plain conjunction a database can answer from
     one index, so a list runs as a union of the parts instead of one OR that visits every case
-    in the ward. The parts may overlap (an own case shared with the ward is in two), so callers
-    must combine them with a de-duplicating UNION. Empty for a viewer who sees no case. For
-    `party_members` see `grants`.
+    in the ward. The parts are pairwise disjoint (`visibility_parts`), so a list may combine
+    them with UNION ALL and add up counts without de-duplicating. Empty for a viewer who sees
+    no case. For `party_members` see `grants`.
     """
-    return [to_sql(grant.when, columns) for grant in grants(viewer, now, party_members)]
+    return [to_sql(part, columns) for part in visibility_parts(viewer, now, party_members)]
+
+
+def visibility_parts(
+    viewer: Viewer, now: datetime, party_members: frozenset[str] | None = None
+) -> tuple[Predicate, ...]:
+    """The viewer's grants as pairwise disjoint predicates whose OR is `visibility`.
+
+    Only a member has more than one grant. Their sharing grants each name one sharing level, so
+    they exclude one another; the one overlap is the member's own case that is also shared, so
+    every grant after `OWN_CASE` is limited to other members' cases (`NotEq` on the case's
+    member, a fact never null).
+    """
+    found = grants(viewer, now, party_members)
+    if viewer.role is not Role.MEMBER:
+        return tuple(grant.when for grant in found)
+    assert viewer.member_id is not None and found[0].reason is Reason.OWN_CASE
+    others = NotEq(Fact.MEMBER_ID, viewer.member_id)
+    return (found[0].when, *(All((others, grant.when)) for grant in found[1:]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +629,7 @@ __all__ = [
     "Grant",
     "In",
     "IsNull",
+    "NotEq",
     "NotNull",
     "OnOrAfter",
     "Predicate",
@@ -615,6 +648,7 @@ __all__ = [
     "project_case",
     "to_sql",
     "visibility",
+    "visibility_parts",
     "visible_cases_clause",
     "visible_cases_parts",
     "visible_fields",

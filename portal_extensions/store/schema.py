@@ -143,6 +143,17 @@ sa.Index(
     cases.c.authority_withdrawn_at,
     *_CASE_LIST_COLUMNS,
 )
+sa.Index(
+    "ix_cases_cover_list",
+    cases.c.sharing_colleague_id,
+    cases.c.sharing_level,
+    cases.c.member_id,
+    cases.c.removed_at,
+    cases.c.sharing_until,
+    cases.c.authority_recorded_at,
+    cases.c.authority_withdrawn_at,
+    *_CASE_LIST_COLUMNS,
+)
 
 # ------------------------------------------------------------ users and roles
 users = sa.Table(

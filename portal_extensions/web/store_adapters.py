@@ -153,9 +153,9 @@ class StoreCaseRepository:
         recently_closed_days: int = 30,
         ward_id: str | None = None,
     ) -> CaseListing:
-        # The rule runs as a UNION of its parts (`access.visible_cases_parts`), each answered
-        # from a covering index (migration 0002) without reading the large case rows; UNION,
-        # not UNION ALL, because the parts may overlap. Only the page's rows are read in full.
+        # The rule runs as a UNION ALL of its parts (`access.visible_cases_parts`, pairwise
+        # disjoint), each answered from a covering index (migration 0002) without reading the
+        # large case rows. Only the page's rows are read in full.
         with self.store.read() as conn:
             parts = visible_cases_parts(viewer, now, self.columns, party_members(conn, viewer))
             if not parts:
@@ -163,7 +163,7 @@ class StoreCaseRepository:
             scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
             if ward_id is not None:
                 scope.append(cases.c.ward_id == ward_id)
-            keyed = sa.union(
+            keyed = sa.union_all(
                 *(
                     sa.select(
                         cases.c.portal_id, cases.c.status, cases.c.target_date, cases.c.closed_at
@@ -193,7 +193,7 @@ class StoreCaseRepository:
                 .subquery()
                 for part in parts
             ]
-            page = sa.union(
+            page = sa.union_all(
                 *(sa.select(each.c.portal_id, each.c.received_at) for each in newest)
             ).subquery("page")
             rows_query = (

@@ -29,8 +29,10 @@ from portal_extensions.access import (
     acting_for,
     can_act,
     can_view_case,
+    holds,
     members_for_new_case,
     project_case,
+    visibility_parts,
     visible_cases_clause,
     visible_cases_parts,
 )
@@ -262,4 +264,11 @@ def test_sql_filter_and_case_page_agree_on_arbitrary_cases(
     )
     for members_given in (None, party_members):
         parts = visible_cases_parts(viewer, now, COLUMNS, members_given)
-        assert set().union(*(visible_row_ids(engine, part) for part in parts)) == page
+        shown = [visible_row_ids(engine, part) for part in parts]
+        assert set().union(*shown) == page
+        assert sum(len(rows) for rows in shown) == len(page), "the parts are disjoint"
+    # In Python too (with the per-row party fact): a case the page allows is in exactly one
+    # part, a refused case in none.
+    for i, case in enumerate(joined):
+        held = [holds(part, case) for part in visibility_parts(viewer, now)]
+        assert sum(held) == (1 if i in page else 0)

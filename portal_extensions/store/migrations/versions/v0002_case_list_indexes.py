@@ -5,7 +5,8 @@ Revises: 0001
 Create Date: 2026-11-24
 
 Lists run the access rule as a union of its parts (`access.visible_cases_parts`): a member's
-own cases, and cases shared with their ward (by ward, or by party through the member list).
+own cases, cases shared with their ward (by ward, or by party through the member list) and
+cases naming them as cover.
 Each index holds every column such a part filters, counts and sorts on, so the database answers
 a part from the index alone, without reading the large case rows (the mapped case as JSON).
 """
@@ -31,12 +32,25 @@ WARD_LIST = [
     *LIST_COLUMNS,
 ]
 
+COVER_LIST = [
+    "sharing_colleague_id",
+    "sharing_level",
+    "member_id",
+    "removed_at",
+    "sharing_until",
+    "authority_recorded_at",
+    "authority_withdrawn_at",
+    *LIST_COLUMNS,
+]
+
 
 def upgrade() -> None:
     op.create_index("ix_cases_member_list", "cases", MEMBER_LIST, unique=False)
     op.create_index("ix_cases_ward_sharing_list", "cases", WARD_LIST, unique=False)
+    op.create_index("ix_cases_cover_list", "cases", COVER_LIST, unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_cover_list", table_name="cases")
     op.drop_index("ix_cases_ward_sharing_list", table_name="cases")
     op.drop_index("ix_cases_member_list", table_name="cases")
