@@ -5,11 +5,14 @@ decides access. The rule is written once, as data: for each viewer, a tuple of `
 small predicate over a case's index facts (`CaseFacts`). The same grants are
 
 * evaluated in Python (`can_view_case`), for a case page, and
-* translated to a SQL where-clause (`visible_cases_clause`), for lists and searches,
+* translated to a SQL where-clause (`visible_cases_clause`), for lists and searches, or to
+  pairwise disjoint where-clauses whose OR is the same rule (`visible_cases_parts`), for lists
+  over a large index that run one indexed query per part,
 
 so a list can never show a case whose page would refuse it. The predicate language has no
-negation on purpose: with only equality, membership, null tests, AND and OR, SQL's three-valued
-logic and Python's two-valued logic agree on every row (an unknown is never turned into true).
+negation on purpose: with only (in)equality of known values, membership, null tests, AND and
+OR, SQL's three-valued logic and Python's two-valued logic agree on every row (an unknown is
+never turned into true).
 
 Decisions made here (and tested in `tests/portal/test_access_*.py`):
 
