@@ -124,35 +124,33 @@ cases = sa.Table(
 )
 sa.Index("ix_cases_member_status", cases.c.member_id, cases.c.status)
 # Covering indexes for the list parts (revision 0002): each holds what a part filters, counts
-# and sorts on, so a list never reads the large case rows it does not show.
-_CASE_LIST_COLUMNS = (
-    cases.c.status,
-    cases.c.target_date,
-    cases.c.closed_at,
-    cases.c.received_at,
-    cases.c.portal_id,
-)
-sa.Index("ix_cases_member_list", cases.c.member_id, cases.c.removed_at, *_CASE_LIST_COLUMNS)
+# and sorts on, so a list never reads the large case rows it does not show. The lists' order
+# (newest first) follows the exactly matched columns, so a page is read in order.
+_NEWEST = (cases.c.received_at, cases.c.portal_id)
+_BUCKET_COLUMNS = (cases.c.status, cases.c.target_date, cases.c.closed_at)
+sa.Index("ix_cases_member_list", cases.c.member_id, cases.c.removed_at, *_NEWEST, *_BUCKET_COLUMNS)
 sa.Index(
     "ix_cases_ward_sharing_list",
     cases.c.ward_id,
     cases.c.sharing_level,
+    *_NEWEST,
     cases.c.member_id,
     cases.c.removed_at,
     cases.c.authority_recorded_at,
     cases.c.authority_withdrawn_at,
-    *_CASE_LIST_COLUMNS,
+    *_BUCKET_COLUMNS,
 )
 sa.Index(
     "ix_cases_cover_list",
     cases.c.sharing_colleague_id,
     cases.c.sharing_level,
+    *_NEWEST,
     cases.c.member_id,
     cases.c.removed_at,
     cases.c.sharing_until,
     cases.c.authority_recorded_at,
     cases.c.authority_withdrawn_at,
-    *_CASE_LIST_COLUMNS,
+    *_BUCKET_COLUMNS,
 )
 
 # ------------------------------------------------------------ users and roles

@@ -88,14 +88,10 @@ def _queued(portal_id: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
 
 
 def bucket_clause(
-    bucket: Bucket,
-    now: datetime,
-    recently_closed_days: int,
-    columns: sa.ColumnCollection[str, sa.ColumnElement[Any]] | None = None,
+    bucket: Bucket, now: datetime, recently_closed_days: int
 ) -> sa.ColumnElement[bool]:
-    """`repository.in_bucket`, over the index columns (or a subquery's columns of the same
-    names: `status`, `target_date`, `closed_at`)."""
-    c = cases.c if columns is None else columns
+    """`repository.in_bucket`, over the index columns."""
+    c = cases.c
     today = council_day(now)
     is_open = c.status.not_in(_CLOSED_OR_DRAFT)
     if bucket is Bucket.OPEN:
@@ -163,28 +159,26 @@ class StoreCaseRepository:
             scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
             if ward_id is not None:
                 scope.append(cases.c.ward_id == ward_id)
-            keyed = sa.union_all(
+            # One row of bucket counts per part, added up here (the parts are disjoint).
+            counting = sa.union_all(
                 *(
                     sa.select(
-                        cases.c.portal_id, cases.c.status, cases.c.target_date, cases.c.closed_at
+                        *(
+                            sa.func.coalesce(
+                                sa.func.sum(
+                                    sa.case(
+                                        (bucket_clause(each, now, recently_closed_days), 1),
+                                        else_=0,
+                                    )
+                                ),
+                                0,
+                            ).label(each.value)
+                            for each in Bucket
+                        )
                     ).where(part, *scope)
                     for part in parts
                 )
-            ).subquery("visible")
-            counting = sa.select(
-                *(
-                    sa.func.coalesce(
-                        sa.func.sum(
-                            sa.case(
-                                (bucket_clause(each, now, recently_closed_days, keyed.c), 1),
-                                else_=0,
-                            )
-                        ),
-                        0,
-                    ).label(each.value)
-                    for each in Bucket
-                )
-            ).select_from(keyed)
+            )
             newest = [
                 sa.select(cases.c.portal_id, cases.c.received_at)
                 .where(part, *scope, bucket_clause(bucket, now, recently_closed_days))
@@ -212,9 +206,9 @@ class StoreCaseRepository:
                 .limit(limit)
                 .offset(offset)
             )
-            counted = conn.execute(counting).one()
+            counted = conn.execute(counting).all()
             rows = conn.execute(rows_query).all()
-        counts = {each: int(counted._mapping[each.value]) for each in Bucket}
+        counts = {each: sum(int(part._mapping[each.value]) for part in counted) for each in Bucket}
         return CaseListing(
             rows=[
                 CaseSummary(

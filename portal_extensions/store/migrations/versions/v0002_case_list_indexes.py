@@ -20,27 +20,31 @@ down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-LIST_COLUMNS = ["status", "target_date", "closed_at", "received_at", "portal_id"]
-MEMBER_LIST = ["member_id", "removed_at", *LIST_COLUMNS]
+# The newest first (the lists' order) right after the columns a part matches exactly, so a page
+# is read in order and stops at its last row; then what the buckets count on.
+NEWEST = ["received_at", "portal_id"]
+BUCKET_COLUMNS = ["status", "target_date", "closed_at"]
+MEMBER_LIST = ["member_id", "removed_at", *NEWEST, *BUCKET_COLUMNS]
 WARD_LIST = [
     "ward_id",
     "sharing_level",
+    *NEWEST,
     "member_id",
     "removed_at",
     "authority_recorded_at",
     "authority_withdrawn_at",
-    *LIST_COLUMNS,
+    *BUCKET_COLUMNS,
 ]
-
 COVER_LIST = [
     "sharing_colleague_id",
     "sharing_level",
+    *NEWEST,
     "member_id",
     "removed_at",
     "sharing_until",
     "authority_recorded_at",
     "authority_withdrawn_at",
-    *LIST_COLUMNS,
+    *BUCKET_COLUMNS,
 ]
 
 
