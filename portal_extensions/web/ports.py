@@ -10,8 +10,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -110,6 +110,29 @@ class MemorySessionRegistry:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedFile:
+    """A file uploaded with a write the CRM has not confirmed yet (its content is in the
+    outbox). `file_id` addresses it within its case: `<write key>.<position>`."""
+
+    file_id: str
+    name: str
+    media_type: str
+    size_bytes: int
+
+
+def queued_file_id(key: str, position: int) -> str:
+    return f"{key}.{position}"
+
+
+def split_queued_file_id(file_id: str) -> tuple[str, int] | None:
+    """The write key and position of a `queued_file_id`, or None if it is not one."""
+    key, _, position = file_id.rpartition(".")
+    if not key or not position.isdigit() or len(position) > 4:
+        return None
+    return key, int(position)
+
+
+@dataclass(frozen=True, slots=True)
 class PendingWrite:
     """A change made in the portal that the CRM has not confirmed yet."""
 
@@ -117,6 +140,13 @@ class PendingWrite:
     state: str  # queued, sent, needs_attention
     actor: str
     created_at: datetime
+    key: str = ""  # the outbox's idempotency key
+    text: str | None = None  # a note's text or a closing/reopening reason
+    files: tuple[QueuedFile, ...] = ()
+
+
+SHOWN_TEXT_KINDS = frozenset({"add_note", "attach", "close_case", "reopen_case"})
+"""Writes whose text the timeline shows while they wait (a whole changed case is not text)."""
 
 
 class CaseWrites(Protocol):
@@ -161,6 +191,13 @@ class CaseWrites(Protocol):
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
+    def queued_file(
+        self, portal_id: uuid.UUID, file_id: str
+    ) -> tuple[PendingWrite, CheckedFile] | None:
+        """A file of a write on this case whose content is still in the outbox, with the write
+        (its `actor` is the uploader), or None. The caller checks who may download it."""
+        ...
+
 
 class MemoryCaseWrites:
     """Queued writes in memory (tests and the demo before the store is wired)."""
@@ -178,6 +215,7 @@ class MemoryCaseWrites:
         self.updated = updated  # told of each changed case, to re-index it at once
         self.writes: dict[uuid.UUID, list[tuple[str, PendingWrite]]] = {}
         self.files: dict[uuid.UUID, list[CheckedFile]] = {}
+        self.queued_files: dict[tuple[uuid.UUID, str], tuple[PendingWrite, CheckedFile]] = {}
 
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:
         if self.created is not None:
@@ -204,12 +242,31 @@ class MemoryCaseWrites:
         return key
 
     def _queue(
-        self, kind: str, portal_id: uuid.UUID, text: str, actor: str, on_behalf_of: str | None
+        self,
+        kind: str,
+        portal_id: uuid.UUID,
+        text: str,
+        actor: str,
+        on_behalf_of: str | None,
+        files: Sequence[CheckedFile] = (),
     ) -> str:
         now = self.clock()
-        self.writes.setdefault(portal_id, []).append(
-            (text, PendingWrite(kind, "queued", actor, now))
+        key = str(uuid.uuid4())
+        write = PendingWrite(
+            kind,
+            "queued",
+            actor,
+            now,
+            key=key,
+            text=text if kind in SHOWN_TEXT_KINDS else None,
+            files=tuple(
+                QueuedFile(queued_file_id(key, n), f.name, f.media_type, len(f.content))
+                for n, f in enumerate(files)
+            ),
         )
+        self.writes.setdefault(portal_id, []).append((text, write))
+        for queued, checked in zip(write.files, files, strict=True):
+            self.queued_files[(portal_id, queued.file_id)] = (write, checked)
         self.audit.record(
             PortalAuditEvent(
                 at=now,
@@ -221,7 +278,7 @@ class MemoryCaseWrites:
                 on_behalf_of=on_behalf_of,
             )
         )
-        return str(uuid.uuid4())
+        return key
 
     def add_note(
         self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
@@ -238,7 +295,7 @@ class MemoryCaseWrites:
         on_behalf_of: str | None,
     ) -> str:
         self.files.setdefault(portal_id, []).extend(files)
-        return self._queue("attach", portal_id, text, actor, on_behalf_of)
+        return self._queue("attach", portal_id, text, actor, on_behalf_of, files)
 
     def close(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
@@ -252,6 +309,11 @@ class MemoryCaseWrites:
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         return [write for _, write in self.writes.get(portal_id, [])]
+
+    def queued_file(
+        self, portal_id: uuid.UUID, file_id: str
+    ) -> tuple[PendingWrite, CheckedFile] | None:
+        return self.queued_files.get((portal_id, file_id))
 
 
 class PartySearchUnavailable(Exception):
@@ -354,13 +416,57 @@ class ServiceContact:
     officer_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryNames:
+    """The directory's names for the ids cases carry (members, wards, services, categories).
+
+    Pages show the name and fall back to the id when the directory does not know it (a member
+    who has left, a category the code book has dropped); the API gives both. Looked up once per
+    request and then one dict read per row, never a query per row.
+    """
+
+    members: Mapping[str, str] = field(default_factory=dict)
+    wards: Mapping[str, str] = field(default_factory=dict)
+    services: Mapping[str, str] = field(default_factory=dict)
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    def member(self, member_id: str | None) -> str:
+        return self.members.get(member_id, member_id) if member_id else ""
+
+    def ward(self, ward_id: str | None) -> str:
+        return self.wards.get(ward_id, ward_id) if ward_id else ""
+
+    def service(self, service_id: str | None) -> str:
+        return self.services.get(service_id, service_id) if service_id else ""
+
+    def category(self, code: str | None) -> str:
+        return self.categories.get(code, code) if code else ""
+
+
 class DirectorySource(Protocol):
     def service_contacts(self) -> list[ServiceContact]: ...
+
+    def names(self) -> DirectoryNames:
+        """Every name of the directory, from a small cache: called once per page or call."""
+        ...
 
 
 @dataclass
 class MemoryDirectory:
+    """The directory in memory; `known` holds the names of members, wards and categories
+    (service names come from the contacts)."""
+
     contacts: list[ServiceContact]
+    known: DirectoryNames = field(default_factory=DirectoryNames)
 
     def service_contacts(self) -> list[ServiceContact]:
         return sorted(self.contacts, key=lambda contact: contact.service.casefold())
+
+    def names(self) -> DirectoryNames:
+        services = {c.service_id: c.service for c in self.contacts if c.service_id}
+        return DirectoryNames(
+            members=self.known.members,
+            wards=self.known.wards,
+            services={**self.known.services, **services},
+            categories=self.known.categories,
+        )

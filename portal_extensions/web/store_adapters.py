@@ -8,11 +8,16 @@ in-memory reference agree (tested in `tests/portal/test_store_adapters.py`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
+import secrets
+import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,13 +38,15 @@ from portal_extensions.access import (
     visible_cases_parts,
 )
 from portal_extensions.outbox import (
+    NotePayload,
     OutboxState,
-    entries_for_case,
+    WriteKind,
     queue_close,
     queue_create_case,
     queue_note,
     queue_reopen,
     queue_update_case,
+    queued_note,
 )
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, record_event, search_cases
@@ -51,20 +58,26 @@ from portal_extensions.store.schema import (
     officers,
     outbox,
     parties,
+    portal_sessions,
     services,
     user_roles,
     users,
+    wards,
 )
 from portal_extensions.web.attachments import CheckedFile
 from portal_extensions.web.auth import Account
 from portal_extensions.web.ports import (
     Choice,
+    DirectoryNames,
     HealthCheck,
     MemberChoice,
     PartySearchUnavailable,
     PendingWrite,
     PortalAuditEvent,
+    QueuedFile,
     ServiceContact,
+    queued_file_id,
+    split_queued_file_id,
 )
 from portal_extensions.web.repository import (
     Bucket,
@@ -299,18 +312,14 @@ class StoreAccounts:
         return self.by_username(user_id)
 
     def by_username(self, username: str) -> Account | None:
+        # One round trip, asked on every request: a row per role grant, each carrying the user
+        # and what their role links to (member, ward and party; officer's service).
         with self.store.read() as conn:
-            user = conn.execute(
-                sa.select(users).where(sa.func.lower(users.c.username) == username.lower())
-            ).first()
-            if user is None:
-                return None
-            grants = conn.execute(
-                sa.select(user_roles.c.role_name, user_roles.c.acting_for_member_id).where(
-                    user_roles.c.user_id == user.id
-                )
-            ).all()
-            viewer = self._viewer(conn, user, grants)
+            rows = conn.execute(_ACCOUNT_ROWS, {"username": username.lower()}).all()
+        if not rows:
+            return None
+        user = rows[0]
+        viewer = self._viewer(user, rows)
         if viewer is None:
             return None
         return Account(
@@ -321,10 +330,9 @@ class StoreAccounts:
             active=bool(user.active),
         )
 
-    def _viewer(
-        self, conn: sa.Connection, user: sa.Row[Any], grants: Sequence[sa.Row[Any, Any]]
-    ) -> Viewer | None:
-        names = {grant.role_name for grant in grants}
+    def _viewer(self, user: Any, grants: Sequence[Any]) -> Viewer | None:
+        # Rows of `_ACCOUNT_ROWS`.
+        names = {grant.role_name for grant in grants if grant.role_name is not None}
         if len(names) != 1:
             log.warning(
                 "user id %s has %d roles; a user needs exactly one, so sign-in is refused",
@@ -339,19 +347,14 @@ class StoreAccounts:
             return None
         try:
             if role is Role.MEMBER:
-                member = conn.execute(
-                    sa.select(members.c.id, members.c.ward_id, parties.c.name.label("party"))
-                    .select_from(members.join(parties, members.c.party_id == parties.c.id))
-                    .where(members.c.id == user.member_id)
-                ).first()
-                if member is None:
+                if user.linked_member_id is None:
                     raise ViewerError(f"user {user.username!r} has role 'member' but no member")
                 return Viewer(
                     user.username,
                     role,
-                    member_id=member.id,
-                    party=member.party,
-                    ward_id=member.ward_id,
+                    member_id=user.linked_member_id,
+                    party=user.member_party,
+                    ward_id=user.member_ward_id,
                 )
             if role is Role.MEMBERS_SERVICES:
                 supported = frozenset(
@@ -359,9 +362,7 @@ class StoreAccounts:
                 )
                 return Viewer(user.username, role, supported_member_ids=supported)
             if role is Role.SERVICE_OFFICER:
-                service = conn.execute(
-                    sa.select(officers.c.service_id).where(officers.c.id == user.officer_id)
-                ).scalar_one_or_none()
+                service = user.officer_service_id
                 return Viewer(
                     user.username, role, service_ids=frozenset({service} if service else ())
                 )
@@ -369,6 +370,86 @@ class StoreAccounts:
         except ViewerError as error:
             log.warning("user id %s cannot sign in: %s", user.id, error)
             return None
+
+
+_ACCOUNT_ROWS = (
+    sa.select(
+        users.c.id,
+        users.c.username,
+        users.c.display_name,
+        users.c.password_hash,
+        users.c.active,
+        user_roles.c.role_name,
+        user_roles.c.acting_for_member_id,
+        members.c.id.label("linked_member_id"),
+        members.c.ward_id.label("member_ward_id"),
+        parties.c.name.label("member_party"),
+        officers.c.service_id.label("officer_service_id"),
+    )
+    .select_from(
+        users.outerjoin(user_roles, user_roles.c.user_id == users.c.id)
+        .outerjoin(members, members.c.id == users.c.member_id)
+        .outerjoin(parties, parties.c.id == members.c.party_id)
+        .outerjoin(officers, officers.c.id == users.c.officer_id)
+    )
+    .where(sa.func.lower(users.c.username) == sa.bindparam("username"))
+)
+"""A user's account in one statement, built once (the sign-in check runs on every request)."""
+
+
+def _session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+_LIVE_SESSION = sa.select(portal_sessions.c.user_id, portal_sessions.c.expires_at).where(
+    portal_sessions.c.token_hash == sa.bindparam("token_hash")
+)
+
+
+class StoreSessionRegistry:
+    """`SessionRegistry` in the store's `portal_sessions` table, shared by every worker process
+    of the portal (and surviving a restart). Only a SHA-256 of each session id is stored.
+    Expired rows are removed whenever someone signs in."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.store = store
+        self.clock = clock
+
+    def issue(self, user_id: str, lifetime_seconds: float) -> str:
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.store.write() as conn:
+            conn.execute(sa.delete(portal_sessions).where(portal_sessions.c.expires_at <= now))
+            conn.execute(
+                sa.insert(portal_sessions).values(
+                    token_hash=_session_digest(session_id),
+                    user_id=user_id,
+                    issued_at=now,
+                    expires_at=now + timedelta(seconds=lifetime_seconds),
+                )
+            )
+        return session_id
+
+    def is_live(self, session_id: str, user_id: str) -> bool:
+        with self.store.read() as conn:
+            row = conn.execute(_LIVE_SESSION, {"token_hash": _session_digest(session_id)}).first()
+        return row is not None and row.user_id == user_id and row.expires_at > self.clock()
+
+    def revoke(self, session_id: str) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                sa.delete(portal_sessions).where(
+                    portal_sessions.c.token_hash == _session_digest(session_id)
+                )
+            )
+
+    def revoke_all(self, user_id: str) -> int:
+        """Sign a user out everywhere (an account deactivated or a password changed)."""
+        with self.store.write() as conn:
+            result = conn.execute(
+                sa.delete(portal_sessions).where(portal_sessions.c.user_id == user_id)
+            )
+        return int(result.rowcount or 0)
 
 
 class StoreAuditTrail:
@@ -519,13 +600,89 @@ class StoreCaseWrites:
         return key
 
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
+        """The case's writes the CRM has not confirmed, oldest first, with a note's text and
+        files (named and sized from the outbox payload; the content is not decoded here)."""
+        query = (
+            sa.select(
+                outbox.c.idempotency_key,
+                outbox.c.kind,
+                outbox.c.state,
+                outbox.c.actor,
+                outbox.c.created_at,
+                outbox.c.payload,
+            )
+            .where(
+                outbox.c.portal_id == str(portal_id),
+                outbox.c.state != OutboxState.CONFIRMED.value,
+            )
+            .order_by(outbox.c.id)
+        )
         with self.store.read() as conn:
-            entries = entries_for_case(conn, str(portal_id))
-        return [
-            PendingWrite(entry.kind.value, entry.state.value, entry.actor, entry.created_at)
-            for entry in entries
-            if entry.state is not OutboxState.CONFIRMED
-        ]
+            rows = conn.execute(query).all()
+        return [self._pending(row) for row in rows]
+
+    @staticmethod
+    def _pending(row: Any) -> PendingWrite:
+        text: str | None = None
+        files: tuple[QueuedFile, ...] = ()
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        if row.kind in (WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value):
+            try:
+                note = NotePayload.model_validate(payload)
+            except ValidationError:
+                note = None
+            if note is not None:
+                text = note.text
+                files = tuple(
+                    QueuedFile(
+                        queued_file_id(row.idempotency_key, n),
+                        item.name,
+                        item.content_type,
+                        _decoded_size(item.content_b64),
+                    )
+                    for n, item in enumerate(note.files)
+                )
+        elif row.kind in (WriteKind.CLOSE_CASE.value, WriteKind.REOPEN_CASE.value):
+            reason = payload.get("reason")
+            text = reason if isinstance(reason, str) else None
+        return PendingWrite(
+            row.kind,
+            row.state,
+            row.actor,
+            row.created_at,
+            key=row.idempotency_key,
+            text=text,
+            files=files,
+        )
+
+    def queued_file(
+        self, portal_id: uuid.UUID, file_id: str
+    ) -> tuple[PendingWrite, CheckedFile] | None:
+        split = split_queued_file_id(file_id)
+        if split is None:
+            return None
+        key, position = split
+        with self.store.read() as conn:
+            row = conn.execute(
+                sa.select(
+                    outbox.c.idempotency_key,
+                    outbox.c.kind,
+                    outbox.c.state,
+                    outbox.c.actor,
+                    outbox.c.created_at,
+                    outbox.c.payload,
+                ).where(outbox.c.portal_id == str(portal_id), outbox.c.idempotency_key == key)
+            ).first()
+            note = queued_note(conn, str(portal_id), key) if row is not None else None
+        if row is None or note is None or position >= len(note.files):
+            return None
+        item = note.files[position]
+        try:
+            content = base64.b64decode(item.content_b64, validate=True)
+        except ValueError:
+            log.warning("a queued file in the outbox is not valid base64; not served")
+            return None
+        return self._pending(row), CheckedFile(item.name, item.content_type, content)
 
 
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
@@ -608,10 +765,48 @@ class StoreEnquiryOptions:
 
 
 class StoreDirectory:
-    """`DirectorySource` from the store's services and officers."""
+    """`DirectorySource` from the store's services and officers.
 
-    def __init__(self, store: Store) -> None:
+    `names()` is cached for `names_ttl_seconds` (a minute by default) rather than invalidated by
+    the directory import: the import may run in another process (`caseload` commands, another
+    worker), which an in-process invalidation would not reach, and the directory changes a few
+    times a year, so a renamed ward showing its old name for up to a minute is harmless. Each
+    request then costs a dict lookup per row, never a query. `forget_names()` drops the cache.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        names_ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
         self.store = store
+        self.names_ttl_seconds = names_ttl_seconds
+        self.clock = clock
+        self._names: tuple[float, DirectoryNames] | None = None
+        self._names_lock = threading.Lock()
+
+    def names(self) -> DirectoryNames:
+        cached = self._names
+        if cached is not None and cached[0] > self.clock():
+            return cached[1]
+        with self._names_lock:  # one reader refreshes; the others wait for its answer
+            cached = self._names
+            if cached is not None and cached[0] > self.clock():
+                return cached[1]
+            with self.store.read() as conn:
+                names = DirectoryNames(
+                    members=_pairs(conn, members.c.id, members.c.name),
+                    wards=_pairs(conn, wards.c.id, wards.c.name),
+                    services=_pairs(conn, services.c.id, services.c.name),
+                    categories=_pairs(conn, categories.c.code, categories.c.name),
+                )
+            self._names = (self.clock() + self.names_ttl_seconds, names)
+            return names
+
+    def forget_names(self) -> None:
+        self._names = None
 
     def service_contacts(self) -> list[ServiceContact]:
         query = (
@@ -641,3 +836,12 @@ class StoreDirectory:
             )
             for row in rows
         ]
+
+
+def _pairs(conn: sa.Connection, key: sa.Column[str], name: sa.Column[str]) -> dict[str, str]:
+    return {row[0]: row[1] for row in conn.execute(sa.select(key, name))}
+
+
+def _decoded_size(b64: str) -> int:
+    """The size of base64 content without decoding it."""
+    return len(b64) * 3 // 4 - (2 if b64.endswith("==") else 1 if b64.endswith("=") else 0)
