@@ -22,7 +22,14 @@ from pydantic import BaseModel
 
 from portal_extensions.access import Role
 from portal_extensions.store.audit import record_event
-from portal_extensions.store.schema import members, officers, roles, user_roles, users
+from portal_extensions.store.schema import (
+    members,
+    officers,
+    portal_sessions,
+    roles,
+    user_roles,
+    users,
+)
 from portal_extensions.web.auth import hash_password
 
 MIN_PASSWORD_LENGTH: Final = 12
@@ -281,6 +288,11 @@ def create_user(
     return user_id
 
 
+def _sign_out_everywhere(conn: sa.Connection, username: str) -> None:
+    """End the user's portal sessions (the portal's session ids are its user names)."""
+    conn.execute(sa.delete(portal_sessions).where(portal_sessions.c.user_id == username))
+
+
 def set_password(
     conn: sa.Connection,
     username: str,
@@ -295,6 +307,7 @@ def set_password(
     conn.execute(
         sa.update(users).where(users.c.id == user.id).values(password_hash=hash_password(password))
     )
+    _sign_out_everywhere(conn, user.username)  # a reset password ends every old session
     record_event(
         conn,
         actor=actor,
@@ -322,6 +335,7 @@ def deactivate(
     if not user.active:
         return False
     conn.execute(sa.update(users).where(users.c.id == user.id).values(active=False))
+    _sign_out_everywhere(conn, user.username)
     record_event(
         conn,
         actor=actor,

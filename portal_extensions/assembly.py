@@ -16,6 +16,7 @@ from portal_extensions.web.store_adapters import (
     StoreDirectory,
     StoreEnquiryOptions,
     StoreHealth,
+    StoreSessionRegistry,
 )
 
 
@@ -30,6 +31,7 @@ def build_portal(settings: PortalSettings, store: Store, client: CRMClient | Non
         directory=StoreDirectory(store),
         audit=StoreAuditTrail(store),
         health=StoreHealth(store, client),
+        sessions=StoreSessionRegistry(store),  # shared by every worker process
         attachments=CRMAttachmentSource(client) if client is not None else None,
     )
 

@@ -210,6 +210,17 @@ sa.Index(
     postgresql_where=_GRANT_NAMES_NO_MEMBER,
 )
 
+# Signed-in sessions (revision 0003): only a hash of each session id, so a copy of the table
+# cannot be used to sign in.
+portal_sessions = sa.Table(
+    "portal_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(200), nullable=False, index=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 # --------------------------------------------------------------------- outbox
 outbox = sa.Table(
     "outbox",
@@ -298,6 +309,7 @@ __all__ = [
     "officers",
     "outbox",
     "parties",
+    "portal_sessions",
     "reminders",
     "roles",
     "services",
