@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI
 from rich.console import Console
 from rich.markup import escape
 
@@ -20,7 +21,11 @@ from portal_extensions.runtime import Runtime
 from portal_extensions.settings import StoreSettingsError, load_settings
 from portal_extensions.store.engine import StoreError
 from portal_extensions.web.assets import AssetsMissingError
-from portal_extensions.web.settings import PortalSettingsError, load_portal_settings
+from portal_extensions.web.settings import (
+    PortalSettings,
+    PortalSettingsError,
+    load_portal_settings,
+)
 
 err = Console(stderr=True)
 
@@ -54,25 +59,23 @@ def serve(
             "`caseload outbox send` worker runs)."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Portal worker processes (about one per CPU core). Sessions live in the store, "
+            "so every worker knows every sign-in.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the members' portal (pages and JSON API) from the local store."""
     import uvicorn
 
     path = _config(config)
     try:
-        portal = load_portal_settings(path)
-        settings = load_settings(path, need_crm=False)
-        runtime = Runtime(settings)
-        store = runtime.store
-        client = runtime.client if settings.crm is not None else None
-        app = build_portal(portal, store, client)
-    except (
-        PortalSettingsError,
-        StoreSettingsError,
-        SettingsError,
-        StoreError,
-        AssetsMissingError,
-    ) as error:
+        portal, app, runtime = _assemble(path)
+    except _SETTINGS_ERRORS as error:
         err.print(f"[red]caseload serve:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     err.print(f"Caseload for {portal.council_name} on http://{host}:{port}/", highlight=False)
@@ -80,18 +83,25 @@ def serve(
     # X-Forwarded-For is never believed.
     stop = threading.Event()
     worker: threading.Thread | None = None
-    if dispatch and client is not None:
+    if dispatch and runtime.settings.crm is not None:
         worker = threading.Thread(
             target=runtime.dispatcher().serve, args=(stop,), name="outbox-dispatcher", daemon=True
         )
         worker.start()
+    target: FastAPI | str = app
+    if workers > 1:
+        # Each worker process assembles its own portal from the same configuration file.
+        os.environ[_WORKER_CONFIG_ENV] = str(path.resolve()) if path else ""
+        target = "cli.portal_cmd:worker_app"
     try:
         # No access log: addresses can carry residents' names (search words); the council's proxy
         # keeps its own request log under its own retention rules.
         uvicorn.run(
-            app,
+            target,
             host=host,
             port=port,
+            workers=workers,
+            factory=workers > 1,
             proxy_headers=False,
             server_header=False,
             access_log=False,
@@ -103,9 +113,35 @@ def serve(
         runtime.close()
 
 
+_SETTINGS_ERRORS = (
+    PortalSettingsError,
+    StoreSettingsError,
+    SettingsError,
+    StoreError,
+    AssetsMissingError,
+)
+_WORKER_CONFIG_ENV = "CASELOAD_SERVE_WORKER_CONFIG"
+
+
+def _assemble(path: Path | None) -> tuple[PortalSettings, FastAPI, Runtime]:
+    """The portal's settings, app and runtime (store and CRM client) from one config file."""
+    portal = load_portal_settings(path)
+    settings = load_settings(path, need_crm=False)
+    runtime = Runtime(settings)
+    client = runtime.client if settings.crm is not None else None
+    return portal, build_portal(portal, runtime.store, client), runtime
+
+
+def worker_app() -> FastAPI:
+    """The app of one `serve --workers N` worker process (uvicorn calls this in each)."""
+    named = os.environ.get(_WORKER_CONFIG_ENV, "")
+    _portal, app, _runtime = _assemble(Path(named) if named else None)
+    return app
+
+
 def register(app: typer.Typer) -> None:
     """Add `serve` to the root app."""
     app.command("serve")(serve)
 
 
-__all__ = ["register", "serve"]
+__all__ = ["register", "serve", "worker_app"]
