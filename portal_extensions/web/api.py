@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +32,7 @@ from portal_extensions.web.casework import (
     VisibleCase,
     list_cases,
     open_case,
+    own_pending,
     parse_bucket,
     signed_in,
 )
@@ -38,8 +40,8 @@ from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingF
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
 from portal_extensions.web.lookup import find_residents
 from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
-from portal_extensions.web.ports import Outcome
-from portal_extensions.web.repository import Bucket
+from portal_extensions.web.ports import DirectoryNames, Outcome
+from portal_extensions.web.repository import Bucket, CaseSummary
 from portal_extensions.web.security import csrf_token
 
 router = APIRouter(prefix="/api/v1", tags=["caseload"], dependencies=[Depends(guard)])
@@ -57,10 +59,28 @@ class CaseRowOut(BaseModel):
     crm_reference: str | None
     title: str
     member_id: str
+    member_name: str  # the directory's name, or the id when the directory does not know it
     status: CaseStatus
     received_at: datetime
     target_date: date | None
     queued: bool
+
+
+def _rows(rows: list[CaseSummary], names: DirectoryNames) -> list[CaseRowOut]:
+    return [
+        CaseRowOut(
+            portal_id=row.portal_id,
+            crm_reference=row.crm_reference,
+            title=row.title,
+            member_id=row.member_id,
+            member_name=names.member(row.member_id),
+            status=row.status,
+            received_at=row.received_at,
+            target_date=row.target_date,
+            queued=row.queued,
+        )
+        for row in rows
+    ]
 
 
 class CaseListOut(BaseModel):
@@ -119,7 +139,7 @@ def caseload(request: Request, view: str | None = None, offset: int = 0) -> Case
         counts=dict(listing.counts),
         total=listing.total,
         offset=max(offset, 0),
-        cases=[CaseRowOut.model_validate(row, from_attributes=True) for row in listing.rows],
+        cases=_rows(listing.rows, portal_of(request).directory.names()),
     )
 
 
@@ -144,7 +164,7 @@ def ward(
         counts=dict(listing.counts),
         total=listing.total,
         offset=max(offset, 0),
-        cases=[CaseRowOut.model_validate(row, from_attributes=True) for row in listing.rows],
+        cases=_rows(listing.rows, portal_of(request).directory.names()),
     )
 
 
@@ -183,19 +203,51 @@ def enquiry_options(request: Request) -> EnquiryOptionsOut:
 def case(request: Request, portal_id: str) -> dict[str, Any]:
     """The case, with only the fields the viewer may see. 404 when missing or not visible."""
     visible = open_case(request, portal_id)
-    pending = (
-        portal_of(request).writes.pending(visible.stored.case.portal_id)
-        if "notes" in visible.fields
-        else []
-    )
+    portal = portal_of(request)
+    case_id = visible.stored.case.portal_id
+    pending = own_pending(visible, portal.writes.pending(case_id), signed_in(request))
     return {
         "queued": visible.stored.queued,
         "case": visible.fields,
+        "names": case_names(visible.fields, portal.directory.names()),
         "actions": sorted(action.value for action in visible.actions),
         "pending": [
-            {"kind": w.kind, "state": w.state, "created_at": w.created_at.isoformat()}
+            {
+                "kind": w.kind,
+                "state": w.state,
+                "created_at": w.created_at.isoformat(),
+                "key": w.key,
+                "text": w.text,
+                "files": [
+                    {
+                        "file_id": f.file_id,
+                        "name": f.name,
+                        "media_type": f.media_type,
+                        "size_bytes": f.size_bytes,
+                        "href": f"/cases/{case_id}/queued-files/{quote(f.file_id, safe='')}",
+                    }
+                    for f in w.files
+                ],
+            }
             for w in pending
         ],
+    }
+
+
+def case_names(fields: dict[str, Any], names: DirectoryNames) -> dict[str, dict[str, str]]:
+    """The names of the ids in the fields the viewer sees, by kind (each id to its name, or to
+    itself when the directory does not know it), so a program can show names beside ids."""
+    members = {fields.get("member_id"), (fields.get("sharing") or {}).get("colleague_id")}
+    members |= {note.get("author") for note in fields.get("notes", [])}
+    services = {fields.get("service_id")}
+    services |= {item.get("service_id") for item in fields.get("service_requests", [])}
+    return {
+        "members": {m: names.member(m) for m in members if isinstance(m, str) and m},
+        "wards": {w: names.ward(w) for w in [fields.get("ward_id")] if isinstance(w, str) and w},
+        "services": {s: names.service(s) for s in services if isinstance(s, str) and s},
+        "categories": {
+            c: names.category(c) for c in [fields.get("category")] if isinstance(c, str) and c
+        },
     }
 
 
@@ -470,12 +522,17 @@ class SearchOut(BaseModel):
     cases: list[CaseRowOut]
 
 
-@router.get("/search", response_model=SearchOut)
+class SearchIn(BaseModel):
+    text: Annotated[str, Field(max_length=400)]
+
+
+@router.post("/search", response_model=SearchOut)
 @allow(*CASE_ROLES)
-def search(request: Request, q: str = "") -> SearchOut:
-    """Cases the viewer may see matching every word of `q` in fields they may see."""
-    rows = run_search(request, q) if q.strip() else []
-    return SearchOut(cases=[CaseRowOut.model_validate(r, from_attributes=True) for r in rows])
+def search(request: Request, query: SearchIn) -> SearchOut:
+    """Cases the viewer may see matching every word of `text` in fields they may see. Posted,
+    so the words (often a resident's name) are never in an address or a log."""
+    rows = run_search(request, query.text) if query.text.strip() else []
+    return SearchOut(cases=_rows(rows, portal_of(request).directory.names()))
 
 
 class ServiceContactOut(BaseModel):

@@ -135,6 +135,15 @@ def _size(count: int) -> str:
     return f"{count / 1024:g} KB"
 
 
+def served_media_type(filename: str, content: bytes) -> str:
+    """The type a download is served as: the one its name claims only when the content agrees
+    (sniffed again, as on upload), else `application/octet-stream`, which no browser renders."""
+    extension = filename.rsplit(".", 1)[-1].casefold() if "." in filename else ""
+    if extension in ALLOWED_TYPES and extension in sniff(content):
+        return ALLOWED_TYPES[extension]
+    return "application/octet-stream"
+
+
 def content_disposition(filename: str) -> str:
     """An `attachment` header for a sanitised name (ASCII, no quotes to escape)."""
     extension = filename.rsplit(".", 1)[-1].casefold() if "." in filename else "bin"
@@ -150,5 +159,6 @@ __all__ = [
     "check_file",
     "content_disposition",
     "safe_filename",
+    "served_media_type",
     "sniff",
 ]

@@ -4,11 +4,15 @@ access policy the same way and write the same audit events."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 
+from mappings.model import NoteKind
 from portal_extensions.access import (
     Action,
     Role,
@@ -19,7 +23,8 @@ from portal_extensions.access import (
     project_case,
 )
 from portal_extensions.web.app import NotFound, Refused, portal_of, viewer_of
-from portal_extensions.web.ports import Outcome
+from portal_extensions.web.ports import DirectoryNames, Outcome, PendingWrite
+from portal_extensions.web.rendering import WRITE_TEXT
 from portal_extensions.web.repository import Bucket, CaseListing, StoredCase
 
 BUCKET_LABELS = {
@@ -139,3 +144,94 @@ def open_case(request: Request, portal_id: str, action: Action | None = None) ->
         on_behalf_of,
         frozenset(a for a in Action if can_act(viewer, stored.facts, a, now)),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The case's timeline: the CRM's notes and the portal's writes still waiting for it, merged
+
+NOTE_LABELS = {
+    NoteKind.NOTE: "Note",
+    NoteKind.SERVICE_RESPONSE: "Reply from a service",
+    NoteKind.STATUS_CHANGE: "Status changed",
+    NoteKind.CORRESPONDENCE: "Letter or email",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFile:
+    name: str
+    size_kb: int
+    href: str | None  # None when there is nothing to download yet (no document id)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    label: str
+    author: str
+    text: str | None
+    files: tuple[TimelineFile, ...]
+    waiting: str | None  # None: in the CRM; else "queued" or "needs attention"
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive times are UTC (as the store keeps them), so notes and writes sort together."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _kb(size_bytes: int) -> int:
+    return max(1, -(-size_bytes // 1024))
+
+
+def own_pending(
+    visible: VisibleCase, pending: Iterable[PendingWrite], viewer: Viewer
+) -> list[PendingWrite]:
+    """The waiting writes this viewer may see: all of them with the notes, else their own."""
+    if "notes" in visible.fields:
+        return list(pending)
+    return [write for write in pending if write.actor == viewer.user_id]
+
+
+def timeline(
+    visible: VisibleCase, pending: Iterable[PendingWrite], names: DirectoryNames
+) -> list[TimelineEntry]:
+    """Every entry newest first: the CRM's notes (labelled by kind, files downloadable by
+    document id) and the portal's writes not yet confirmed (files downloadable from the
+    outbox). `pending` must already be limited to what the viewer may see (`own_pending`)."""
+    case_id = visible.stored.case.portal_id
+    entries: list[tuple[datetime, int, TimelineEntry]] = []
+    for note in visible.fields.get("notes", []):
+        at = _aware(datetime.fromisoformat(note["created_at"]))
+        files = tuple(
+            TimelineFile(
+                item["filename"],
+                _kb(item["size_bytes"]),
+                f"/cases/{case_id}/attachments/{quote(item['crm_document_id'], safe='')}"
+                if item.get("crm_document_id")
+                else None,
+            )
+            for item in note.get("attachments", [])
+        )
+        try:
+            label = NOTE_LABELS[NoteKind(note.get("kind", NoteKind.NOTE))]
+        except ValueError:
+            label = "Note"
+        entry = TimelineEntry(at, label, names.member(note["author"]), note["text"], files, None)
+        entries.append((at, 0, entry))
+    for write in pending:
+        files = tuple(
+            TimelineFile(
+                item.name,
+                _kb(item.size_bytes),
+                f"/cases/{case_id}/queued-files/{quote(item.file_id, safe='')}",
+            )
+            for item in write.files
+        )
+        waiting = "needs attention" if write.state == "needs_attention" else "queued"
+        label = WRITE_TEXT.get(write.kind, "Change")
+        entry = TimelineEntry(
+            write.created_at, label, names.member(write.actor), write.text, files, waiting
+        )
+        entries.append((_aware(write.created_at), 1, entry))
+    entries.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [entry for _, _, entry in entries]

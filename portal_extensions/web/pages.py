@@ -34,6 +34,7 @@ from portal_extensions.web.attachments import (
     FileProblem,
     check_file,
     content_disposition,
+    served_media_type,
 )
 from portal_extensions.web.auth import check_password
 from portal_extensions.web.casework import (
@@ -42,8 +43,10 @@ from portal_extensions.web.casework import (
     VisibleCase,
     list_cases,
     open_case,
+    own_pending,
     parse_bucket,
     signed_in,
+    timeline,
 )
 from portal_extensions.web.consent import (
     AuthorityForm,
@@ -54,7 +57,7 @@ from portal_extensions.web.consent import (
 )
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
 from portal_extensions.web.lookup import ResidentMatch, find_residents
-from portal_extensions.web.ports import MemberChoice, Outcome
+from portal_extensions.web.ports import DirectoryNames, MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket, CaseSummary
 from portal_extensions.web.services import send_to_service
@@ -219,7 +222,8 @@ def _listing_page(
 ) -> Response:
     bucket = parse_bucket(view)
     listing = list_cases(request, bucket, offset, ward_id)
-    size = portal_of(request).page_size
+    portal = portal_of(request)
+    size = portal.page_size
     offset = max(offset, 0)
     return render(
         request,
@@ -242,6 +246,7 @@ def _listing_page(
             "current": bucket.value,
             "current_label": BUCKET_LABELS[bucket],
             "rows": listing.rows,
+            "names": portal.directory.names(),
             "total": listing.total,
             "previous_offset": max(offset - size, 0) if offset > 0 else None,
             "next_offset": offset + size if offset + size < listing.total else None,
@@ -268,28 +273,35 @@ def ward_view(
     if viewer.role is Role.MEMBER:
         return _listing_page(
             request,
-            heading="Your ward",
+            heading=f"Your ward: {portal_of(request).directory.names().ward(viewer.ward_id)}"
+            if viewer.ward_id
+            else "Your ward",
             list_path="/ward",
             view=view,
             offset=offset,
             ward_id=viewer.ward_id,
         )
-    wards = sorted({member.ward_id for member in portal_of(request).enquiry_options.members()})
+    portal = portal_of(request)
+    names = portal.directory.names()
+    wards = sorted(
+        {member.ward_id for member in portal.enquiry_options.members()},
+        key=lambda ward_id: names.ward(ward_id).casefold(),
+    )
     chosen = ward if ward in wards else (wards[0] if wards else None)
     if chosen is None:
         raise NotFound
     return _listing_page(
         request,
-        heading=f"Ward {chosen}",
+        heading=f"Ward: {names.ward(chosen)}",
         list_path="/ward",
         view=view,
         offset=offset,
         ward_id=chosen,
-        ward_choices=[{"value": w, "text": w} for w in wards],
+        ward_choices=[{"value": w, "text": names.ward(w)} for w in wards],
     )
 
 
-def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
+def _summary_rows(fields: dict[str, Any], names: DirectoryNames) -> list[dict[str, Any]]:
     rows: list[tuple[str, str]] = []
     if "constituent" in fields:
         constituent = fields["constituent"]
@@ -303,21 +315,16 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
             if part
         )
         rows.append(("Constituent", name))
-    for label, key in (
-        ("Category", "category"),
-        ("Member", "member_id"),
-        ("Service", "service_id"),
-        ("Priority", "priority"),
+    for label, key, named in (
+        ("Category", "category", names.category),
+        ("Member", "member_id", names.member),
+        ("Ward", "ward_id", names.ward),
+        ("Service", "service_id", names.service),
     ):
         if fields.get(key):
-            rows.append(
-                (
-                    label,
-                    str(fields[key]).replace("_", " ").capitalize()
-                    if key == "priority"
-                    else str(fields[key]),
-                )
-            )
+            rows.append((label, named(str(fields[key]))))
+    if fields.get("priority"):
+        rows.append(("Priority", str(fields["priority"]).replace("_", " ").capitalize()))
     if "received_at" in fields:
         received = datetime.fromisoformat(fields["received_at"]).astimezone(COUNCIL_ZONE)
         rows.append(("Received", council_date(received)))
@@ -325,6 +332,7 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(("Target date", council_date(date.fromisoformat(fields["target_date"]))))
     if "sharing" in fields:
         level = fields["sharing"]["level"]
+        colleague = fields["sharing"].get("colleague_id")
         rows.append(
             (
                 "Shared with",
@@ -332,7 +340,9 @@ def _summary_rows(fields: dict[str, Any]) -> list[dict[str, Any]]:
                     "private": "Nobody else",
                     "ward": "Ward colleagues",
                     "party": "Ward colleagues of the same party",
-                    "named": "A named colleague",
+                    "named": f"{names.member(colleague)} (named colleague)"
+                    if colleague
+                    else "A named colleague",
                 }.get(level, level),
             )
         )
@@ -352,13 +362,12 @@ FIELD_IDS = {
 }
 
 
-def _service_request_rows(request: Request, fields: dict[str, Any]) -> list[str]:
-    names = {c.service_id: c.service for c in portal_of(request).directory.service_contacts()}
+def _service_request_rows(fields: dict[str, Any], names: DirectoryNames) -> list[str]:
     rows = []
     for item in fields.get("service_requests", []):
         sent = datetime.fromisoformat(item["sent_at"]).astimezone(COUNCIL_ZONE)
         due = council_date(date.fromisoformat(item["response_due"]))
-        name = names.get(item["service_id"], item["service_id"])
+        name = names.service(item["service_id"])
         answered = " (answered)" if item.get("responded_at") else ""
         rows.append(f"Sent to {name} on {council_date(sent)}, reply due {due}{answered}")
     return rows
@@ -388,7 +397,8 @@ def _case_response(
     case = visible.stored.case
     field_errors = field_errors or {}
     portal = portal_of(request)
-    pending = portal.writes.pending(case.portal_id) if "notes" in fields else []
+    names = portal.directory.names()
+    pending = own_pending(visible, portal.writes.pending(case.portal_id), signed_in(request))
     can_manage = Action.MANAGE_CONSENT in visible.actions
     sharing_values = {
         "sharing": case.sharing.level.value,
@@ -419,7 +429,7 @@ def _case_response(
             "queued": visible.stored.queued,
             "withdrawn": facts.authority_withdrawn_at is not None,
             "hidden_special": facts.special_category and "description" not in fields,
-            "summary_rows": _summary_rows(fields),
+            "summary_rows": _summary_rows(fields, names),
             "can_add_note": Action.ADD_NOTE in visible.actions,
             "can_upload": Action.UPLOAD in visible.actions,
             "can_send": Action.SEND_TO_SERVICE in visible.actions and case.is_open,
@@ -434,11 +444,12 @@ def _case_response(
             ]
             if Action.SEND_TO_SERVICE in visible.actions
             else [],
-            "service_requests": _service_request_rows(request, fields),
+            "service_requests": _service_request_rows(fields, names),
             "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
             "can_close": Action.CLOSE in visible.actions and case.is_open,
             "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
-            "pending": pending,
+            "timeline": timeline(visible, pending, names),
+            "timeline_shown": "notes" in fields or bool(pending),
             "typed": typed or {},
             "field_errors": field_errors,
             "errors": [
@@ -494,7 +505,7 @@ def add_note(
     portal_of(request).writes.add_note(
         case_id, text, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
-    return RedirectResponse(f"/cases/{case_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
 
 
 @router.post("/cases/{portal_id}/attachments")
@@ -525,7 +536,7 @@ async def upload_attachment(
         actor=signed_in(request).user_id,
         on_behalf_of=visible.on_behalf_of,
     )
-    return RedirectResponse(f"/cases/{case_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
 
 
 async def receive_upload(
@@ -566,24 +577,50 @@ def download_attachment(request: Request, portal_id: str, document_id: str) -> R
     content = portal.attachments.fetch(case, document_id) if ref is not None else None
     if ref is None or content is None:
         raise NotFound
-    media_type = (
-        ref.media_type if ref.media_type in ALLOWED_MEDIA_TYPES else "application/octet-stream"
-    )
-    portal.record(
+    media_type = served_media_type(ref.filename, content)
+    if ref.media_type not in ALLOWED_MEDIA_TYPES:
+        media_type = "application/octet-stream"
+    return _download(request, visible, ref.filename, content, media_type)
+
+
+def _download(
+    request: Request, visible: VisibleCase, filename: str, content: bytes, media_type: str
+) -> Response:
+    """A file as a download: audited, never shown inline, never cached, never sniffed (the
+    app's headers add `nosniff`)."""
+    portal_of(request).record(
         request,
         "download_attachment",
         Outcome.ALLOWED,
         subject_type="case",
-        subject_id=str(case.portal_id),
+        subject_id=str(visible.stored.case.portal_id),
         on_behalf_of=visible.on_behalf_of,
     )
     return Response(
         content,
         media_type=media_type,
         headers={
-            "Content-Disposition": content_disposition(ref.filename),
+            "Content-Disposition": content_disposition(filename),
             "Cache-Control": "no-store",
         },
+    )
+
+
+@router.get("/cases/{portal_id}/queued-files/{file_id}")
+@allow(*CASE_ROLES, case_param="portal_id")
+def download_queued_file(request: Request, portal_id: str, file_id: str) -> Response:
+    """A file uploaded through the portal that the CRM has not confirmed yet, from the outbox:
+    for the uploader and for viewers who may see the case's notes (as confirmed files).
+    Anything else is 'not found'."""
+    visible = open_case(request, portal_id)
+    found = portal_of(request).writes.queued_file(visible.stored.case.portal_id, file_id)
+    if found is None:
+        raise NotFound
+    write, file = found
+    if "notes" not in visible.fields and write.actor != signed_in(request).user_id:
+        raise NotFound
+    return _download(
+        request, visible, file.name, file.content, served_media_type(file.name, file.content)
     )
 
 
@@ -620,7 +657,7 @@ def send_to_service_page(
         actor=signed_in(request).user_id,
         on_behalf_of=visible.on_behalf_of,
     )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
 
 
 @router.post("/cases/{portal_id}/close")
@@ -647,7 +684,7 @@ def close_case(
     portal_of(request).writes.close(
         case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
-    return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{case.portal_id}#timeline", status_code=303)
 
 
 @router.post("/cases/{portal_id}/reopen")
@@ -674,7 +711,7 @@ def reopen_case(
     portal_of(request).writes.reopen(
         case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
     )
-    return RedirectResponse(f"/cases/{case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{case.portal_id}#timeline", status_code=303)
 
 
 def _day_values(value: date | None) -> dict[str, str]:
@@ -732,7 +769,7 @@ def change_sharing_page(
         actor=signed_in(request).user_id,
         on_behalf_of=visible.on_behalf_of,
     )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
 
 
 @router.post("/cases/{portal_id}/authority")
@@ -764,7 +801,7 @@ async def change_authority_page(request: Request, portal_id: str) -> Response:
         actor=viewer.user_id,
         on_behalf_of=visible.on_behalf_of,
     )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#pending", status_code=303)
+    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
 
 
 ERROR_ANCHORS = {
@@ -973,11 +1010,33 @@ def run_search(request: Request, text: str) -> list[CaseSummary]:
     return rows
 
 
+# The words are posted, never put in the address: they are often a resident's name, which must
+# not reach browser history, web server or proxy logs. The results page is the POST's answer.
 @router.get("/search")
 @allow(*CASE_ROLES)
-def search_page(request: Request, q: str = "") -> Response:
+def search_form(request: Request) -> Response:
+    return _search_page(request, "", [])
+
+
+@router.post("/search")
+@allow(*CASE_ROLES)
+def search_page(request: Request, q: Annotated[str, Form(max_length=400)] = "") -> Response:
     rows = run_search(request, q) if q.strip() else []
-    return render(request, "search.html", {"query": q[:200], "rows": rows, "limit": SEARCH_LIMIT})
+    return _search_page(request, q, rows)
+
+
+def _search_page(request: Request, query: str, rows: list[CaseSummary]) -> Response:
+    return render(
+        request,
+        "search.html",
+        {
+            "query": query[:200],
+            "searched": bool(query.strip()),
+            "rows": rows,
+            "names": portal_of(request).directory.names(),
+            "limit": SEARCH_LIMIT,
+        },
+    )
 
 
 @router.get("/directory")

@@ -20,6 +20,11 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def page_text(html: str) -> str:
+    """What a reader sees of a page: tags dropped, runs of white space made one space."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" ,", ",")
+
+
 def sign_in(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/sign-in")
     return client.post(

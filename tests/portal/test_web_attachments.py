@@ -19,7 +19,7 @@ with warnings.catch_warnings():
 from portal_extensions.store.schema import outbox
 from portal_extensions.web.attachments import FileProblem, check_file, safe_filename, sniff
 from portal_extensions.web.store_adapters import StoreCaseWrites
-from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.test_store_adapters import seeded_store
 from tests.portal.web_fixtures import CASES, DOCUMENT_ID, build
 
@@ -114,7 +114,11 @@ def test_a_member_attaches_a_file_and_sees_it_queued(built, client) -> None:
     )
     assert response.status_code == 303
     after = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
-    assert "Note with files by u-alice" in after.text
+    shown = page_text(after.text)
+    assert "Note with files by u-alice" in shown and "Waiting for the CRM" in shown
+    assert (
+        "lamp post.pdf" in shown and f"/cases/{BROKEN_LIGHT.portal_id}/queued-files/" in after.text
+    )
     writes = built.app.state.portal.writes
     [queued] = writes.files[BROKEN_LIGHT.portal_id]
     assert (queued.name, queued.media_type, queued.content) == (

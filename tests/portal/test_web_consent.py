@@ -25,7 +25,7 @@ from portal_extensions.web.store_adapters import (
     StoreEnquiryOptions,
 )
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
-from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.test_store_adapters import seeded_store
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, stored
 
@@ -75,7 +75,7 @@ def test_sharing_with_the_ward_shows_the_case_to_colleagues_at_once(built) -> No
     assert shared.status_code == 303
     assert bob.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200
     after = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
-    assert "Changes to the case by u-alice" in after.text
+    assert "Changes to the case by u-alice" in page_text(after.text)
     events = [e for e in built.audit.events if e.action == "change_sharing"]
     assert [(e.actor, e.subject_id) for e in events] == [("u-alice", str(FLY_TIPPING.portal_id))]
 
@@ -170,7 +170,12 @@ def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_pat
             "caseload": case_id in bob.get("/api/v1/caseload").text,
             "ward": case_id in bob.get("/api/v1/ward").text,
             "ward page": "Broken street light" in bob.get("/ward").text,
-            "search": case_id in bob.get("/api/v1/search", params={"q": "street light"}).text,
+            "search": case_id
+            in bob.post(
+                "/api/v1/search",
+                json={"text": "street light"},
+                headers={"X-CSRF-Token": _token(bob)},
+            ).text,
         }
 
     assert all(bob_sees().values()), bob_sees()

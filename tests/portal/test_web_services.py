@@ -27,7 +27,7 @@ from portal_extensions.web.store_adapters import (
 )
 from portal_extensions.web.working_days import add_working_days, is_working_day
 from tests.portal.access_fixtures import NOW
-from tests.portal.conftest import csrf_from, sign_in
+from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.test_store_adapters import seeded_store
 from tests.portal.web_fixtures import ACCOUNTS, CASES, DIRECTORY, SECRET
 
@@ -82,7 +82,7 @@ def test_a_member_sends_a_case_to_a_service_with_its_deadline(built) -> None:
     assert request.response_due == date(2026, 6, 29)  # 10 working days after Mon 15 June
     after = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
     assert "Sent to Highways on 15 June 2026, reply due 29 June 2026" in after.text
-    assert "Changes to the case by u-alice" in after.text
+    assert "Changes to the case by u-alice" in page_text(after.text)
     assert officer.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200
     counts = alice.get("/api/v1/caseload", params={"view": "awaiting_service"}).json()
     assert str(FLY_TIPPING.portal_id) in {row["portal_id"] for row in counts["cases"]}

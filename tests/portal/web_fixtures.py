@@ -32,13 +32,16 @@ from portal_extensions.web import (
     StoredCase,
     create_app,
 )
+from portal_extensions.web.attachments import CheckedFile
 from portal_extensions.web.ports import (
     Choice,
+    DirectoryNames,
     MemberChoice,
     MemoryAttachmentSource,
     MemoryCaseWrites,
     MemoryDirectory,
     PartySource,
+    PendingWrite,
     ServiceContact,
 )
 from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
@@ -155,14 +158,24 @@ OPTIONS = MemoryEnquiryOptions(
 )
 
 
+WARD_NAMES = {"W1": "Abbey", "W2": "Castle"}
 DIRECTORY = MemoryDirectory(
     [
         ServiceContact("Highways", "Pat Road", "highways@northshire.example", None, 10, "S1", "o1"),
         ServiceContact(
             "Housing", "Sam Home", "housing@northshire.example", "01632 960 000", 1, "S2", "o2"
         ),
-    ]
+    ],
+    DirectoryNames(
+        members={m.id: m.name for m in OPTIONS.members()},
+        wards=WARD_NAMES,
+        categories={c.value: c.text for c in OPTIONS.categories()},
+    ),
 )
+
+# A file waiting in the outbox on every fixture case (the authorization matrix downloads it),
+# uploaded by someone who is none of the fixture viewers.
+QUEUED_FILE_ID = "00000000-0000-4000-8000-00000000f11e.0"
 
 
 def stored(case: MemberCase, queued: bool = False) -> StoredCase:
@@ -177,10 +190,15 @@ class Built:
 
 
 def build(
-    *, reindex: bool = True, parties: PartySource | None = None, **overrides: object
+    *,
+    reindex: bool = True,
+    parties: PartySource | None = None,
+    queued_files: bool = False,
+    **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
-    authorization matrix compares every answer with the seeded cases' facts)."""
+    authorization matrix compares every answer with the seeded cases' facts); `queued_files`
+    puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -196,6 +214,11 @@ def build(
         created=lambda case: repository.put(stored(case, queued=True)),
         updated=(lambda case: repository.put(stored(case, queued=True))) if reindex else None,
     )
+    if queued_files:
+        for case in CASES:
+            write = PendingWrite("attach", "queued", "u-uploader", NOW, key=QUEUED_FILE_ID[:-2])
+            content = CheckedFile("queued.txt", "text/plain", letter(case.title))
+            writes.queued_files[(case.portal_id, QUEUED_FILE_ID)] = (write, content)
     app = create_app(
         settings,
         accounts=ACCOUNTS,
