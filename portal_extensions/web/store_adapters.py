@@ -9,6 +9,7 @@ in-memory reference agree (tested in `tests/portal/test_store_adapters.py`).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -16,7 +17,8 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
@@ -100,12 +102,9 @@ def _queued(portal_id: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
     )
 
 
-def bucket_clause(
-    bucket: Bucket, now: datetime, recently_closed_days: int
-) -> sa.ColumnElement[bool]:
-    """`repository.in_bucket`, over the index columns."""
+def bucket_clause(bucket: Bucket, today: date, recently_closed_days: int) -> sa.ColumnElement[bool]:
+    """`repository.in_bucket`, over the index columns, on the council's day `today`."""
     c = cases.c
-    today = council_day(now)
     is_open = c.status.not_in(_CLOSED_OR_DRAFT)
     if bucket is Bucket.OPEN:
         return is_open
@@ -118,17 +117,99 @@ def bucket_clause(
     return sa.and_(c.status == CaseStatus.CLOSED.value, c.closed_at >= since)
 
 
+_PARTY_MEMBERS = (
+    sa.select(members.c.id)
+    .select_from(members.join(parties, members.c.party_id == parties.c.id))
+    .where(parties.c.name == sa.bindparam("party"))
+)
+
+
 def party_members(conn: sa.Connection, viewer: Viewer) -> frozenset[str] | None:
     """The members whose party in the directory is the viewer's party group (see
     `access.grants`); None when the viewer has no party grant."""
     if viewer.role is not Role.MEMBER or viewer.party_group is None:
         return None
-    query = (
-        sa.select(members.c.id)
-        .select_from(members.join(parties, members.c.party_id == parties.c.id))
-        .where(parties.c.name == viewer.party_group)
+    return frozenset(conn.execute(_PARTY_MEMBERS, {"party": viewer.party_group}).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class _ListQueries:
+    counting: sa.CompoundSelect[Any]
+    rows: sa.Select[Any]
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_queries(
+    viewer: Viewer,
+    party: frozenset[str] | None,
+    today: date,
+    bucket: Bucket,
+    limit: int,
+    offset: int,
+    recently_closed_days: int,
+    ward_id: str | None,
+) -> _ListQueries | None:
+    """A list's two statements, built once per viewer, day and page and then reused: building
+    SQLAlchemy expressions costs more than running them on a covering index.
+
+    The rule runs as a UNION ALL of its parts (`access.visible_cases_parts`, pairwise disjoint),
+    each answered from a covering index (migration 0002) without reading the large case rows;
+    only the page's rows are read in full. The access rule and the buckets depend on the
+    council's day, not the time of day (`tests/portal/test_store_adapters.py` holds that), so
+    the day is part of the key. None when the viewer sees no case.
+    """
+    noon = datetime.combine(today, time(12), tzinfo=COUNCIL_ZONE)
+    parts = visible_cases_parts(viewer, noon, access_columns(), party)
+    if not parts:
+        return None
+    scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
+    if ward_id is not None:
+        scope.append(cases.c.ward_id == ward_id)
+    # One row of bucket counts per part, added up by the caller (the parts are disjoint).
+    counting = sa.union_all(
+        *(
+            sa.select(
+                *(
+                    sa.func.coalesce(
+                        sa.func.sum(
+                            sa.case((bucket_clause(each, today, recently_closed_days), 1), else_=0)
+                        ),
+                        0,
+                    ).label(each.value)
+                    for each in Bucket
+                )
+            ).where(part, *scope)
+            for part in parts
+        )
     )
-    return frozenset(conn.execute(query).scalars())
+    newest = [
+        sa.select(cases.c.portal_id, cases.c.received_at)
+        .where(part, *scope, bucket_clause(bucket, today, recently_closed_days))
+        .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
+        .limit(offset + limit)
+        .subquery()
+        for part in parts
+    ]
+    page = sa.union_all(
+        *(sa.select(each.c.portal_id, each.c.received_at) for each in newest)
+    ).subquery("page")
+    rows = (
+        sa.select(
+            cases.c.portal_id,
+            cases.c.crm_reference,
+            cases.c.title,
+            cases.c.member_id,
+            cases.c.status,
+            cases.c.received_at,
+            cases.c.target_date,
+            _queued(cases.c.portal_id).label("queued"),
+        )
+        .select_from(page.join(cases, cases.c.portal_id == page.c.portal_id))
+        .order_by(page.c.received_at.desc(), page.c.portal_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return _ListQueries(counting, rows)
 
 
 class StoreCaseRepository:
@@ -162,65 +243,21 @@ class StoreCaseRepository:
         recently_closed_days: int = 30,
         ward_id: str | None = None,
     ) -> CaseListing:
-        # The rule runs as a UNION ALL of its parts (`access.visible_cases_parts`, pairwise
-        # disjoint), each answered from a covering index (migration 0002) without reading the
-        # large case rows. Only the page's rows are read in full.
         with self.store.read() as conn:
-            parts = visible_cases_parts(viewer, now, self.columns, party_members(conn, viewer))
-            if not parts:
+            queries = _list_queries(
+                viewer,
+                party_members(conn, viewer),
+                council_day(now),
+                bucket,
+                limit,
+                offset,
+                recently_closed_days,
+                ward_id,
+            )
+            if queries is None:
                 return CaseListing(rows=[], counts=dict.fromkeys(Bucket, 0), total=0)
-            scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
-            if ward_id is not None:
-                scope.append(cases.c.ward_id == ward_id)
-            # One row of bucket counts per part, added up here (the parts are disjoint).
-            counting = sa.union_all(
-                *(
-                    sa.select(
-                        *(
-                            sa.func.coalesce(
-                                sa.func.sum(
-                                    sa.case(
-                                        (bucket_clause(each, now, recently_closed_days), 1),
-                                        else_=0,
-                                    )
-                                ),
-                                0,
-                            ).label(each.value)
-                            for each in Bucket
-                        )
-                    ).where(part, *scope)
-                    for part in parts
-                )
-            )
-            newest = [
-                sa.select(cases.c.portal_id, cases.c.received_at)
-                .where(part, *scope, bucket_clause(bucket, now, recently_closed_days))
-                .order_by(cases.c.received_at.desc(), cases.c.portal_id.desc())
-                .limit(offset + limit)
-                .subquery()
-                for part in parts
-            ]
-            page = sa.union_all(
-                *(sa.select(each.c.portal_id, each.c.received_at) for each in newest)
-            ).subquery("page")
-            rows_query = (
-                sa.select(
-                    cases.c.portal_id,
-                    cases.c.crm_reference,
-                    cases.c.title,
-                    cases.c.member_id,
-                    cases.c.status,
-                    cases.c.received_at,
-                    cases.c.target_date,
-                    _queued(cases.c.portal_id).label("queued"),
-                )
-                .select_from(page.join(cases, cases.c.portal_id == page.c.portal_id))
-                .order_by(page.c.received_at.desc(), page.c.portal_id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-            counted = conn.execute(counting).all()
-            rows = conn.execute(rows_query).all()
+            counted = conn.execute(queries.counting).all()
+            rows = conn.execute(queries.rows).all()
         counts = {each: sum(int(part._mapping[each.value]) for part in counted) for each in Bucket}
         return CaseListing(
             rows=[

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import CaseStatus, MemberCase, SharingLevel
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, SharingLevel
 from portal_extensions.access import Role
 from portal_extensions.store import IndexedCase, upsert_cases
 from portal_extensions.store.database import Store
@@ -305,3 +305,29 @@ def test_store_health_reports_the_crm_sync_and_outbox(store) -> None:
     assert not down["CRM reachable"].ok
     unconfigured = {check.name: check for check in StoreHealth(store)()}
     assert "no CRM is configured" in unconfigured["CRM reachable"].detail
+
+
+@pytest.mark.parametrize("name", sorted(VIEWERS))
+def test_access_and_buckets_depend_on_the_council_day_not_the_time(name) -> None:
+    # The store caches each list's statements per viewer and council day; that is only right
+    # while neither the access rule nor a bucket looks at the time of day.
+    from portal_extensions.access import council_day, visibility_parts
+
+    viewer = VIEWERS[name]
+    day = council_day(NOW)
+    early = datetime.combine(day, datetime.min.time(), tzinfo=COUNCIL_ZONE)
+    late = early + timedelta(hours=23, minutes=59)
+    assert council_day(late) == day
+    assert visibility_parts(viewer, early) == visibility_parts(viewer, late)
+    # (`bucket_clause` takes the council day itself, so a bucket cannot look at the time.)
+
+
+def test_a_cached_list_moves_on_with_the_day(store) -> None:
+    repository = StoreCaseRepository(store)
+    viewer = VIEWERS["team_leader"]
+    today = repository.list_visible(viewer, NOW, Bucket.RECENTLY_CLOSED, limit=10)
+    assert [r.title for r in today.rows] == ["Closed last week"]
+    later = repository.list_visible(
+        viewer, NOW + timedelta(days=40), Bucket.RECENTLY_CLOSED, limit=10
+    )
+    assert later.rows == [] and later.counts[Bucket.RECENTLY_CLOSED] == 0
