@@ -110,6 +110,65 @@ LAGAN_UPDATE: dict[str, Tree] = {
     "Parent": None,
 }
 
+_USER = _leaves("UserID", "UserName")
+# Sub-records a list field or a section reads (FL WSDL types), keyed by what they are.
+LAGAN_RECORDS: dict[str, dict[str, Tree]] = {
+    "Notes.Note": {**_leaves("NoteID", "Text", "Created"), "CreatedBy": _USER},
+    "Events.CaseEvent": {
+        **_leaves("EventTitle", "Created", "AdditionalInfo", "CaseQueue"),
+        "HandledBy": _USER,
+    },
+    # search_parties gives FWTObjectBriefDetails, get_party FWTIndividual (which carries the
+    # brief details under BriefDetails): a party mapping reads either.
+    "party": {
+        **_OBJECT_BRIEF,
+        "BriefDetails": _OBJECT_BRIEF,
+        "Name": _leaves(
+            "NameID",
+            "Title",
+            "Forename",
+            "Initials",
+            "Surname",
+            "Suffix",
+            "FullName",
+            "RequestedName",
+            "DisplayType",
+            "Preferred",
+        ),
+        "ContactPostals": _leaves(
+            "AddressID",
+            "AddressNumber",
+            "AddressLine",
+            "Postcode",
+            "Usage",
+            "UPRN",
+            "City",
+            "Preferred",
+        ),
+        "ContactEmails": _leaves("EmailID", "EmailAddress", "Usage", "Preferred"),
+        "ContactPhones": _leaves("PhoneID", "Number", "DeviceType", "Usage", "Preferred"),
+        "AuditDetails": None,
+        "SurveyConsent": _LEAF,
+        "DateOfBirth": _LEAF,
+        "Gender": _LEAF,
+    },
+    "code_book": _leaves(
+        "CodeID",
+        "CodeKey",
+        "CodeValue",
+        "Description",
+        "CodeBookName",
+        "StartDate",
+        "EndDate",
+        "CodeGroup1",
+        "CodeGroup2",
+        "CodeGroup3",
+        "Attribute1",
+        "Attribute2",
+        "Attribute3",
+    ),
+}
+
 DATAVERSE_COLUMNS = frozenset(
     {
         "incidentid",
@@ -139,6 +198,49 @@ DATAVERSE_COLUMNS = frozenset(
         "overriddencreatedon",
     }
 )
+# Collection-valued navigation properties a connector may `$expand` (one list per case).
+DATAVERSE_COLLECTIONS: dict[str, frozenset[str]] = {
+    "Incident_Annotation": frozenset(
+        {
+            "annotationid",
+            "subject",
+            "notetext",
+            "filename",
+            "mimetype",
+            "filesize",
+            "isdocument",
+            "createdon",
+            "modifiedon",
+            "_createdby_value",
+            "_objectid_value",
+            "objecttypecode",
+        }
+    )
+}
+DATAVERSE_CONTACT_COLUMNS = frozenset(
+    {
+        "contactid",
+        "firstname",
+        "lastname",
+        "fullname",
+        "salutation",
+        "emailaddress1",
+        "emailaddress2",
+        "telephone1",
+        "mobilephone",
+        "address1_line1",
+        "address1_line2",
+        "address1_city",
+        "address1_postalcode",
+        "createdon",
+        "modifiedon",
+    }
+)
+DATAVERSE_OPTION: dict[str, Tree] = {
+    **_leaves("Value", "ExternalValue", "Color", "IsManaged", "ParentValues"),
+    "Label": {"UserLocalizedLabel": _leaves("Label", "LanguageCode"), "LocalizedLabels": None},
+    "Description": None,
+}
 # Navigation properties a connector may `$expand`; their columns are read as `nav.column`.
 DATAVERSE_NAVIGATION = frozenset({"customerid_contact", "customerid_account", "primarycontactid"})
 DATAVERSE_READ_ONLY = frozenset({"createdon", "modifiedon", "ticketnumber", "versionnumber"})
@@ -178,11 +280,39 @@ class CrmSchema:
     name: str
     title: str
     text_leaves: bool  # raw records hold every leaf as text (Lagan) rather than JSON types
+    record: str = "case"  # what a path is read from: the case, or a sub-record kind
 
     def check_read(self, path: CrmPath) -> tuple[str, str | None] | None:
         if self.name == "lagan":
-            return _check_tree(path, LAGAN_READ, "FWTCaseFullDetails")
-        return _check_column(path, read=True)
+            if self.record == "case":
+                return _check_tree(path, LAGAN_READ, "FWTCaseFullDetails")
+            return _check_tree(path, LAGAN_RECORDS[self.record], _LAGAN_TITLES[self.record])
+        if self.record == "case":
+            if path.steps[0].name in DATAVERSE_COLLECTIONS:
+                return (f"`{path.steps[0].name}` is a list: map it with `items`", None)
+            return _check_column(path, read=True)
+        if self.record == "code_book":
+            return _check_tree(path, DATAVERSE_OPTION, "an option-set option")
+        columns = (
+            DATAVERSE_CONTACT_COLUMNS
+            if self.record == "party"
+            else DATAVERSE_COLLECTIONS[self.record]
+        )
+        return _check_plain(path, columns, self.record)
+
+    def item_schema(self, path: CrmPath) -> CrmSchema | tuple[str, str | None]:
+        """The schema of one item of the list at `path` (of a case), or what is wrong."""
+        known = sorted(LAGAN_RECORDS_LISTS if self.name == "lagan" else DATAVERSE_COLLECTIONS)
+        if any(step.selects for step in path.steps) or path.text not in known:
+            return (
+                f"`{path.text}` is not a list {self.title} gives with a case",
+                _close(path.text, known) or f"expected one of {', '.join(known)}",
+            )
+        return self.section(path.text)
+
+    def section(self, record: str) -> CrmSchema:
+        """The schema for reading `record` sub-records (`party`, `code_book`, a list path)."""
+        return CrmSchema(self.name, self.title, self.text_leaves, record)
 
     def check_write(self, path: CrmPath, *, for_update: bool) -> tuple[str, str | None] | None:
         if self.name == "lagan":
@@ -190,6 +320,29 @@ class CrmSchema:
                 return _check_tree(path, LAGAN_UPDATE, "FWTCaseUpdate")
             return _check_tree(path, LAGAN_CREATE, "FWTCaseCreate")
         return _check_column(path, read=False)
+
+
+LAGAN_RECORDS_LISTS = ("Events.CaseEvent", "Notes.Note")
+_LAGAN_TITLES = {
+    "Notes.Note": "FWTNote",
+    "Events.CaseEvent": "FWTCaseEvent",
+    "party": "FWTIndividual/FWTObjectBriefDetails",
+    "code_book": "FWTCode",
+}
+
+
+def _check_plain(
+    path: CrmPath, columns: frozenset[str], record: str
+) -> tuple[str, str | None] | None:
+    column = path.steps[0].name
+    if len(path.steps) > 1 or path.steps[0].selects:
+        return (f"a Dataverse column is one name, not a nested path (`{path.text}`)", None)
+    if column not in columns and not _CUSTOM_COLUMN.match(column):
+        return (
+            f"`{column}` is not a column of the {record} records",
+            _close(column, sorted(columns)) or f"expected one of {', '.join(sorted(columns))}",
+        )
+    return None
 
 
 def _check_column(path: CrmPath, *, read: bool) -> tuple[str, str | None] | None:

@@ -7,11 +7,12 @@ loop over prepared rules and one `MemberCase.model_validate`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from mappings.crm_schema import CrmSchema
@@ -21,10 +22,12 @@ from mappings.errors import (
     RecordMappingError,
     UnmappedValueError,
 )
-from mappings.model import MemberCase
+from mappings.model import Category, Constituent, MemberCase
 from mappings.paths import CrmPath, PathCache
 from mappings.spec import FieldSpec, MappingSpec, UnmappedPolicy, ValueMapSpec
 
+log = logging.getLogger(__name__)
+_M = TypeVar("_M", bound=BaseModel)
 Converter = Callable[[Any], Any]
 Extract = Callable[[dict[str, Any], PathCache], Any]  # raw record -> raw value
 
@@ -114,55 +117,46 @@ def _lookup(case: Any, target: tuple[str, ...]) -> Any:
     return node
 
 
-class Mapping:
-    """A loaded, validated mapping file for one CRM; thread-safe and reusable for every record."""
+@dataclass(slots=True)
+class ItemSource:
+    """One CRM source of a list field's items: a repeated element (or the record itself)."""
 
-    def __init__(
-        self,
-        *,
-        source: str,
-        spec: MappingSpec,
-        schema: CrmSchema,
-        field_specs: dict[str, FieldSpec],
-        value_maps: dict[str, ValueMap],
-        rules: list[FieldRule],
-        constants: list[tuple[CrmPath, Any, bool, bool]],
-    ) -> None:
-        self.source = source
-        self.spec = spec
-        self.schema = schema
-        self.field_specs = field_specs
-        self.value_maps = value_maps
-        self.rules = rules
-        self._inbound = [r for r in rules if r.inbound]
-        self._record_out = [r for r in self._inbound if r.record_write is not None]
-        self._create_out = [r for r in rules if r.out_create]
-        self._update_out = [r for r in rules if r.out_update]
-        self._constants = constants
-        self._optional_parents = {r.optional_parent for r in self._inbound if r.optional_parent}
-        self._sources = {r.name: r.crm_source for r in rules}
-        reference = next((r for r in self._inbound if r.name == "crm_reference"), None)
-        self._reference_path = reference.read_path if reference is not None else None
+    path: CrmPath | None  # None: the enclosing record is the one item
+    condition: Extract | None  # an item is kept when this gives a value (a compiled `when`)
+    mapper: RecordMapper
+    model: type[BaseModel]
 
-    @property
-    def crm(self) -> str:
-        return self.spec.crm
 
-    def __repr__(self) -> str:
-        return f"Mapping(crm={self.crm!r}, source={self.source!r}, fields={len(self.rules)})"
+@dataclass(slots=True)
+class ListRule:
+    """A list-of-records caseload field (`notes`), filled item by item from its sources."""
 
-    def reference_of(self, raw: dict[str, Any]) -> str:
-        """The CRM reference of a raw record, for naming it in errors."""
-        value = self._reference_path.get(raw) if self._reference_path is not None else None
-        return str(value) if value not in (None, "") else "(no CRM reference)"
+    name: str
+    target: tuple[str, ...]
+    sources: list[ItemSource]
 
-    def to_caseload(self, raw: dict[str, Any]) -> MemberCase:
-        """Map one raw CRM record to a caseload record, or raise with every field problem."""
+
+class RecordMapper:
+    """The inbound rules of one record kind: a case, a list item, a party or a code."""
+
+    __slots__ = ("lists", "optional_parents", "rules", "sources")
+
+    def __init__(self, rules: list[FieldRule], lists: list[ListRule]) -> None:
+        self.rules = [r for r in rules if r.inbound]
+        self.lists = lists
+        self.optional_parents = {r.optional_parent for r in self.rules if r.optional_parent}
+        self.sources = {r.name: r.crm_source for r in rules}
+
+    def fill(
+        self, raw: dict[str, Any], item_problems: list[FieldProblem]
+    ) -> tuple[dict[str, Any], list[FieldProblem]]:
+        """The model data read from `raw`, and its field problems; bad list items go to
+        `item_problems` and are left out."""
         data: dict[str, Any] = {}
         problems: list[FieldProblem] = []
         present: set[tuple[str, ...]] = set()
         cache: PathCache = {}
-        for rule in self._inbound:
+        for rule in self.rules:
             try:
                 value = rule.extract(raw, cache)
             except ConversionError as exc:
@@ -190,11 +184,129 @@ class Mapping:
                 data[target[0]] = value
             else:
                 _assign(data, target, value)
-        for parent in self._optional_parents - present:
+        for parent in self.optional_parents - present:
             node = data
             for part in parent[:-1]:
                 node = node.get(part, {})
             node.pop(parent[-1], None)
+        for list_rule in self.lists:
+            items = _map_items(list_rule, raw, cache, item_problems)
+            if items:
+                _assign(data, list_rule.target, items)
+        return data, problems
+
+
+def _map_items(
+    rule: ListRule, raw: dict[str, Any], cache: PathCache, item_problems: list[FieldProblem]
+) -> list[BaseModel]:
+    out: list[BaseModel] = []
+    for source in rule.sources:
+        if source.path is None:
+            found: Any = [raw]
+        else:
+            found = source.path.get(raw, cache)
+            if found is None or found == "":
+                continue
+            if isinstance(found, dict):
+                found = [found]
+        if not isinstance(found, list):
+            where = source.path.text if source.path is not None else "(record)"
+            item_problems.append(
+                FieldProblem(rule.name, where, "expected a list of records", "conversion")
+            )
+            continue
+        for index, item in enumerate(found):
+            at = f"{rule.name}[{index}]" if source.path is not None else rule.name
+            crm_at = f"{source.path.text}[{index}]" if source.path is not None else None
+            if not isinstance(item, dict):
+                item_problems.append(FieldProblem(at, crm_at, "is not a record", "conversion"))
+                continue
+            if source.condition is not None and source.condition(item, {}) is None:
+                continue
+            nested: list[FieldProblem] = []
+            data, problems = source.mapper.fill(item, nested)
+            for problem in nested:  # nested lists (a note's attachments) report under the item
+                item_problems.append(_under(problem, at, crm_at))
+            if not problems:
+                try:
+                    out.append(source.model.model_validate(data))
+                    continue
+                except ValidationError as exc:
+                    for error in exc.errors(include_input=False, include_url=False):
+                        name = ".".join(str(part) for part in error["loc"]) or "record"
+                        problems.append(
+                            FieldProblem(name, source.mapper.sources.get(name), _message(error))
+                        )
+            item_problems.extend(_under(p, at, crm_at) for p in problems)
+    return out
+
+
+def _under(problem: FieldProblem, at: str, crm_at: str | None) -> FieldProblem:
+    crm_path = problem.crm_path
+    if crm_at is not None:
+        crm_path = f"{crm_at}.{crm_path}" if crm_path else crm_at
+    return FieldProblem(f"{at}.{problem.field}", crm_path, problem.message, problem.kind)
+
+
+class Mapping:
+    """A loaded, validated mapping file for one CRM; thread-safe and reusable for every record."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        spec: MappingSpec,
+        schema: CrmSchema,
+        field_specs: dict[str, FieldSpec],
+        value_maps: dict[str, ValueMap],
+        rules: list[FieldRule],
+        constants: list[tuple[CrmPath, Any, bool, bool]],
+        lists: list[ListRule] | None = None,
+        parties: RecordMapper | None = None,
+        code_book: RecordMapper | None = None,
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.schema = schema
+        self.field_specs = field_specs
+        self.value_maps = value_maps
+        self.rules = rules
+        self._inbound = [r for r in rules if r.inbound]
+        self._case = RecordMapper(rules, lists or [])
+        self._parties = parties
+        self._code_book = code_book
+        self._record_out = [r for r in self._inbound if r.record_write is not None]
+        self._create_out = [r for r in rules if r.out_create]
+        self._update_out = [r for r in rules if r.out_update]
+        self._constants = constants
+        self._sources = {r.name: r.crm_source for r in rules}
+        reference = next((r for r in self._inbound if r.name == "crm_reference"), None)
+        self._reference_path = reference.read_path if reference is not None else None
+
+    @property
+    def crm(self) -> str:
+        return self.spec.crm
+
+    def __repr__(self) -> str:
+        return f"Mapping(crm={self.crm!r}, source={self.source!r}, fields={len(self.rules)})"
+
+    def reference_of(self, raw: dict[str, Any]) -> str:
+        """The CRM reference of a raw record, for naming it in errors."""
+        value = self._reference_path.get(raw) if self._reference_path is not None else None
+        return str(value) if value not in (None, "") else "(no CRM reference)"
+
+    def to_caseload(
+        self, raw: dict[str, Any], *, item_problems: list[FieldProblem] | None = None
+    ) -> MemberCase:
+        """Map one raw CRM record to a caseload record, or raise with every field problem.
+
+        An item of a list field (one CRM note) that cannot be mapped is left out rather than
+        losing the whole case: its problems (named `notes[3].created_at`, with the CRM path and
+        the item's index) are appended to `item_problems` when given, and logged (codes and
+        field names only) when not.
+        """
+        found: list[FieldProblem] = []
+        data, problems = self._case.fill(raw, found)
         try:
             case = MemberCase.model_validate(data)
         except ValidationError as exc:
@@ -206,7 +318,54 @@ class Mapping:
                 problems.append(FieldProblem(name, self._sources.get(name), _message(error)))
         if problems:
             raise RecordMappingError(self.reference_of(raw), "inbound", problems)
+        if found:
+            if item_problems is not None:
+                item_problems.extend(found)
+            else:
+                log.warning(
+                    "record %s: %d list item(s) left out: %s",
+                    self.reference_of(raw),
+                    len({p.field.split("]", 1)[0] for p in found}),
+                    "; ".join(str(p) for p in found)[:2000],
+                )
         return case
+
+    def to_constituent(self, raw: dict[str, Any]) -> Constituent:
+        """Map one CRM party record (`search_parties`/`get_party`) to a `Constituent`."""
+        if self._parties is None:
+            raise RecordMappingError(
+                "(party)",
+                "inbound",
+                [FieldProblem("parties", None, f"{self.source} has no `parties` section")],
+            )
+        return self._section(self._parties, raw, Constituent, "crm_party_id")
+
+    def to_category(self, raw: dict[str, Any]) -> Category:
+        """Map one entry of the CRM's case-category code book (`code_book()`) to a `Category`."""
+        if self._code_book is None:
+            raise RecordMappingError(
+                "(code book)",
+                "inbound",
+                [FieldProblem("code_book", None, f"{self.source} has no `code_book` section")],
+            )
+        return self._section(self._code_book, raw, Category, "code")
+
+    def _section(self, mapper: RecordMapper, raw: dict[str, Any], model: type[_M], key: str) -> _M:
+        found: list[FieldProblem] = []
+        data, problems = mapper.fill(raw, found)
+        problems.extend(found)
+        reference = data.get(key)
+        name = str(reference) if reference not in (None, "") else f"(no {key})"
+        if not problems:
+            try:
+                return model.model_validate(data)
+            except ValidationError as exc:
+                for error in exc.errors(include_input=False, include_url=False):
+                    field_name = ".".join(str(part) for part in error["loc"]) or "record"
+                    problems.append(
+                        FieldProblem(field_name, mapper.sources.get(field_name), _message(error))
+                    )
+        raise RecordMappingError(name, "inbound", problems)
 
     def to_crm(self, case: MemberCase, *, for_update: bool = False) -> dict[str, Any]:
         """The CRM create (or update) payload for `case`, in the raw record shape.
@@ -276,4 +435,14 @@ def _case_reference(case: MemberCase) -> str:
     return case.crm_reference or f"portal {case.portal_id}"
 
 
-__all__ = ["Extract", "FieldRule", "Mapping", "PathCache", "ValueMap", "code_key"]
+__all__ = [
+    "Extract",
+    "FieldRule",
+    "ItemSource",
+    "ListRule",
+    "Mapping",
+    "PathCache",
+    "RecordMapper",
+    "ValueMap",
+    "code_key",
+]

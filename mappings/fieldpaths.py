@@ -108,4 +108,23 @@ def model_fields(model: type[BaseModel]) -> dict[str, ModelField]:
     return found
 
 
-__all__ = ["ModelField", "model_fields"]
+def list_item_model(model: type[BaseModel], parts: tuple[str, ...]) -> type[BaseModel] | None:
+    """The record model held by the list field at `parts` (`Note` for `notes`), else None."""
+    cls: type[BaseModel] = model
+    annotation: Any = None
+    for depth, name in enumerate(parts):
+        info = cls.model_fields.get(name)
+        if info is None:
+            return None
+        annotation, _ = _unwrap(info.annotation)
+        if depth < len(parts) - 1:
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return None
+            cls = annotation
+    if get_origin(annotation) is not list:
+        return None
+    item, _ = _unwrap(get_args(annotation)[0])
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+__all__ = ["ModelField", "list_item_model", "model_fields"]

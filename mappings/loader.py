@@ -22,7 +22,16 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from mappings.convert import COMPATIBLE, make_reader, make_writer
 from mappings.crm_schema import SCHEMAS, CrmSchema
-from mappings.engine import Extract, FieldRule, Mapping, ValueMap, code_key
+from mappings.engine import (
+    Extract,
+    FieldRule,
+    ItemSource,
+    ListRule,
+    Mapping,
+    RecordMapper,
+    ValueMap,
+    code_key,
+)
 from mappings.errors import (
     ConversionError,
     MappingFileError,
@@ -40,8 +49,8 @@ from mappings.extract import (
     template,
     when,
 )
-from mappings.fieldpaths import ModelField, model_fields
-from mappings.model import MemberCase
+from mappings.fieldpaths import ModelField, list_item_model, model_fields
+from mappings.model import Category, Constituent, MemberCase
 from mappings.paths import CrmPath, PathSyntaxError
 from mappings.spec import (
     ComputeOp,
@@ -49,7 +58,9 @@ from mappings.spec import (
     Direction,
     FieldSpec,
     FieldType,
+    ItemsSpec,
     MappingSpec,
+    SectionSpec,
     ValueMapSpec,
 )
 from mappings.yaml_text import indent_hint, plain, plain_problem
@@ -234,10 +245,28 @@ class _Compiler:
         value_maps = self.check_value_maps(data.get("value_maps"))
         field_specs = self.check_field_specs(data.get("fields"))
         rules: list[FieldRule] = []
+        lists: list[ListRule] = []
         constants: list[tuple[CrmPath, Any, bool, bool]] = []
+        sections: dict[str, RecordMapper | None] = {"parties": None, "code_book": None}
         if spec is not None and schema is not None and zone is not None:
-            rules = self.check_fields(spec, schema, zone, field_specs, value_maps)
+            rules, lists = self.check_fields(spec, schema, zone, field_specs, value_maps)
             constants = self.check_constants(spec, schema)
+            for section, model, record in (
+                ("parties", Constituent, "party"),
+                ("code_book", Category, "code_book"),
+            ):
+                body: SectionSpec | None = getattr(spec, section)
+                if body is not None:
+                    sub_rules, sub_lists = self.compile_fields(
+                        body.fields,
+                        (section, "fields"),
+                        model,
+                        schema.section(record),
+                        zone,
+                        value_maps,
+                        spec,
+                    )
+                    sections[section] = RecordMapper(sub_rules, sub_lists)
         if self.problems or spec is None or schema is None:
             self.problems.sort(key=lambda p: (p.line, p.column))
             raise MappingFileError(self.file, self.problems)
@@ -249,6 +278,9 @@ class _Compiler:
             value_maps=value_maps,
             rules=rules,
             constants=constants,
+            lists=lists,
+            parties=sections["parties"],
+            code_book=sections["code_book"],
         )
 
     def zone(self, spec: MappingSpec | None) -> ZoneInfo | None:
@@ -317,8 +349,9 @@ class _Compiler:
         zone: ZoneInfo,
         field_specs: dict[str, FieldSpec],
         value_maps: dict[str, ValueMap],
-    ) -> list[FieldRule]:
+    ) -> tuple[list[FieldRule], list[ListRule]]:
         rules: list[FieldRule] = []
+        lists: list[ListRule] = []
         known = sorted(MODEL_FIELDS)
         written: dict[str, str] = {}
         for name, fspec in field_specs.items():
@@ -333,32 +366,196 @@ class _Compiler:
                 if suggestion is not None:  # `titel` -> `title`: one problem, not two
                     self.reported_fields.add(suggestion.split("`")[1])
                 continue
+            if fspec.items is not None:
+                list_rule = self.compile_list(
+                    name,
+                    fspec,
+                    model_field,
+                    MemberCase,
+                    ("fields", name),
+                    schema,
+                    zone,
+                    value_maps,
+                    spec,
+                )
+                if list_rule is not None:
+                    lists.append(list_rule)
+                continue
             rule = self.compile_field(
                 name, fspec, model_field, spec, schema, zone, value_maps, written
             )
             if rule is not None:
                 rules.append(rule)
         self.check_required(field_specs, spec.defaults.direction, ("fields",))
-        return rules
+        return rules, lists
+
+    def compile_fields(
+        self,
+        raw: dict[str, Any],
+        loc: Loc,
+        model: type[BaseModel],
+        schema: CrmSchema,
+        zone: ZoneInfo,
+        value_maps: dict[str, ValueMap],
+        spec: MappingSpec,
+    ) -> tuple[list[FieldRule], list[ListRule]]:
+        """The inbound rules of a sub-record (list item, party, code): its own field names."""
+        fields_map = model_fields(model)
+        specs: dict[str, FieldSpec] = {}
+        broken: set[str] = set()
+        for name, body in raw.items():
+            name = str(name)
+            if body is None:
+                self.report((*loc, name), "field has no settings", "give it at least a `path`")
+                broken.add(name)
+                continue
+            try:
+                specs[name] = FieldSpec.model_validate(body)
+            except ValidationError as exc:
+                self.report_validation(exc, (*loc, name), FieldSpec)
+                broken.add(name)
+        rules: list[FieldRule] = []
+        lists: list[ListRule] = []
+        for name, fspec in specs.items():
+            floc: Loc = (*loc, name)
+            model_field = fields_map.get(name)
+            if model_field is None:
+                self.report(
+                    floc,
+                    f"unknown field `{name}` of {model.__name__}",
+                    _close(name, sorted(fields_map)),
+                    key=True,
+                )
+                broken.add(name)
+                continue
+            if fspec.items is not None:
+                list_rule = self.compile_list(
+                    name, fspec, model_field, model, floc, schema, zone, value_maps, spec
+                )
+                if list_rule is not None:
+                    lists.append(list_rule)
+                continue
+            if fspec.direction is not None and fspec.direction is not Direction.INBOUND:
+                self.report(
+                    (*floc, "direction"),
+                    f"fields of a {model.__name__} are read only (CRM -> caseload)",
+                    "leave `direction` out or use `direction: inbound`",
+                )
+                continue
+            rule = self.compile_field(
+                name,
+                fspec,
+                model_field,
+                spec,
+                schema,
+                zone,
+                value_maps,
+                {},
+                loc=floc,
+                inbound_only=True,
+            )
+            if rule is not None:
+                rules.append(rule)
+        self.check_required(specs, Direction.INBOUND, loc, fields_map=fields_map, reported=broken)
+        return rules, lists
+
+    def compile_list(
+        self,
+        name: str,
+        fspec: FieldSpec,
+        model_field: ModelField,
+        model: type[BaseModel],
+        loc: Loc,
+        schema: CrmSchema,
+        zone: ZoneInfo,
+        value_maps: dict[str, ValueMap],
+        spec: MappingSpec,
+    ) -> ListRule | None:
+        """A list-of-records field: each `items` source compiled against its item's schema."""
+        if fspec.direction is not None and fspec.direction is not Direction.INBOUND:
+            self.report(
+                (*loc, "direction"),
+                f"list field `{name}` is read only: the CRM's own records are written by their"
+                " own operations (notes through `add_note`), never by a case update",
+                "leave `direction` out or use `direction: inbound`",
+            )
+        item_model = list_item_model(model, model_field.parts)
+        if item_model is None:
+            self.report(
+                (*loc, "items"),
+                f"`{name}` is not a list of records, so it cannot take `items`",
+                "give it a `path` (with `type: list` and `separator` for text lists)",
+            )
+            return None
+        sources: list[ItemSource] = []
+        for index, items in enumerate(fspec.items or []):
+            source = self.compile_items(
+                items, (*loc, "items", index), item_model, schema, zone, value_maps, spec
+            )
+            if source is not None:
+                sources.append(source)
+        return ListRule(name, model_field.parts, sources)
+
+    def compile_items(
+        self,
+        items: ItemsSpec,
+        loc: Loc,
+        item_model: type[BaseModel],
+        schema: CrmSchema,
+        zone: ZoneInfo,
+        value_maps: dict[str, ValueMap],
+        spec: MappingSpec,
+    ) -> ItemSource | None:
+        path: CrmPath | None = None
+        item_schema = schema  # no `path`: the enclosing record is the one item
+        if items.path is not None:
+            path = self.compile_path(items.path, (*loc, "path"))
+            if path is None:
+                return None
+            found = schema.item_schema(path)
+            if isinstance(found, tuple):
+                self.report(
+                    (*loc, "path"), f"cannot read items at `{path.text}`: {found[0]}", found[1]
+                )
+                return None
+            item_schema = found
+        condition: Extract | None = None
+        if items.when is not None:
+            when_loc: Loc = (*loc, "when", "path")
+            when_path = self.compile_path(items.when.path, when_loc)
+            if when_path is not None and self.check_crm_read(item_schema, when_path, when_loc):
+                codes = frozenset(code_key(c) for c in items.when.equals)
+                condition = when(when_path, codes, _always)
+        rules, lists = self.compile_fields(
+            items.fields, (*loc, "fields"), item_model, item_schema, zone, value_maps, spec
+        )
+        return ItemSource(path, condition, RecordMapper(rules, lists), item_model)
 
     def check_required(
-        self, field_specs: dict[str, FieldSpec], default: Direction, loc: Loc
+        self,
+        field_specs: dict[str, FieldSpec],
+        default: Direction,
+        loc: Loc,
+        *,
+        fields_map: dict[str, ModelField] = MODEL_FIELDS,
+        reported: set[str] | None = None,
     ) -> None:
         inbound = {
             name
             for name, fspec in field_specs.items()
             if (fspec.direction or default) in (Direction.INBOUND, Direction.BOTH)
-        } | self.reported_fields
-        parents = {MODEL_FIELDS[n].optional_parent for n in inbound if n in MODEL_FIELDS}
-        for name, model_field in MODEL_FIELDS.items():
+        } | (self.reported_fields if reported is None else reported)
+        parents = {fields_map[n].optional_parent for n in inbound if n in fields_map}
+        for name, model_field in fields_map.items():
             needed = model_field.reachable_required or (
                 model_field.required and model_field.optional_parent in parents
             )
             if needed and name not in inbound:
+                where = ".".join(str(part) for part in loc)
                 self.report(
                     loc,
                     f"required caseload field `{name}` has no inbound mapping",
-                    f"add `fields.{name}` with a `path`, a `compute` or a `default`",
+                    f"add `{where}.{name}` with a `path`, a `compute` or a `default`",
                     key=True,
                 )
 
@@ -372,10 +569,15 @@ class _Compiler:
         zone: ZoneInfo,
         value_maps: dict[str, ValueMap],
         written: dict[str, str],
+        *,
+        loc: Loc | None = None,
+        inbound_only: bool = False,
     ) -> FieldRule | None:
-        loc: Loc = ("fields", name)
+        loc = loc or ("fields", name)
         before = len(self.problems)
-        direction = fspec.direction or spec.defaults.direction
+        direction = (
+            Direction.INBOUND if inbound_only else fspec.direction or spec.defaults.direction
+        )
         inbound = direction in (Direction.INBOUND, Direction.BOTH)
         outbound = direction in (Direction.OUTBOUND, Direction.BOTH)
         if fspec.timezone is not None:
@@ -629,6 +831,10 @@ class _Compiler:
             leaf = code_key(value) if schema.text_leaves else value
             constants.append((path, leaf, create is None, update is None))
         return constants
+
+
+def _always(_record: dict[str, Any], _cache: Any) -> Any:
+    return True
 
 
 def _outbound_overrides(value_map: ValueMap) -> list[tuple[str, str]]:

@@ -245,6 +245,14 @@ class Service(Record):
     response_target_working_days: Annotated[int, Field(ge=1, le=90)]
 
 
+class Category(Record):
+    """One entry of the CRM's case-category code book, as the enquiry form offers it."""
+
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    name: ShortText
+    group: Annotated[str, Field(max_length=200)] | None = None
+
+
 class Ward(Record):
     id: RecordId
     name: ShortText
@@ -353,6 +361,7 @@ __all__ = [
     "Authority",
     "AuthorityScope",
     "CaseStatus",
+    "Category",
     "Channel",
     "Constituent",
     "CouncilTime",

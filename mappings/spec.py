@@ -122,6 +122,21 @@ class OutboundSpec(Spec):
     format: str | None = None  # e.g. "/contacts({value})" for a Dataverse lookup binding
 
 
+class ItemsSpec(Spec):
+    """One CRM source of a list of sub-records (`notes`): each item mapped by its own fields.
+
+    `path` names a repeated element or array (`Notes.Note`, `Incident_Annotation`); without it
+    the enclosing record is the one item (used for a file on a Dataverse annotation). `when`
+    keeps only items meeting it. `fields` are keyed by the sub-record's field paths and read
+    relative to the item.
+    """
+
+    description: str | None = None
+    path: str | None = None
+    when: WhenSpec | None = None
+    fields: dict[str, Any]  # each checked as FieldSpec, so one bad field hides no other
+
+
 class FieldSpec(Spec):
     """How one caseload field is read from, and written to, the CRM record."""
 
@@ -136,9 +151,18 @@ class FieldSpec(Spec):
     timezone: str | None = None  # zone of naive CRM times; `defaults.timezone` when omitted
     separator: str | None = None  # for `type: list` held in one CRM string
     outbound: OutboundSpec | None = None
+    items: list[ItemsSpec] | None = None  # a list of sub-records, concatenated in this order
 
     @model_validator(mode="after")
     def _source(self) -> FieldSpec:
+        if self.items is not None:
+            others = {"path", "compute", "type", "value_map", "default", "separator", "outbound"}
+            extra = sorted(others & self.model_fields_set)
+            if extra:
+                raise ValueError(f"a field with `items` takes no `{extra[0]}`")
+            if not self.items:
+                raise ValueError("`items` needs at least one source")
+            return self
         if self.path is not None and self.compute is not None:
             raise ValueError("give either `path` or `compute`, not both")
         if self.path is None and self.compute is None and "default" not in self.model_fields_set:
@@ -153,6 +177,13 @@ class Defaults(Spec):
     direction: Direction = Direction.BOTH
 
 
+class SectionSpec(Spec):
+    """A further CRM record kind the profile maps inbound (`parties`, `code_book`)."""
+
+    description: str | None = None
+    fields: dict[str, Any]  # each checked as FieldSpec
+
+
 class MappingSpec(Spec):
     """One mapping file: a CRM, the record it maps, and its fields."""
 
@@ -164,6 +195,10 @@ class MappingSpec(Spec):
     fields: dict[str, Any]  # each checked as FieldSpec, so one bad field hides no other
     # CRM path -> value written into every outbound payload (e.g. the Lagan form name).
     outbound_constants: dict[str, Code] = Field(default_factory=dict)
+    # CRM party record (Lagan FWTIndividual / FWTObjectBriefDetails, Dataverse contact)
+    # -> `Constituent`; CRM code-book entry (Lagan FWTCode, Dataverse option) -> `Category`.
+    parties: SectionSpec | None = None
+    code_book: SectionSpec | None = None
 
 
 __all__ = [
@@ -173,8 +208,10 @@ __all__ = [
     "Direction",
     "FieldSpec",
     "FieldType",
+    "ItemsSpec",
     "MappingSpec",
     "OutboundSpec",
+    "SectionSpec",
     "UnmappedPolicy",
     "ValueMapSpec",
     "WhenSpec",
