@@ -111,11 +111,18 @@ def test_a_member_signs_in_on_a_phone_and_sees_their_caseload(browser, base_url)
         page.get_by_label("Add a note").fill("Rang the street lighting team")
         page.get_by_role("button", name="Add note").click()
         page.wait_for_load_state()
-        assert "Note by u-alice" in page.locator("#pending + ul").inner_text()
+        newest = page.locator(".caseload-timeline__entry").first.inner_text()
+        assert "Rang the street lighting team" in newest and "Waiting for the CRM" in newest
         page.screenshot(path=str(ARTIFACTS / "portal-member-case-phone.png"), full_page=True)
-        for path in ("", "/caseload", "/ward", "/search?q=street", "/enquiries/new", "/directory"):
+        for path in ("", "/caseload", "/ward", "/search", "/enquiries/new", "/directory"):
             if path:
                 page.goto(f"{base_url}{path}")
+            if path == "/search":  # the results, posted: the words never reach the address
+                page.get_by_label("Words to find").fill("street")
+                page.get_by_role("button", name="Search").click()
+                page.wait_for_load_state()
+                assert page.url == f"{base_url}/search"
+                assert "Broken street light" in page.locator("table.govuk-table").inner_text()
             no_overflow = page.evaluate(
                 "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
             )
@@ -203,6 +210,16 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         scan("case page, note missing")
         page.get_by_role("button", name="Attach file").click()
         scan("case page, file missing")
+        page.get_by_label("Add a note").fill("Rang the resident back")
+        page.get_by_role("button", name="Add note").click()
+        page.get_by_label("Attach a file").set_input_files(
+            files=[{"name": "letter.txt", "mimeType": "text/plain", "buffer": b"A letter"}]
+        )
+        page.get_by_role("button", name="Attach file").click()
+        scan("case page, timeline with waiting note and file")
+        with page.expect_download() as waiting:
+            page.locator('a[href*="/queued-files/"]', has_text="letter.txt").click()
+        assert waiting.value.suggested_filename == "letter.txt"
         page.get_by_role("button", name="Send to service").click()
         scan("case page, service missing")
         page.goto(f"{base_url}/cases/{CASES[0].portal_id}")
@@ -215,7 +232,10 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
             page.get_by_label("Find a resident").fill(words)
             page.get_by_role("button", name="Find resident").click()
             scan(f"new enquiry, {state}")
-        page.goto(f"{base_url}/search?q=street")
+        page.goto(f"{base_url}/search")
+        scan("search")
+        page.get_by_label("Words to find").fill("street")
+        page.get_by_role("button", name="Search").click()
         scan("search results")
         page.goto(f"{base_url}/directory")
         scan("directory")
