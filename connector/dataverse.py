@@ -67,12 +67,17 @@ def _odata_str(value: str) -> str:
 
 
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
-    """The record without OData annotations, also inside expanded related records."""
-    return {
-        k: _strip(v) if isinstance(v, dict) else v
-        for k, v in record.items()
-        if not k.startswith("@odata.")
-    }
+    """The record without OData annotations (`@odata.*`, `<property>@odata.*`), also inside
+    expanded related records and collections."""
+    return {k: _strip_value(v) for k, v in record.items() if "@odata." not in k}
+
+
+def _strip_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _strip(value)
+    if isinstance(value, list):
+        return [_strip_value(item) for item in value]
+    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -304,13 +309,13 @@ class DataverseClient:
                     "page without a value list", crm="dynamics365", operation="incidents"
                 )
             if records:
-                yield [_strip(r) for r in records]
+                yield [self._case(r) for r in records]
             url = body.get("@odata.nextLink")
 
     def get_case(self, ref: str) -> RawCase:
         if _GUID.match(ref):
             path = self._incident_path(ref) + (f"?{self.case_expand}" if self.case_expand else "")
-            return _strip(
+            return self._case(
                 self._call(
                     "incidents",
                     lambda: self._json(self._request("GET", path, "incidents"), "incidents"),
@@ -328,7 +333,30 @@ class DataverseClient:
         found = body.get("value", []) if isinstance(body, dict) else []
         if not found:
             raise CRMNotFound(f"case {ref} not found", crm="dynamics365", operation="incidents")
-        return _strip(found[0])
+        return self._case(found[0])
+
+    def _case(self, record: dict[str, Any]) -> RawCase:
+        """A raw case: each expanded collection complete, OData annotations removed.
+
+        Dataverse may cut an expanded collection short and give `<property>@odata.nextLink`
+        instead (e.g. `Incident_Annotation@odata.nextLink`); the rest is read from there, so a
+        case's notes are never silently partial.
+        """
+        for key in [k for k in record if k.endswith("@odata.nextLink") and k[0] != "@"]:
+            prop = key.removesuffix("@odata.nextLink")
+            items = list(record.get(prop) or [])
+            url: Any = record[key]
+            while isinstance(url, str) and url:
+                body = self._call(prop, partial(self._get_json, url, prop, {}), idempotent=True)
+                page = body.get("value") if isinstance(body, dict) else None
+                if not isinstance(page, list):
+                    raise CRMContractError(
+                        "related records without a value list", crm="dynamics365", operation=prop
+                    )
+                items.extend(page)
+                url = body.get("@odata.nextLink")
+            record[prop] = items
+        return _strip(record)
 
     def find_case_by_key(self, idempotency_key: str) -> str | None:
         path = f"incidents({self.key_column}={_odata_str(idempotency_key)})?$select=incidentid"

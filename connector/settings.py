@@ -74,8 +74,15 @@ class CRMSettings(BaseSettings):
     )
     portal_id_column: str = "cr_portalid"
     case_expand: str = Field(
-        default="customerid_contact($select=firstname,lastname,emailaddress1,telephone1)",
-        description="Dataverse: $expand on every incident read, so the mapping sees the customer.",
+        default=(
+            "customerid_contact($select=firstname,lastname,emailaddress1,telephone1),"
+            "Incident_Annotation($select=annotationid,subject,notetext,filename,mimetype,"
+            "filesize,isdocument,createdon)"
+        ),
+        description=(
+            "Dataverse: $expand on every incident read, so the mapping sees the customer and"
+            " the case's notes (annotations, without their file bodies)."
+        ),
     )
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
     read_timeout: float = Field(default=30.0, gt=0, le=600)

@@ -125,6 +125,8 @@ class ItemSource:
     condition: Extract | None  # an item is kept when this gives a value (a compiled `when`)
     mapper: RecordMapper
     model: type[BaseModel]
+    when_path: CrmPath | None = None  # the `when` path and its first code, for `to_record`
+    when_code: Any = None
 
 
 @dataclass(slots=True)
@@ -139,10 +141,11 @@ class ListRule:
 class RecordMapper:
     """The inbound rules of one record kind: a case, a list item, a party or a code."""
 
-    __slots__ = ("lists", "optional_parents", "rules", "sources")
+    __slots__ = ("lists", "optional_parents", "record_rules", "rules", "sources")
 
     def __init__(self, rules: list[FieldRule], lists: list[ListRule]) -> None:
         self.rules = [r for r in rules if r.inbound]
+        self.record_rules = [r for r in self.rules if r.record_write is not None]
         self.lists = lists
         self.optional_parents = {r.optional_parent for r in self.rules if r.optional_parent}
         self.sources = {r.name: r.crm_source for r in rules}
@@ -194,6 +197,64 @@ class RecordMapper:
             if items:
                 _assign(data, list_rule.target, items)
         return data, problems
+
+    def to_record(self, obj: Any, problems: list[FieldProblem]) -> dict[str, Any]:
+        """The raw record (read shape) this mapper reads back as `obj`."""
+        record: dict[str, Any] = {}
+        for rule in self.record_rules:
+            value = _lookup(obj, rule.target)
+            if value is None:
+                continue
+            assert rule.record_path is not None and rule.record_write is not None
+            try:
+                rule.record_path.set(record, rule.record_write(value))
+            except (ConversionError, UnmappedValueError) as exc:
+                problems.append(
+                    FieldProblem(rule.name, rule.record_path.text, str(exc), _kind(exc))
+                )
+        for list_rule in self.lists:
+            for index, item in enumerate(_lookup(obj, list_rule.target) or []):
+                _item_record(list_rule, index, item, record, problems)
+        return record
+
+
+def _item_record(
+    rule: ListRule,
+    index: int,
+    item: BaseModel,
+    record: dict[str, Any],
+    problems: list[FieldProblem],
+) -> None:
+    chosen: tuple[ItemSource, dict[str, Any]] | None = None
+    for source in rule.sources:
+        found: list[FieldProblem] = []
+        written = source.mapper.to_record(item, found)
+        if found:
+            continue
+        if source.when_path is not None:
+            source.when_path.set(written, source.when_code)
+        if chosen is None:
+            chosen = (source, written)
+        back, back_problems = source.mapper.fill(written, [])
+        if not back_problems:
+            try:
+                if source.model.model_validate(back) == item:
+                    chosen = (source, written)
+                    break
+            except ValidationError:
+                pass
+    if chosen is None:
+        problems.append(FieldProblem(f"{rule.name}[{index}]", None, "cannot be written back"))
+        return
+    source, written = chosen
+    if source.path is None:
+        record.update(written)  # the enclosing record is the item (a file on its annotation)
+        return
+    items = source.path.get(record)
+    if not isinstance(items, list):
+        items = []
+        source.path.set(record, items)
+    items.append(written)
 
 
 def _map_items(
@@ -398,21 +459,11 @@ class Mapping:
 
         Used to seed sandboxes and to prove that mapping out and back in preserves every field.
         A `first_of` writes its first path; other computed fields are not invertible and are
-        left out.
+        left out. A list item is written to the first of its sources that reads it back
+        unchanged (else the first source).
         """
-        record: dict[str, Any] = {}
         problems: list[FieldProblem] = []
-        for rule in self._record_out:
-            value = _lookup(case, rule.target)
-            if value is None:
-                continue
-            assert rule.record_path is not None and rule.record_write is not None
-            try:
-                rule.record_path.set(record, rule.record_write(value))
-            except (ConversionError, UnmappedValueError) as exc:
-                problems.append(
-                    FieldProblem(rule.name, rule.record_path.text, str(exc), _kind(exc))
-                )
+        record = self._case.to_record(case, problems)
         if problems:
             raise RecordMappingError(_case_reference(case), "outbound", problems)
         return record

@@ -520,16 +520,26 @@ class _Compiler:
                 return None
             item_schema = found
         condition: Extract | None = None
+        when_path: CrmPath | None = None
         if items.when is not None:
             when_loc: Loc = (*loc, "when", "path")
             when_path = self.compile_path(items.when.path, when_loc)
             if when_path is not None and self.check_crm_read(item_schema, when_path, when_loc):
                 codes = frozenset(code_key(c) for c in items.when.equals)
                 condition = when(when_path, codes, _always)
+            else:
+                when_path = None
         rules, lists = self.compile_fields(
             items.fields, (*loc, "fields"), item_model, item_schema, zone, value_maps, spec
         )
-        return ItemSource(path, condition, RecordMapper(rules, lists), item_model)
+        return ItemSource(
+            path,
+            condition,
+            RecordMapper(rules, lists),
+            item_model,
+            when_path,
+            items.when.equals[0] if items.when is not None else None,
+        )
 
     def check_required(
         self,

@@ -6,11 +6,13 @@ records are added meanwhile. The `$filter` grammar is the subset the connector n
 `field op literal` clauses joined by `and` (ops eq, ne, gt, ge, lt, le; literals are quoted
 strings, numbers, null, true/false, GUIDs or ISO date-times).
 
-`$expand` covers the one navigation property the mapping profile reads, the case's customer
-contact: `$expand=customerid_contact` or `$expand=customerid_contact($select=firstname,...)`,
-on collection reads, single reads (by id or alternate key), nextLinks and written
-representations. The contact is found through the store's contactid index, so expanding a
-page costs one dictionary lookup per case.
+`$expand` covers the two navigation properties the mapping profile reads: the case's customer
+contact (`customerid_contact`, single-valued) and the case's notes (`Incident_Annotation`,
+collection-valued: the annotations whose `objectid` is the case, oldest first), each optionally
+with `($select=...)`, on collection reads, single reads (by id or alternate key), nextLinks and
+written representations. The contact is found through the store's contactid index and the
+notes through the case's own note list, so expanding a page costs a few dictionary lookups per
+case.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def annotation(store: Store, note: Record) -> dict[str, Any]:
         "notetext": note["text"],
         "filename": att.get("name"),
         "mimetype": att.get("mimetype"),
+        "filesize": _decoded_size(body) if body is not None else None,
         "documentbody": body,
         "isdocument": body is not None,
         "_objectid_value": parent["incidentid"] if parent else None,
@@ -157,11 +160,36 @@ def annotation(store: Store, note: Record) -> dict[str, Any]:
     }
 
 
+def _decoded_size(body: str) -> int:
+    """Bytes of a base64 document body (Dataverse's read-only `filesize`)."""
+    text = body.strip()
+    return max(0, len(text) * 3 // 4 - (len(text) - len(text.rstrip("="))))
+
+
+#: The columns of an `annotations` view, in the order `annotation` emits them.
+ANNOTATION_COLUMNS = (
+    "annotationid",
+    "subject",
+    "notetext",
+    "filename",
+    "mimetype",
+    "filesize",
+    "documentbody",
+    "isdocument",
+    "_objectid_value",
+    "objecttypecode",
+    "createdon",
+    "modifiedon",
+)
+
+
 # -------------------------------------------------------------------- $expand
 #: Navigation properties the sandbox can expand: entity set -> property -> target entity type.
-NAVIGATION: dict[str, dict[str, str]] = {"incidents": {"customerid_contact": "contact"}}
+NAVIGATION: dict[str, dict[str, str]] = {
+    "incidents": {"customerid_contact": "contact", "Incident_Annotation": "annotation"}
+}
 ENTITY_TYPE = {"incidents": "incident", "contacts": "contact", "annotations": "annotation"}
-TARGET_COLUMNS = {"contact": CONTACT_COLUMNS}
+TARGET_COLUMNS = {"contact": CONTACT_COLUMNS, "annotation": ANNOTATION_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -201,8 +229,7 @@ def parse_expand(text: str, entity_set: str) -> list[Expansion]:
     """Parse `$expand` for `entity_set`; every problem is a 400 OData error, never a crash.
 
     Supported: comma-separated navigation properties, each optionally with `($select=a,b)`.
-    Nested `$filter`/`$orderby`/`$top`/`$expand` are refused: they only apply to collection-
-    valued navigation properties, and the sandbox expands only single-valued ones.
+    Nested `$filter`/`$orderby`/`$top`/`$expand` are refused (the connector never sends them).
     """
     known = NAVIGATION.get(entity_set, {})
     type_name = f"Microsoft.Dynamics.CRM.{ENTITY_TYPE[entity_set]}"
@@ -245,8 +272,8 @@ def _nested_select(prop: str, target: str, options: str | None) -> tuple[str, ..
             raise ODataError(
                 400,
                 "0x80060888",
-                f"The query option '{name.strip()}' is not supported inside $expand of the "
-                f"single-valued navigation property '{prop}'; use $select.",
+                f"The query option '{name.strip()}' is not supported inside $expand of "
+                f"'{prop}' by the sandbox; use $select.",
             )
         fields = tuple(f.strip() for f in value.split(",") if f.strip())
         if not fields:
@@ -273,8 +300,21 @@ def _expansions(request: Request, entity_set: str) -> list[Expansion]:
     return parse_expand(text, entity_set)
 
 
-def _expanded(store: Store, view: dict[str, Any], expansion: Expansion) -> dict[str, Any] | None:
-    """The related record's view (nested `$select` applied), or None when the lookup is empty."""
+def _expanded(store: Store, view: dict[str, Any], expansion: Expansion) -> Any:
+    """The related record's view (nested `$select` applied), None when the lookup is empty;
+    for a collection, the list of related views."""
+    if expansion.prop == "Incident_Annotation":
+        try:
+            case = store.case_by_incident(str(view.get("incidentid", "")))
+        except NotFound:
+            return []
+        with store.lock:
+            notes = [store.notes[nid] for nid in case.get("notes", ()) if nid in store.notes]
+            return [
+                _pick(annotation(store, note), expansion.select)
+                for note in notes
+                if note["parent_type"] == 0
+            ]
     if expansion.prop == "customerid_contact":
         contact_id = view.get("_customerid_value")
         if not contact_id:
