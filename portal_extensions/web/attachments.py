@@ -135,11 +135,15 @@ def _size(count: int) -> str:
     return f"{count / 1024:g} KB"
 
 
-def served_media_type(filename: str, content: bytes) -> str:
-    """The type a download is served as: the one its name claims only when the content agrees
-    (sniffed again, as on upload), else `application/octet-stream`, which no browser renders."""
+def served_media_type(filename: str, content: bytes, claimed: str | None = None) -> str:
+    """The type a download is served as, decided by its content (sniffed again, as on upload):
+    the `claimed` type (the CRM's) or the one the name's extension implies, whichever the
+    content agrees with, else `application/octet-stream`, which no browser renders."""
+    kinds = sniff(content)
+    if claimed is not None and claimed in {ALLOWED_TYPES[kind] for kind in kinds}:
+        return claimed
     extension = filename.rsplit(".", 1)[-1].casefold() if "." in filename else ""
-    if extension in ALLOWED_TYPES and extension in sniff(content):
+    if extension in ALLOWED_TYPES and extension in kinds:
         return ALLOWED_TYPES[extension]
     return "application/octet-stream"
 

@@ -29,7 +29,6 @@ from portal_extensions.web.app import (
     viewer_of,
 )
 from portal_extensions.web.attachments import (
-    ALLOWED_MEDIA_TYPES,
     CheckedFile,
     FileProblem,
     check_file,
@@ -577,9 +576,7 @@ def download_attachment(request: Request, portal_id: str, document_id: str) -> R
     content = portal.attachments.fetch(case, document_id) if ref is not None else None
     if ref is None or content is None:
         raise NotFound
-    media_type = served_media_type(ref.filename, content)
-    if ref.media_type not in ALLOWED_MEDIA_TYPES:
-        media_type = "application/octet-stream"
+    media_type = served_media_type(ref.filename, content, ref.media_type)
     return _download(request, visible, ref.filename, content, media_type)
 
 

@@ -280,3 +280,16 @@ def test_the_store_directorys_names_are_cached_for_their_lifetime(tmp_path: Path
         conn.execute(sa.update(wards).where(wards.c.id == "W1").values(name="Abbey Hill"))
     directory.forget_names()
     assert directory.names().ward("W1") == "Abbey Hill"
+
+
+def test_a_download_is_served_as_the_type_its_content_shows() -> None:
+    from portal_extensions.web.attachments import served_media_type
+
+    pdf = b"%PDF-1.7\n"
+    assert served_media_type("scan", pdf, "application/pdf") == "application/pdf"
+    assert served_media_type("scan.pdf", pdf) == "application/pdf"
+    assert served_media_type("page.html", b"<script>x</script>", "text/html") == (
+        "application/octet-stream"
+    )
+    assert served_media_type("letter.pdf", b"MZ\x90\x00\x00") == "application/octet-stream"
+    assert served_media_type("notes.txt", b"plain words", "application/pdf") == "text/plain"
