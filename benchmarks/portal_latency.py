@@ -329,8 +329,12 @@ def visible_counts(store: Store, usernames: list[str], now: datetime) -> list[in
 # ------------------------------------------------------------------------------ the server
 
 
-def serve(url: str, schema: str | None, deadline_s: float) -> None:
-    """Child: the portal over the store, on an ephemeral loopback port (printed first)."""
+def serve(url: str, schema: str | None, deadline_s: float, port: int = 0) -> None:
+    """Child: the portal over the store on a loopback port (0: an ephemeral one), printed first.
+
+    Several children share one port through SO_REUSEPORT, the kernel spreading connections
+    over them, as `caseload serve --workers N` spreads them over its worker processes.
+    """
     import uvicorn
 
     from portal_extensions.assembly import build_portal
@@ -347,7 +351,8 @@ def serve(url: str, schema: str | None, deadline_s: float) -> None:
     # TCP, and without it every keep-alive response stalls ~40 ms on Nagle plus delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(2048)  # connections wait in the backlog until uvicorn starts accepting
     config = uvicorn.Config(
         app,
@@ -375,27 +380,36 @@ def serve(url: str, schema: str | None, deadline_s: float) -> None:
 
 
 @contextmanager
-def portal_server(url: str, schema: str | None, deadline_s: float) -> Iterator[str]:
-    """Start the child server; yields its base URL; stops it on the way out."""
-    command = [sys.executable, "-m", "benchmarks.portal_latency", "--serve", "--database-url", url]
-    command += ["--deadline", str(deadline_s)] + (["--schema", schema] if schema else [])
+def portal_server(url: str, schema: str | None, deadline_s: float, workers: int) -> Iterator[str]:
+    """Start `workers` server processes on one port; yields the base URL; stops them after."""
     env = {**os.environ, SECRET_ENV: secrets.token_urlsafe(48)}
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+    children: list[subprocess.Popen[str]] = []
+    port = 0
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the portal did not start (exit code {child.wait(30)})")
-        base = f"http://127.0.0.1:{int(line.split()[1])}"
-        print(f"portal at {base} (server process {child.pid})", flush=True)
+        for _ in range(workers):
+            command = [sys.executable, "-m", "benchmarks.portal_latency", "--serve"]
+            command += ["--database-url", url, "--deadline", str(deadline_s), "--port", str(port)]
+            command += ["--schema", schema] if schema else []
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+            children.append(child)
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            if not line.startswith("PORT "):
+                raise RuntimeError(f"the portal did not start (exit code {child.wait(30)})")
+            port = int(line.split()[1])
+        base = f"http://127.0.0.1:{port}"
+        pids = ", ".join(str(child.pid) for child in children)
+        print(f"portal at {base} ({workers} worker processes: {pids})", flush=True)
         yield base
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 # ------------------------------------------------------------------------------ the clients
@@ -570,19 +584,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "seconds": args.seconds,
         "think_ms": args.think_ms,
+        "workers": args.workers,
         "cpus": os.cpu_count(),
     }
     with tempfile.TemporaryDirectory(prefix="caseload-bench-") as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'caseload.sqlite'}"
+        sqlite_file = Path(args.sqlite_file or Path(tmp) / "caseload.sqlite")
+        url = args.database_url or f"sqlite:///{sqlite_file}"
         schema = _create_schema(url) if url.startswith("postgresql") else None
         result["backend"] = "postgresql" if schema else "sqlite"
+        reuse = not schema and args.sqlite_file is not None and sqlite_file.exists()
         try:
             store = Store.open(url, schema=schema)
             started = time.perf_counter()
-            seed_directory(store, people)
-            print(f"indexing {args.cases} cases ...", flush=True)
-            index_cases(store, args.cases, people, args.seed, now)
-            names = create_accounts(store, people)
+            if reuse:
+                print(f"reusing the index in {sqlite_file} (built by an earlier run)", flush=True)
+                names = [f"{member.id}@council.example" for member in people]
+            else:
+                seed_directory(store, people)
+                print(f"indexing {args.cases} cases ...", flush=True)
+                index_cases(store, args.cases, people, args.seed, now)
+                names = create_accounts(store, people)
             result["build_s"] = round(time.perf_counter() - started, 1)
             visible = visible_counts(store, names, now)
             result["visible_cases_per_member"] = {
@@ -606,7 +627,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             deadline = args.seconds * 2 + 600
             result["load_average_before"] = round(os.getloadavg()[0], 2)
-            with portal_server(url, schema, deadline) as base:
+            with portal_server(url, schema, deadline, args.workers) as base:
                 for client in clients:
                     sign_in(base, client)
                 drive(base, clients, caseload_and_case, args.warmup)  # warm caches and pools
@@ -619,9 +640,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 result["baseline"] = summary(measured_base, wall_b)["baseline_asset"]
                 print(f"pages: {args.users} clients for {args.seconds:.0f} s ...", flush=True)
+                client_cpu = time.process_time()
                 measured, wall = drive(
                     base, clients, caseload_and_case, args.seconds, start=1000, think_s=think_s
                 )
+                # How much of the machine the 20 clients themselves used (they share its CPUs).
+                result["client_cpu_cores"] = round((time.process_time() - client_cpu) / wall, 2)
                 result["pages"] = summary(measured, wall)
                 total = sum(len(v) for v in measured.latencies.values())
                 result["throughput_per_s"] = round(total / wall, 1)
@@ -651,7 +675,7 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"\nportal latency: {result['backend']}, {result['cases']} cases, {result['users']} "
         f"concurrent users (think {result['think_ms']:.0f} ms), {result['seconds']:.0f} s, "
-        f"{result['cpus']} CPUs, commit "
+        f"{result['workers']} portal workers, {result['cpus']} CPUs, commit "
         f"{result['commit']}"
     )
     print(
@@ -670,7 +694,8 @@ def report(result: dict[str, Any]) -> None:
             f"{s['p99_ms']:>9}{s['max_ms']:>9}{s['per_s']:>8}{ratio}"
         )
     print(
-        f"throughput {result['throughput_per_s']} pages/s; audit events written "
+        f"throughput {result['throughput_per_s']} pages/s; the clients used "
+        f"{result['client_cpu_cores']} CPU cores; audit events written "
         f"{result['audit_events_written']}; 1-minute load average {result['load_average_before']}"
         f" before, {result['load_average_after']} after (other work on the machine skews"
         " every figure, the baseline too)"
@@ -691,15 +716,27 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="Pause after each answer, per client (default 0: back to back, the worst case).",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Portal worker processes, as `caseload serve --workers` (default: one per CPU).",
+    )
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    parser.add_argument(
+        "--sqlite-file",
+        default=None,
+        help="Keep the SQLite index here and reuse it on later runs (built when missing).",
+    )
     parser.add_argument("--json", action="store_true", help="Print the result as JSON too.")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--schema", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--deadline", type=float, default=900.0, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.database_url, args.schema, args.deadline)
+        serve(args.database_url, args.schema, args.deadline, args.port)
         return 0
     if args.cases < 1 or args.users < 1 or args.seconds <= 0 or args.think_ms < 0:
         parser.error("--cases, --users and --seconds must be positive, --think-ms not negative")

@@ -86,6 +86,7 @@ def test_two_workers_share_every_session(tmp_path: Path) -> None:
         )
         assert signed_in.status_code == 303
         cookie = session.cookies.get("caseload_session")
+        assert cookie is not None
         # A new connection each time, so the kernel spreads them over both workers.
         answers = [
             requests.get(
@@ -101,7 +102,12 @@ def test_two_workers_share_every_session(tmp_path: Path) -> None:
         page = session.get(f"{base}/directory", timeout=10)
         token = CSRF.search(page.text)
         assert token is not None
-        session.post(f"{base}/sign-out", data={"csrf_token": token.group(1)}, allow_redirects=False)
+        session.post(
+            f"{base}/sign-out",
+            data={"csrf_token": token.group(1)},
+            allow_redirects=False,
+            timeout=10,
+        )
         after = [
             requests.get(
                 f"{base}/directory",
