@@ -129,7 +129,8 @@ def _assemble(path: Path | None) -> tuple[PortalSettings, FastAPI, Runtime]:
     settings = load_settings(path, need_crm=False)
     runtime = Runtime(settings)
     client = runtime.client if settings.crm is not None else None
-    return portal, build_portal(portal, runtime.store, client), runtime
+    mapping = runtime.mapping if client is not None else None
+    return portal, build_portal(portal, runtime.store, client, mapping=mapping), runtime
 
 
 def worker_app() -> FastAPI:

@@ -194,9 +194,7 @@ def directory_categories(config: ConfigOption = None) -> None:
     try:
         runtime = _runtime(config, need_crm=True)
         try:
-            count = import_code_book(
-                runtime.store, runtime.client.code_book(), actor="cli:code-book"
-            )
+            count = import_code_book(runtime.store, runtime.categories(), actor="cli:code-book")
         finally:
             runtime.close()
     except HANDLED as exc:

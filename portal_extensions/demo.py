@@ -109,7 +109,7 @@ class Demo:
             mapping=load_profile("lagan"),
         )
         self._import_directory(directory)
-        import_code_book(self.store, client.code_book(), actor="demo")
+        import_code_book(self.store, self.runtime.categories(), actor="demo")
         self.first_sync = self.runtime.syncer().run(full=False).summary()
         sign_ins = self._accounts(plan_accounts(directory))
         self._write_credentials(sign_ins)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mappings.model import Member, Officer, Service, Ward
+from mappings.model import Category, Member, Officer, Service, Ward
 from portal_extensions.store.audit import record_event
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import categories, members, officers, parties, services, wards
@@ -300,33 +300,22 @@ def import_directory(store: Store, directory: Directory, *, actor: str) -> Impor
     return report
 
 
-def import_code_book(store: Store, codes: list[dict[str, Any]], *, actor: str) -> int:
-    """Store the CRM's case categories (`CRMClient.code_book()`); returns how many."""
+def import_code_book(store: Store, codes: Sequence[Category], *, actor: str) -> int:
+    """Store the CRM's case categories; returns how many.
+
+    `codes` are already mapped (`Mapping.to_category` over `CRMClient.code_book()`, e.g.
+    `Runtime.categories()`): reading either CRM's code-book shape is the profile's job.
+    """
     now = datetime.now(UTC)
-    rows = []
-    for code in codes:
-        # Lagan FWTCode {CodeKey, CodeValue, CodeGroup1}; Dataverse option metadata
-        # {Value, ExternalValue, Label.UserLocalizedLabel.Label}.
-        label = (code.get("Label") or {}).get("UserLocalizedLabel") or {}
-        key = (
-            code.get("CodeKey")
-            or code.get("ExternalValue")
-            or code.get("code")
-            or code.get("CodeID")
-            or code.get("Value")
-        )
-        name = code.get("CodeValue") or label.get("Label") or code.get("name") or key
-        if key in (None, ""):
-            continue
-        group = code.get("CodeGroup1") or code.get("group")
-        rows.append(
-            {
-                "code": str(key)[:64],
-                "name": str(name)[:200],
-                "group_name": str(group)[:200] if group else None,
-                "updated_at": now,
-            }
-        )
+    rows = [
+        {
+            "code": code.code,
+            "name": code.name,
+            "group_name": code.group or None,
+            "updated_at": now,
+        }
+        for code in codes
+    ]
     with store.write() as conn:
         _upsert(conn, categories, rows)
         record_event(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from connector import factory
 from connector.base import CRMClient
-from mappings import Mapping, load_profile
+from mappings import Mapping, RecordMappingError, load_profile
+from mappings.model import Category
 from portal_extensions.outbox import Dispatcher
 from portal_extensions.settings import Settings, StoreSettingsError
 from portal_extensions.store.database import Store, open_store
 from portal_extensions.sync import Syncer
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -46,6 +50,20 @@ class Runtime:
             kind = self.settings.crm.kind if self.settings.crm else "lagan"
             self._mapping = load_profile(kind)
         return self._mapping
+
+    def categories(self) -> list[Category]:
+        """The CRM's case-category code book, mapped by the profile's `code_book` section.
+
+        An entry the profile cannot map is left out and logged (by its code, never its words),
+        so one odd code does not block the rest.
+        """
+        mapped: list[Category] = []
+        for raw in self.client.code_book():
+            try:
+                mapped.append(self.mapping.to_category(raw))
+            except RecordMappingError as exc:
+                log.warning("a code-book entry could not be mapped; skipped: %s", exc)
+        return mapped
 
     def syncer(self) -> Syncer:
         store_settings = self.settings.store

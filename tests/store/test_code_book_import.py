@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from mappings import load_profile
 from portal_extensions.directory import import_code_book
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import categories
@@ -15,7 +16,10 @@ from tests.connector.test_sandbox_integration import _dataverse, _lagan
 @pytest.mark.parametrize("crm", ["lagan", "dynamics365"])
 def test_code_book_imports_keys_and_names_from_both_crms(sandbox_crm, store: Store, crm) -> None:
     client = _lagan(sandbox_crm) if crm == "lagan" else _dataverse(sandbox_crm)
-    count = import_code_book(store, client.code_book(), actor="test")
+    mapping = load_profile(crm)
+    count = import_code_book(
+        store, [mapping.to_category(c) for c in client.code_book()], actor="test"
+    )
     seeded = {(c["CodeKey"], c["CodeValue"]) for c in sandbox_crm.store.codebook}
     assert count == len(seeded)
     with store.read() as conn:
