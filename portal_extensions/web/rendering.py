@@ -3,10 +3,20 @@ turn caseload values into plain English."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader, PrefixLoader
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    PrefixLoader,
+    Undefined,
+)
+from jinja2.runtime import Macro
+from markupsafe import Markup
 
 from mappings.model import COUNCIL_ZONE, CaseStatus
 
@@ -58,6 +68,55 @@ def _status(row: Any) -> tuple[str, str]:
     return STATUS_TEXT.get(CaseStatus(row.status), ("Unknown", "govuk-tag--grey"))
 
 
+class _Unkeyable(Exception):
+    """A macro parameter the memo cannot use as a key: the call is rendered, not memoised."""
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return ("markup", str(value))
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Undefined):
+        return ("undefined",)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), _key(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_key(item) for item in value))
+    raise _Unkeyable
+
+
+class MacroMemo:
+    """Renders a govuk-frontend-jinja macro once per distinct set of parameters.
+
+    Those macros are most of a page's rendering time (a tag per list row, the case page's
+    buttons, selects and radios), yet their output depends on their parameters alone. Only
+    calls that hold no personal data are wrapped (`memo(govukTag, {...})` in the templates):
+    never free text a person typed or a constituent's details. Bounded: when full, it starts
+    again empty.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._rendered: dict[tuple[str, Any], str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, macro: Macro, params: dict[str, Any]) -> str:
+        # With autoescape on, a macro returns Markup, kept as it is (not escaped again).
+        try:
+            key = (macro.name, _key(params))
+        except _Unkeyable:
+            return macro(params)
+        hit = self._rendered.get(key)
+        if hit is None:
+            hit = macro(params)
+            with self._lock:
+                if len(self._rendered) >= self.size:
+                    self._rendered.clear()
+                self._rendered[key] = hit
+        return hit
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader(
@@ -78,4 +137,5 @@ def make_environment() -> Environment:
     env.filters["write_text"] = lambda kind: WRITE_TEXT.get(kind, "Change")
     env.filters["status_text"] = lambda row: _status(row)[0]
     env.filters["status_class"] = lambda row: _status(row)[1]
+    env.globals["memo"] = MacroMemo()
     return env
