@@ -824,7 +824,26 @@ class LaganClient:
         list_type = self.zeep.get_element(f"{{{FL}}}FWTObjectBriefDetailsList").type
         raw = zeep_to_raw(result, list_type)
         items = raw.get("ObjectBriefDetails", []) if isinstance(raw, dict) else []
-        return list(items)[:limit]
+        return [self._with_details(brief) for brief in list(items)[:limit]]
+
+    def _with_details(self, brief: Any) -> Any:
+        """A found individual's brief details completed with its FWTIndividual elements.
+
+        A brief carries only the display name and an address line, so a look-up by email or
+        postcode could not show (or confirm) what it matched; `retrieveIndividual` adds the
+        name parts and contact details. Organisations and vanished parties stay brief.
+        """
+        if not isinstance(brief, dict):
+            return brief
+        object_id = brief.get("ObjectID")
+        if not isinstance(object_id, dict) or object_id.get("ObjectType") != "C1":
+            return brief
+        try:
+            individual = self.get_party(str(object_id.get("ObjectReference", "")))
+        except CRMNotFound:
+            return brief
+        details = {k: v for k, v in individual.items() if k != "BriefDetails"}
+        return {**brief, **details}
 
     def get_party(self, ref: str) -> RawParty:
         result = self._call(
