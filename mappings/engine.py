@@ -95,6 +95,8 @@ class FieldRule:
     out_create: bool = False
     out_update: bool = False
     spec: FieldSpec | None = field(default=None, repr=False)
+    # A guarded `first_of` (`when`) is inverted by writing its condition too: (path, code).
+    record_guard: tuple[CrmPath, Any] | None = None
 
     @property
     def crm_source(self) -> str | None:
@@ -212,6 +214,8 @@ class RecordMapper:
                 problems.append(
                     FieldProblem(rule.name, rule.record_path.text, str(exc), _kind(exc))
                 )
+            if rule.record_guard is not None and rule.record_guard[0].get(record) is None:
+                rule.record_guard[0].set(record, rule.record_guard[1])
         for list_rule in self.lists:
             for index, item in enumerate(_lookup(obj, list_rule.target) or []):
                 _item_record(list_rule, index, item, record, problems)

@@ -647,6 +647,12 @@ class _Compiler:
                     f" (choose one of {', '.join(model_field.choices)})",
                     _close(str(default), model_field.choices),
                 )
+        guard: tuple[CrmPath, Any] | None = None
+        if fspec.compute is not None and fspec.compute.when is not None and record_path:
+            when_path = self.compile_path(fspec.compute.when.path, (*loc, "compute", "when"))
+            if when_path is not None:
+                code = fspec.compute.when.equals[0]
+                guard = (when_path, code_key(code) if schema.text_leaves else code)
         rule = FieldRule(
             name=name,
             target=model_field.parts,
@@ -661,6 +667,7 @@ class _Compiler:
             has_default=has_default,
             default=default,
             spec=fspec,
+            record_guard=guard,
         )
         if outbound:
             self.compile_outbound(rule, fspec, model_field, schema, zone, value_maps, written)
