@@ -21,7 +21,14 @@ from pydantic import BaseModel
 
 from mappings.model import MemberCase
 from portal_extensions.access import CaseColumns, Fact
-from portal_extensions.store.schema import cases, constituents, members, outbox, parties
+from portal_extensions.store.schema import (
+    cases,
+    change_counters,
+    constituents,
+    members,
+    outbox,
+    parties,
+)
 
 #: Namespace for portal ids of cases that the CRM made (no PortalId stamped on them), so the
 #: same CRM case always gets the same portal id, on every server and every re-sync.
@@ -288,6 +295,8 @@ def upsert_cases(
         conn.execute(sa.insert(cases), inserts)
     if updates:
         conn.execute(sa.update(cases).where(cases.c.id == sa.bindparam("b_id")), updates)
+    if inserts or updates:
+        cases_changed(conn)
     if full_run is not None and seen_ids:
         conn.execute(
             sa.update(cases).where(cases.c.id.in_(seen_ids)).values(full_sync_run=full_run)
@@ -313,6 +322,7 @@ def insert_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -
             updated_at=now,
         )
     )
+    cases_changed(conn)
 
 
 def update_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -> bool:
@@ -328,6 +338,8 @@ def update_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -
         .where(cases.c.portal_id == values.pop("portal_id"), cases.c.removed_at.is_(None))
         .values(**values, version=cases.c.version + 1, updated_at=now)
     )
+    if result.rowcount == 1:
+        cases_changed(conn)
     return result.rowcount == 1
 
 
@@ -353,6 +365,7 @@ def set_crm_reference(conn: sa.Connection, portal_id: str, reference: str, now: 
             updated_at=now,
         )
     )
+    cases_changed(conn)
 
 
 def mark_removed(
@@ -372,7 +385,27 @@ def mark_removed(
                 updated_at=now,
             )
         )
+        cases_changed(conn)
     return portal_ids
+
+
+_BUMP_CASES = (
+    sa.update(change_counters)
+    .where(change_counters.c.name == "cases")
+    .values(value=change_counters.c.value + 1)
+)
+_CASES_COUNTER = sa.select(change_counters.c.value).where(change_counters.c.name == "cases")
+
+
+def cases_changed(conn: sa.Connection) -> None:
+    """Count a change to the case index, in the caller's transaction (every writer of `cases`
+    in this module calls it; caches of counts compare `cases_counter`)."""
+    conn.execute(_BUMP_CASES)
+
+
+def cases_counter(conn: sa.Connection) -> int:
+    """How many transactions have changed the case index: equal values, equal index."""
+    return int(conn.execute(_CASES_COUNTER).scalar_one())
 
 
 def get_case(
@@ -488,6 +521,8 @@ __all__ = [
     "UpsertResult",
     "access_columns",
     "case_columns",
+    "cases_changed",
+    "cases_counter",
     "count_cases",
     "get_case",
     "index_hash",

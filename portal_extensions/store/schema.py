@@ -221,6 +221,15 @@ portal_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
+# Change counters (revision 0004): `cases` goes up in every transaction that changes a case
+# row, so a cache of something computed from the index knows when it is out of date.
+change_counters = sa.Table(
+    "change_counters",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
 # --------------------------------------------------------------------- outbox
 outbox = sa.Table(
     "outbox",
@@ -303,6 +312,7 @@ __all__ = [
     "audit_events",
     "cases",
     "categories",
+    "change_counters",
     "constituents",
     "members",
     "metadata",

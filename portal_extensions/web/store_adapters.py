@@ -51,7 +51,7 @@ from portal_extensions.outbox import (
     queued_note,
 )
 from portal_extensions.status import collect_status
-from portal_extensions.store import access_columns, record_event, search_cases
+from portal_extensions.store import access_columns, cases_counter, record_event, search_cases
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
     cases,
@@ -130,6 +130,9 @@ def party_members(conn: sa.Connection, viewer: Viewer) -> frozenset[str] | None:
     if viewer.role is not Role.MEMBER or viewer.party_group is None:
         return None
     return frozenset(conn.execute(_PARTY_MEMBERS, {"party": viewer.party_group}).scalars())
+
+
+_HELD_COUNTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +221,9 @@ class StoreCaseRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.columns = access_columns()
+        # Keyed by the cached counting statement itself (one per viewer, day and scope).
+        self._held_counts: dict[sa.CompoundSelect[Any], tuple[int, dict[Bucket, int]]] = {}
+        self._lock = threading.Lock()
 
     def get(self, portal_id: uuid.UUID) -> StoredCase | None:
         query = sa.select(
@@ -256,9 +262,8 @@ class StoreCaseRepository:
             )
             if queries is None:
                 return CaseListing(rows=[], counts=dict.fromkeys(Bucket, 0), total=0)
-            counted = conn.execute(queries.counting).all()
+            counts = self._counts(conn, queries)
             rows = conn.execute(queries.rows).all()
-        counts = {each: sum(int(part._mapping[each.value]) for part in counted) for each in Bucket}
         return CaseListing(
             rows=[
                 CaseSummary(
@@ -276,6 +281,22 @@ class StoreCaseRepository:
             counts=counts,
             total=counts[bucket],
         )
+
+    def _counts(self, conn: sa.Connection, queries: _ListQueries) -> dict[Bucket, int]:
+        """The list's bucket counts, reused while the case index is unchanged: the counter is
+        read before the counts, in the same transaction, so counts are never older than the
+        counter they are kept under."""
+        counter = cases_counter(conn)
+        held = self._held_counts.get(queries.counting)
+        if held is not None and held[0] == counter:
+            return held[1]
+        counted = conn.execute(queries.counting).all()
+        counts = {each: sum(int(part._mapping[each.value]) for part in counted) for each in Bucket}
+        with self._lock:
+            if len(self._held_counts) >= _HELD_COUNTS:
+                self._held_counts.clear()
+            self._held_counts[queries.counting] = (counter, counts)
+        return counts
 
     def find_by_constituent(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int

@@ -16,6 +16,7 @@ from portal_extensions.access import Role
 from portal_extensions.store import IndexedCase, upsert_cases
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
+    cases,
     members,
     officers,
     outbox,
@@ -331,3 +332,26 @@ def test_a_cached_list_moves_on_with_the_day(store) -> None:
         viewer, NOW + timedelta(days=40), Bucket.RECENTLY_CLOSED, limit=10
     )
     assert later.rows == [] and later.counts[Bucket.RECENTLY_CLOSED] == 0
+
+
+def test_held_counts_follow_every_change_to_the_index(tmp_path) -> None:
+    from portal_extensions.store.cases import mark_removed, update_local_case
+
+    store = seeded_store(tmp_path / "caseload.sqlite", ALL)
+    repository = StoreCaseRepository(store)
+    alice = VIEWERS["alice"]
+    before = repository.list_visible(alice, NOW, Bucket.OPEN, limit=100).counts
+    assert repository.list_visible(alice, NOW, Bucket.OPEN, limit=100).counts == before
+    with store.write() as conn:  # one of alice's open cases leaves the index
+        mark_removed(conn, cases.c.portal_id == str(CASES[0].portal_id), reason="t", now=NOW)
+    after = repository.list_visible(alice, NOW, Bucket.OPEN, limit=100).counts
+    assert after[Bucket.OPEN] == before[Bucket.OPEN] - 1
+    shared = next(case for case in ALL if case.title == "Late reply")  # bob's, ward, overdue
+    assert shared.authority is not None
+    withdrawn = shared.model_copy(
+        update={"authority": shared.authority.model_copy(update={"withdrawn_at": NOW})}
+    )
+    with store.write() as conn:
+        assert update_local_case(conn, withdrawn, now=NOW)
+    later = repository.list_visible(alice, NOW, Bucket.OPEN, limit=100).counts
+    assert later[Bucket.OVERDUE] == after[Bucket.OVERDUE] - 1
