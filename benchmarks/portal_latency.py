@@ -486,14 +486,19 @@ def drive(
     start: int = 0,
     think_s: float = 0.0,
 ) -> tuple[Samples, float]:
-    """Every client in its own thread for `seconds`, pausing `think_s` after each answer
+    """Every client in its own thread for `seconds`, pausing about `think_s` after each answer
     (0: back to back, the worst case); returns samples and wall time."""
     samples = Samples()
     stop_at = time.perf_counter() + seconds
     barrier = threading.Barrier(len(clients) + 1)
 
     def run(client: Client, offset: int) -> None:
+        # Each user pauses a random time between pages (exponential, mean `think_s`), as people
+        # do, so they do not all click at the same instant.
+        pauses = random.Random(offset)
         barrier.wait()
+        if think_s:
+            time.sleep(pauses.uniform(0, think_s))
         i = start + offset
         while time.perf_counter() < stop_at:
             page, path = pick(client, i)
@@ -506,7 +511,7 @@ def drive(
             samples.add(page, time.perf_counter() - began, ok)
             i += 1
             if think_s:
-                time.sleep(think_s)
+                time.sleep(pauses.expovariate(1 / think_s))
 
     threads = [
         threading.Thread(target=run, args=(c, n), daemon=True) for n, c in enumerate(clients)
@@ -714,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
         "--think-ms",
         type=float,
         default=0.0,
-        help="Pause after each answer, per client (default 0: back to back, the worst case).",
+        help="Mean pause after each answer, per client, drawn at random (exponential); default 0:"
+        " back to back, the worst case.",
     )
     parser.add_argument(
         "--workers",
