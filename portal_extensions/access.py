@@ -40,7 +40,7 @@ Decisions made here (and tested in `tests/portal/test_access_*.py`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -458,6 +458,7 @@ def visible_cases_parts(
     now: datetime,
     columns: CaseColumns,
     party_members: frozenset[str] | None = None,
+    reasons: Collection[Reason] | None = None,
 ) -> list[ColumnElement[bool]]:
     """The same rule as `visible_cases_clause`, one where-clause per grant (their OR is it).
 
@@ -465,13 +466,16 @@ def visible_cases_parts(
     one index, so a list runs as a union of the parts instead of one OR that visits every case
     in the ward. The parts are pairwise disjoint (`visibility_parts`), so a list may combine
     them with UNION ALL and add up counts without de-duplicating. Empty for a viewer who sees
-    no case. For `party_members` see `grants`.
+    no case. For `party_members` see `grants`; for `reasons` see `visibility_parts`.
     """
-    return [to_sql(part, columns) for part in visibility_parts(viewer, now, party_members)]
+    return [to_sql(part, columns) for part in visibility_parts(viewer, now, party_members, reasons)]
 
 
 def visibility_parts(
-    viewer: Viewer, now: datetime, party_members: frozenset[str] | None = None
+    viewer: Viewer,
+    now: datetime,
+    party_members: frozenset[str] | None = None,
+    reasons: Collection[Reason] | None = None,
 ) -> tuple[Predicate, ...]:
     """The viewer's grants as pairwise disjoint predicates whose OR is `visibility`.
 
@@ -479,13 +483,21 @@ def visibility_parts(
     they exclude one another; the one overlap is the member's own case that is also shared, so
     every grant after `OWN_CASE` is limited to other members' cases (`NotEq` on the case's
     member, a fact never null).
+
+    With `reasons`, only the parts granted for those reasons (for example a member's own cases,
+    `{Reason.OWN_CASE}`, apart from the cases they cover, `{Reason.NAMED_COVER}`): a subset of
+    the same rule, never a second one, so such a list is still within what the viewer may see.
+    Empty when the viewer has no grant for any of them.
     """
     found = grants(viewer, now, party_members)
     if viewer.role is not Role.MEMBER:
-        return tuple(grant.when for grant in found)
-    assert viewer.member_id is not None and found[0].reason is Reason.OWN_CASE
-    others = NotEq(Fact.MEMBER_ID, viewer.member_id)
-    return (found[0].when, *(All((others, grant.when)) for grant in found[1:]))
+        parts = [(grant.reason, grant.when) for grant in found]
+    else:
+        assert viewer.member_id is not None and found[0].reason is Reason.OWN_CASE
+        others = NotEq(Fact.MEMBER_ID, viewer.member_id)
+        parts = [(found[0].reason, found[0].when)]
+        parts += [(grant.reason, All((others, grant.when))) for grant in found[1:]]
+    return tuple(when for reason, when in parts if reasons is None or reason in reasons)
 
 
 # --------------------------------------------------------------------------------------------

@@ -272,3 +272,10 @@ def test_sql_filter_and_case_page_agree_on_arbitrary_cases(
     for i, case in enumerate(joined):
         held = [holds(part, case) for part in visibility_parts(viewer, now)]
         assert sum(held) == (1 if i in page else 0)
+        # The parts for one reason hold exactly where the page's decision gives that reason.
+        decision = can_view_case(viewer, case, now)
+        for reason in Reason:
+            chosen = visibility_parts(viewer, now, reasons={reason})
+            assert any(holds(part, case) for part in chosen) == (
+                decision.allowed and decision.reason is reason
+            )
