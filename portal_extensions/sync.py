@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from connector.base import CasePage, CRMClient, RawCase
 from connector.errors import CRMNotFound
-from mappings.errors import MappingError, RecordMappingError
+from mappings.errors import FieldProblem, MappingError, RecordMappingError
 from mappings.model import MemberCase
 from portal_extensions.store.audit import record_event
 from portal_extensions.store.cases import (
@@ -54,7 +54,9 @@ class CaseMapping(Protocol):
     @property
     def crm(self) -> str: ...
 
-    def to_caseload(self, raw: dict[str, Any]) -> MemberCase: ...
+    def to_caseload(
+        self, raw: dict[str, Any], *, item_problems: list[FieldProblem] | None = None
+    ) -> MemberCase: ...
 
     def reference_of(self, raw: dict[str, Any]) -> str: ...
 
@@ -206,28 +208,42 @@ class Syncer:
             if state.watermark is None or moment > state.watermark:
                 self._set_state(conn, watermark=moment)
 
-    def _map(self, raw: RawCase) -> IndexedCase | MappingProblem:
+    def _map(self, raw: RawCase) -> tuple[IndexedCase | None, MappingProblem | None]:
+        """The mapped case, and the problem to record: a case that cannot be mapped has only a
+        problem; one mapped without some of its timeline items has both (it is indexed, and
+        the items left out are listed for the administrator)."""
+        left_out: list[FieldProblem] = []
         try:
-            case = self.mapping.to_caseload(raw)
+            case = self.mapping.to_caseload(raw, item_problems=left_out)
         except RecordMappingError as exc:
-            return MappingProblem(
+            return None, MappingProblem(
                 crm_reference=exc.reference,
                 field=", ".join(p.field for p in exc.problems)[:200] or "record",
                 message=("; ".join(str(p) for p in exc.problems) or str(exc))[:1000],
             )
         except MappingError as exc:
-            return MappingProblem(self.mapping.reference_of(raw), "record", str(exc)[:1000])
-        return IndexedCase(stable_portal_id(case, self.mapping.crm), raw_modified_at(raw))
+            return None, MappingProblem(self.mapping.reference_of(raw), "record", str(exc)[:1000])
+        indexed = IndexedCase(stable_portal_id(case, self.mapping.crm), raw_modified_at(raw))
+        if not left_out or case.crm_reference is None:
+            return indexed, None
+        return indexed, MappingProblem(
+            crm_reference=case.crm_reference,
+            field=", ".join(p.field for p in left_out)[:200],
+            message=("left out: " + "; ".join(str(p) for p in left_out))[:1000],
+        )
 
     def _apply(self, page: list[RawCase], run_id: str | None, report: SyncReport) -> None:
         mapped: list[IndexedCase] = []
-        problems: list[MappingProblem] = []
+        problems: list[MappingProblem] = []  # not indexed
+        partial: list[MappingProblem] = []  # indexed without some timeline items
         for raw in page:
-            outcome = self._map(raw)
-            if isinstance(outcome, MappingProblem):
-                problems.append(outcome)
-            else:
-                mapped.append(outcome)
+            indexed, problem = self._map(raw)
+            if indexed is not None:
+                mapped.append(indexed)
+                if problem is not None:
+                    partial.append(problem)
+            elif problem is not None:
+                problems.append(problem)
         now = self.clock()
         with self.store.write() as conn:
             result = upsert_cases(conn, mapped, now=now, full_run=run_id)
@@ -239,7 +255,7 @@ class Syncer:
                     .values(full_sync_run=run_id)
                 )
             self._point("upserted")
-            self._record_problems(conn, problems, mapped, now)
+            self._record_problems(conn, problems + partial, mapped, now)
             times = [item.crm_modified_at for item in mapped if item.crm_modified_at]
             if times:
                 state = self._state(conn)
@@ -250,7 +266,7 @@ class Syncer:
         self._point("committed")
         report.fetched += len(page)
         report.upserts += result
-        report.problems += len(problems)
+        report.problems += len(problems) + len(partial)
 
     def _record_problems(
         self,
@@ -259,7 +275,12 @@ class Syncer:
         mapped: Iterable[IndexedCase],
         now: datetime,
     ) -> None:
-        fixed = [i.case.crm_reference for i in mapped if i.case.crm_reference]
+        still = {p.crm_reference for p in problems}
+        fixed = [
+            i.case.crm_reference
+            for i in mapped
+            if i.case.crm_reference and i.case.crm_reference not in still
+        ]
         if fixed:
             conn.execute(
                 sa.update(sync_problems)
@@ -399,13 +420,13 @@ class Syncer:
                         detail={"crm_reference": crm_reference},
                     )
             return "removed"
-        outcome = self._map(raw)
+        indexed, problem = self._map(raw)
         with self.store.write() as conn:
-            if isinstance(outcome, MappingProblem):
-                self._record_problems(conn, [outcome], [], now)
+            if indexed is None:
+                self._record_problems(conn, [problem] if problem else [], [], now)
                 return "problem"
-            result = upsert_cases(conn, [outcome], now=now)
-            self._record_problems(conn, [], [outcome], now)
+            result = upsert_cases(conn, [indexed], now=now)
+            self._record_problems(conn, [problem] if problem else [], [indexed], now)
         return "updated" if result.inserted or result.updated else "unchanged"
 
 

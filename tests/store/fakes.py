@@ -46,7 +46,17 @@ class FakeMapping:
     def reference_of(self, raw: dict[str, Any]) -> str:
         return str(raw.get("ref", "(no CRM reference)"))
 
-    def to_caseload(self, raw: dict[str, Any]) -> MemberCase:
+    def to_caseload(
+        self, raw: dict[str, Any], *, item_problems: list[FieldProblem] | None = None
+    ) -> MemberCase:
+        """As `mappings.Mapping.to_caseload`: `bad_note` marks a note the mapping leaves out."""
+        notes = list(raw["notes"])
+        if raw.get("bad_note"):
+            notes = notes[1:]  # as if its first note had a date that is not a date
+            if item_problems is not None:
+                item_problems.append(
+                    FieldProblem("notes[0].created_at", "Notes.Note[0].Created", "not a date")
+                )
         if raw.get("broken"):
             raise RecordMappingError(
                 raw["ref"],
@@ -71,7 +81,7 @@ class FakeMapping:
             "received_at": "2025-01-02T10:00:00Z",
             "notes": [
                 {"author": "crm", "text": text, "created_at": "2025-01-03T10:00:00Z"}
-                for text in raw["notes"]
+                for text in notes
             ],
         }
         if raw.get("portal_id"):

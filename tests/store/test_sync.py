@@ -90,6 +90,27 @@ def test_unmappable_record_is_recorded_not_fatal_and_cleared_when_fixed(store: S
         assert count_cases(conn) == 20
 
 
+def test_a_case_whose_timeline_item_cannot_be_mapped_is_indexed_and_the_item_recorded(
+    store: Store,
+) -> None:
+    crm = FakeCRM(10)
+    crm.touch("101000000004", bad_note=True)
+    crm.tick()
+    syncer = _syncer(store, crm)
+    report = syncer.run()
+    with store.read() as conn:
+        problem = conn.execute(sa.select(sync_problems)).one()
+        assert count_cases(conn) == 10  # the case is not lost for one bad note
+    assert report.problems == 1
+    assert problem.crm_reference == "101000000004" and problem.field == "notes[0].created_at"
+    assert problem.message.startswith("left out:") and problem.resolved_at is None
+    crm.touch("101000000004", bad_note=False)
+    crm.tick()
+    syncer.run()
+    with store.read() as conn:
+        assert conn.execute(sa.select(sync_problems.c.resolved_at)).scalar_one() is not None
+
+
 def test_full_sync_marks_cases_deleted_or_merged_in_the_crm_as_removed(store: Store) -> None:
     crm = FakeCRM(40)
     crm.tick()
