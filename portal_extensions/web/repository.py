@@ -1,23 +1,34 @@
 """What the pages need from the case index: the interface the store implements.
 
 Lists are always asked for *as a viewer*: an implementation must filter with
-`access.visible_cases_clause` (SQL) or `access.visibility` (in memory), so a list never shows a
-case whose page would refuse it. Single cases are fetched by id and then checked by the page with
-`access.can_view_case`. `MemoryCaseRepository` is the reference implementation; the store's
-(`store_adapters.StoreCaseRepository`) is tested against it (`tests/portal/test_store_adapters.py`).
+`access.visible_cases_clause` (SQL) or `access.visibility` (in memory), or with the parts of it
+granted for the reasons a `Whose` choice names (`access.visibility_parts`), so a list never
+shows a case whose page would refuse it. Single cases are fetched by id and then checked by
+the page with `access.can_view_case`. `MemoryCaseRepository` is the reference implementation;
+the store's (`store_adapters.StoreCaseRepository`) is tested against it
+(`tests/portal/test_store_adapters.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
-from portal_extensions.access import CaseFacts, Viewer, council_day, holds, visibility
+from portal_extensions.access import (
+    AnyOf,
+    CaseFacts,
+    Reason,
+    Viewer,
+    council_day,
+    holds,
+    visibility,
+    visibility_parts,
+)
 
 
 class Bucket(StrEnum):
@@ -27,6 +38,27 @@ class Bucket(StrEnum):
     OVERDUE = "overdue"
     AWAITING_SERVICE = "awaiting_service"
     RECENTLY_CLOSED = "recently_closed"
+
+
+class Whose(StrEnum):
+    """Whose cases a list shows, of those the viewer may see.
+
+    A member's own cases (`OWN`) are kept apart from the colleagues' cases that name them as
+    cover (`COVERING`), so My caseload is not a mix of other members' work. `ALL` is every case
+    the viewer may see, and the only choice for roles that hold no cases of their own.
+    """
+
+    OWN = "own"
+    COVERING = "covering"
+    ALL = "all"
+
+
+WHOSE_REASONS: Mapping[Whose, frozenset[Reason] | None] = {
+    Whose.OWN: frozenset({Reason.OWN_CASE}),
+    Whose.COVERING: frozenset({Reason.NAMED_COVER}),
+    Whose.ALL: None,  # every grant
+}
+"""The access grants (`access.visibility_parts`) each choice is made of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +89,9 @@ class CaseListing:
     rows: list[CaseSummary]
     counts: Mapping[Bucket, int]
     total: int  # cases in the chosen bucket, of which `rows` is one page
+    # Bucket counts of the other lists asked for with `also_count` (for example how many cases
+    # a member covers, shown beside their own), counted in the same read.
+    other_counts: Mapping[Whose, Mapping[Bucket, int]] = field(default_factory=dict)
 
 
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset(CaseStatus) - {CaseStatus.CLOSED, CaseStatus.DRAFT}
@@ -111,9 +146,12 @@ class CaseRepository(Protocol):
         offset: int = 0,
         recently_closed_days: int = 30,
         ward_id: str | None = None,
+        whose: Whose = Whose.ALL,
+        also_count: Collection[Whose] = (),
     ) -> CaseListing:
-        """The viewer's cases in a bucket (in one ward, if given), newest first, with the
-        count of every bucket."""
+        """The viewer's cases in a bucket (in one ward, if given; only `whose` cases), newest
+        first, with the count of every bucket, and the bucket counts of each `also_count`
+        list (`CaseListing.other_counts`)."""
         ...
 
     def search_visible(
@@ -155,25 +193,43 @@ class MemoryCaseRepository:
         offset: int = 0,
         recently_closed_days: int = 30,
         ward_id: str | None = None,
+        whose: Whose = Whose.ALL,
+        also_count: Collection[Whose] = (),
     ) -> CaseListing:
-        rule = visibility(viewer, now)
         today = council_day(now)
-        visible = [
-            stored
-            for stored in self._cases.values()
-            if holds(rule, stored.facts) and ward_id in (None, stored.case.ward_id)
-        ]
-        counts = {
-            each: sum(in_bucket(s.case, each, today, recently_closed_days) for s in visible)
-            for each in Bucket
-        }
+
+        def visible_of(chosen: Whose) -> list[StoredCase]:
+            reasons = WHOSE_REASONS[chosen]
+            rule = (
+                visibility(viewer, now)
+                if reasons is None
+                else AnyOf(visibility_parts(viewer, now, reasons=reasons))
+            )
+            return [
+                stored
+                for stored in self._cases.values()
+                if holds(rule, stored.facts) and ward_id in (None, stored.case.ward_id)
+            ]
+
+        def counts_of(cases: list[StoredCase]) -> dict[Bucket, int]:
+            return {
+                each: sum(in_bucket(s.case, each, today, recently_closed_days) for s in cases)
+                for each in Bucket
+            }
+
+        visible = visible_of(whose)
         chosen = sorted(
             (s for s in visible if in_bucket(s.case, bucket, today, recently_closed_days)),
             key=lambda s: (s.case.received_at, str(s.case.portal_id)),
             reverse=True,
         )
         page = [summarise(s) for s in chosen[offset : offset + limit]]
-        return CaseListing(rows=page, counts=counts, total=len(chosen))
+        return CaseListing(
+            rows=page,
+            counts=counts_of(visible),
+            total=len(chosen),
+            other_counts={other: counts_of(visible_of(other)) for other in also_count},
+        )
 
     def find_by_constituent(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int

@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -82,10 +82,12 @@ from portal_extensions.web.ports import (
     split_queued_file_id,
 )
 from portal_extensions.web.repository import (
+    WHOSE_REASONS,
     Bucket,
     CaseListing,
     CaseSummary,
     StoredCase,
+    Whose,
     summarise,
 )
 from portal_extensions.web.search import matches_visible, query_terms
@@ -141,35 +143,39 @@ class _ListQueries:
     rows: sa.Select[Any]
 
 
-@functools.lru_cache(maxsize=1024)
-def _list_queries(
-    viewer: Viewer,
-    party: frozenset[str] | None,
-    today: date,
-    bucket: Bucket,
-    limit: int,
-    offset: int,
-    recently_closed_days: int,
-    ward_id: str | None,
-) -> _ListQueries | None:
-    """A list's two statements, built once per viewer, day and page and then reused: building
-    SQLAlchemy expressions costs more than running them on a covering index.
-
-    The rule runs as a UNION ALL of its parts (`access.visible_cases_parts`, pairwise disjoint),
-    each answered from a covering index (migration 0002) without reading the large case rows;
-    only the page's rows are read in full. The access rule and the buckets depend on the
-    council's day, not the time of day (`tests/portal/test_store_adapters.py` holds that), so
-    the day is part of the key. None when the viewer sees no case.
-    """
-    noon = datetime.combine(today, time(12), tzinfo=COUNCIL_ZONE)
-    parts = visible_cases_parts(viewer, noon, access_columns(), party)
-    if not parts:
-        return None
+def _scope(ward_id: str | None) -> list[sa.ColumnElement[bool]]:
     scope: list[sa.ColumnElement[bool]] = [cases.c.removed_at.is_(None)]
     if ward_id is not None:
         scope.append(cases.c.ward_id == ward_id)
-    # One row of bucket counts per part, added up by the caller (the parts are disjoint).
-    counting = sa.union_all(
+    return scope
+
+
+def _parts(
+    viewer: Viewer, party: frozenset[str] | None, today: date, whose: Whose
+) -> list[sa.ColumnElement[bool]]:
+    noon = datetime.combine(today, time(12), tzinfo=COUNCIL_ZONE)
+    return visible_cases_parts(viewer, noon, access_columns(), party, WHOSE_REASONS[whose])
+
+
+@functools.lru_cache(maxsize=1024)
+def _counting(
+    viewer: Viewer,
+    party: frozenset[str] | None,
+    today: date,
+    recently_closed_days: int,
+    ward_id: str | None,
+    whose: Whose,
+) -> sa.CompoundSelect[Any] | None:
+    """A list's bucket counts as one statement, built once per viewer, day, scope and `whose`
+    (not per bucket or page, so every tab and page of a list, and the count of it shown from
+    another list, share one statement and so one entry of the held counts). One row of counts
+    per access part, added up by the caller (the parts are disjoint). None when the viewer
+    sees no case of this kind."""
+    parts = _parts(viewer, party, today, whose)
+    if not parts:
+        return None
+    scope = _scope(ward_id)
+    return sa.union_all(
         *(
             sa.select(
                 *(
@@ -185,6 +191,34 @@ def _list_queries(
             for part in parts
         )
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_queries(
+    viewer: Viewer,
+    party: frozenset[str] | None,
+    today: date,
+    bucket: Bucket,
+    limit: int,
+    offset: int,
+    recently_closed_days: int,
+    ward_id: str | None,
+    whose: Whose = Whose.ALL,
+) -> _ListQueries | None:
+    """A list's two statements, built once per viewer, day and page and then reused: building
+    SQLAlchemy expressions costs more than running them on a covering index.
+
+    The rule runs as a UNION ALL of its parts (`access.visible_cases_parts`, pairwise disjoint,
+    only those `whose` asks for), each answered from a covering index (migration 0002) without
+    reading the large case rows; only the page's rows are read in full. The access rule and the
+    buckets depend on the council's day, not the time of day (`tests/portal/test_store_adapters.py`
+    holds that), so the day is part of the key. None when the viewer sees no case of this kind.
+    """
+    counting = _counting(viewer, party, today, recently_closed_days, ward_id, whose)
+    if counting is None:
+        return None
+    parts = _parts(viewer, party, today, whose)
+    scope = _scope(ward_id)
     newest = [
         sa.select(cases.c.portal_id, cases.c.received_at)
         .where(part, *scope, bucket_clause(bucket, today, recently_closed_days))
@@ -215,13 +249,16 @@ def _list_queries(
     return _ListQueries(counting, rows)
 
 
+_NO_COUNTS = dict.fromkeys(Bucket, 0)
+
+
 class StoreCaseRepository:
     """`CaseRepository` over the store's case index."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.columns = access_columns()
-        # Keyed by the cached counting statement itself (one per viewer, day and scope).
+        # Keyed by the cached counting statement itself (one per viewer, day, scope, whose).
         self._held_counts: dict[sa.CompoundSelect[Any], tuple[int, dict[Bucket, int]]] = {}
         self._lock = threading.Lock()
 
@@ -248,21 +285,51 @@ class StoreCaseRepository:
         offset: int = 0,
         recently_closed_days: int = 30,
         ward_id: str | None = None,
+        whose: Whose = Whose.ALL,
+        also_count: Collection[Whose] = (),
     ) -> CaseListing:
+        today = council_day(now)
         with self.store.read() as conn:
+            # Only the party grant reads the party's members, and only `Whose.ALL` has it.
+            wanted = {whose, *also_count}
+            party = party_members(conn, viewer) if Whose.ALL in wanted else None
+            # Read once, before any count, so every count of this request is kept under it.
+            counter = cases_counter(conn)
+
+            def party_for(chosen: Whose) -> frozenset[str] | None:
+                return party if chosen is Whose.ALL else None
+
+            other_counts = {
+                other: self._counts(
+                    conn,
+                    _counting(
+                        viewer,
+                        party_for(other),
+                        today,
+                        recently_closed_days,
+                        ward_id,
+                        other,
+                    ),
+                    counter,
+                )
+                for other in also_count
+            }
             queries = _list_queries(
                 viewer,
-                party_members(conn, viewer),
-                council_day(now),
+                party_for(whose),
+                today,
                 bucket,
                 limit,
                 offset,
                 recently_closed_days,
                 ward_id,
+                whose,
             )
             if queries is None:
-                return CaseListing(rows=[], counts=dict.fromkeys(Bucket, 0), total=0)
-            counts = self._counts(conn, queries)
+                return CaseListing(
+                    rows=[], counts=dict(_NO_COUNTS), total=0, other_counts=other_counts
+                )
+            counts = self._counts(conn, queries.counting, counter)
             rows = conn.execute(queries.rows).all()
         return CaseListing(
             rows=[
@@ -280,22 +347,26 @@ class StoreCaseRepository:
             ],
             counts=counts,
             total=counts[bucket],
+            other_counts=other_counts,
         )
 
-    def _counts(self, conn: sa.Connection, queries: _ListQueries) -> dict[Bucket, int]:
-        """The list's bucket counts, reused while the case index is unchanged: the counter is
-        read before the counts, in the same transaction, so counts are never older than the
-        counter they are kept under."""
-        counter = cases_counter(conn)
-        held = self._held_counts.get(queries.counting)
+    def _counts(
+        self, conn: sa.Connection, counting: sa.CompoundSelect[Any] | None, counter: int
+    ) -> dict[Bucket, int]:
+        """A list's bucket counts, reused while the case index is unchanged: `counter` was read
+        before any count, in the same transaction, so counts are never older than the counter
+        they are kept under."""
+        if counting is None:
+            return dict(_NO_COUNTS)
+        held = self._held_counts.get(counting)
         if held is not None and held[0] == counter:
             return held[1]
-        counted = conn.execute(queries.counting).all()
+        counted = conn.execute(counting).all()
         counts = {each: sum(int(part._mapping[each.value]) for part in counted) for each in Bucket}
         with self._lock:
             if len(self._held_counts) >= _HELD_COUNTS:
                 self._held_counts.clear()
-            self._held_counts[queries.counting] = (counter, counts)
+            self._held_counts[counting] = (counter, counts)
         return counts
 
     def find_by_constituent(

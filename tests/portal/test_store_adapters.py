@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, SharingLevel
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, Sharing, SharingLevel
 from portal_extensions.access import Role
 from portal_extensions.store import IndexedCase, upsert_cases
 from portal_extensions.store.database import Store
@@ -27,6 +27,7 @@ from portal_extensions.store.schema import (
     wards,
 )
 from portal_extensions.web import Bucket, MemoryCaseRepository, Outcome, PortalAuditEvent
+from portal_extensions.web.repository import Whose
 from portal_extensions.web.store_adapters import StoreAccounts, StoreAuditTrail, StoreCaseRepository
 from tests.portal.access_fixtures import MEMBERS, NOW, VIEWERS
 from tests.portal.web_fixtures import CASES, make_case, stored
@@ -50,6 +51,13 @@ ALL = [
     ),
     make_case(
         "bob", "Late reply", level=SharingLevel.WARD, target_date=(NOW - timedelta(days=2)).date()
+    ),
+    make_case(  # dave covered this until yesterday: no longer his to see
+        "bob",
+        "Cover that ended",
+        sharing=Sharing(
+            level=SharingLevel.NAMED, colleague_id="dave", until=(NOW - timedelta(days=1)).date()
+        ),
     ),
 ]
 
@@ -126,24 +134,94 @@ def seeded_store(path: Path, seeded: list[MemberCase]) -> Store:
     return store
 
 
+@pytest.mark.parametrize("whose", list(Whose))
 @pytest.mark.parametrize("name", sorted(VIEWERS))
-def test_store_lists_match_the_reference_for_every_bucket(store, name) -> None:
+def test_store_lists_match_the_reference_for_every_bucket(store, name, whose) -> None:
     reference = MemoryCaseRepository(stored(case, queued=case is ALL[0]) for case in ALL)
     repository = StoreCaseRepository(store)
     viewer = VIEWERS[name]
+    others = [other for other in Whose if other is not whose]
     for bucket in Bucket:
-        expected = reference.list_visible(viewer, NOW, bucket, limit=100)
-        got = repository.list_visible(viewer, NOW, bucket, limit=100)
+        expected = reference.list_visible(
+            viewer, NOW, bucket, limit=100, whose=whose, also_count=others
+        )
+        got = repository.list_visible(
+            viewer, NOW, bucket, limit=100, whose=whose, also_count=others
+        )
         assert dict(got.counts) == dict(expected.counts), (name, bucket)
         assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
         assert [r.queued for r in got.rows] == [r.queued for r in expected.rows]
+        assert {k: dict(v) for k, v in got.other_counts.items()} == {
+            k: dict(v) for k, v in expected.other_counts.items()
+        }
+        assert set(got.other_counts) == set(others)
     for ward in ("W1", "W2"):
-        expected = reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward)
-        got = repository.list_visible(viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward)
+        expected = reference.list_visible(
+            viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward, whose=whose
+        )
+        got = repository.list_visible(
+            viewer, NOW, Bucket.OPEN, limit=100, ward_id=ward, whose=whose
+        )
         assert [r.portal_id for r in got.rows] == [r.portal_id for r in expected.rows]
         assert dict(got.counts) == dict(expected.counts)
-    if viewer.role is not Role.ADMINISTRATOR:
+    if viewer.role is not Role.ADMINISTRATOR and whose is Whose.ALL:
         assert reference.list_visible(viewer, NOW, Bucket.OPEN, limit=100).total > 0
+
+
+def test_a_member_lists_cases_they_cover_apart_from_their_own(store) -> None:
+    repository = StoreCaseRepository(store)
+    reference = MemoryCaseRepository(stored(case) for case in ALL)
+    dave = VIEWERS["dave"]
+    for cases_of in (repository, reference):
+        own = cases_of.list_visible(dave, NOW, Bucket.OPEN, limit=100, whose=Whose.OWN)
+        covering = cases_of.list_visible(dave, NOW, Bucket.OPEN, limit=100, whose=Whose.COVERING)
+        everything = cases_of.list_visible(dave, NOW, Bucket.OPEN, limit=100)
+        assert {r.member_id for r in own.rows} == {"dave"}
+        # alice's cover is current; bob's ended yesterday, so it is in no list of dave's
+        assert [r.title for r in covering.rows] == ["Cover during holiday"]
+        titles = {r.title for r in everything.rows}
+        assert "Cover during holiday" in titles and "Cover that ended" not in titles
+        # bob's ward-shared case is in alice's whole list, not in her own or covered cases
+        alice = VIEWERS["alice"]
+        assert "Late reply" in {
+            r.title for r in cases_of.list_visible(alice, NOW, Bucket.OPEN, limit=100).rows
+        }
+        for whose in (Whose.OWN, Whose.COVERING):
+            listing = cases_of.list_visible(alice, NOW, Bucket.OPEN, limit=100, whose=whose)
+            assert "Late reply" not in {r.title for r in listing.rows}
+    ended = next(case for case in ALL if case.title == "Cover that ended")
+    assert ended.sharing.until is not None
+    day_before = datetime.combine(ended.sharing.until, datetime.min.time(), tzinfo=COUNCIL_ZONE)
+    then = repository.list_visible(dave, day_before, Bucket.OPEN, limit=100, whose=Whose.COVERING)
+    assert {r.title for r in then.rows} == {"Cover during holiday", "Cover that ended"}
+
+
+def test_the_count_of_another_list_is_held_like_the_list_counts(tmp_path) -> None:
+    # My caseload shows a member's own cases and how many they cover: that second count comes
+    # from the held counts while the index is unchanged, and moves on when it changes.
+    from portal_extensions.store.cases import mark_removed
+
+    store = seeded_store(tmp_path / "caseload.sqlite", ALL)
+    repository = StoreCaseRepository(store)
+    dave = VIEWERS["dave"]
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def covering_open() -> int:
+        listing = repository.list_visible(
+            dave, NOW, Bucket.OPEN, limit=10, whose=Whose.OWN, also_count=[Whose.COVERING]
+        )
+        return listing.other_counts[Whose.COVERING][Bucket.OPEN]
+
+    assert covering_open() == 1
+    first = len(statements)
+    assert covering_open() == 1
+    again = len(statements) - first
+    assert again < first, "the second read reuses the held counts"
+    covered = next(case for case in ALL if case.title == "Cover during holiday")
+    with store.write() as conn:
+        mark_removed(conn, cases.c.portal_id == str(covered.portal_id), reason="t", now=NOW)
+    assert covering_open() == 0
 
 
 @pytest.mark.parametrize("name", ["alice", "bob", "team_leader"])
