@@ -4,10 +4,12 @@ Builds a store (SQLite in a temporary directory, or PostgreSQL in a schema of it
 a realistic council: 6 wards, 18 members, 12 services, and `--cases` mapped cases indexed with
 the store's own `upsert_cases`; creates one member account per member with
 `portal_extensions.accounts.create_user`. It then starts the real portal (the store adapters
-`caseload serve` uses) under uvicorn on an ephemeral loopback port in a child process, signs in
-`--users` clients (members spread over the wards; past 18, a member signs in a second time, as
-on a phone and a desktop) and has them alternate between My caseload and one of their own case
-pages for `--seconds`.
+`caseload serve` uses) under uvicorn in `--workers` child processes sharing one loopback port,
+signs in `--users` clients (members spread over the wards; past 18, a member signs in a second
+time, as on a phone and a desktop) and has them alternate between My caseload and one of their
+own case pages for `--seconds`, twice: first back to back (each request sent the moment the
+last answer arrives: the machine's throughput, the worst case), then paced (each user pausing a
+random time, about `--paced-think-ms`, between pages, as people do).
 
 Baseline, measured in the same run with the same signed-in clients and concurrency: a static
 asset (`/assets/caseload.css`). It pays for the HTTP stack, the session cookie, the sign-in
@@ -15,13 +17,15 @@ check (a user look-up per request) and the security headers, so the ratio page/b
 the page itself adds. An unloaded figure (one client, sequential) separates a page's own cost
 from queueing behind 19 others.
 
-Goal (issue 6): p95 <= 100 ms for both pages.
+Goal (issue 6): p95 <= 100 ms for both pages. Both verdicts are printed. The clients run on the
+same machine as the portal (and PostgreSQL), so back to back they compete with it for the CPUs.
 
 Bounded: every request goes to 127.0.0.1; the server exits when this process does, and after
 a hard deadline in any case.
 
 Run: `python -m benchmarks.portal_latency [--cases 100000] [--users 20] [--seconds 30]
-[--database-url postgresql+psycopg://...] [--json]`.
+[--workers N] [--paced-think-ms 1000] [--database-url postgresql+psycopg://...]
+[--sqlite-file PATH] [--json]`.
 """
 
 from __future__ import annotations
@@ -589,6 +593,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "seconds": args.seconds,
         "think_ms": args.think_ms,
+        "paced_think_ms": args.paced_think_ms,
         "workers": args.workers,
         "cpus": os.cpu_count(),
     }
@@ -609,6 +614,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"indexing {args.cases} cases ...", flush=True)
                 index_cases(store, args.cases, people, args.seed, now)
                 names = create_accounts(store, people)
+            if schema:
+                # What autovacuum does for a council's database soon after a first sync: the
+                # visibility map lets lists be answered from their covering indexes alone.
+                with store.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                        "VACUUM (ANALYZE) cases, audit_events, users, user_roles, members"
+                    )
             result["build_s"] = round(time.perf_counter() - started, 1)
             visible = visible_counts(store, names, now)
             result["visible_cases_per_member"] = {
@@ -654,6 +666,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["pages"] = summary(measured, wall)
                 total = sum(len(v) for v in measured.latencies.values())
                 result["throughput_per_s"] = round(total / wall, 1)
+                if args.paced_think_ms > 0:
+                    print(
+                        f"paced: {args.users} users pausing ~{args.paced_think_ms:.0f} ms between "
+                        f"pages for {args.seconds:.0f} s ...",
+                        flush=True,
+                    )
+                    paced, wall_p = drive(
+                        base,
+                        clients,
+                        caseload_and_case,
+                        args.seconds,
+                        start=5000,
+                        think_s=args.paced_think_ms / 1000,
+                    )
+                    result["paced"] = summary(paced, wall_p)
                 result["load_average_after"] = round(os.getloadavg()[0], 2)
             store = Store.open(url, schema=schema, run_migrations=False)
             with store.read() as conn:
@@ -668,10 +695,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for page in ("my_caseload", "case_page"):
         pages[page]["p95_vs_baseline"] = round(pages[page]["p95_ms"] / max(base_p95, 0.1), 1)
     result["goal_p95_ms"] = GOAL_P95_MS
-    result["goal_met"] = all(
-        pages[p]["p95_ms"] <= GOAL_P95_MS and pages[p]["errors"] == 0
-        for p in ("my_caseload", "case_page")
-    )
+
+    def met(measured: dict[str, dict[str, float]]) -> bool:
+        return all(
+            measured[p]["p95_ms"] <= GOAL_P95_MS and measured[p]["errors"] == 0
+            for p in ("my_caseload", "case_page")
+        )
+
+    result["goal_met"] = met(pages)
+    if "paced" in result:
+        result["goal_met_paced"] = met(result["paced"])
     return result
 
 
@@ -691,6 +724,7 @@ def report(result: dict[str, Any]) -> None:
     print(head + f"{'max ms':>9}{'req/s':>8}{'p95/base':>9}")
     rows = [("baseline (asset)", result["baseline"])]
     rows += [(f"{p} (loaded)", result["pages"][p]) for p in ("my_caseload", "case_page")]
+    rows += [(f"{p[:13]} (paced)", result["paced"][p]) for p in result.get("paced", {})]
     rows += [(f"{p[:13]} (1 client)", s) for p, s in sorted(result["unloaded"].items())]
     for name, s in rows:
         ratio = f"{s['p95_vs_baseline']:>9}" if "p95_vs_baseline" in s else f"{'':>9}"
@@ -706,7 +740,16 @@ def report(result: dict[str, Any]) -> None:
         " every figure, the baseline too)"
     )
     verdict = "met" if result["goal_met"] else "NOT met"
-    print(f"goal p95 <= {result['goal_p95_ms']:.0f} ms for both pages: {verdict}")
+    print(
+        f"goal p95 <= {result['goal_p95_ms']:.0f} ms for both pages, users sending back to back"
+        f" (think {result['think_ms']:.0f} ms): {verdict}"
+    )
+    if "goal_met_paced" in result:
+        verdict = "met" if result["goal_met_paced"] else "NOT met"
+        print(
+            f"goal p95 <= {result['goal_p95_ms']:.0f} ms for both pages, users pausing"
+            f" ~{result['paced_think_ms']:.0f} ms between pages: {verdict}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -727,6 +770,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=os.cpu_count() or 1,
         help="Portal worker processes, as `caseload serve --workers` (default: one per CPU).",
+    )
+    parser.add_argument(
+        "--paced-think-ms",
+        type=float,
+        default=1000.0,
+        help="Then measure again with users pausing about this long between pages, as people"
+        " do (0: skip).",
     )
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
@@ -750,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     report(result)
     if args.json:
         print(json.dumps(result, indent=2))
-    return 0 if result["goal_met"] else 1
+    return 0 if result["goal_met"] and result.get("goal_met_paced", True) else 1
 
 
 if __name__ == "__main__":
