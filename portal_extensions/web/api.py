@@ -30,10 +30,12 @@ from portal_extensions.web.app import (
 )
 from portal_extensions.web.casework import (
     VisibleCase,
+    api_whose_choices,
     list_cases,
     open_case,
     own_pending,
     parse_bucket,
+    parse_whose,
     signed_in,
 )
 from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingForm
@@ -41,7 +43,7 @@ from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryF
 from portal_extensions.web.lookup import find_residents
 from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
 from portal_extensions.web.ports import DirectoryNames, Outcome
-from portal_extensions.web.repository import Bucket, CaseSummary
+from portal_extensions.web.repository import Bucket, CaseSummary, Whose
 from portal_extensions.web.security import csrf_token
 
 router = APIRouter(prefix="/api/v1", tags=["caseload"], dependencies=[Depends(guard)])
@@ -85,7 +87,11 @@ def _rows(rows: list[CaseSummary], names: DirectoryNames) -> list[CaseRowOut]:
 
 class CaseListOut(BaseModel):
     bucket: Bucket
+    whose: Whose
     counts: dict[Bucket, int]
+    # Open cases a member covers for colleagues (null for roles that cover nobody, and on lists
+    # other than My caseload).
+    covering_open: int | None = None
     total: int
     offset: int
     cases: list[CaseRowOut]
@@ -130,13 +136,29 @@ def sign_out(request: Request) -> SignedOut:
 
 @router.get("/caseload", response_model=CaseListOut)
 @allow(*CASE_ROLES)
-def caseload(request: Request, view: str | None = None, offset: int = 0) -> CaseListOut:
-    """The viewer's cases in one group (open, overdue, awaiting_service, recently_closed)."""
+def caseload(
+    request: Request, view: str | None = None, offset: int = 0, whose: str | None = None
+) -> CaseListOut:
+    """The viewer's cases in one group (open, overdue, awaiting_service, recently_closed).
+
+    Every case the viewer may see by default (`whose=all`); a member may ask for only their own
+    cases (`whose=own`, as My caseload shows them) or the colleagues' cases naming them as
+    cover (`whose=covering`). Other roles always get `all`; a value the viewer cannot choose
+    gives the default list, as on the page.
+    """
     bucket = parse_bucket(view)
-    listing = list_cases(request, bucket, offset)
+    chosen = parse_whose(whose, api_whose_choices(signed_in(request)))
+    listing = list_cases(request, bucket, offset, whose=chosen)
+    covering: int | None = None
+    if chosen is Whose.COVERING:
+        covering = listing.counts[Bucket.OPEN]
+    elif Whose.COVERING in listing.other_counts:
+        covering = listing.other_counts[Whose.COVERING][Bucket.OPEN]
     return CaseListOut(
         bucket=bucket,
+        whose=chosen,
         counts=dict(listing.counts),
+        covering_open=covering,
         total=listing.total,
         offset=max(offset, 0),
         cases=_rows(listing.rows, portal_of(request).directory.names()),
@@ -161,6 +183,7 @@ def ward(
     listing = list_cases(request, bucket, offset, ward_id)
     return CaseListOut(
         bucket=bucket,
+        whose=Whose.ALL,
         counts=dict(listing.counts),
         total=listing.total,
         offset=max(offset, 0),

@@ -25,7 +25,7 @@ from portal_extensions.access import (
 from portal_extensions.web.app import NotFound, Refused, portal_of, viewer_of
 from portal_extensions.web.ports import DirectoryNames, Outcome, PendingWrite
 from portal_extensions.web.rendering import WRITE_TEXT
-from portal_extensions.web.repository import Bucket, CaseListing, StoredCase
+from portal_extensions.web.repository import Bucket, CaseListing, StoredCase, Whose
 
 BUCKET_LABELS = {
     Bucket.OPEN: "Open",
@@ -55,11 +55,41 @@ def parse_bucket(value: str | None) -> Bucket:
         return Bucket.OPEN
 
 
+def page_whose_choices(viewer: Viewer) -> tuple[Whose, ...]:
+    """The `whose` lists a viewer may choose between on My caseload, the default first.
+
+    A member's own cases come first; the colleagues' cases naming them as cover are a list of
+    their own, and cases shared with the ward are on the ward page. Every other role holds no
+    cases of its own, so sees one list of everything they may see.
+    """
+    return (Whose.OWN, Whose.COVERING) if viewer.role is Role.MEMBER else (Whose.ALL,)
+
+
+def api_whose_choices(viewer: Viewer) -> tuple[Whose, ...]:
+    """As `page_whose_choices`, but the JSON list keeps giving everything by default, as it
+    did before members' lists were split, so existing clients see no change."""
+    return (Whose.ALL, Whose.OWN, Whose.COVERING) if viewer.role is Role.MEMBER else (Whose.ALL,)
+
+
+def parse_whose(value: str | None, choices: tuple[Whose, ...]) -> Whose:
+    """The chosen list; anything not among `choices` is the default (the first), so a
+    hand-edited or out-of-date link shows the usual list, not an error."""
+    return next((each for each in choices if each.value == value), choices[0])
+
+
 def list_cases(
-    request: Request, bucket: Bucket, offset: int, ward_id: str | None = None
+    request: Request,
+    bucket: Bucket,
+    offset: int,
+    ward_id: str | None = None,
+    whose: Whose = Whose.ALL,
 ) -> CaseListing:
+    """One page of the viewer's cases. On a member's other lists, the bucket counts of the cases
+    they cover come back too (`CaseListing.other_counts`), read with the list's counts, for
+    the link to them; on the covering list itself its own counts say as much."""
     portal = portal_of(request)
     viewer = signed_in(request)
+    covers = viewer.role is Role.MEMBER and whose is not Whose.COVERING
     listing = portal.cases.list_visible(
         viewer,
         portal.clock(),
@@ -68,6 +98,8 @@ def list_cases(
         offset=max(offset, 0),
         recently_closed_days=portal.settings.recently_closed_days,
         ward_id=ward_id,
+        whose=whose,
+        also_count=(Whose.COVERING,) if covers and ward_id is None else (),
     )
     portal.record(
         request,

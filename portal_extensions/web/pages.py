@@ -43,7 +43,9 @@ from portal_extensions.web.casework import (
     list_cases,
     open_case,
     own_pending,
+    page_whose_choices,
     parse_bucket,
+    parse_whose,
     signed_in,
     timeline,
 )
@@ -58,7 +60,7 @@ from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryF
 from portal_extensions.web.lookup import ResidentMatch, find_residents
 from portal_extensions.web.ports import DirectoryNames, MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
-from portal_extensions.web.repository import Bucket, CaseSummary
+from portal_extensions.web.repository import Bucket, CaseListing, CaseSummary, Whose
 from portal_extensions.web.services import send_to_service
 from portal_extensions.web.settings import SignInMode
 
@@ -218,21 +220,26 @@ def _listing_page(
     offset: int,
     ward_id: str | None = None,
     ward_choices: list[dict[str, str]] | None = None,
+    whose: Whose = Whose.ALL,
 ) -> Response:
     bucket = parse_bucket(view)
-    listing = list_cases(request, bucket, offset, ward_id)
+    listing = list_cases(request, bucket, offset, ward_id, whose)
     portal = portal_of(request)
     size = portal.page_size
     offset = max(offset, 0)
+    scope = {"ward": ward_id} if ward_choices else {}
+    if whose is Whose.COVERING:
+        scope["whose"] = whose.value
     return render(
         request,
         "caseload.html",
         {
             "heading": heading,
             "list_path": list_path,
-            "scope_query": urlencode({"ward": ward_id}) + "&" if ward_choices else "",
+            "scope_query": urlencode(scope) + "&" if scope else "",
             "ward": ward_id,
             "ward_choices": ward_choices or [],
+            "whose_tabs": _whose_tabs(list_path, bucket, whose, listing),
             "buckets": [
                 {
                     "value": each.value,
@@ -253,12 +260,49 @@ def _listing_page(
     )
 
 
+def _whose_tabs(
+    list_path: str, bucket: Bucket, whose: Whose, listing: CaseListing
+) -> list[dict[str, Any]]:
+    """A member's links between their own cases and the colleagues' cases they cover, keeping
+    the group (open, overdue...) chosen. None while they cover no open case and are looking at
+    their own, so a member who covers nobody sees the page as before."""
+    if whose is Whose.OWN:
+        covered = listing.other_counts.get(Whose.COVERING, {}).get(Bucket.OPEN, 0)
+    elif whose is Whose.COVERING:
+        covered = listing.counts[Bucket.OPEN]
+    else:
+        return []
+    if whose is Whose.OWN and covered == 0:
+        return []
+    return [
+        {
+            "label": "Your cases",
+            "href": f"{list_path}?{urlencode({'view': bucket.value})}",
+            "current": whose is Whose.OWN,
+        },
+        {
+            "label": f"Covering for colleagues ({covered})",
+            "href": f"{list_path}?{urlencode({'whose': 'covering', 'view': bucket.value})}",
+            "current": whose is Whose.COVERING,
+        },
+    ]
+
+
 @router.get("/caseload")
 @allow(*CASE_ROLES)
-def caseload(request: Request, view: str | None = None, offset: int = 0) -> Response:
+def caseload(
+    request: Request, view: str | None = None, offset: int = 0, whose: str | None = None
+) -> Response:
+    """The viewer's cases. A member sees their own, and the cases they cover for colleagues on
+    a list of its own (`?whose=covering`); other roles see every case they may."""
     viewer = signed_in(request)
     return _listing_page(
-        request, heading=LIST_HEADINGS[viewer.role], list_path="/caseload", view=view, offset=offset
+        request,
+        heading=LIST_HEADINGS[viewer.role],
+        list_path="/caseload",
+        view=view,
+        offset=offset,
+        whose=parse_whose(whose, page_whose_choices(viewer)),
     )
 
 

@@ -47,12 +47,15 @@ def test_a_member_records_an_enquiry_and_sees_it_queued(client, built) -> None:
     assert "Light out on Mill Lane" in caseload and "Waiting for the CRM" in caseload
     [event] = [e for e in built.audit.events if e.action == "create_case"]
     assert (event.actor, event.on_behalf_of) == ("u-alice", None)
-    # Shared with the ward: a ward colleague sees it; a member of another ward does not.
+    # Shared with the ward: a ward colleague sees it on the ward page (not in their own
+    # caseload, which is theirs alone); a member of another ward does not see it at all.
     other = type(client)(built.app, follow_redirects=False)
     sign_in(other, "bob")
-    assert "Light out on Mill Lane" in other.get("/caseload").text
+    assert "Light out on Mill Lane" in other.get("/ward").text
+    assert "Light out on Mill Lane" not in other.get("/caseload").text
     elsewhere = type(client)(built.app, follow_redirects=False)
     sign_in(elsewhere, "dave")
+    assert "Light out on Mill Lane" not in elsewhere.get("/ward").text
     assert "Light out on Mill Lane" not in elsewhere.get("/caseload").text
 
 
