@@ -159,6 +159,21 @@ def test_pages_work_without_javascript(browser, base_url) -> None:
         assert page.get_by_role("heading", level=1).inner_text() == "My caseload"
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_load_state()
+        # A member switches between their own cases and those they cover with plain links.
+        _sign_in(page, base_url, "dave")
+        assert "Cover during holiday" not in page.locator("main").inner_text()
+        page.get_by_role("link", name="Covering for colleagues (1)").click()
+        page.wait_for_load_state()
+        assert "Cover during holiday" in page.locator("table.govuk-table").inner_text()
+        page.get_by_role("link", name="Overdue (0)").click()
+        page.wait_for_load_state()
+        assert "whose=covering" in page.url and "view=overdue" in page.url
+        page.get_by_role("link", name="Your cases").click()  # the same group, own cases
+        page.wait_for_load_state()
+        assert "whose" not in page.url and "view=overdue" in page.url
+        assert "There are no cases here." in page.locator("main").inner_text()
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state()
         assert page.get_by_role("heading", level=1).inner_text() == "Sign in to Caseload"
     finally:
         context.close()
@@ -251,6 +266,11 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         page.screenshot(path=str(ARTIFACTS / "portal-new-enquiry-errors.png"), full_page=True)
         page.goto(f"{base_url}/health")
         scan("forbidden page")
+        context.clear_cookies()
+        _sign_in(page, base_url, "dave")  # named cover for one of alice's cases
+        scan("my caseload, with cases covered for a colleague")
+        page.get_by_role("link", name="Covering for colleagues (1)").click()
+        scan("cases covered for colleagues")
         context.clear_cookies()
         _sign_in(page, base_url, "admin")
         scan("health")
