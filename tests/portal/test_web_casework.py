@@ -3,9 +3,13 @@ a failed form keeps what was typed, and every view and refusal is audited."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from mappings.model import MemberCase, Sharing, SharingLevel
 from portal_extensions.web import Outcome
+from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.web_fixtures import CASES
+from tests.portal.web_fixtures import CASES, make_case, stored
 
 BROKEN_LIGHT = next(c for c in CASES if c.title == "Broken street light")
 WITHDRAWN = next(c for c in CASES if c.title == "Withdrawn ward case")
@@ -189,3 +193,88 @@ def test_the_api_offers_the_ward_and_the_enquiry_choices(client) -> None:
     titles = {row["title"] for row in ward["cases"]}
     assert "Broken street light" in titles and "Pothole on High Street" not in titles
     assert client.get("/api/v1/ward", params={"ward": "nowhere"}).status_code == 404
+
+
+def _covered_for_dave(title: str, until_days: int) -> MemberCase:
+    """One of bob's cases naming dave as cover until `until_days` from today."""
+    return make_case(
+        "bob",
+        title,
+        sharing=Sharing(
+            level=SharingLevel.NAMED,
+            colleague_id="dave",
+            until=(NOW + timedelta(days=until_days)).date(),
+        ),
+    )
+
+
+def test_a_member_sees_a_colleagues_cover_case_only_under_covering(client, built) -> None:
+    built.repository.put(stored(_covered_for_dave("Cover ends today", 0)))
+    built.repository.put(stored(_covered_for_dave("Cover ended yesterday", -1)))
+    sign_in(client, "dave")
+    own = client.get("/caseload").text
+    assert "Noise from a pub" in own  # dave's own case
+    assert "Cover during holiday" not in own and "Cover ends today" not in own
+    assert 'href="/caseload?whose=covering&amp;view=open">Covering for colleagues (2)' in own
+    covering = client.get("/caseload?whose=covering")
+    assert covering.status_code == 200
+    listed = page_text(covering.text)
+    assert "Cover during holiday" in listed and "Cover ends today" in listed
+    assert "Noise from a pub" not in listed
+    assert "Cover ended yesterday" not in listed  # past its end date: in no list of dave's
+    assert 'aria-current="page">Covering for colleagues (2)' in covering.text
+    assert 'href="/caseload?view=open">Your cases' in covering.text
+    # The group tabs keep to the covering list.
+    assert 'href="/caseload?whose=covering&amp;view=overdue"' in covering.text
+    assert "Cover ended yesterday" not in client.get("/ward").text
+
+
+def test_paging_keeps_to_the_covering_list(client, built) -> None:
+    for number in range(3):
+        built.repository.put(stored(_covered_for_dave(f"Covered case {number}", 5)))
+    built.app.state.portal.page_size = 2
+    sign_in(client, "dave")
+    first = client.get("/caseload?whose=covering")
+    assert 'href="/caseload?whose=covering&amp;view=open&amp;offset=2"' in first.text
+    second = page_text(client.get("/caseload?whose=covering&view=open&offset=2").text)
+    assert "Covering for colleagues (4)" in second
+    assert "Noise from a pub" not in second
+
+
+def test_a_member_covering_nobody_sees_only_their_own_cases_and_no_covering_link(
+    client,
+) -> None:
+    sign_in(client, "bob")
+    for address in ("/caseload", "/caseload?whose=nonsense", "/caseload?whose=all"):
+        page = client.get(address)
+        assert page.status_code == 200
+        assert "Covering for colleagues" not in page.text
+        assert "Broken street light" not in page.text  # alice's, shared with the ward
+    assert "Broken street light" in client.get("/ward").text
+
+
+def test_staff_keep_every_case_whatever_whose_says(client) -> None:
+    sign_in(client, "team_leader")
+    for address in ("/caseload", "/caseload?whose=own", "/caseload?whose=covering"):
+        page = client.get(address).text
+        assert "Cover during holiday" in page and "Pothole on High Street" in page
+        assert "Covering for colleagues" not in page
+    listed = client.get("/api/v1/caseload?whose=covering").json()
+    assert listed["whose"] == "all" and listed["covering_open"] is None
+
+
+def test_the_api_lists_own_covered_or_all_cases(client) -> None:
+    sign_in(client, "dave")
+
+    def titles(query: str) -> tuple[str, set[str], int | None]:
+        body = client.get(f"/api/v1/caseload{query}").json()
+        return body["whose"], {row["title"] for row in body["cases"]}, body["covering_open"]
+
+    everything = titles("")
+    assert everything[0] == "all" and everything[2] == 1
+    assert {"Noise from a pub", "Cover during holiday"} <= everything[1]
+    assert titles("?whose=nonsense") == everything
+    whose, own, covering = titles("?whose=own")
+    assert (whose, covering) == ("own", 1) and "Cover during holiday" not in own
+    assert "Noise from a pub" in own
+    assert titles("?whose=covering") == ("covering", {"Cover during holiday"}, 1)
