@@ -66,9 +66,9 @@ def page_whose_choices(viewer: Viewer) -> tuple[Whose, ...]:
 
 
 def api_whose_choices(viewer: Viewer) -> tuple[Whose, ...]:
-    """As `page_whose_choices`, but the JSON list keeps giving everything by default, as it
-    did before members' lists were split, so existing clients see no change."""
-    return (Whose.ALL, Whose.OWN, Whose.COVERING) if viewer.role is Role.MEMBER else (Whose.ALL,)
+    """As `page_whose_choices` (the same default as the page), and a member may also ask for
+    everything they may see at once (`all`)."""
+    return (Whose.OWN, Whose.COVERING, Whose.ALL) if viewer.role is Role.MEMBER else (Whose.ALL,)
 
 
 def parse_whose(value: str | None, choices: tuple[Whose, ...]) -> Whose:

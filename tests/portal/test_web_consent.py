@@ -167,7 +167,7 @@ def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_pat
         return {
             "page": bob.get(f"/cases/{case_id}").status_code == 200,
             "api": bob.get(f"/api/v1/cases/{case_id}").status_code == 200,
-            "caseload": case_id in bob.get("/api/v1/caseload").text,
+            "caseload": case_id in bob.get("/api/v1/caseload?whose=all").text,
             "ward": case_id in bob.get("/api/v1/ward").text,
             "ward page": "Broken street light" in bob.get("/ward").text,
             "search": case_id
