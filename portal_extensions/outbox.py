@@ -287,20 +287,6 @@ def entries_for_case(conn: sa.Connection, portal_id: str) -> list[OutboxEntry]:
     return [OutboxEntry.model_validate(dict(row)) for row in rows]
 
 
-def queued_note(conn: sa.Connection, portal_id: str, key: str) -> NotePayload | None:
-    """The note (text and files, content included) of one note or attach write of a case, while
-    the outbox holds it, or None: for the portal to show and hand back a file the CRM has not
-    confirmed yet."""
-    payload = conn.execute(
-        sa.select(outbox.c.payload).where(
-            outbox.c.portal_id == portal_id,
-            outbox.c.idempotency_key == key,
-            outbox.c.kind.in_((WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value)),
-        )
-    ).scalar_one_or_none()
-    return NotePayload.model_validate(payload) if payload is not None else None
-
-
 def backlog(conn: sa.Connection) -> dict[str, int]:
     """How many writes are in each state (every state listed, zeros included)."""
     counts = dict.fromkeys((s.value for s in OutboxState), 0)
@@ -617,6 +603,5 @@ __all__ = [
     "queue_note",
     "queue_reopen",
     "queue_update_case",
-    "queued_note",
     "retry_entry",
 ]

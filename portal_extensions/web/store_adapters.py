@@ -48,7 +48,6 @@ from portal_extensions.outbox import (
     queue_note,
     queue_reopen,
     queue_update_case,
-    queued_note,
 )
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, cases_counter, record_event, search_cases
@@ -572,14 +571,6 @@ class StoreSessionRegistry:
                 )
             )
 
-    def revoke_all(self, user_id: str) -> int:
-        """Sign a user out everywhere (an account deactivated or a password changed)."""
-        with self.store.write() as conn:
-            result = conn.execute(
-                sa.delete(portal_sessions).where(portal_sessions.c.user_id == user_id)
-            )
-        return int(result.rowcount or 0)
-
 
 class StoreAuditTrail:
     """`AuditTrail` writing to the store's append-only audit table."""
@@ -731,21 +722,10 @@ class StoreCaseWrites:
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         """The case's writes the CRM has not confirmed, oldest first, with a note's text and
         files (named and sized from the outbox payload; the content is not decoded here)."""
-        query = (
-            sa.select(
-                outbox.c.idempotency_key,
-                outbox.c.kind,
-                outbox.c.state,
-                outbox.c.actor,
-                outbox.c.created_at,
-                outbox.c.payload,
-            )
-            .where(
-                outbox.c.portal_id == str(portal_id),
-                outbox.c.state != OutboxState.CONFIRMED.value,
-            )
-            .order_by(outbox.c.id)
-        )
+        query = _PENDING_WRITES.where(
+            outbox.c.portal_id == str(portal_id),
+            outbox.c.state != OutboxState.CONFIRMED.value,
+        ).order_by(outbox.c.id)
         with self.store.read() as conn:
             rows = conn.execute(query).all()
         return [self._pending(row) for row in rows]
@@ -754,25 +734,20 @@ class StoreCaseWrites:
     def _pending(row: Any) -> PendingWrite:
         text: str | None = None
         files: tuple[QueuedFile, ...] = ()
-        payload = row.payload if isinstance(row.payload, dict) else {}
-        if row.kind in (WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value):
-            try:
-                note = NotePayload.model_validate(payload)
-            except ValidationError:
-                note = None
-            if note is not None:
-                text = note.text
-                files = tuple(
-                    QueuedFile(
-                        queued_file_id(row.idempotency_key, n),
-                        item.name,
-                        item.content_type,
-                        _decoded_size(item.content_b64),
-                    )
-                    for n, item in enumerate(note.files)
+        note = _note_of(row)
+        if note is not None:
+            text = note.text
+            files = tuple(
+                QueuedFile(
+                    queued_file_id(row.idempotency_key, n),
+                    item.name,
+                    item.content_type,
+                    _decoded_size(item.content_b64),
                 )
+                for n, item in enumerate(note.files)
+            )
         elif row.kind in (WriteKind.CLOSE_CASE.value, WriteKind.REOPEN_CASE.value):
-            reason = payload.get("reason")
+            reason = row.payload.get("reason") if isinstance(row.payload, dict) else None
             text = reason if isinstance(reason, str) else None
         return PendingWrite(
             row.kind,
@@ -791,18 +766,12 @@ class StoreCaseWrites:
         if split is None:
             return None
         key, position = split
+        query = _PENDING_WRITES.where(
+            outbox.c.portal_id == str(portal_id), outbox.c.idempotency_key == key
+        )
         with self.store.read() as conn:
-            row = conn.execute(
-                sa.select(
-                    outbox.c.idempotency_key,
-                    outbox.c.kind,
-                    outbox.c.state,
-                    outbox.c.actor,
-                    outbox.c.created_at,
-                    outbox.c.payload,
-                ).where(outbox.c.portal_id == str(portal_id), outbox.c.idempotency_key == key)
-            ).first()
-            note = queued_note(conn, str(portal_id), key) if row is not None else None
+            row = conn.execute(query).first()
+        note = _note_of(row) if row is not None else None
         if row is None or note is None or position >= len(note.files):
             return None
         item = note.files[position]
@@ -812,6 +781,27 @@ class StoreCaseWrites:
             log.warning("a queued file in the outbox is not valid base64; not served")
             return None
         return self._pending(row), CheckedFile(item.name, item.content_type, content)
+
+
+_PENDING_WRITES = sa.select(
+    outbox.c.idempotency_key,
+    outbox.c.kind,
+    outbox.c.state,
+    outbox.c.actor,
+    outbox.c.created_at,
+    outbox.c.payload,
+)
+"""An outbox row as the case page shows a write waiting for the CRM."""
+
+
+def _note_of(row: Any) -> NotePayload | None:
+    """The note (text and files) of a waiting note or attach write; None for other writes."""
+    if row.kind not in (WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value):
+        return None
+    try:
+        return NotePayload.model_validate(row.payload if isinstance(row.payload, dict) else {})
+    except ValidationError:
+        return None
 
 
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
