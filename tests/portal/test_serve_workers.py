@@ -52,6 +52,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _answers(base: str, cookie: str, times: int) -> list[int]:
+    """The Directory page's status, asked `times` times with this session cookie, on a new
+    connection each time, so the kernel spreads the requests over both workers."""
+    return [
+        requests.get(
+            f"{base}/directory",
+            cookies={"caseload_session": cookie},
+            allow_redirects=False,
+            timeout=10,
+            headers={"Connection": "close"},
+        ).status_code
+        for _ in range(times)
+    ]
+
+
 def test_two_workers_share_every_session(tmp_path: Path) -> None:
     data = tmp_path / "data"
     config = tmp_path / "caseload.toml"
@@ -87,18 +102,7 @@ def test_two_workers_share_every_session(tmp_path: Path) -> None:
         assert signed_in.status_code == 303
         cookie = session.cookies.get("caseload_session")
         assert cookie is not None
-        # A new connection each time, so the kernel spreads them over both workers.
-        answers = [
-            requests.get(
-                f"{base}/directory",
-                cookies={"caseload_session": cookie},
-                allow_redirects=False,
-                timeout=10,
-                headers={"Connection": "close"},
-            ).status_code
-            for _ in range(30)
-        ]
-        assert answers == [200] * 30
+        assert _answers(base, cookie, 30) == [200] * 30
         page = session.get(f"{base}/directory", timeout=10)
         token = CSRF.search(page.text)
         assert token is not None
@@ -108,17 +112,7 @@ def test_two_workers_share_every_session(tmp_path: Path) -> None:
             allow_redirects=False,
             timeout=10,
         )
-        after = [
-            requests.get(
-                f"{base}/directory",
-                cookies={"caseload_session": cookie},
-                allow_redirects=False,
-                timeout=10,
-                headers={"Connection": "close"},
-            ).status_code
-            for _ in range(10)
-        ]
-        assert after == [303] * 10, "the copied cookie is refused by every worker"
+        assert _answers(base, cookie, 10) == [303] * 10, "the copied cookie is refused by all"
     finally:
         child.send_signal(signal.SIGINT)
         try:
