@@ -17,15 +17,15 @@ from rich.markup import escape
 
 from connector.settings import SettingsError
 from portal_extensions.assembly import build_portal
-from portal_extensions.runtime import Runtime
-from portal_extensions.settings import StoreSettingsError, load_settings
-from portal_extensions.store.engine import StoreError
-from portal_extensions.web.assets import AssetsMissingError
-from portal_extensions.web.settings import (
+from portal_extensions.config import (
     PortalSettings,
     PortalSettingsError,
     load_portal_settings,
 )
+from portal_extensions.runtime import Runtime
+from portal_extensions.settings import StoreSettingsError, load_settings
+from portal_extensions.store.engine import StoreError
+from portal_extensions.web.assets import AssetsMissingError
 
 err = Console(stderr=True)
 

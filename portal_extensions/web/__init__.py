@@ -5,6 +5,7 @@ the store supplies `accounts` (`Accounts`), `cases` (`CaseRepository`), `audit` 
 and `health` (`HealthSource`).
 """
 
+from portal_extensions.config import PortalSettings, SignInMode
 from portal_extensions.web.app import RouteAccess, allow, create_app, public, route_access
 from portal_extensions.web.auth import Account, AccountBook, Accounts, hash_password
 from portal_extensions.web.ports import (
@@ -33,7 +34,6 @@ from portal_extensions.web.repository import (
     StoredCase,
     in_bucket,
 )
-from portal_extensions.web.settings import PortalSettings, SignInMode
 
 __all__ = [
     "Account",

@@ -26,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute
 
 from portal_extensions.access import Action, Role, Viewer
+from portal_extensions.config import PortalSettings, SignInMode
 from portal_extensions.web.assets import Asset, load_assets
 from portal_extensions.web.auth import Account, Accounts, SignInThrottle
 from portal_extensions.web.ports import (
@@ -56,7 +57,6 @@ from portal_extensions.web.security import (
     csrf_matches,
     csrf_token,
 )
-from portal_extensions.web.settings import PortalSettings, SignInMode
 
 log = logging.getLogger(__name__)
 

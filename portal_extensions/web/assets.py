@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from portal_extensions.web.settings import GOVUK_FRONTEND_VERSION
+from portal_extensions.config import GOVUK_FRONTEND_VERSION
 
 SYSTEM_FONTS = (
     'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",'

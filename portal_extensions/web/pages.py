@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from mappings.model import COUNCIL_ZONE, CaseStatus, SharingLevel
 from portal_extensions.access import Action, Role, members_for_new_case
+from portal_extensions.config import SignInMode
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -62,7 +63,6 @@ from portal_extensions.web.ports import DirectoryNames, MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
 from portal_extensions.web.repository import Bucket, CaseListing, CaseSummary, Whose
 from portal_extensions.web.services import send_to_service
-from portal_extensions.web.settings import SignInMode
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])

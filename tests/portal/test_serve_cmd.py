@@ -14,7 +14,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from cli import portal_cmd
-from portal_extensions.web.settings import PortalSettingsError, load_portal_settings
+from portal_extensions.config import PortalSettingsError, load_portal_settings
 from tests.portal.web_fixtures import SECRET
 
 

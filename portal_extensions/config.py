@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 GOVUK_FRONTEND_VERSION = "6.3.0"  # the release govuk-frontend-jinja 4.1.0 targets
 
 
