@@ -3,7 +3,7 @@
 Builds a store (SQLite in a temporary directory, or PostgreSQL in a schema of its own) holding
 a realistic council: 6 wards, 18 members, 12 services, and `--cases` mapped cases indexed with
 the store's own `upsert_cases`; creates one member account per member with
-`portal_extensions.accounts.create_user`. It then starts the real portal (the store adapters
+`portal_extensions.store.accounts.create_user`. It then starts the real portal (the store adapters
 `caseload serve` uses) under uvicorn in `--workers` child processes sharing one loopback port,
 signs in `--users` clients (members spread over the wards; past 18, a member signs in a second
 time, as on a phone and a desktop) and has them alternate between My caseload and one of their
@@ -277,7 +277,7 @@ def index_cases(store: Store, count: int, people: list[Member], seed: int, now: 
 
 def create_accounts(store: Store, people: list[Member]) -> list[str]:
     """One member account per member; returns their user names."""
-    from portal_extensions.accounts import create_user
+    from portal_extensions.store.accounts import create_user
 
     names: list[str] = []
     with store.write() as conn:

@@ -1,8 +1,8 @@
 """`caseload users add | list | disable | set-password`: portal accounts in the store.
 
-Thin: the rules live in `portal_extensions.accounts`. Passwords come from a hidden prompt (typed
-twice) or, for scripts, from standard input with `--password-stdin`; never from an argument,
-where they would show in the process list and the shell history.
+Thin: the rules live in `portal_extensions.store.accounts`. Passwords come from a hidden
+prompt (typed twice) or, for scripts, from standard input with `--password-stdin`; never from
+an argument, where they would show in the process list and the shell history.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typer
 
 from cli.store_cmd import HANDLED, ConfigOption, _fail, _runtime
 from portal_extensions.access import Role
-from portal_extensions.accounts import (
+from portal_extensions.store.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountError,
     UserSummary,

@@ -24,10 +24,10 @@ from connector.factory import build_client
 from connector.sandbox.crm import SandboxCRM
 from connector.settings import CRMSettings
 from mappings import load_profile
-from portal_extensions.accounts import create_user, find_user, set_password
 from portal_extensions.directory import import_code_book, import_directory, read_directory_file
 from portal_extensions.runtime import Runtime
 from portal_extensions.settings import Settings, StoreSettings
+from portal_extensions.store.accounts import create_user, find_user, set_password
 from portal_extensions.store.database import Store, open_store
 
 log = logging.getLogger(__name__)

@@ -8,13 +8,34 @@ by the first migration), so even a bug or a hand-typed SQL statement cannot rewr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from portal_extensions.store.schema import audit_events
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAuditEvent:
+    """Who did what, for whom, to which subject, when, and how it ended. Never case content."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str | None
+    outcome: Outcome
+    on_behalf_of: str | None = None
 
 
 class AuditEvent(BaseModel):
@@ -73,4 +94,4 @@ def events_for(conn: sa.Connection, subject_id: str, *, limit: int = 500) -> lis
     return [AuditEvent.model_validate(dict(row)) for row in rows]
 
 
-__all__ = ["AuditEvent", "events_for", "record_event"]
+__all__ = ["AuditEvent", "Outcome", "PortalAuditEvent", "events_for", "record_event"]

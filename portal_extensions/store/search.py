@@ -6,17 +6,27 @@ stemming or stop words apply (SQLite FTS5 `unicode61 remove_diacritics 0` and Po
 `simple` configuration agree on all of that). Results are ranked by relevance, title and
 constituent name weighing most, then newest first. The query text only ever reaches SQL as a
 bound parameter.
+
+The index searches every text column, but a service officer may not see the resident's name,
+and nobody sees special-category details without explicit consent. A hit found through a hidden
+field would say what that field holds, so every hit is checked again against the viewer's
+projection of the case (`matches_visible`, over `access.project_case`) and dropped unless every
+search word is found in what they can see.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from portal_extensions.access import Viewer, project_case
+from portal_extensions.store.case_types import StoredCase
 from portal_extensions.store.schema import cases
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -40,6 +50,35 @@ def query_terms(text: str) -> list[str]:
         if word not in terms:
             terms.append(word)
     return terms[:MAX_TERMS]
+
+
+def _texts(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+SEARCHED_FIELDS = ("title", "description", "notes", "constituent", "location")
+"""The fields of a case the index searches, by their names in `access.project_case`."""
+
+
+def matches_visible(viewer: Viewer, stored: StoredCase, terms: list[str], now: datetime) -> bool:
+    """Every term starts some word of the searched fields this viewer may see."""
+    if not terms:
+        return False
+    seen = project_case(viewer, stored.case, stored.facts, now)
+    words = {
+        word
+        for name in SEARCHED_FIELDS
+        for text in _texts(seen.get(name))
+        for word in _WORD.findall(unicodedata.normalize("NFC", text).lower())
+    }
+    return all(any(word.startswith(term) for word in words) for term in terms)
 
 
 def search_cases(
@@ -100,4 +139,11 @@ def _columns() -> tuple[sa.ColumnElement[object], ...]:
     )
 
 
-__all__ = ["SearchHit", "query_terms", "search_cases"]
+__all__ = [
+    "MAX_TERMS",
+    "SEARCHED_FIELDS",
+    "SearchHit",
+    "matches_visible",
+    "query_terms",
+    "search_cases",
+]

@@ -17,6 +17,9 @@ from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
 from portal_extensions.access import Action, Role, members_for_new_case
+from portal_extensions.store.audit import Outcome
+from portal_extensions.store.case_types import Bucket, CaseSummary, Whose
+from portal_extensions.store.directory import DirectoryNames
 from portal_extensions.web import consent, services
 from portal_extensions.web.app import (
     ALL_ROLES,
@@ -42,8 +45,6 @@ from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingF
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
 from portal_extensions.web.lookup import find_residents
 from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
-from portal_extensions.web.ports import DirectoryNames, Outcome
-from portal_extensions.web.repository import Bucket, CaseSummary, Whose
 from portal_extensions.web.security import csrf_token
 
 router = APIRouter(prefix="/api/v1", tags=["caseload"], dependencies=[Depends(guard)])

@@ -27,24 +27,24 @@ from starlette.routing import BaseRoute
 
 from portal_extensions.access import Action, Role, Viewer
 from portal_extensions.config import PortalSettings, SignInMode
+from portal_extensions.store.accounts import Account
+from portal_extensions.store.audit import Outcome, PortalAuditEvent
+from portal_extensions.store.health import HealthCheck
 from portal_extensions.web.assets import Asset, load_assets
-from portal_extensions.web.auth import Account, Accounts, SignInThrottle
+from portal_extensions.web.auth import Accounts, SignInThrottle
 from portal_extensions.web.ports import (
     AttachmentSource,
     AuditTrail,
     CaseWrites,
     DirectorySource,
     EnquiryOptions,
-    HealthCheck,
     HealthSource,
     MemoryAuditTrail,
     MemoryCaseWrites,
     MemoryDirectory,
     MemoryEnquiryOptions,
     MemorySessionRegistry,
-    Outcome,
     PartySource,
-    PortalAuditEvent,
     SessionRegistry,
 )
 from portal_extensions.web.rendering import make_environment

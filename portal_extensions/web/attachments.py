@@ -13,8 +13,9 @@ import io
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
 from typing import Final
+
+from portal_extensions.store.case_writes import CheckedFile
 
 ALLOWED_TYPES: Final = {
     "pdf": "application/pdf",
@@ -41,13 +42,6 @@ MAX_NAME_LENGTH: Final = 100
 
 class FileProblem(ValueError):
     """Why a file was refused, in words the person who chose it can act on."""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedFile:
-    name: str  # sanitised
-    media_type: str
-    content: bytes
 
 
 def safe_filename(raw: str, extension: str) -> str:

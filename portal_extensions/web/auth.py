@@ -11,31 +11,16 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from portal_extensions.access import Viewer
+from portal_extensions.store.accounts import Account
 
 _hasher = PasswordHasher()
 _MAX_TRACKED = 10_000
 _DUMMY_HASH = _hasher.hash("caseload: equalises the cost of unknown user names")
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash with the library's current recommended parameters."""
-    return _hasher.hash(password)
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    username: str
-    display_name: str
-    password_hash: str | None  # None: single sign-on only
-    viewer: Viewer
-    active: bool = True
 
 
 class Accounts(Protocol):

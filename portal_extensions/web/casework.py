@@ -22,10 +22,12 @@ from portal_extensions.access import (
     can_view_case,
     project_case,
 )
+from portal_extensions.store.audit import Outcome
+from portal_extensions.store.case_types import Bucket, CaseListing, StoredCase, Whose
+from portal_extensions.store.case_writes import PendingWrite
+from portal_extensions.store.directory import DirectoryNames
 from portal_extensions.web.app import NotFound, Refused, portal_of, viewer_of
-from portal_extensions.web.ports import DirectoryNames, Outcome, PendingWrite
 from portal_extensions.web.rendering import WRITE_TEXT
-from portal_extensions.web.repository import Bucket, CaseListing, StoredCase, Whose
 
 BUCKET_LABELS = {
     Bucket.OPEN: "Open",

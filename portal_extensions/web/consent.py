@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mappings.model import Authority, MemberCase, Sharing, SharingLevel
 from portal_extensions.access import Viewer, council_day
-from portal_extensions.web.ports import MemberChoice
+from portal_extensions.store.directory import MemberChoice
 
 
 class SharingForm(BaseModel):

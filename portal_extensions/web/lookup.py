@@ -19,9 +19,10 @@ from fastapi import Request
 
 from mappings.model import COUNCIL_ZONE, CaseStatus, Constituent, MemberCase
 from portal_extensions.access import visible_fields
+from portal_extensions.store.audit import Outcome
 from portal_extensions.web.app import portal_of
 from portal_extensions.web.casework import signed_in
-from portal_extensions.web.ports import Outcome, PartySearchUnavailable
+from portal_extensions.web.ports import PartySearchUnavailable
 from portal_extensions.web.rendering import council_date
 
 LOOKUP_LIMIT = 20

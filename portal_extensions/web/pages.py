@@ -15,6 +15,10 @@ from pydantic import ValidationError
 from mappings.model import COUNCIL_ZONE, CaseStatus, SharingLevel
 from portal_extensions.access import Action, Role, members_for_new_case
 from portal_extensions.config import SignInMode
+from portal_extensions.store.audit import Outcome
+from portal_extensions.store.case_types import Bucket, CaseListing, CaseSummary, Whose
+from portal_extensions.store.case_writes import CheckedFile
+from portal_extensions.store.directory import DirectoryNames, MemberChoice
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -30,7 +34,6 @@ from portal_extensions.web.app import (
     viewer_of,
 )
 from portal_extensions.web.attachments import (
-    CheckedFile,
     FileProblem,
     check_file,
     content_disposition,
@@ -59,9 +62,7 @@ from portal_extensions.web.consent import (
 )
 from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
 from portal_extensions.web.lookup import ResidentMatch, find_residents
-from portal_extensions.web.ports import DirectoryNames, MemberChoice, Outcome
 from portal_extensions.web.rendering import council_date
-from portal_extensions.web.repository import Bucket, CaseListing, CaseSummary, Whose
 from portal_extensions.web.services import send_to_service
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.

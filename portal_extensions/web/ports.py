@@ -10,33 +10,27 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from mappings.model import Constituent, MemberCase
-from portal_extensions.web.attachments import CheckedFile
-
-
-class Outcome(StrEnum):
-    ALLOWED = "allowed"
-    REFUSED = "refused"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class PortalAuditEvent:
-    """Who did what, for whom, to which subject, when, and how it ended. Never case content."""
-
-    at: datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str | None
-    outcome: Outcome
-    on_behalf_of: str | None = None
+from portal_extensions.store.audit import Outcome, PortalAuditEvent
+from portal_extensions.store.case_writes import (
+    SHOWN_TEXT_KINDS,
+    CheckedFile,
+    PendingWrite,
+    QueuedFile,
+    queued_file_id,
+)
+from portal_extensions.store.directory import (
+    Choice,
+    DirectoryNames,
+    MemberChoice,
+    ServiceContact,
+)
+from portal_extensions.store.health import HealthCheck
 
 
 class AuditTrail(Protocol):
@@ -51,15 +45,6 @@ class MemoryAuditTrail:
 
     def record(self, event: PortalAuditEvent) -> None:
         self.events.append(event)
-
-
-@dataclass(frozen=True, slots=True)
-class HealthCheck:
-    """One line of the health page, e.g. ('CRM reachable', True, 'answered in 120 ms')."""
-
-    name: str
-    ok: bool
-    detail: str
 
 
 class HealthSource(Protocol):
@@ -107,46 +92,6 @@ class MemorySessionRegistry:
     def revoke(self, session_id: str) -> None:
         with self._lock:
             self._live.pop(session_id, None)
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedFile:
-    """A file uploaded with a write the CRM has not confirmed yet (its content is in the
-    outbox). `file_id` addresses it within its case: `<write key>.<position>`."""
-
-    file_id: str
-    name: str
-    media_type: str
-    size_bytes: int
-
-
-def queued_file_id(key: str, position: int) -> str:
-    return f"{key}.{position}"
-
-
-def split_queued_file_id(file_id: str) -> tuple[str, int] | None:
-    """The write key and position of a `queued_file_id`, or None if it is not one."""
-    key, _, position = file_id.rpartition(".")
-    if not key or not position.isdigit() or len(position) > 4:
-        return None
-    return key, int(position)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingWrite:
-    """A change made in the portal that the CRM has not confirmed yet."""
-
-    kind: str  # add_note, close_case, ...
-    state: str  # queued, sent, needs_attention
-    actor: str
-    created_at: datetime
-    key: str = ""  # the outbox's idempotency key
-    text: str | None = None  # a note's text or a closing/reopening reason
-    files: tuple[QueuedFile, ...] = ()
-
-
-SHOWN_TEXT_KINDS = frozenset({"add_note", "attach", "close_case", "reopen_case"})
-"""Writes whose text the timeline shows while they wait (a whole changed case is not text)."""
 
 
 class CaseWrites(Protocol):
@@ -362,21 +307,6 @@ class MemoryAttachmentSource:
         return self.files.get((case.portal_id, document_id))
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """One option of a drop-down: the value sent, the text shown."""
-
-    value: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class MemberChoice:
-    id: str
-    name: str
-    ward_id: str
-
-
 class EnquiryOptions(Protocol):
     """The drop-downs of the new enquiry form, from the CRM's code book and the directory."""
 
@@ -401,46 +331,6 @@ class MemoryEnquiryOptions:
 
     def members(self) -> list[MemberChoice]:
         return list(self.member_choices)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceContact:
-    """A council service, whom members contact there, and how fast it promises to answer."""
-
-    service: str
-    officer: str
-    email: str
-    phone: str | None
-    response_target_working_days: int
-    service_id: str = ""  # the directory's id, as cases and service requests name it
-    officer_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryNames:
-    """The directory's names for the ids cases carry (members, wards, services, categories).
-
-    Pages show the name and fall back to the id when the directory does not know it (a member
-    who has left, a category the code book has dropped); the API gives both. Looked up once per
-    request and then one dict read per row, never a query per row.
-    """
-
-    members: Mapping[str, str] = field(default_factory=dict)
-    wards: Mapping[str, str] = field(default_factory=dict)
-    services: Mapping[str, str] = field(default_factory=dict)
-    categories: Mapping[str, str] = field(default_factory=dict)
-
-    def member(self, member_id: str | None) -> str:
-        return self.members.get(member_id, member_id) if member_id else ""
-
-    def ward(self, ward_id: str | None) -> str:
-        return self.wards.get(ward_id, ward_id) if ward_id else ""
-
-    def service(self, service_id: str | None) -> str:
-        return self.services.get(service_id, service_id) if service_id else ""
-
-    def category(self, code: str | None) -> str:
-        return self.categories.get(code, code) if code else ""
 
 
 class DirectorySource(Protocol):

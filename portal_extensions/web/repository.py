@@ -5,128 +5,35 @@ Lists are always asked for *as a viewer*: an implementation must filter with
 granted for the reasons a `Whose` choice names (`access.visibility_parts`), so a list never
 shows a case whose page would refuse it. Single cases are fetched by id and then checked by
 the page with `access.can_view_case`. `MemoryCaseRepository` is the reference implementation;
-the store's (`store_adapters.StoreCaseRepository`) is tested against it
-(`tests/portal/test_store_adapters.py`).
+the store's (`store.case_reads.StoreCaseRepository`) is tested against it
+(`tests/store/test_case_reads.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from enum import StrEnum
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Protocol
 
-from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
 from portal_extensions.access import (
     AnyOf,
-    CaseFacts,
-    Reason,
     Viewer,
     council_day,
     holds,
     visibility,
     visibility_parts,
 )
-
-
-class Bucket(StrEnum):
-    """The groups of My caseload. A case may be in several (overdue cases are also open)."""
-
-    OPEN = "open"
-    OVERDUE = "overdue"
-    AWAITING_SERVICE = "awaiting_service"
-    RECENTLY_CLOSED = "recently_closed"
-
-
-class Whose(StrEnum):
-    """Whose cases a list shows, of those the viewer may see.
-
-    A member's own cases (`OWN`) are kept apart from the colleagues' cases that name them as
-    cover (`COVERING`), so My caseload is not a mix of other members' work. `ALL` is every case
-    the viewer may see, and the only choice for roles that hold no cases of their own.
-    """
-
-    OWN = "own"
-    COVERING = "covering"
-    ALL = "all"
-
-
-WHOSE_REASONS: Mapping[Whose, frozenset[Reason] | None] = {
-    Whose.OWN: frozenset({Reason.OWN_CASE}),
-    Whose.COVERING: frozenset({Reason.NAMED_COVER}),
-    Whose.ALL: None,  # every grant
-}
-"""The access grants (`access.visibility_parts`) each choice is made of."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCase:
-    """A case as the index holds it: the record, its access facts and write state."""
-
-    case: MemberCase
-    facts: CaseFacts
-    queued: bool  # written locally and not yet confirmed by the CRM
-
-
-@dataclass(frozen=True, slots=True)
-class CaseSummary:
-    """One row of a list: only fields every role that can see the case may see."""
-
-    portal_id: uuid.UUID
-    crm_reference: str | None
-    title: str
-    member_id: str
-    status: CaseStatus
-    received_at: datetime
-    target_date: date | None
-    queued: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CaseListing:
-    rows: list[CaseSummary]
-    counts: Mapping[Bucket, int]
-    total: int  # cases in the chosen bucket, of which `rows` is one page
-    # Bucket counts of the other lists asked for with `also_count` (for example how many cases
-    # a member covers, shown beside their own), counted in the same read.
-    other_counts: Mapping[Whose, Mapping[Bucket, int]] = field(default_factory=dict)
-
-
-OPEN_STATUSES: frozenset[CaseStatus] = frozenset(CaseStatus) - {CaseStatus.CLOSED, CaseStatus.DRAFT}
-
-
-def in_bucket(case: MemberCase, bucket: Bucket, today: date, recently_closed_days: int) -> bool:
-    """The definition of each bucket, over indexed columns only (status, target_date,
-    closed_at), so an SQL implementation can match it exactly."""
-    is_open = case.status in OPEN_STATUSES
-    if bucket is Bucket.OPEN:
-        return is_open
-    if bucket is Bucket.OVERDUE:
-        return is_open and case.target_date is not None and case.target_date < today
-    if bucket is Bucket.AWAITING_SERVICE:
-        return case.status is CaseStatus.WITH_SERVICE
-    closed_on = case.closed_at.astimezone(COUNCIL_ZONE).date() if case.closed_at else None
-    return (
-        case.status is CaseStatus.CLOSED
-        and closed_on is not None
-        and closed_on >= today - timedelta(days=recently_closed_days)
-    )
-
-
-def summarise(stored: StoredCase) -> CaseSummary:
-    case = stored.case
-    return CaseSummary(
-        portal_id=case.portal_id,
-        crm_reference=case.crm_reference,
-        title=case.title,
-        member_id=case.member_id,
-        status=case.status,
-        received_at=case.received_at,
-        target_date=case.target_date,
-        queued=stored.queued,
-    )
+from portal_extensions.store.case_types import (
+    WHOSE_REASONS,
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    StoredCase,
+    Whose,
+    in_bucket,
+    summarise,
+)
 
 
 class CaseRepository(Protocol):
@@ -249,8 +156,7 @@ class MemoryCaseRepository:
     def search_visible(
         self, viewer: Viewer, now: datetime, text: str, *, limit: int
     ) -> list[CaseSummary]:
-        # search imports this module's StoredCase, so it is imported when first needed
-        from portal_extensions.web.search import matches_visible, query_terms
+        from portal_extensions.store.search import matches_visible, query_terms
 
         terms = query_terms(text)
         rule = visibility(viewer, now)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from mappings.model import CaseStatus, MemberCase, ServiceRequest
 from portal_extensions.access import council_day
-from portal_extensions.web.ports import ServiceContact
+from portal_extensions.store.directory import ServiceContact
 from portal_extensions.web.working_days import Nation, add_working_days
 
 

@@ -51,7 +51,27 @@ from portal_extensions.outbox import (
 )
 from portal_extensions.status import collect_status
 from portal_extensions.store import access_columns, cases_counter, record_event, search_cases
+from portal_extensions.store.accounts import Account
+from portal_extensions.store.audit import PortalAuditEvent
+from portal_extensions.store.case_types import (
+    WHOSE_REASONS,
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    StoredCase,
+    Whose,
+    summarise,
+)
+from portal_extensions.store.case_writes import (
+    CheckedFile,
+    PendingWrite,
+    QueuedFile,
+    queued_file_id,
+    split_queued_file_id,
+)
 from portal_extensions.store.database import Store
+from portal_extensions.store.directory import Choice, DirectoryNames, MemberChoice, ServiceContact
+from portal_extensions.store.health import HealthCheck
 from portal_extensions.store.schema import (
     cases,
     categories,
@@ -65,31 +85,8 @@ from portal_extensions.store.schema import (
     users,
     wards,
 )
-from portal_extensions.web.attachments import CheckedFile
-from portal_extensions.web.auth import Account
-from portal_extensions.web.ports import (
-    Choice,
-    DirectoryNames,
-    HealthCheck,
-    MemberChoice,
-    PartySearchUnavailable,
-    PendingWrite,
-    PortalAuditEvent,
-    QueuedFile,
-    ServiceContact,
-    queued_file_id,
-    split_queued_file_id,
-)
-from portal_extensions.web.repository import (
-    WHOSE_REASONS,
-    Bucket,
-    CaseListing,
-    CaseSummary,
-    StoredCase,
-    Whose,
-    summarise,
-)
-from portal_extensions.web.search import matches_visible, query_terms
+from portal_extensions.store.search import matches_visible, query_terms
+from portal_extensions.web.ports import PartySearchUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from portal_extensions.accounts import create_user
+from portal_extensions.store.accounts import create_user
 from portal_extensions.store.database import Store
 from tests.portal.web_fixtures import SECRET
 

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, Sharing, SharingLevel
 from portal_extensions.access import Role
 from portal_extensions.store import IndexedCase, upsert_cases
+from portal_extensions.store.audit import Outcome, PortalAuditEvent
+from portal_extensions.store.case_types import Bucket, Whose
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
     cases,
@@ -26,8 +28,7 @@ from portal_extensions.store.schema import (
     users,
     wards,
 )
-from portal_extensions.web import Bucket, MemoryCaseRepository, Outcome, PortalAuditEvent
-from portal_extensions.web.repository import Whose
+from portal_extensions.web import MemoryCaseRepository
 from portal_extensions.web.store_adapters import StoreAccounts, StoreAuditTrail, StoreCaseRepository
 from tests.portal.access_fixtures import MEMBERS, NOW, VIEWERS
 from tests.portal.web_fixtures import CASES, make_case, stored

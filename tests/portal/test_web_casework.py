@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mappings.model import MemberCase, Sharing, SharingLevel
-from portal_extensions.web import Outcome
+from portal_extensions.store.audit import Outcome
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.web_fixtures import CASES, make_case, stored

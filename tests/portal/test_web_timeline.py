@@ -11,9 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mappings.model import AttachmentRef, Note, NoteKind
+from portal_extensions.store.case_writes import CheckedFile, split_queued_file_id
 from portal_extensions.store.schema import wards
-from portal_extensions.web.attachments import CheckedFile
-from portal_extensions.web.ports import split_queued_file_id
 from portal_extensions.web.store_adapters import StoreCaseWrites, StoreDirectory
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in

@@ -22,27 +22,28 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import CaseFacts
+from portal_extensions.store.accounts import Account
+from portal_extensions.store.case_types import StoredCase
+from portal_extensions.store.case_writes import CheckedFile, PendingWrite
+from portal_extensions.store.directory import (
+    Choice,
+    DirectoryNames,
+    MemberChoice,
+    ServiceContact,
+)
 from portal_extensions.web import (
-    Account,
     AccountBook,
     MemoryAuditTrail,
     MemoryCaseRepository,
     MemoryEnquiryOptions,
     PortalSettings,
-    StoredCase,
     create_app,
 )
-from portal_extensions.web.attachments import CheckedFile
 from portal_extensions.web.ports import (
-    Choice,
-    DirectoryNames,
-    MemberChoice,
     MemoryAttachmentSource,
     MemoryCaseWrites,
     MemoryDirectory,
     PartySource,
-    PendingWrite,
-    ServiceContact,
 )
 from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal_extensions.accounts import create_user, deactivate, set_password
+from portal_extensions.store.accounts import create_user, deactivate, set_password
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import portal_sessions
 from portal_extensions.web.store_adapters import StoreSessionRegistry

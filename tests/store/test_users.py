@@ -1,4 +1,4 @@
-"""User accounts: the roles table, `portal_extensions.accounts` and `caseload users`.
+"""User accounts: the roles table, `portal_extensions.store.accounts` and `caseload users`.
 
 Accounts made here must sign in through the portal's own `StoreAccounts`, so these tests go
 through it rather than reading the tables back.
@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from cli import users_cmd
 from portal_extensions.access import Role
-from portal_extensions.accounts import (
+from portal_extensions.store import Store
+from portal_extensions.store.accounts import (
     AccountError,
     create_user,
     deactivate,
@@ -29,7 +30,6 @@ from portal_extensions.accounts import (
     list_users,
     set_password,
 )
-from portal_extensions.store import Store
 from portal_extensions.store.schema import (
     audit_events,
     members,

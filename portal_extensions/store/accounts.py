@@ -1,6 +1,6 @@
 """Portal user accounts: create them, set passwords, disable them, list them.
 
-The portal signs people in through `web.store_adapters.StoreAccounts`, which refuses any user
+The portal signs people in through `StoreAccounts` (below), which refuses any user
 whose role rows do not describe one consistent role. This module is the one writer of the users
 and user_roles tables, so it checks each role's needs before writing and an account it creates
 can always sign in: a member user is linked to a member, a service officer to an officer, and a
@@ -14,13 +14,15 @@ logs or error messages.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from pydantic import BaseModel
 
-from portal_extensions.access import Role
+from portal_extensions.access import Role, Viewer
 from portal_extensions.store.audit import record_event
 from portal_extensions.store.schema import (
     members,
@@ -30,7 +32,6 @@ from portal_extensions.store.schema import (
     user_roles,
     users,
 )
-from portal_extensions.web.auth import hash_password
 
 MIN_PASSWORD_LENGTH: Final = 12
 """Long enough for three random words; length matters more than character classes (NCSC)."""
@@ -40,6 +41,25 @@ MAX_NAME_LENGTH: Final = 200  # users.username and users.display_name
 MAX_EMAIL_LENGTH: Final = 320  # users.email
 DEFAULT_ACTOR: Final = "system:accounts"
 SUBJECT_TYPE: Final = "user"
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with the library's current recommended parameters."""
+    return _hasher.hash(password)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A person who may sign in, as the portal sees them: who they are and what they may see."""
+
+    username: str
+    display_name: str
+    password_hash: str | None  # None: single sign-on only
+    viewer: Viewer
+    active: bool = True
 
 
 class AccountError(ValueError):
@@ -413,12 +433,14 @@ def list_roles(conn: sa.Connection) -> list[RoleInfo]:
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "Account",
     "AccountError",
     "RoleInfo",
     "UserSummary",
     "create_user",
     "deactivate",
     "find_user",
+    "hash_password",
     "list_roles",
     "list_users",
     "set_password",
