@@ -1,8 +1,11 @@
 """Talking to the CRM: SOAP and REST clients, auth, deadlines, retries, residency, CRM errors.
 
 Public parts:
-- `CRMClient` (the interface), `build_client(settings)`, `load_crm_settings(path)`,
-  `CRMSettings`, `check_connection(settings)` (`caseload crm check`);
+- `CRMClient` (the interface), `build_client(settings)`, `CRMSettings` (read from
+  caseload.toml by `portal_extensions.config`), `check_connection(settings)` (`caseload crm
+  check`);
+- the registry of CRM kinds the subpackages (`connector.lagan`, `connector.dataverse`) fill:
+  `kinds()`, `register(...)`, `case_event_parser(kind)`, and `UnknownCRMKind`;
 - records: `RawCase`, `RawParty`, `RawPayload`, `CaseRef`, `PartyRef`, `Attachment`,
   `HealthReport`, `HealthCheck`;
 - errors: `CRMError` and its subclasses (`connector.errors`).
@@ -10,10 +13,10 @@ Public parts:
 
 from connector.base import (
     Attachment,
+    CaseEvent,
     CasePage,
     CaseRef,
     CRMClient,
-    CRMKind,
     HealthCheck,
     HealthReport,
     PartyRef,
@@ -32,10 +35,17 @@ from connector.errors import (
     CRMUnavailable,
     ResidencyViolation,
 )
-from connector.factory import build_client, reset_clients
+from connector.factory import (
+    UnknownCRMKind,
+    build_client,
+    case_event_parser,
+    kinds,
+    register,
+    reset_clients,
+)
 from connector.health import check_connection
 from connector.resilience import CRMCircuitOpen
-from connector.settings import CRMSettings, SettingsError, load_crm_settings
+from connector.settings import CRMSettings, SettingsError
 
 __all__ = [
     "Attachment",
@@ -45,12 +55,12 @@ __all__ = [
     "CRMConflict",
     "CRMContractError",
     "CRMError",
-    "CRMKind",
     "CRMNotFound",
     "CRMRejected",
     "CRMSettings",
     "CRMTimeout",
     "CRMUnavailable",
+    "CaseEvent",
     "CasePage",
     "CaseRef",
     "HealthCheck",
@@ -61,8 +71,11 @@ __all__ = [
     "RawPayload",
     "ResidencyViolation",
     "SettingsError",
+    "UnknownCRMKind",
     "build_client",
+    "case_event_parser",
     "check_connection",
-    "load_crm_settings",
+    "kinds",
+    "register",
     "reset_clients",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,18 @@ RawParty = dict[str, Any]
 #: An outbound payload in the CRM's shape (request element data or JSON body).
 RawPayload = dict[str, Any]
 
-CRMKind = Literal["lagan", "dynamics365"]
+
+class CaseEvent(BaseModel):
+    """A case event a CRM pushed: only a nudge to read that case again (never trusted data).
+
+    `crm` is the registered kind of the CRM it came from; `event` the CRM's own event type.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    crm: str = Field(min_length=1)
+    event: str = Field(min_length=1, max_length=200)
+    reference: str = Field(min_length=1, max_length=64)
 
 
 class CasePage(list[RawCase]):
@@ -50,7 +61,7 @@ class CaseRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    crm: CRMKind
+    crm: str = Field(min_length=1, description="The registered kind of the CRM.")
     reference: str = Field(min_length=1)
     created: bool = True
 
@@ -63,7 +74,7 @@ class PartyRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    crm: CRMKind
+    crm: str = Field(min_length=1, description="The registered kind of the CRM.")
     reference: str = Field(min_length=1)
     kind: str = Field(description="Lagan object type (C1, C2) or Dataverse entity (contact).")
 
@@ -91,7 +102,7 @@ class HealthCheck(BaseModel):
 class HealthReport(BaseModel):
     """All probes of one health run; `ok` only if every probe passed."""
 
-    crm: CRMKind
+    crm: str
     checks: list[HealthCheck]
 
     @property
@@ -111,7 +122,9 @@ class CRMClient(Protocol):
     """
 
     @property
-    def kind(self) -> CRMKind: ...
+    def kind(self) -> str:
+        """The registered CRM kind of this client (`connector.factory.kinds()`)."""
+        ...
 
     def iter_changed_cases(
         self, since: datetime, until: datetime | None = None, page_size: int = 200
@@ -210,7 +223,7 @@ class CRMClient(Protocol):
 __all__ = [
     "Attachment",
     "CRMClient",
-    "CRMKind",
+    "CaseEvent",
     "CasePage",
     "CaseRef",
     "HealthCheck",

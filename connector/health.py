@@ -10,13 +10,16 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from connector.base import HealthCheck, HealthReport
 from connector.errors import CRMError
 from connector.residency import HostAllowlist
 from connector.settings import CRMSettings
+
+#: The probes that contact the CRM's host (after the allowlist allows it), in the order they run.
+_NETWORK_PROBES = ("dns", "tls", "auth", "latency")
 
 
 def _timed(name: str, probe: Callable[[], str]) -> HealthCheck:
@@ -42,9 +45,14 @@ def run_checks(
     allowlist: HostAllowlist,
     *,
     probe: Callable[[], None],
-    wsdl_hash: Callable[[], str] | None = None,
+    probes: Mapping[str, Callable[[], str]] | None = None,
 ) -> HealthReport:
-    """Probe each layer in turn: `probe` makes one authenticated call (or raises CRMError)."""
+    """Probe each layer in turn: `probe` makes one authenticated call (or raises CRMError).
+
+    `probes` are the CRM's own checks (`connector.factory.extra_probes`, e.g. Lagan's
+    `wsdl-hash`), run right after the allowlist, whether or not the host is allowed: they read
+    only local files.
+    """
     parts = urlsplit(settings.endpoint)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -75,11 +83,10 @@ def run_checks(
         return "authenticated call succeeded"
 
     checks = [_timed("allowlist", allowlisted)]
-    if wsdl_hash is not None:
-        checks.append(_timed("wsdl-hash", wsdl_hash))
+    checks += [_timed(name, check) for name, check in (probes or {}).items()]
     if not checks[0].ok:
         refused = f"{host} is not allowed"
-        checks += [_not_probed(name, refused) for name in ("dns", "tls", "auth", "latency")]
+        checks += [_not_probed(name, refused) for name in _NETWORK_PROBES]
         return HealthReport(crm=settings.kind, checks=checks)
     checks.append(_timed("dns", dns))
     checks.append(_timed("tls", tls))
@@ -99,9 +106,20 @@ def run_checks(
 
 
 def check_connection(settings: CRMSettings) -> HealthReport:
-    """The full check for `caseload crm check`, whether or not a client can be built."""
-    from connector.factory import build_client
+    """The full check for `caseload crm check`, whether or not a client can be built.
 
+    A `crm.kind` that no connector subpackage registered is reported by name (one failed
+    `kind` check, the rest not probed), as every other misconfiguration is.
+    """
+    from connector.factory import UnknownCRMKind, build_client, extra_probes
+
+    try:
+        probes = extra_probes(settings)
+    except UnknownCRMKind as exc:
+        checks = [HealthCheck(name="kind", ok=False, detail=f"{type(exc).__name__}: {exc}")]
+        unprobed = ("allowlist", *_NETWORK_PROBES)
+        checks += [_not_probed(name, "unknown CRM kind") for name in unprobed]
+        return HealthReport(crm=settings.kind, checks=checks)
     try:
         client = build_client(settings, shared=False)
     except CRMError as exc:
@@ -111,27 +129,11 @@ def check_connection(settings: CRMSettings) -> HealthReport:
             raise failure
 
         allowlist = HostAllowlist(settings.allowed_hosts, crm=settings.kind)
-        return run_checks(settings, allowlist, probe=refused, wsdl_hash=wsdl_hash_check(settings))
+        return run_checks(settings, allowlist, probe=refused, probes=probes)
     try:
         return client.health()
     finally:
         client.close()
 
 
-def wsdl_hash_check(settings: CRMSettings) -> Callable[[], str] | None:
-    """The WSDL pin probe for a SOAP CRM (None for REST, which has no WSDL)."""
-    if settings.kind != "lagan":
-        return None
-
-    def probe() -> str:
-        from connector.lagan import PACKAGED_WSDL, PACKAGED_WSDL_SHA256, load_pinned_wsdl
-
-        path = settings.wsdl_path or PACKAGED_WSDL
-        pin = settings.wsdl_sha256 or PACKAGED_WSDL_SHA256
-        load_pinned_wsdl(path, pin)
-        return f"{path.name} SHA-256 {pin[:16]}... matches the pin"
-
-    return probe
-
-
-__all__ = ["check_connection", "run_checks", "wsdl_hash_check"]
+__all__ = ["check_connection", "run_checks"]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mappings.crm_schema import CrmSchema
+from mappings.schemas import CrmSchema
 from mappings.errors import (
     ConversionError,
     FieldProblem,

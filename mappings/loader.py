@@ -21,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from mappings.convert import COMPATIBLE, make_reader, make_writer
-from mappings.crm_schema import SCHEMAS, CrmSchema
+from mappings.schemas import SCHEMAS, CrmSchema
 from mappings.engine import (
     Extract,
     FieldRule,

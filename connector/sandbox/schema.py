@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from connector.xmlraw import hardened_parser
+from connector.lagan.xmlraw import hardened_parser
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"

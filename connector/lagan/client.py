@@ -1,21 +1,17 @@
-"""Lagan / Verint FL SOAP client (zeep for writes and small calls, lxml streaming for case reads).
+"""`LaganClient`: the `CRMClient` over Lagan / Verint FL SOAP.
 
-One zeep Client per process is built from the packaged WSDL, whose SHA-256 must match the pin in
-configuration. Case reads (`retrieveCaseDetails`, `searchAndRetrieveCaseDetails`) bypass zeep's
-object layer: their envelopes are built by zeep or by hand and the answers are streamed through
-the hardened parser in `connector.xmlraw` straight into raw records.
+zeep (built from the pinned WSDL, `connector.lagan.contract`) makes writes and small calls.
+Case reads (`retrieveCaseDetails`, `searchAndRetrieveCaseDetails`) bypass zeep's object layer:
+their envelopes are built by hand (`connector.lagan.envelope`) and the answers are streamed
+through the hardened parser in `connector.lagan.xmlraw` straight into raw records.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
-import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -27,7 +23,6 @@ from connector.base import (
     Attachment,
     CasePage,
     CaseRef,
-    CRMKind,
     HealthReport,
     PartyRef,
     RawCase,
@@ -35,348 +30,51 @@ from connector.base import (
     RawPayload,
 )
 from connector.errors import (
-    CRMAuthError,
     CRMConflict,
     CRMContractError,
     CRMError,
     CRMNotFound,
     CRMRejected,
-    CRMUnavailable,
     ResidencyViolation,
 )
-from connector.residency import HostAllowlist
-from connector.resilience import (
-    Resilience,
-    error_for_status,
-    map_transport_error,
+from connector.health import run_checks
+from connector.lagan.auth import LaganAuth, SecurityHeader
+from connector.lagan.contract import (
+    BINDING,
+    PACKAGED_WSDL,
+    PACKAGED_WSDL_SHA256,
+    GuardedZeepTransport,
+    TextLimit,
+    load_pinned_wsdl,
+    wsdl_hash_probe,
+    zeep_settings,
+    zeep_to_raw,
 )
-from connector.settings import CRMSettings
-from connector.transport import GuardedSession, GuardedTransport
-from connector.xmlraw import (
-    SOAP_ENV,
+from connector.lagan.envelope import FL, SOAP_ACTION, element, iso
+from connector.lagan.envelope import envelope as soap_envelope
+from connector.lagan.faults import LaganAuthExpired, fault_error, status_error, zeep_fault
+from connector.lagan.notes import note_marker, strip_note_markers
+from connector.lagan.xmlraw import (
     Shape,
     SoapFaultSeen,
     element_to_raw,
-    fault_to_dict,
     iter_elements,
-    local,
-    parse_document,
     shape_from_zeep,
 )
+from connector.residency import HostAllowlist
+from connector.resilience import Resilience, map_transport_error
+from connector.settings import CRMSettings
+from connector.transport import GuardedSession
 
 log = logging.getLogger("connector.lagan")
 T = TypeVar("T")
 
-WSDL_DIR = Path(__file__).parent / "wsdl"
-PACKAGED_WSDL = WSDL_DIR / "FLService.wsdl"
-#: SHA-256 of the packaged FL WSDL; used when `crm.wsdl_sha256` is not set.
-PACKAGED_WSDL_SHA256 = "5f95880e59192c5b24b89b9a6791999c24cfa81399cd750d79cee84dc7ef3fd6"
-FL = "http://www.lagan.com/wsdl/FLTypes"
-FLAUTH = "http://www.lagan.com/wsdl/FLAuthTypes"
-SOAP_ACTION = '"http://www.lagan.com/wsdl/FLService"'
-AUTH_SOAP_ACTION = '"http://www.lagan.com/wsdl/FLAuthService"'
-WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PLAIN_TEXT_TYPE = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
-    "#PasswordText"
-)
-BINDING = "{http://www.lagan.com/wsdl/FLService}FLWebBinding"
+#: The CRM kind of this client, as registered in `connector.factory`.
+KIND = "lagan"
 CASE_OPTIONS = ("all",)
 INITIAL_WINDOW = timedelta(days=1)
 MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW_CASES = 100_000
-
-# FWTException ErrorCode -> error class (Lagan codes as used by the sandbox and seen in councils).
-FAULT_CODES: dict[int, type[CRMError]] = {
-    1000: CRMRejected,
-    1001: CRMAuthError,
-    1002: CRMAuthError,
-    1003: CRMContractError,
-    1004: CRMNotFound,
-    1005: CRMRejected,
-    1010: CRMConflict,
-    1011: CRMConflict,
-    1500: CRMUnavailable,
-}
-TOKEN_EXPIRED = {1002}
-_NOTE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-_MARKER_LINE = re.compile(r"\n\n\[caseload:[A-Za-z0-9_.:-]{1,100}\]\s*\Z")
-
-
-class LaganAuthExpired(CRMAuthError):
-    """The FLAuth token expired: renew once and repeat the call."""
-
-
-def _e(tag: str, text: str | None = None, ns: str | None = None) -> etree._Element:
-    elem = etree.Element(f"{{{ns}}}{tag}" if ns else tag)
-    if text is not None:
-        elem.text = text
-    return elem
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-# --------------------------------------------------------------------------- authentication
-
-
-class _SecurityHeader:
-    """zeep wsse plugin that adds whatever `<wsse:Security>` the auth style needs."""
-
-    def __init__(self, build: Callable[[], etree._Element | None]) -> None:
-        self._build = build
-
-    def apply(self, envelope: etree._Element, headers: dict[str, str]) -> Any:
-        security = self._build()
-        if security is not None:
-            header = envelope.find(f"{{{SOAP_ENV}}}Header")
-            if header is None:
-                header = etree.Element(f"{{{SOAP_ENV}}}Header")
-                envelope.insert(0, header)
-            header.append(security)
-        return envelope, headers
-
-    def verify(self, envelope: etree._Element) -> Any:
-        return envelope
-
-
-class LaganAuth:
-    """The three auth styles of the FL contract, plus authenticateByProxy.
-
-    FLAuth tokens are cached and shared by every thread; an expired token is renewed once per
-    expiry (`generation` stops a crowd of workers from each logging in again).
-    """
-
-    def __init__(self, settings: CRMSettings, session: GuardedSession, max_text: int) -> None:
-        self.settings = settings
-        self.session = session
-        self.max_text = max_text
-        self.mode = settings.auth_mode
-        self._token: str | None = None
-        self.generation = 0
-        self.authentications = 0
-        self._lock = threading.Lock()
-        if self.mode == "basic":
-            session.auth = (settings.username or "", settings.secret("password") or "")
-        self.auth_url = settings.auth_endpoint or settings.endpoint.rstrip("/") + "Auth"
-
-    def username_token(self) -> etree._Element:
-        security = _e("Security", ns=WSSE)
-        token = etree.SubElement(security, f"{{{WSSE}}}UsernameToken")
-        etree.SubElement(token, f"{{{WSSE}}}Username").text = self.settings.username or ""
-        password = etree.SubElement(token, f"{{{WSSE}}}Password", Type=PLAIN_TEXT_TYPE)
-        password.text = self.settings.secret("password") or ""
-        return security
-
-    def security(self) -> etree._Element | None:
-        if self.mode == "username_token":
-            return self.username_token()
-        if self.mode == "flauth":
-            security = _e("Security", ns=WSSE)
-            etree.SubElement(security, f"{{{WSSE}}}BinarySecurityToken").text = self.token()
-            return security
-        return None
-
-    def token(self) -> str:
-        with self._lock:
-            if self._token is None:
-                self._token = self._authenticate()
-                self.generation += 1
-            return self._token
-
-    def renew(self, seen_generation: int) -> None:
-        """Drop the token unless another worker already renewed it since we used it."""
-        with self._lock:
-            if self.generation == seen_generation:
-                self._token = None
-
-    def _authenticate(self) -> str:
-        self.authentications += 1
-        # authenticate has an empty body: the credentials travel in the WS-Security header.
-        token = self._auth_call(None, self.username_token(), "authenticate")
-        if self.settings.proxy_user:
-            security = _e("Security", ns=WSSE)
-            etree.SubElement(security, f"{{{WSSE}}}BinarySecurityToken").text = token
-            user = _e("FLUser", ns=FLAUTH)
-            etree.SubElement(user, "UserID").text = self.settings.proxy_user
-            token = self._auth_call(user, security, "authenticateByProxy")
-        return token
-
-    def _auth_call(
-        self, body: etree._Element | None, security: etree._Element, operation: str
-    ) -> str:
-        envelope = _envelope(body, security)
-        try:
-            resp = self.session.post(
-                self.auth_url,
-                data=etree.tostring(envelope, xml_declaration=True, encoding="utf-8"),
-                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": AUTH_SOAP_ACTION},
-            )
-        except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
-        root = _checked_root(resp, operation, self.max_text)
-        found = root.find(f".//{{{WSSE}}}BinarySecurityToken")
-        if found is None or not (found.text or "").strip():
-            raise CRMAuthError("FLAuth gave no security token", crm="lagan", operation=operation)
-        return (found.text or "").strip()
-
-
-# --------------------------------------------------------------------------- envelopes, faults
-
-
-def _envelope(body_child: etree._Element | None, security: etree._Element | None) -> etree._Element:
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
-    if security is not None:
-        etree.SubElement(envelope, f"{{{SOAP_ENV}}}Header").append(security)
-    body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    if body_child is not None:
-        body.append(body_child)
-    return envelope
-
-
-def fault_error(fault: dict[str, Any], operation: str) -> CRMError:
-    """A SOAP fault as a typed error: ErrorCode decides; the message is the CRM's own words."""
-    raw_code = fault.get("ErrorCode", "")
-    code = int(raw_code) if str(raw_code).lstrip("-").isdigit() else None
-    message = fault.get("ErrorMessage") or fault.get("faultstring") or "SOAP fault"
-    message = message[:200]
-    if code in TOKEN_EXPIRED:
-        return LaganAuthExpired(message, crm="lagan", operation=operation, crm_code=str(code))
-    cls = FAULT_CODES.get(code) if code is not None else None
-    if cls is None:
-        faultcode = str(fault.get("faultcode", ""))
-        cls = CRMRejected if faultcode.endswith("Client") else CRMContractError
-    return cls(message, crm="lagan", operation=operation, crm_code=str(code) if code else None)
-
-
-def _status_error(resp: requests.Response, operation: str) -> CRMError | None:
-    request_id = resp.headers.get("X-Request-Id")
-    err = error_for_status(
-        resp.status_code,
-        crm="lagan",
-        operation=operation,
-        retry_after=resp.headers.get("Retry-After"),
-        request_id=request_id,
-    )
-    if err is not None:
-        return err
-    if resp.status_code in (401, 403):
-        return CRMAuthError(
-            "the CRM refused the credentials",
-            crm="lagan",
-            operation=operation,
-            status=resp.status_code,
-            request_id=request_id,
-        )
-    return None
-
-
-def _checked_root(resp: requests.Response, operation: str, max_text: int) -> etree._Element:
-    err = _status_error(resp, operation)
-    if err is not None:
-        raise err
-    root = parse_document(resp.content, max_text=max_text)
-    fault = root.find(f".//{{{SOAP_ENV}}}Fault")
-    if fault is not None:
-        raise fault_error(fault_to_dict(fault, max_text), operation)
-    if resp.status_code != 200:
-        raise CRMContractError(
-            "unexpected HTTP status", crm="lagan", operation=operation, status=resp.status_code
-        )
-    return root
-
-
-class _GuardedZeepTransport(GuardedTransport):
-    """Maps HTTP-level failures before zeep sees them, so Retry-After is kept."""
-
-    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
-        operation = ""  # filled in by LaganClient._zeep, which knows the operation
-        try:
-            resp: requests.Response = super().post(  # type: ignore[no-untyped-call]
-                address, message, headers
-            )
-        except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
-        err = _status_error(resp, operation)
-        if err is not None:
-            raise err
-        return resp
-
-
-class _TextLimit:
-    """zeep ingress plugin: refuse oversized text nodes on the zeep path too."""
-
-    def __init__(self, max_text: int) -> None:
-        self.max_text = max_text
-
-    def ingress(self, envelope: etree._Element, http_headers: Any, operation: Any) -> Any:
-        for node in envelope.iter():
-            if len(node.text or "") > self.max_text:
-                raise CRMContractError(f"a text node exceeds the {self.max_text}-character limit")
-        return envelope, http_headers
-
-    def egress(self, envelope: Any, http_headers: Any, operation: Any, binding_options: Any) -> Any:
-        return envelope, http_headers
-
-
-def load_pinned_wsdl(path: Path, expected_sha256: str) -> bytes:
-    """The WSDL bytes, if and only if their SHA-256 matches the pin."""
-    content = path.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != expected_sha256.lower():
-        raise CRMContractError(
-            f"WSDL {path.name} has SHA-256 {digest[:12]}..., not the pinned "
-            f"{expected_sha256[:12]}...",
-            crm="lagan",
-            operation="wsdl",
-            advice="Set crm.wsdl_sha256 to the hash of the WSDL you have reviewed.",
-        )
-    return content
-
-
-def zeep_settings(strict: bool = True) -> zeep.Settings:
-    return zeep.Settings(
-        strict=strict,
-        forbid_dtd=True,
-        forbid_entities=True,
-        forbid_external=True,
-        xml_huge_tree=False,
-    )
-
-
-def zeep_to_raw(value: Any, xsd_type: Any) -> Any:
-    """A zeep object as the raw-record dict the lxml path gives (XSD-canonical text values)."""
-    elements = getattr(xsd_type, "elements", None)
-    if isinstance(value, list) and elements and len(elements) == 1:
-        # zeep unwraps a list wrapper with one repeated child (FWT...List) into a plain list.
-        name, element = elements[0]
-        return {name: [zeep_to_raw(item, element.type) for item in value]} if value else ""
-    if not elements:
-        if value is None:
-            return ""
-        render = getattr(xsd_type, "xmlvalue", None)
-        return render(value) if render is not None and not isinstance(value, str) else str(value)
-    out: dict[str, Any] = {}
-    for name, element in elements:
-        child = value[name] if isinstance(value, dict) else getattr(value, name, None)
-        if child is None:
-            # zeep reads an empty element as None; a required leaf was there, so it was "".
-            required = getattr(element, "min_occurs", 0) >= 1
-            if required and not getattr(element.type, "elements", None):
-                out[name] = ""
-            continue
-        max_occurs = getattr(element, "max_occurs", 1)
-        if max_occurs == "unbounded" or (isinstance(max_occurs, int) and max_occurs > 1):
-            if not child:
-                continue
-            out[name] = [zeep_to_raw(item, element.type) for item in child]
-        else:
-            out[name] = zeep_to_raw(child, element.type)
-    return out or ""
-
-
-# --------------------------------------------------------------------------- the client
 
 
 class LaganClient:
@@ -406,7 +104,7 @@ class LaganClient:
         content = load_pinned_wsdl(wsdl_path, self.wsdl_sha256)
         uri = wsdl_path.resolve().as_uri()
         self.auth = LaganAuth(settings, self.session, self.max_text)
-        transport = _GuardedZeepTransport(
+        transport = GuardedZeepTransport(
             self.session, local_documents={uri: content}, operation_timeout=settings.deadline
         )
         try:
@@ -415,8 +113,8 @@ class LaganClient:
                 uri,
                 transport=transport,
                 settings=zeep_settings(),
-                wsse=_SecurityHeader(self.auth.security),
-                plugins=[_TextLimit(self.max_text)],
+                wsse=SecurityHeader(self.auth.security),
+                plugins=[TextLimit(self.max_text)],
             )
         except CRMError:
             raise
@@ -438,8 +136,8 @@ class LaganClient:
         self.case_shape: Shape = shape_from_zeep(self.case_type)
 
     @property
-    def kind(self) -> CRMKind:
-        return "lagan"
+    def kind(self) -> str:
+        return KIND
 
     # ------------------------------------------------------------------ plumbing
 
@@ -466,7 +164,7 @@ class LaganClient:
         try:
             return method(*args, **kwargs)
         except zeep.exceptions.Fault as fault:
-            raise fault_error(_zeep_fault(fault), operation) from None
+            raise fault_error(zeep_fault(fault), operation) from None
         except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden):
             raise CRMContractError(
                 "the CRM's answer contains a DTD or entities; refused",
@@ -501,17 +199,17 @@ class LaganClient:
             raise map_transport_error(exc, crm="lagan", operation=operation) from None
 
     def _raw_post(self, operation: str, body: etree._Element) -> requests.Response:
-        envelope = _envelope(body, self.auth.security())
+        request = soap_envelope(body, self.auth.security())
         try:
             resp = self.session.post(
                 self.settings.endpoint,
-                data=etree.tostring(envelope, xml_declaration=True, encoding="utf-8"),
+                data=etree.tostring(request, xml_declaration=True, encoding="utf-8"),
                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": SOAP_ACTION},
                 stream=True,
             )
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm="lagan", operation=operation) from None
-        err = _status_error(resp, operation)
+        err = status_error(resp, operation)
         if err is not None:
             resp.close()
             raise err
@@ -545,24 +243,24 @@ class LaganClient:
         retrieve: bool = True,
     ) -> etree._Element:
         """FWTCaseSearch (with the later-build fields) wrapped for search[AndRetrieve]."""
-        search = _e("FWTCaseSearch", ns=FL)
+        search = element("FWTCaseSearch", ns=FL)
         if limit is not None:
-            search.append(_e("ResultsLimit", str(limit)))
+            search.append(element("ResultsLimit", str(limit)))
         if modified_from is not None:
-            search.append(_e("LastModifiedDateFrom", _iso(modified_from)))
+            search.append(element("LastModifiedDateFrom", iso(modified_from)))
         if modified_to is not None:
-            search.append(_e("LastModifiedDateTo", _iso(modified_to)))
+            search.append(element("LastModifiedDateTo", iso(modified_to)))
         for key, value in (form or {}).items():
-            field = _e("FormField")
-            field.append(_e("Value", value))
-            field.append(_e("Key", key))
+            field = element("FormField")
+            field.append(element("Value", value))
+            field.append(element("Key", key))
             search.append(field)
         if not retrieve:
             return search
-        wrapper = _e("FWTSearchAndRetrieveCase", ns=FL)
+        wrapper = element("FWTSearchAndRetrieveCase", ns=FL)
         wrapper.append(search)
         for option in CASE_OPTIONS:
-            wrapper.append(_e("Option", option))
+            wrapper.append(element("Option", option))
         return wrapper
 
     def iter_changed_cases(
@@ -620,10 +318,10 @@ class LaganClient:
         ]
 
     def get_case(self, ref: str) -> RawCase:
-        request = _e("FWTCaseFullDetailsRequest", ns=FL)
-        request.append(_e("CaseReference", ref, ns=FL))
+        request = element("FWTCaseFullDetailsRequest", ns=FL)
+        request.append(element("CaseReference", ref, ns=FL))
         for option in CASE_OPTIONS:
-            request.append(_e("Option", option))
+            request.append(element("Option", option))
         cases = self._call(
             "retrieveCaseDetails",
             lambda: list(self._stream("retrieveCaseDetails", request, "FWTCaseFullDetails")),
@@ -758,9 +456,9 @@ class LaganClient:
 
     def _has_note(self, ref: str, marker: str) -> bool:
         """Whether a note of the case ends with this marker (read with getNotes, streamed)."""
-        request = _e("FWTNoteToParentGetRef", ns=FL)
-        request.append(_e("ParentId", str(int(ref))))
-        request.append(_e("ParentType", "0"))
+        request = element("FWTNoteToParentGetRef", ns=FL)
+        request.append(element("ParentId", str(int(ref))))
+        request.append(element("ParentType", "0"))
         for note in self._stream("getNotes", request, "NoteDetails"):
             body = note.findtext("Text") or note.findtext(f"{{{FL}}}Text") or ""
             if body.rstrip().endswith(marker):
@@ -880,13 +578,8 @@ class LaganClient:
     # ------------------------------------------------------------------ health
 
     def health(self) -> HealthReport:
-        from connector.health import run_checks, wsdl_hash_check
-
         return run_checks(
-            self.settings,
-            self.allowlist,
-            probe=self._probe,
-            wsdl_hash=wsdl_hash_check(self.settings),
+            self.settings, self.allowlist, probe=self._probe, probes=wsdl_hash_probe(self.settings)
         )
 
     def _probe(self) -> None:
@@ -907,54 +600,4 @@ def _stamp(payload: RawPayload, key_field: str, key: str) -> RawPayload:
     return data
 
 
-def note_marker(key: str) -> str:
-    """The last line of a note the portal wrote: its idempotency key, for the lookup."""
-    if not _NOTE_KEY.fullmatch(key):
-        raise CRMRejected(
-            "a note's idempotency key must be 1-100 letters, digits, '-', '_', '.' or ':'",
-            crm="lagan",
-            operation="createNotes",
-            advice="Pass the outbox entry's idempotency key (a UUID).",
-        )
-    return f"[caseload:{key}]"
-
-
-def strip_note_markers(raw: Any) -> Any:
-    """The case record with the connector's own marker line removed from each note's text.
-
-    The marker is plumbing for exactly-once writes, not something a councillor wrote.
-    """
-    if not isinstance(raw, dict):
-        return raw
-    notes = raw.get("Notes")
-    if isinstance(notes, dict) and isinstance(notes.get("Note"), list):
-        for note in notes["Note"]:
-            if isinstance(note, dict) and isinstance(note.get("Text"), str):
-                note["Text"] = _MARKER_LINE.sub("", note["Text"])
-    return raw
-
-
-def _zeep_fault(fault: zeep.exceptions.Fault) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "faultcode": str(fault.code or ""),
-        "faultstring": str(fault.message or ""),
-    }
-    detail = fault.detail
-    if detail is not None:
-        for node in detail.iter():
-            if isinstance(node.tag, str) and local(node.tag) in ("ErrorCode", "ErrorMessage"):
-                out[local(node.tag)] = (node.text or "").strip()
-    return out
-
-
-__all__ = [
-    "PACKAGED_WSDL",
-    "PACKAGED_WSDL_SHA256",
-    "LaganAuth",
-    "LaganClient",
-    "fault_error",
-    "load_pinned_wsdl",
-    "note_marker",
-    "strip_note_markers",
-    "zeep_to_raw",
-]
+__all__ = ["KIND", "LaganClient"]

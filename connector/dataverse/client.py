@@ -1,9 +1,9 @@
-"""Dynamics 365 / Dataverse Web API (OData v4) client.
+"""`DataverseClient`: the `CRMClient` over the Dynamics 365 / Dataverse Web API (OData v4).
 
-A pooled, guarded requests Session; an OAuth2 client-credentials token cached until shortly before
-it expires and renewed once on a 401; paging by `Prefer: odata.maxpagesize` and `@odata.nextLink`;
-incremental reads by `modifiedon`; exactly-once creates by PATCH on the alternate key
-(`cr_portalid`) with `If-None-Match: *`.
+A pooled, guarded requests Session; an OAuth2 client-credentials token (`connector.dataverse.
+auth`) cached until shortly before it expires and renewed once on a 401; paging by
+`Prefer: odata.maxpagesize` and `@odata.nextLink`; incremental reads by `modifiedon`;
+exactly-once creates by PATCH on the alternate key (`cr_portalid`) with `If-None-Match: *`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
@@ -25,30 +23,36 @@ import requests
 from connector.base import (
     Attachment,
     CaseRef,
-    CRMKind,
     HealthReport,
     PartyRef,
     RawCase,
     RawParty,
     RawPayload,
 )
+from connector.dataverse.auth import OAuthToken
+from connector.dataverse.odata import (
+    GUID,
+    KIND,
+    TokenExpired,
+    iso,
+    odata_error,
+    odata_str,
+    strip_annotations,
+)
 from connector.errors import (
-    CRMAuthError,
     CRMConflict,
     CRMContractError,
-    CRMError,
     CRMNotFound,
     CRMRejected,
-    CRMUnavailable,
 )
+from connector.health import run_checks
 from connector.residency import HostAllowlist
-from connector.resilience import Resilience, error_for_status, map_transport_error
+from connector.resilience import Resilience, map_transport_error
 from connector.settings import CRMSettings
 from connector.transport import GuardedSession
 
 log = logging.getLogger("connector.dataverse")
 T = TypeVar("T")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 #: Namespace of the annotation ids derived from note idempotency keys (never change it: a retry
@@ -59,137 +63,6 @@ NOTE_ID_NAMESPACE = uuid.UUID("6f1d3c0e-5a0b-4c8e-9a51-7c2f0d4b8e21")
 def note_annotation_id(idempotency_key: str, index: int) -> str:
     """The annotation id for part `index` of the note with this key (0: the text, 1..: files)."""
     return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:{index}"))
-
-
-def _odata_str(value: str) -> str:
-    """A string literal for an OData URL ('' escapes a quote)."""
-    return "'" + quote(value.replace("'", "''"), safe="") + "'"
-
-
-def _strip(record: dict[str, Any]) -> dict[str, Any]:
-    """The record without OData annotations (`@odata.*`, `<property>@odata.*`), also inside
-    expanded related records and collections."""
-    return {k: _strip_value(v) for k, v in record.items() if "@odata." not in k}
-
-
-def _strip_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _strip(value)
-    if isinstance(value, list):
-        return [_strip_value(item) for item in value]
-    return value
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class _TokenExpired(CRMAuthError):
-    """401 with a token we hold: renew once and repeat."""
-
-
-class OAuthToken:
-    """Client-credentials bearer token, cached and shared by every thread."""
-
-    def __init__(self, settings: CRMSettings, session: GuardedSession) -> None:
-        self.settings = settings
-        self.session = session
-        self._token: str | None = None
-        self._expires = 0.0
-        self.generation = 0
-        self.fetches = 0
-        self._lock = threading.Lock()
-
-    def header(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() > self._expires - 60:
-                self._token, lifetime = self._fetch()
-                self._expires = time.monotonic() + lifetime
-                self.generation += 1
-            return f"Bearer {self._token}"
-
-    def renew(self, seen_generation: int) -> None:
-        with self._lock:
-            if self.generation == seen_generation:
-                self._token = None
-
-    def _fetch(self) -> tuple[str, float]:
-        self.fetches += 1
-        if not (self.settings.token_url and self.settings.client_id):
-            raise CRMAuthError(
-                "crm.token_url and crm.client_id are required for OAuth2",
-                crm="dynamics365",
-                operation="token",
-            )
-        data = {
-            "grant_type": "client_credentials",
-            "client_id": self.settings.client_id,
-            "client_secret": self.settings.secret("client_secret") or "",
-            "scope": self.settings.scope or "",
-        }
-        try:
-            resp = self.session.post(self.settings.token_url, data=data)
-        except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="dynamics365", operation="token") from None
-        if resp.status_code != 200:
-            raise CRMAuthError(
-                "the identity provider refused the client credentials",
-                crm="dynamics365",
-                operation="token",
-                status=resp.status_code,
-            )
-        try:
-            body = resp.json()
-            return str(body["access_token"]), float(body.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError):
-            raise CRMContractError(
-                "token answer without access_token", crm="dynamics365", operation="token"
-            ) from None
-
-
-def odata_error(resp: requests.Response, operation: str) -> CRMError:
-    """An OData error answer as a typed error (code and message, never the body)."""
-    request_id = resp.headers.get("x-ms-service-request-id") or resp.headers.get("REQ_ID")
-    transient = error_for_status(
-        resp.status_code,
-        crm="dynamics365",
-        operation=operation,
-        retry_after=resp.headers.get("Retry-After"),
-        request_id=request_id,
-    )
-    if transient is not None:
-        return transient
-    code, message = None, f"HTTP {resp.status_code}"
-    try:
-        error = resp.json().get("error", {})
-        code = str(error.get("code") or "") or None
-        message = str(error.get("message") or message)[:200]
-    except (ValueError, AttributeError):
-        pass
-    status = resp.status_code
-    cls: type[CRMError]
-    if status == 401:
-        cls = _TokenExpired
-    elif status == 403:
-        cls = CRMAuthError
-    elif status == 404:
-        cls = CRMNotFound
-    elif status in (409, 412):
-        cls = CRMConflict
-    elif 400 <= status < 500:
-        cls = CRMRejected
-    elif status >= 500:
-        cls = CRMUnavailable
-    else:
-        cls = CRMContractError
-    return cls(
-        message,
-        crm="dynamics365",
-        operation=operation,
-        crm_code=code,
-        request_id=request_id,
-        status=status,
-    )
 
 
 class DataverseClient:
@@ -204,7 +77,7 @@ class DataverseClient:
     ) -> None:
         self.settings = settings
         self.base = settings.endpoint.rstrip("/") + "/"
-        self.allowlist = HostAllowlist(settings.allowed_hosts, crm="dynamics365", resolver=resolver)
+        self.allowlist = HostAllowlist(settings.allowed_hosts, crm=KIND, resolver=resolver)
         self.allowlist.check_url(self.base, operation="configure")
         if settings.token_url:
             self.allowlist.check_url(settings.token_url, operation="configure")
@@ -227,8 +100,8 @@ class DataverseClient:
         self.case_expand = f"$expand={quote(settings.case_expand)}" if settings.case_expand else ""
 
     @property
-    def kind(self) -> CRMKind:
-        return "dynamics365"
+    def kind(self) -> str:
+        return KIND
 
     # ------------------------------------------------------------------ plumbing
 
@@ -249,11 +122,11 @@ class DataverseClient:
             try:
                 resp = self.session.request(method, url, headers=all_headers, json=json)
             except requests.RequestException as exc:
-                raise map_transport_error(exc, crm="dynamics365", operation=operation) from None
+                raise map_transport_error(exc, crm=KIND, operation=operation) from None
             if resp.status_code in ok:
                 return resp
             err = odata_error(resp, operation)
-            if isinstance(err, _TokenExpired) and not renewal:
+            if isinstance(err, TokenExpired) and not renewal:
                 self.token.renew(seen)
                 continue
             raise err
@@ -264,7 +137,7 @@ class DataverseClient:
             return resp.json()
         except ValueError:
             raise CRMContractError(
-                "the answer is not JSON", crm="dynamics365", operation=operation
+                "the answer is not JSON", crm=KIND, operation=operation
             ) from None
 
     def _get_json(self, url: str, operation: str, headers: dict[str, str]) -> Any:
@@ -274,11 +147,11 @@ class DataverseClient:
         return self.resilience.call(operation, lambda _attempt: fn(), idempotent=idempotent)
 
     def _incident_path(self, ref: str) -> str:
-        if _GUID.match(ref):
+        if GUID.match(ref):
             return f"incidents({ref})"
         raise CRMNotFound(
             f"{ref!r} is not a Dataverse incident id",
-            crm="dynamics365",
+            crm=KIND,
             operation="incidents",
             advice="Use the incidentid (GUID) or look the case up by ticket number.",
         )
@@ -288,9 +161,9 @@ class DataverseClient:
     def iter_changed_cases(
         self, since: datetime, until: datetime | None = None, page_size: int = 200
     ) -> Iterator[list[RawCase]]:
-        flt = f"modifiedon ge {_iso(since)}"
+        flt = f"modifiedon ge {iso(since)}"
         if until is not None:
-            flt += f" and modifiedon lt {_iso(until)}"
+            flt += f" and modifiedon lt {iso(until)}"
         url: str | None = urljoin(
             self.base,
             f"incidents?$filter={quote(flt)}&$orderby=modifiedon asc,incidentid asc"
@@ -305,15 +178,13 @@ class DataverseClient:
             )
             records = body.get("value") if isinstance(body, dict) else None
             if not isinstance(records, list):
-                raise CRMContractError(
-                    "page without a value list", crm="dynamics365", operation="incidents"
-                )
+                raise CRMContractError("page without a value list", crm=KIND, operation="incidents")
             if records:
                 yield [self._case(r) for r in records]
             url = body.get("@odata.nextLink")
 
     def get_case(self, ref: str) -> RawCase:
-        if _GUID.match(ref):
+        if GUID.match(ref):
             path = self._incident_path(ref) + (f"?{self.case_expand}" if self.case_expand else "")
             return self._case(
                 self._call(
@@ -322,7 +193,7 @@ class DataverseClient:
                     idempotent=True,
                 )
             )
-        path = f"incidents?$filter=ticketnumber eq {_odata_str(ref)}"
+        path = f"incidents?$filter=ticketnumber eq {odata_str(ref)}"
         if self.case_expand:
             path += f"&{self.case_expand}"
         body = self._call(
@@ -332,7 +203,7 @@ class DataverseClient:
         )
         found = body.get("value", []) if isinstance(body, dict) else []
         if not found:
-            raise CRMNotFound(f"case {ref} not found", crm="dynamics365", operation="incidents")
+            raise CRMNotFound(f"case {ref} not found", crm=KIND, operation="incidents")
         return self._case(found[0])
 
     def _case(self, record: dict[str, Any]) -> RawCase:
@@ -351,15 +222,15 @@ class DataverseClient:
                 page = body.get("value") if isinstance(body, dict) else None
                 if not isinstance(page, list):
                     raise CRMContractError(
-                        "related records without a value list", crm="dynamics365", operation=prop
+                        "related records without a value list", crm=KIND, operation=prop
                     )
                 items.extend(page)
                 url = body.get("@odata.nextLink")
             record[prop] = items
-        return _strip(record)
+        return strip_annotations(record)
 
     def find_case_by_key(self, idempotency_key: str) -> str | None:
-        path = f"incidents({self.key_column}={_odata_str(idempotency_key)})?$select=incidentid"
+        path = f"incidents({self.key_column}={odata_str(idempotency_key)})?$select=incidentid"
 
         def fetch() -> str | None:
             try:
@@ -374,7 +245,7 @@ class DataverseClient:
 
     def create_case(self, payload: RawPayload, idempotency_key: str) -> CaseRef:
         """Create-only upsert on the alternate key: a replay finds the first one (412)."""
-        path = f"incidents({self.key_column}={_odata_str(idempotency_key)})"
+        path = f"incidents({self.key_column}={odata_str(idempotency_key)})"
         body = {**payload, self.key_column: idempotency_key}
 
         def attempt() -> CaseRef:
@@ -393,8 +264,8 @@ class DataverseClient:
                 existing = self.find_case_by_key(idempotency_key)
                 if existing is None:
                     raise
-                return CaseRef(crm="dynamics365", reference=existing, created=False)
-            return CaseRef(crm="dynamics365", reference=self._created_id(resp), created=True)
+                return CaseRef(crm=KIND, reference=existing, created=False)
+            return CaseRef(crm=KIND, reference=self._created_id(resp), created=True)
 
         return self._call("createCase", attempt, idempotent=True)
 
@@ -408,7 +279,7 @@ class DataverseClient:
         if match:
             return match.group(1)
         raise CRMContractError(
-            "create answered without the new id", crm="dynamics365", operation="createCase"
+            "create answered without the new id", crm=KIND, operation="createCase"
         )
 
     def update_case(self, ref: str, payload: RawPayload) -> None:
@@ -444,9 +315,7 @@ class DataverseClient:
         race.
         """
         if not idempotency_key:
-            raise CRMRejected(
-                "a note needs an idempotency key", crm="dynamics365", operation="annotations"
-            )
+            raise CRMRejected("a note needs an idempotency key", crm=KIND, operation="annotations")
         bind = "/" + self._incident_path(ref)
         notes: list[dict[str, Any]] = [
             {"subject": "Note", "notetext": text, "objectid_incident@odata.bind": bind}
@@ -493,7 +362,7 @@ class DataverseClient:
             content = base64.b64decode(body.get("documentbody") or "", validate=True)
         except (ValueError, TypeError):
             raise CRMContractError(
-                "documentbody is not base64", crm="dynamics365", operation="annotations"
+                "documentbody is not base64", crm=KIND, operation="annotations"
             ) from None
         return Attachment(
             name=body.get("filename") or reference,
@@ -521,25 +390,21 @@ class DataverseClient:
             "emailaddress1": email,
             "telephone1": phone,
         }
-        terms = [f"{col} eq {_odata_str(v)}" for col, v in columns.items() if v]
+        terms = [f"{col} eq {odata_str(v)}" for col, v in columns.items() if v]
         if not terms:
-            raise CRMRejected(
-                "give at least one search criterion", crm="dynamics365", operation="contacts"
-            )
+            raise CRMRejected("give at least one search criterion", crm=KIND, operation="contacts")
         path = f"contacts?$filter={' and '.join(terms)}&$top={limit}"
         body = self._call(
             "contacts",
             lambda: self._json(self._request("GET", path, "contacts"), "contacts"),
             idempotent=True,
         )
-        return [_strip(r) for r in body.get("value", [])]
+        return [strip_annotations(r) for r in body.get("value", [])]
 
     def get_party(self, ref: str) -> RawParty:
-        if not _GUID.match(ref):
-            raise CRMNotFound(
-                f"{ref!r} is not a contact id", crm="dynamics365", operation="contacts"
-            )
-        return _strip(
+        if not GUID.match(ref):
+            raise CRMNotFound(f"{ref!r} is not a contact id", crm=KIND, operation="contacts")
+        return strip_annotations(
             self._call(
                 "contacts",
                 lambda: self._json(
@@ -569,9 +434,9 @@ class DataverseClient:
             ref = match.group(1) if match else None
         if not ref:
             raise CRMContractError(
-                "create answered without the new id", crm="dynamics365", operation="contacts"
+                "create answered without the new id", crm=KIND, operation="contacts"
             )
-        return PartyRef(crm="dynamics365", reference=str(ref), kind="contact")
+        return PartyRef(crm=KIND, reference=str(ref), kind="contact")
 
     def code_book(self) -> list[dict[str, Any]]:
         """Case categories from the incident's `cr_categorycode` option metadata."""
@@ -615,8 +480,6 @@ class DataverseClient:
         return answering
 
     def health(self) -> HealthReport:
-        from connector.health import run_checks
-
         return run_checks(self.settings, self.allowlist, probe=self._probe)
 
     def _probe(self) -> None:
@@ -630,4 +493,4 @@ class DataverseClient:
         self.session.close()
 
 
-__all__ = ["DataverseClient", "OAuthToken", "note_annotation_id", "odata_error"]
+__all__ = ["NOTE_ID_NAMESPACE", "DataverseClient", "note_annotation_id"]
