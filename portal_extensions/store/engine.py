@@ -3,10 +3,19 @@
 SQLite gets WAL (readers never block the writer), foreign keys on (off by default in SQLite)
 and a busy timeout (a second process waits instead of failing with "database is locked").
 PostgreSQL may be given a schema to live in, which tests use to keep runs apart.
+
+Migrations run under a lock so that any number of hosts may start at once on a new or not yet
+upgraded database: without it, processes starting together each saw no schema, each created it,
+and all but one crashed (an IntegrityError on PostgreSQL, "database is locked" on SQLite).
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,11 @@ WRITE_OPTION = "caseload_write"
 
 #: How much of a SQLite database file is read through a memory map.
 MMAP_BYTES = 256 * 1024 * 1024
+
+#: The PostgreSQL advisory lock every Caseload process takes to migrate ("CASELOAD" in ASCII).
+MIGRATION_LOCK_KEY = 0x4341_5345_4C4F_4144
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -80,26 +94,90 @@ def make_engine(
     )
 
 
-def _alembic_config(connection: sa.Connection) -> Config:
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
     config = Config()
     location = resources.files("portal_extensions.store").joinpath("migrations")
     config.set_main_option("script_location", str(location))
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (head by default); safe to call on every start."""
+    """Bring the schema to `revision` (head by default); safe to call on every start, from any
+    number of processes at once.
+
+    A database already at head is left alone without taking any lock, so an ordinary start
+    costs one read. Otherwise the migration runs under a lock held by one process at a time (a
+    PostgreSQL advisory lock, or a lock file beside the SQLite database); whoever waited finds
+    the schema already brought up to date and does nothing.
+    """
     try:
         with engine.connect() as connection:
-            command.upgrade(_alembic_config(connection), revision)
-            connection.commit()
+            if _is_at(connection, revision):
+                return
+            connection.rollback()
+            with _migration_lock(engine, connection):
+                if _is_at(connection, revision):
+                    return  # another process has just done it
+                if engine.dialect.name == "sqlite":
+                    # Outside any transaction, as alembic expects on SQLite: it runs each
+                    # migration in a transaction of its own (batch table rebuilds need that).
+                    connection.rollback()
+                command.upgrade(_alembic_config(connection), revision)
+                connection.commit()
     except sa.exc.OperationalError as exc:
         raise StoreError(
             f"cannot open the store database at {engine.url.render_as_string()}: "
             f"{exc.orig}. Check the database URL (CASELOAD_DATABASE_URL) and that the "
             "server is running and reachable."
         ) from None
+
+
+def _is_at(connection: sa.Connection, revision: str) -> bool:
+    """Whether the database already stands exactly at `revision` ("head": the newest)."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    script = ScriptDirectory.from_config(_alembic_config())
+    wanted = tuple(rev.revision for rev in script.get_revisions(revision) if rev is not None)
+    return set(current) == set(wanted)
+
+
+@contextmanager
+def _migration_lock(engine: Engine, connection: sa.Connection) -> Iterator[None]:
+    """Hold the store's migration lock while the body runs (in-memory SQLite needs none).
+
+    PostgreSQL: a transaction-scoped advisory lock on `connection`, so the upgrade must run in
+    that same transaction (alembic joins a transaction it finds open, and PostgreSQL's DDL is
+    transactional); committing or rolling back releases it, as does a dropped connection.
+    SQLite: an exclusive flock on `<database>.migrate.lock` (0600), released when the file is
+    closed, also by the kernel when a process dies holding it.
+    """
+    if engine.dialect.name == "postgresql":
+        got = connection.execute(
+            sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        ).scalar()
+        if not got:
+            log.info("another process is migrating the store; waiting for it to finish")
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        yield
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another process is migrating the store (%s); waiting for it", path)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -110,13 +188,11 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Caseload."""
-    config = Config()
-    location = resources.files("portal_extensions.store").joinpath("migrations")
-    config.set_main_option("script_location", str(location))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 __all__ = [
+    "MIGRATION_LOCK_KEY",
     "WRITE_OPTION",
     "StoreError",
     "current_revision",
