@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 if _is_at(connection, revision):
                     return  # another process has just done it
                 if engine.dialect.name == "sqlite":
-                    # Outside any transaction, as alembic expects on SQLite: it runs each
-                    # migration in a transaction of its own (batch table rebuilds need that).
+                    # Outside any transaction, as before the lock: alembic then runs each
+                    # migration in a transaction of its own (SQLite holds no lock of ours).
                     connection.rollback()
                 command.upgrade(_alembic_config(connection), revision)
                 connection.commit()
@@ -137,9 +138,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def _is_at(connection: sa.Connection, revision: str) -> bool:
     """Whether the database already stands exactly at `revision` ("head": the newest)."""
     current = MigrationContext.configure(connection).get_current_heads()
-    script = ScriptDirectory.from_config(_alembic_config())
-    wanted = tuple(rev.revision for rev in script.get_revisions(revision) if rev is not None)
-    return set(current) == set(wanted)
+    wanted = {rev.revision for rev in _scripts().get_revisions(revision) if rev is not None}
+    return set(current) == wanted
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    """The shipped migrations (read once per process: they never change while it runs)."""
+    return ScriptDirectory.from_config(_alembic_config())
 
 
 @contextmanager
@@ -188,7 +194,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Caseload."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 __all__ = [
