@@ -214,9 +214,12 @@ def _signed_in_account(request: Request, portal: Portal) -> Account | None:
         if named is None:
             return None
         if not settings.is_trusted_proxy(client):
+            # The address names the client that tried (not a resident): what an operator needs
+            # to find who sends sign-on headers around the proxy.
             log.warning(
-                "ignored the %s header on a request that did not come through a trusted proxy",
+                "ignored the %s header on a request from %s, which is not a trusted proxy",
                 settings.sso_header,
+                client or "an unknown address",
             )
             return None
         account = portal.accounts.by_username(named.strip())
