@@ -36,7 +36,6 @@ from datetime import timedelta
 from typing import Protocol
 
 from connector.errors import CRMError
-from portal_extensions.events import EVENT_ACTOR
 from portal_extensions.jobs.locks import StoreLock
 from portal_extensions.store.audit import record_event
 from portal_extensions.store.database import Store
@@ -53,6 +52,8 @@ REFRESHES_PER_ROUND = 200
 #: The longest the loop sleeps before looking at its stop event again.
 STOP_CHECK_SECONDS = 1.0
 SYNC_LOCK = "sync"
+#: Who the audit trail says refreshed a case a CRM event named (as `events.handle_case_event`).
+EVENT_ACTOR = "system:crm-event"
 
 
 class DispatchPass(Protocol):
@@ -313,6 +314,7 @@ class Worker:
 
 
 __all__ = [
+    "EVENT_ACTOR",
     "MAX_PENDING_REFRESHES",
     "RoundReport",
     "Worker",
