@@ -29,7 +29,8 @@ def _worker(runtime: Any, clock: FakeClock, **kwargs: Any) -> Worker:
 
 
 def _a_reference(sandbox_crm: Any) -> str:
-    return sorted(sandbox_crm.store.cases)[3]
+    reference: str = sorted(sandbox_crm.store.cases)[3]
+    return reference
 
 
 def test_a_crm_change_is_indexed_once_the_sync_interval_has_passed_and_not_before(

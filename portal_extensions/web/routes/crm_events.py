@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connector.base import EventParser
+from connector.factory import EventParser
 from portal_extensions.web.app import public
 
 log = logging.getLogger(__name__)
