@@ -1,8 +1,11 @@
 """The caseload record model and the mapping engine between CRM records and caseload records.
 
 Public parts: `load_profile` / `load_mapping` / `validate_file` give a `Mapping`, whose
-`to_caseload(raw)` and `to_crm(case, for_update=...)` translate records; every failure is a
-`MappingError` (`MappingFileError` for a bad file, `RecordMappingError` for a bad record).
+`to_caseload(raw)` and `to_crm(case, for_update=...)` translate records, and whose
+`reference_of(raw)` and `modified_at(raw)` read a raw case's CRM reference and last change;
+every failure is a `MappingError` (`MappingFileError` for a bad file, `RecordMappingError` for a
+bad record, `UnknownCRMError` for a CRM kind without a schema module). `crm_kinds()` and
+`schema_for(kind)` (`mappings.schemas`) give the schema of each CRM.
 """
 
 from mappings.engine import Mapping, ValueMap
@@ -15,6 +18,7 @@ from mappings.errors import (
     ProfileNotFoundError,
     RecordFormatError,
     RecordMappingError,
+    UnknownCRMError,
     UnmappedValueError,
 )
 from mappings.loader import (
@@ -37,6 +41,7 @@ from mappings.model import (
     Sharing,
     SharingLevel,
 )
+from mappings.schemas import crm_kinds, schema_for
 
 __all__ = [
     "Authority",
@@ -59,11 +64,14 @@ __all__ = [
     "RecordMappingError",
     "Sharing",
     "SharingLevel",
+    "UnknownCRMError",
     "UnmappedValueError",
     "ValueMap",
     "bundled_profiles",
+    "crm_kinds",
     "load_mapping",
     "load_profile",
     "parse_mapping",
+    "schema_for",
     "validate_file",
 ]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mappings.schemas import CrmSchema
 from mappings.errors import (
     ConversionError,
     FieldProblem,
@@ -24,6 +24,7 @@ from mappings.errors import (
 )
 from mappings.model import Category, Constituent, MemberCase
 from mappings.paths import CrmPath, PathCache
+from mappings.schemas import CrmSchema
 from mappings.spec import FieldSpec, MappingSpec, UnmappedPolicy, ValueMapSpec
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,8 @@ class Mapping:
         self._sources = {r.name: r.crm_source for r in rules}
         reference = next((r for r in self._inbound if r.name == "crm_reference"), None)
         self._reference_path = reference.read_path if reference is not None else None
+        modified = schema.modified_at_path
+        self._modified_path = CrmPath(modified) if modified is not None else None
 
     @property
     def crm(self) -> str:
@@ -359,6 +362,29 @@ class Mapping:
         """The CRM reference of a raw record, for naming it in errors."""
         value = self._reference_path.get(raw) if self._reference_path is not None else None
         return str(value) if value not in (None, "") else "(no CRM reference)"
+
+    def modified_at(self, raw: dict[str, Any]) -> datetime | None:
+        """When the CRM last changed this raw case, if the CRM's records say (else None).
+
+        Where that time lives is the CRM schema's knowledge (`CrmSchema.modified_at_path`:
+        Dataverse's `modifiedon`); Lagan cases carry none, and sync keeps its place by the
+        connector's `CasePage.complete_until` instead. A value that is not an ISO 8601 time
+        counts as absent (the watermark then does not move on it); a time without a zone is
+        UTC, as the CRMs send them.
+        """
+        if self._modified_path is None:
+            return None
+        value = self._modified_path.get(raw)
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str) and value:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+        else:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def to_caseload(
         self, raw: dict[str, Any], *, item_problems: list[FieldProblem] | None = None

@@ -50,6 +50,17 @@ class MappingFileError(MappingError):
         super().__init__(f"{file}: {count} problem{'s' if count != 1 else ''}\n{listing}")
 
 
+class UnknownCRMError(MappingError, ValueError):
+    """A CRM kind that no schema module in `mappings/schemas/` serves (there is no default)."""
+
+    def __init__(self, kind: str, known: tuple[str, ...]) -> None:
+        self.kind = kind
+        self.known = known
+        super().__init__(
+            f"unknown CRM {kind!r}: mappings has a schema for {', '.join(known) or 'no CRM'}"
+        )
+
+
 class ProfileNotFoundError(MappingError):
     """`load_profile` was given a name that is neither a file nor a bundled profile."""
 
@@ -113,5 +124,6 @@ __all__ = [
     "ProfileNotFoundError",
     "RecordFormatError",
     "RecordMappingError",
+    "UnknownCRMError",
     "UnmappedValueError",
 ]

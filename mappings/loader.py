@@ -21,7 +21,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from mappings.convert import COMPATIBLE, make_reader, make_writer
-from mappings.schemas import SCHEMAS, CrmSchema
 from mappings.engine import (
     Extract,
     FieldRule,
@@ -37,6 +36,7 @@ from mappings.errors import (
     MappingFileError,
     Problem,
     ProfileNotFoundError,
+    UnknownCRMError,
 )
 from mappings.extract import (
     chain,
@@ -52,6 +52,7 @@ from mappings.extract import (
 from mappings.fieldpaths import ModelField, list_item_model, model_fields
 from mappings.model import Category, Constituent, MemberCase
 from mappings.paths import CrmPath, PathSyntaxError
+from mappings.schemas import CrmSchema, schema_for
 from mappings.spec import (
     ComputeOp,
     ComputeSpec,
@@ -240,7 +241,7 @@ class _Compiler:
         except ValidationError as exc:
             self.report_validation(exc, (), MappingSpec)
             spec = None
-        schema = SCHEMAS.get(data.get("crm", ""))
+        schema = self.schema(data.get("crm"))
         zone = self.zone(spec)
         value_maps = self.check_value_maps(data.get("value_maps"))
         field_specs = self.check_field_specs(data.get("fields"))
@@ -282,6 +283,13 @@ class _Compiler:
             parties=sections["parties"],
             code_book=sections["code_book"],
         )
+
+    def schema(self, crm: Any) -> CrmSchema | None:
+        """The named CRM's schema; None (the spec check has reported it) when there is none."""
+        try:
+            return schema_for(crm) if isinstance(crm, str) else None
+        except UnknownCRMError:
+            return None
 
     def zone(self, spec: MappingSpec | None) -> ZoneInfo | None:
         name = spec.defaults.timezone if spec else "Europe/London"

@@ -10,7 +10,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 
 class Spec(BaseModel):
@@ -187,7 +195,7 @@ class SectionSpec(Spec):
 class MappingSpec(Spec):
     """One mapping file: a CRM, the record it maps, and its fields."""
 
-    crm: Literal["lagan", "dynamics365"]
+    crm: str  # a CRM kind with a schema module in mappings/schemas/ (checked below)
     record: Literal["member_case"]
     description: str | None = None
     defaults: Defaults = Field(default_factory=Defaults)
@@ -199,6 +207,24 @@ class MappingSpec(Spec):
     # -> `Constituent`; CRM code-book entry (Lagan FWTCode, Dataverse option) -> `Category`.
     parties: SectionSpec | None = None
     code_book: SectionSpec | None = None
+
+    @field_validator("crm")
+    @classmethod
+    def _known_crm(cls, crm: str) -> str:
+        # Imported here: the schema registry imports the schema modules, which need only
+        # `mappings.paths`, but keeping this file free of them keeps it the format alone.
+        from mappings.schemas import crm_kinds
+
+        known = crm_kinds()
+        if crm not in known:
+            # `expected` in the same form as pydantic's literal errors, so the loader offers
+            # the nearest kind as a suggestion.
+            raise PydanticCustomError(
+                "unknown_crm",
+                "unknown CRM `{crm}`: mappings has a schema for {expected}",
+                {"crm": crm, "expected": " or ".join(repr(kind) for kind in known)},
+            )
+        return crm
 
 
 __all__ = [

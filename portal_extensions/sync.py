@@ -39,11 +39,11 @@ from portal_extensions.store.cases import (
     upsert_cases,
 )
 from portal_extensions.store.database import Store
-from portal_extensions.store.schema import cases, sync_problems, sync_state
+from portal_extensions.store.schema import CASES_SYNC_STATE, cases, sync_problems, sync_state
 
 log = logging.getLogger(__name__)
 
-STATE_NAME = "cases"
+STATE_NAME = CASES_SYNC_STATE
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SYNC_ACTOR = "system:sync"
 
@@ -59,6 +59,10 @@ class CaseMapping(Protocol):
     ) -> MemberCase: ...
 
     def reference_of(self, raw: dict[str, Any]) -> str: ...
+
+    def modified_at(self, raw: dict[str, Any]) -> datetime | None:
+        """When the CRM last changed the raw case, if its records say; moves the watermark."""
+        ...
 
 
 #: Called at named points of a run ("page", "upserted", "committed", "reconciled"): the seam
@@ -95,30 +99,6 @@ class MappingProblem:
     crm_reference: str
     field: str
     message: str
-
-
-def raw_modified_at(raw: RawCase) -> datetime | None:
-    """The CRM's last-modified time of a raw case, where the record carries one.
-
-    Dataverse incidents carry `modifiedon`. Lagan's FWTCaseFullDetails has no such element in
-    the contract (docs/raw-records.md); Lagan pages instead say how far the read is complete
-    (`CasePage.complete_until`, see `Syncer._complete_until`).
-    """
-    candidates: list[Any] = [raw.get("modifiedon")]
-    audit = raw.get("AuditDetails")
-    if isinstance(audit, dict):
-        candidates.append(audit.get("LastModified"))
-    core = raw.get("CoreDetails")
-    if isinstance(core, dict):
-        candidates.append(core.get("LastModified"))
-    for value in candidates:
-        if isinstance(value, str) and value:
-            try:
-                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
 
 
 class Syncer:
@@ -200,8 +180,9 @@ class Syncer:
     def _complete_until(self, moment: datetime) -> None:
         """Move the watermark to where the CRM says the read is complete (`CasePage`).
 
-        Lagan cases carry no modification time, so this is how a Lagan sync keeps its place
-        part-way through a run: the connector marks the end of each time window it has read.
+        For a CRM whose cases carry no modification time (the mapping's `modified_at` gives
+        None), this is how a sync keeps its place part-way through a run: the connector marks
+        the end of each time window it has read.
         """
         with self.store.write() as conn:
             state = self._state(conn)
@@ -223,7 +204,9 @@ class Syncer:
             )
         except MappingError as exc:
             return None, MappingProblem(self.mapping.reference_of(raw), "record", str(exc)[:1000])
-        indexed = IndexedCase(stable_portal_id(case, self.mapping.crm), raw_modified_at(raw))
+        indexed = IndexedCase(
+            stable_portal_id(case, self.mapping.crm), self.mapping.modified_at(raw)
+        )
         if not left_out or case.crm_reference is None:
             return indexed, None
         return indexed, MappingProblem(
@@ -430,4 +413,4 @@ class Syncer:
         return "updated" if result.inserted or result.updated else "unchanged"
 
 
-__all__ = ["EPOCH", "CaseMapping", "SyncReport", "Syncer", "raw_modified_at"]
+__all__ = ["EPOCH", "CaseMapping", "SyncReport", "Syncer"]

@@ -171,7 +171,8 @@ def test_the_minimal_mapping_is_valid() -> None:
         ),
         pytest.param(
             MINIMAL_DYNAMICS.replace("crm: dynamics365", "crm: lagn"),
-            "test.yaml:1:6: crm: Input should be 'lagan' or 'dynamics365': did you mean `lagan`?",
+            "test.yaml:1:6: crm: unknown CRM `lagn`: mappings has a schema for 'dynamics365'"
+            " or 'lagan': did you mean `lagan`?",
             id="unknown-crm",
         ),
         pytest.param(

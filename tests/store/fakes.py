@@ -46,6 +46,11 @@ class FakeMapping:
     def reference_of(self, raw: dict[str, Any]) -> str:
         return str(raw.get("ref", "(no CRM reference)"))
 
+    def modified_at(self, raw: dict[str, Any]) -> datetime | None:
+        """As `mappings.Mapping.modified_at`: these fake records carry `modifiedon`."""
+        value = raw.get("modifiedon")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
     def to_caseload(
         self, raw: dict[str, Any], *, item_problems: list[FieldProblem] | None = None
     ) -> MemberCase:

@@ -14,6 +14,7 @@ from portal_extensions.events import handle_case_event
 from portal_extensions.store import Store, count_cases, get_case, index_hash
 from portal_extensions.store.schema import cases
 from portal_extensions.sync import Syncer
+from tests.store.fakes import FakeCRM, FakeMapping
 from tests.store.sandbox_helpers import lagan_client
 
 LAGAN = load_profile("lagan")
@@ -105,14 +106,17 @@ def test_pushed_case_event_with_the_secret_refreshes_that_case(store: Store, san
     assert refreshed is not None and refreshed.title == "Pushed change"
 
 
-def test_case_event_refuses_entity_declarations() -> None:
+def test_case_event_refuses_entity_declarations(store: Store) -> None:
+    crm = FakeCRM()  # a `lagan` client, so Lagan's event parser reads the body
+    syncer = Syncer(store, crm, FakeMapping())  # type: ignore[arg-type]
     hostile = (
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
         b'<PopulatedUpdateCaseEvent xmlns="http://www.kana.com/lagan/schemas/casemanagement">'
         b"<CaseReference>&e;</CaseReference></PopulatedUpdateCaseEvent>"
     )
-    result = handle_case_event(hostile, "k", expected_secret="k", syncer=None)  # type: ignore[arg-type]
+    result = handle_case_event(hostile, "k", expected_secret="k", syncer=syncer)
     assert result.status == 400 and "DTD" in result.message
+    assert crm.calls == []  # refused before the CRM was asked anything
 
 
 @pytest.mark.sandbox_crm(cases=120, seed=4)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from mappings import load_profile
 from portal_extensions.store import Store, count_cases
 from portal_extensions.store.schema import sync_state
-from portal_extensions.sync import Syncer, raw_modified_at
+from portal_extensions.sync import Syncer
 from tests.store.sandbox_helpers import lagan_client
 
 LAGAN = load_profile("lagan")
@@ -40,7 +40,7 @@ def test_lagan_sync_killed_mid_run_resumes_from_the_last_complete_window(
     store: Store = open_store()
     client = lagan_client(sandbox_crm)
     first = next(iter(client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC))))
-    assert raw_modified_at(first[0]) is None  # Lagan cases carry no modification time
+    assert LAGAN.modified_at(first[0]) is None  # Lagan cases carry no modification time
     pages = {"seen": 0}
 
     def die_on_the_fourth_page(name: str) -> None:
