@@ -5,17 +5,19 @@ Every record is validated with the caseload model before anything is written, an
 file is imported in one transaction: a file with one bad line changes nothing, and the error
 names the file, the line (CSV) or entry (YAML), the field and the fix.
 
-YAML: a mapping with lists `parties`, `wards`, `members`, `officers`, `services` (the shape the
-sandbox's `directory()` export has; `council` and unknown per-entry keys such as `role` are
-ignored). CSV: one row per record with a `record` column (`party`, `ward`, `member`, `officer`,
-`service`) and the columns `id, name, party_id, ward_id, email, phone, service_id,
-member_officer_id, response_target_working_days`.
+YAML or JSON: a mapping with lists `parties`, `wards`, `members`, `officers`, `services`; JSON is
+what `caseload sandbox directory` prints, so the sandbox's own export imports as it is (`council`
+and unknown per-entry keys such as `role` are ignored). CSV: one row per record with a `record`
+column (`party`, `ward`, `member`, `officer`, `service`) and the columns `id, name, party_id,
+ward_id, email, phone, service_id, member_officer_id, response_target_working_days`. The format
+is described for administrators in docs/operations.md, with docs/examples/directory.yaml.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +177,7 @@ def build_directory(entries: Iterable[tuple[str, str, dict[str, Any]]], source: 
 
 
 def read_directory_file(path: Path) -> Directory:
-    """Read and validate a YAML (.yaml/.yml) or CSV (.csv) directory file."""
+    """Read and validate a YAML (.yaml/.yml), JSON (.json) or CSV (.csv) directory file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -185,7 +187,9 @@ def read_directory_file(path: Path) -> Directory:
         return build_directory(_csv_entries(text, str(path)), str(path))
     if suffix in (".yaml", ".yml"):
         return build_directory(_yaml_entries(text, str(path)), str(path))
-    raise DirectoryError(str(path), ["the file must end in .csv, .yaml or .yml"])
+    if suffix == ".json":
+        return build_directory(_json_entries(text, str(path)), str(path))
+    raise DirectoryError(str(path), ["the file must end in .csv, .yaml, .yml or .json"])
 
 
 def _csv_entries(text: str, source: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
@@ -202,6 +206,21 @@ def _yaml_entries(text: str, source: str) -> Iterable[tuple[str, str, dict[str, 
         document = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         raise DirectoryError(source, [f"not valid YAML: {exc}"]) from None
+    return _document_entries(document, source)
+
+
+def _json_entries(text: str, source: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DirectoryError(
+            source, [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"]
+        ) from None
+    return _document_entries(document, source)
+
+
+def _document_entries(document: Any, source: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """The entries of a parsed YAML or JSON directory, checked for shape as they are read."""
     if not isinstance(document, dict):
         raise DirectoryError(source, ["the top level must be a mapping of lists"])
     for kind, key in (

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from cli import store_cmd
 from mappings.model import MemberCase
 from portal_extensions.directory import DirectoryError, import_directory, read_directory_file
-from portal_extensions.outbox import queue_create_case
 from portal_extensions.settings import StoreSettingsError, load_store_settings
 from portal_extensions.store import Store, get_case
+from portal_extensions.store.outbox import queue_create_case
 from portal_extensions.store.schema import members, parties, services
 
 HEADER = (
@@ -150,3 +150,74 @@ def test_cli_sync_status_and_directory_import(
     assert sandbox_crm_server.count_cases(PortalId=str(fresh.portal_id)) == 1
     broken = runner.invoke(app, ["sync", "--config", str(tmp_path / "missing.toml")])
     assert broken.exit_code == 1 and "no such configuration file" in broken.output
+
+
+def _import_cli(path: Path, tmp_path: Path) -> str:
+    """`caseload directory import PATH` with a configuration that names only the data dir."""
+    from cli.main import app
+
+    config = tmp_path / "caseload.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    result = CliRunner().invoke(app, ["directory", "import", str(path), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_sandbox_json_export_imports_as_it_is_printed(tmp_path: Path, monkeypatch) -> None:
+    from cli.main import app
+
+    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
+    printed = CliRunner().invoke(app, ["sandbox", "directory", "--seed", "3"])
+    assert printed.exit_code == 0, printed.output
+    exported = json.loads(printed.output)
+    path = tmp_path / "directory.json"
+    path.write_text(printed.output)
+    output = _import_cli(path, tmp_path)
+    assert (
+        f"imported {len(exported['wards'])} wards, {len(exported['parties'])} parties, "
+        f"{len(exported['members'])} members, {len(exported['services'])} services, "
+        f"{len(exported['officers'])} officers"
+    ) in output
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'caseload.sqlite'}")
+    try:
+        with store.read() as conn:
+            member_ids = set(conn.execute(sa.select(members.c.id)).scalars())
+    finally:
+        store.close()
+    assert member_ids == {m["id"] for m in exported["members"]}
+
+
+def test_the_example_directory_file_in_the_docs_imports(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "directory.yaml"
+    output = _import_cli(example, tmp_path)
+    assert "imported 2 wards, 5 parties, 3 members, 2 services, 2 officers" in output
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'caseload.sqlite'}")
+    try:
+        with store.read() as conn:
+            party = conn.execute(
+                sa.select(parties.c.name)
+                .select_from(members.join(parties, members.c.party_id == parties.c.id))
+                .where(members.c.id == "cllr-0003")
+            ).scalar_one()
+            officer = conn.execute(
+                sa.select(services.c.member_officer_id).where(services.c.id == "svc-waste")
+            ).scalar_one()
+    finally:
+        store.close()
+    assert party == "Green"  # given by name, found by id
+    assert officer == "off-002"
+
+
+def test_a_json_directory_file_that_is_not_json_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "directory.json"
+    path.write_text('{\n  "wards": [\n    {"id": "ward-01", "name": "Abbey",}\n  ]\n}\n')
+    with pytest.raises(DirectoryError, match=r"(?s)directory\.json.*not valid JSON.*line 3"):
+        read_directory_file(path)
+    path.write_text('["not", "a", "mapping"]')
+    with pytest.raises(DirectoryError, match="top level must be a mapping"):
+        read_directory_file(path)
+    other = tmp_path / "directory.txt"
+    other.write_text("wards: []")
+    with pytest.raises(DirectoryError, match=r"\.csv, \.yaml, \.yml or \.json"):
+        read_directory_file(other)
