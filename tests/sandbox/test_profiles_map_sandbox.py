@@ -108,3 +108,34 @@ def test_every_seeded_lagan_case_maps_through_the_lagan_profile(
         assert by_ref[ref].closed_at == datetime.fromisoformat(single["CoreDetails"]["Closed"])
     finally:
         client.close()
+
+
+def test_the_dynamics365_profile_reads_each_incidents_modified_time(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    """`Mapping.modified_at` is what moves sync's watermark: Dataverse's `modifiedon`."""
+    profile = mappings.load_profile("dynamics365")
+    rows = _incidents(sandbox_crm)
+    assert rows
+    for row in rows:
+        modified = profile.modified_at(row)
+        stored = sandbox_crm.store.case(row["ticketnumber"])["modified"]
+        assert modified is not None and modified.tzinfo is not None
+        assert modified == datetime.fromisoformat(stored.replace("Z", "+00:00"))
+    assert profile.modified_at({**rows[0], "modifiedon": "not a time"}) is None
+
+
+def test_the_lagan_profile_finds_no_modified_time_on_lagan_cases(
+    sandbox_crm: SandboxHandle,
+) -> None:
+    """FL cases carry none (docs/raw-records.md): sync keeps its place by `complete_until`."""
+    profile = mappings.load_profile("lagan")
+    client = _lagan(sandbox_crm)
+    try:
+        pages = list(client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=100))
+    finally:
+        client.close()
+    raws = [raw for page in pages for raw in page]
+    assert len(raws) == 200
+    assert [profile.modified_at(raw) for raw in raws] == [None] * 200
+    assert any(getattr(page, "complete_until", None) is not None for page in pages)
