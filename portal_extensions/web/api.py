@@ -9,18 +9,24 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mappings.model import CaseStatus
+from portal_extensions import casework
 from portal_extensions.access import Action, Role, members_for_new_case
+from portal_extensions.casework.cases import api_whose_choices, parse_bucket, parse_whose
+from portal_extensions.casework.consent import AuthorityForm, SharingForm
+from portal_extensions.casework.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
+from portal_extensions.casework.notes import MAX_TEXT_LENGTH
+from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
+from portal_extensions.casework.timeline import own_pending, queued_file_href
 from portal_extensions.store.audit import Outcome
 from portal_extensions.store.case_types import Bucket, CaseSummary, Whose
 from portal_extensions.store.directory import DirectoryNames
-from portal_extensions.web import consent, services
+from portal_extensions.web import deps
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -31,20 +37,7 @@ from portal_extensions.web.app import (
     portal_of,
     public,
 )
-from portal_extensions.web.casework import (
-    VisibleCase,
-    api_whose_choices,
-    list_cases,
-    open_case,
-    own_pending,
-    parse_bucket,
-    parse_whose,
-    signed_in,
-)
-from portal_extensions.web.consent import AuthorityForm, ConsentChange, SharingForm
-from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
-from portal_extensions.web.lookup import find_residents
-from portal_extensions.web.pages import receive_upload, record_enquiry, run_search
+from portal_extensions.web.deps import list_cases, open_case, read_upload, signed_in
 from portal_extensions.web.security import csrf_token
 
 router = APIRouter(prefix="/api/v1", tags=["caseload"], dependencies=[Depends(guard)])
@@ -248,7 +241,7 @@ def case(request: Request, portal_id: str) -> dict[str, Any]:
                         "name": f.name,
                         "media_type": f.media_type,
                         "size_bytes": f.size_bytes,
-                        "href": f"/cases/{case_id}/queued-files/{quote(f.file_id, safe='')}",
+                        "href": queued_file_href(case_id, f.file_id),
                     }
                     for f in w.files
                 ],
@@ -276,7 +269,7 @@ def case_names(fields: dict[str, Any], names: DirectoryNames) -> dict[str, dict[
 
 
 class NoteIn(BaseModel):
-    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
 class QueuedOut(BaseModel):
@@ -284,95 +277,88 @@ class QueuedOut(BaseModel):
     key: str
 
 
-@router.post("/cases/{portal_id}/notes", response_model=QueuedOut, status_code=202)
+class ConflictOut(BaseModel):
+    error: str
+
+
+class ProblemsOut(BaseModel):
+    error: str
+    fields: dict[str, str]
+
+
+def _refused(result: ChangeResult, problem: str) -> JSONResponse:
+    """409 when nothing could change, else 422 with each field's problem."""
+    if isinstance(result, Conflict):
+        return JSONResponse({"error": result.message}, 409)
+    errors = result.errors if isinstance(result, Invalid) else {}
+    return JSONResponse({"error": problem, "fields": errors}, 422)
+
+
+def _answer(result: ChangeResult, problem: str = "Check the answers") -> QueuedOut | JSONResponse:
+    """A change's JSON answer: 202 with the outbox key, or why not (`_refused`)."""
+    if isinstance(result, Queued):
+        return QueuedOut(queued=True, key=result.key)
+    return _refused(result, problem)
+
+
+@router.post(
+    "/cases/{portal_id}/notes",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={422: {"model": ProblemsOut}},
+)
 @allow(*CASE_ROLES, case_param="portal_id", action=Action.ADD_NOTE)
-def add_note(request: Request, portal_id: str, note: NoteIn) -> QueuedOut:
+def add_note(request: Request, portal_id: str, note: NoteIn) -> QueuedOut | JSONResponse:
     """Queue a note for the CRM. 404 when the case is missing or not visible; 403 when the
     viewer may read but not change it."""
     visible = open_case(request, portal_id, Action.ADD_NOTE)
-    viewer = signed_in(request)
-    key = portal_of(request).writes.add_note(
-        visible.stored.case.portal_id,
-        note.text.strip(),
-        actor=viewer.user_id,
-        on_behalf_of=visible.on_behalf_of,
+    result = casework.add_note(
+        visible, note.text, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return QueuedOut(queued=True, key=key)
+    return _answer(result, "Check the note")
 
 
 class ReasonIn(BaseModel):
-    reason: Annotated[str, Field(min_length=1, max_length=20_000)]
-
-
-class ConflictOut(BaseModel):
-    error: str
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
 @router.post(
     "/cases/{portal_id}/close",
     response_model=QueuedOut,
     status_code=202,
-    responses={409: {"model": ConflictOut}},
+    responses={409: {"model": ConflictOut}, 422: {"model": ProblemsOut}},
 )
 @allow(*CASE_ROLES, case_param="portal_id", action=Action.CLOSE)
 def close_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut | JSONResponse:
     """Queue closing the case, with the reason, for the CRM. 409 if it is already closed."""
     visible = open_case(request, portal_id, Action.CLOSE)
-    case = visible.stored.case
-    if not case.is_open:
-        return JSONResponse({"error": "This case is already closed"}, 409)
-    key = portal_of(request).writes.close(
-        case.portal_id,
-        body.reason.strip(),
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
+    result = casework.close_case(
+        visible, body.reason, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return QueuedOut(queued=True, key=key)
+    return _answer(result, "Check the reason")
 
 
 @router.post(
     "/cases/{portal_id}/reopen",
     response_model=QueuedOut,
     status_code=202,
-    responses={409: {"model": ConflictOut}},
+    responses={409: {"model": ConflictOut}, 422: {"model": ProblemsOut}},
 )
 @allow(*CASE_ROLES, case_param="portal_id", action=Action.REOPEN)
 def reopen_case(request: Request, portal_id: str, body: ReasonIn) -> QueuedOut | JSONResponse:
     """Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed."""
     visible = open_case(request, portal_id, Action.REOPEN)
-    case = visible.stored.case
-    if case.status is not CaseStatus.CLOSED:
-        return JSONResponse({"error": "This case is not closed"}, 409)
-    key = portal_of(request).writes.reopen(
-        case.portal_id,
-        body.reason.strip(),
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
+    result = casework.reopen_case(
+        visible, body.reason, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return QueuedOut(queued=True, key=key)
-
-
-def _consent_result(
-    request: Request, visible: VisibleCase, change: ConsentChange, name: str
-) -> QueuedOut | JSONResponse:
-    if change.conflict:
-        return JSONResponse({"error": change.conflict}, 409)
-    if change.errors or change.case is None:
-        return JSONResponse({"error": "Check the answers", "fields": change.errors}, 422)
-    key = portal_of(request).writes.update_case(
-        change.case,
-        change=name,
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
-    )
-    return QueuedOut(queued=True, key=key)
+    return _answer(result, "Check the reason")
 
 
 @router.post(
     "/cases/{portal_id}/sharing",
     response_model=QueuedOut,
     status_code=202,
-    responses={409: {"model": ConflictOut}, 422: {"description": "Each field's problem"}},
+    responses={409: {"model": ConflictOut}, 422: {"model": ProblemsOut}},
 )
 @allow(*CASE_ROLES, case_param="portal_id", action=Action.MANAGE_CONSENT)
 def change_sharing(request: Request, portal_id: str, body: SharingForm) -> QueuedOut | JSONResponse:
@@ -381,9 +367,15 @@ def change_sharing(request: Request, portal_id: str, body: SharingForm) -> Queue
     CRM. Only the owner, their Members' Services staff and the team leader."""
     visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
     portal = portal_of(request)
-    members = {member.id: member for member in portal.enquiry_options.members()}
-    change = consent.change_sharing(visible.stored.case, body, members, portal.clock())
-    return _consent_result(request, visible, change, "change_sharing")
+    result = casework.change_sharing(
+        visible,
+        body,
+        viewer=signed_in(request),
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+    )
+    return _answer(result)
 
 
 @router.post(
@@ -400,8 +392,10 @@ def change_authority(
     once) or record it again, with or without explicit consent for sensitive details."""
     visible = open_case(request, portal_id, Action.MANAGE_CONSENT)
     portal = portal_of(request)
-    change = consent.change_authority(visible.stored.case, body, signed_in(request), portal.clock())
-    return _consent_result(request, visible, change, f"{body.decision.value}_authority")
+    result = casework.change_authority(
+        visible, body, viewer=signed_in(request), writes=portal.writes, now=portal.clock()
+    )
+    return _answer(result)
 
 
 class ServiceIn(BaseModel):
@@ -424,58 +418,48 @@ def send_to_service(request: Request, portal_id: str, body: ServiceIn) -> SentOu
     response target in working days (bank holidays of the council's nation skipped)."""
     visible = open_case(request, portal_id, Action.SEND_TO_SERVICE)
     portal = portal_of(request)
-    change = services.send_to_service(
-        visible.stored.case,
+    result = casework.send_to_service(
+        visible,
         body.service_id,
-        portal.directory.service_contacts(),
-        portal.clock(),
-        portal.settings.bank_holiday_nation,
+        viewer=signed_in(request),
+        contacts=portal.directory.service_contacts(),
+        writes=portal.writes,
+        now=portal.clock(),
+        nation=portal.settings.bank_holiday_nation,
     )
-    if change.conflict:
-        return JSONResponse({"error": change.conflict}, 409)
-    if change.errors or change.case is None or change.response_due is None:
-        return JSONResponse({"error": "Check the service", "fields": change.errors}, 422)
-    key = portal.writes.update_case(
-        change.case,
-        change="send_to_service",
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
-    )
-    return SentOut(queued=True, key=key, response_due=change.response_due)
-
-
-class UploadProblemOut(BaseModel):
-    error: str
-    fields: dict[str, str]
+    if isinstance(result, Queued) and result.response_due is not None:
+        return SentOut(queued=True, key=result.key, response_due=result.response_due)
+    return _refused(result, "Check the service")
 
 
 @router.post(
     "/cases/{portal_id}/attachments",
     response_model=QueuedOut,
     status_code=202,
-    responses={422: {"model": UploadProblemOut}, 413: {"description": "Larger than allowed"}},
+    responses={422: {"model": ProblemsOut}, 413: {"description": "Larger than allowed"}},
 )
 @allow(*CASE_ROLES, case_param="portal_id", action=Action.UPLOAD)
 async def upload_attachment(
     request: Request,
     portal_id: str,
     file: Annotated[UploadFile | None, File()] = None,
-    text: Annotated[str, Form(max_length=40_000)] = "",
+    text: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
 ) -> QueuedOut | JSONResponse:
     """Attach a file (multipart `file`, optional `text`) as a note queued for the CRM. PDF,
     PNG, JPEG, Word, Excel, text, .eml or .msg, checked by content; size limit configured."""
     visible = open_case(request, portal_id, Action.UPLOAD)
-    outcome = await receive_upload(request, file, text.strip())
-    if isinstance(outcome, str):
-        return JSONResponse({"error": "Check the file", "fields": {"file": outcome}}, 422)
-    key = portal_of(request).writes.attach(
-        visible.stored.case.portal_id,
-        text.strip() or f"File attached: {outcome.name}",
-        [outcome],
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
+    filename, content = await read_upload(request, file)
+    portal = portal_of(request)
+    result = casework.attach_file(
+        visible,
+        filename,
+        content,
+        text,
+        viewer=signed_in(request),
+        writes=portal.writes,
+        max_bytes=portal.settings.attachment_max_bytes,
     )
-    return QueuedOut(queued=True, key=key)
+    return _answer(result, "Check the file")
 
 
 class EnquiryCreatedOut(BaseModel):
@@ -492,7 +476,17 @@ class EnquiryCreatedOut(BaseModel):
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
 def new_enquiry(request: Request, form: EnquiryForm) -> Response:
     """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
-    return record_enquiry(request, form, html=False)
+    portal = portal_of(request)
+    result = casework.record_enquiry(
+        form,
+        viewer=signed_in(request),
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+    )
+    if isinstance(result, Invalid):
+        return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
+    return JSONResponse({"queued": True, "portal_id": str(result.case_id)}, 201)
 
 
 class PreviousEnquiryOut(BaseModel):
@@ -538,7 +532,7 @@ def residents(request: Request, query: ResidentQuery) -> list[ResidentOut]:
             ],
             prefill=match.prefill,
         )
-        for match in find_residents(request, q).matches
+        for match in deps.residents(request, q).matches
     ]
 
 
@@ -555,7 +549,7 @@ class SearchIn(BaseModel):
 def search(request: Request, query: SearchIn) -> SearchOut:
     """Cases the viewer may see matching every word of `text` in fields they may see. Posted,
     so the words (often a resident's name) are never in an address or a log."""
-    rows = run_search(request, query.text) if query.text.strip() else []
+    rows = deps.search(request, query.text)
     return SearchOut(cases=_rows(rows, portal_of(request).directory.names()))
 
 

@@ -26,29 +26,25 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute
 
 from portal_extensions.access import Action, Role, Viewer
-from portal_extensions.config import PortalSettings, SignInMode
-from portal_extensions.store.accounts import Account
-from portal_extensions.store.audit import Outcome, PortalAuditEvent
-from portal_extensions.store.health import HealthCheck
-from portal_extensions.web.assets import Asset, load_assets
-from portal_extensions.web.auth import Accounts, SignInThrottle
-from portal_extensions.web.ports import (
+from portal_extensions.casework.errors import ActionRefused, CaseNotFound
+from portal_extensions.casework.ports import (
+    Accounts,
     AttachmentSource,
     AuditTrail,
+    CaseRepository,
     CaseWrites,
     DirectorySource,
     EnquiryOptions,
     HealthSource,
-    MemoryAuditTrail,
-    MemoryCaseWrites,
-    MemoryDirectory,
-    MemoryEnquiryOptions,
-    MemorySessionRegistry,
     PartySource,
     SessionRegistry,
 )
+from portal_extensions.config import PortalSettings, SignInMode
+from portal_extensions.store.accounts import Account
+from portal_extensions.store.audit import Outcome, PortalAuditEvent
+from portal_extensions.web.assets import Asset, load_assets
+from portal_extensions.web.auth import SignInThrottle
 from portal_extensions.web.rendering import make_environment
-from portal_extensions.web.repository import CaseRepository
 from portal_extensions.web.security import (
     CSRF_FORM_FIELD,
     CSRF_HEADER,
@@ -404,6 +400,14 @@ def _install_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: NotFound) -> Response:
         return not_found_response(request)
 
+    @app.exception_handler(CaseNotFound)
+    async def case_not_found(request: Request, exc: CaseNotFound) -> Response:
+        return not_found_response(request)  # missing and not visible answer alike
+
+    @app.exception_handler(ActionRefused)
+    async def action_refused(request: Request, exc: ActionRefused) -> Response:
+        return message_page(request, 403, "You cannot change this case", [CANNOT_CHANGE])
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
@@ -423,12 +427,15 @@ def _install_handlers(app: FastAPI) -> None:
         )
 
 
+CANNOT_CHANGE = (
+    "You can read this case but not change it. Cases shared with you by a colleague can only be"
+    " changed by them, their named cover or Members' Services; once the constituent withdraws"
+    " their authority, a case can only be closed."
+)
+
+
 def _next_query(target: str) -> str:
     return urlencode({"next": target})
-
-
-def _no_health() -> Sequence[HealthCheck]:
-    return ()
 
 
 def create_app(
@@ -436,33 +443,34 @@ def create_app(
     *,
     accounts: Accounts,
     cases: CaseRepository,
-    writes: CaseWrites | None = None,
-    enquiry_options: EnquiryOptions | None = None,
-    directory: DirectorySource | None = None,
-    audit: AuditTrail | None = None,
-    health: HealthSource | None = None,
+    writes: CaseWrites,
+    enquiry_options: EnquiryOptions,
+    directory: DirectorySource,
+    audit: AuditTrail,
+    health: HealthSource,
+    sessions: SessionRegistry,
+    parties: PartySource | None,
+    attachments: AttachmentSource | None,
     clock: Callable[[], datetime] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
-    sessions: SessionRegistry | None = None,
-    parties: PartySource | None = None,
-    attachments: AttachmentSource | None = None,
 ) -> FastAPI:
-    """The portal's ASGI app. `accounts`, `cases`, `writes`, `audit` and `health` are the
-    store's parts; the in-memory defaults serve tests."""
+    """The portal's ASGI app over its parts (the store's and the connector's, put together by
+    `runtime`). Every part is required: nothing falls back to memory. `parties` and
+    `attachments` are None when no CRM is configured; the pages then say that the look-up
+    searched only Caseload and that files kept in the CRM cannot be downloaded. `clock` and
+    `monotonic` are the real clocks unless a test fixes them."""
     from portal_extensions.web import api, pages
 
-    audit = audit if audit is not None else MemoryAuditTrail()
-    now = clock or (lambda: datetime.now(UTC))
     portal = Portal(
         settings=settings,
         accounts=accounts,
         cases=cases,
-        writes=writes if writes is not None else MemoryCaseWrites(audit, now),
-        enquiry_options=enquiry_options or MemoryEnquiryOptions([], [], []),
-        directory=directory or MemoryDirectory([]),
+        writes=writes,
+        enquiry_options=enquiry_options,
+        directory=directory,
         audit=audit,
-        health=health if health is not None else _no_health,
-        clock=now,
+        health=health,
+        clock=clock or (lambda: datetime.now(UTC)),
         throttle=SignInThrottle(
             settings.failed_sign_in_limit,
             settings.failed_sign_in_limit_per_address,
@@ -471,7 +479,7 @@ def create_app(
         ),
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
-        sessions=sessions if sessions is not None else MemorySessionRegistry(monotonic),
+        sessions=sessions,
         parties=parties,
         attachments=attachments,
     )

@@ -1,8 +1,8 @@
 """Who is signing in: local accounts with argon2 hashes, and throttling of failed attempts.
 
-The account list is an interface (`Accounts`) so the store's users/roles table plugs in; the
-in-memory `AccountBook` serves the demo and tests. A failed sign-in costs the same whether or not
-the user name exists, and says the same thing, so sign-in does not reveal who has an account.
+The account list is the `Accounts` port (the store's users and roles). A failed sign-in costs
+the same whether or not the user name exists, and says the same thing, so sign-in does not
+reveal who has an account.
 """
 
 from __future__ import annotations
@@ -10,45 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portal_extensions.casework.ports import Accounts
 from portal_extensions.store.accounts import Account
 
 _hasher = PasswordHasher()
 _MAX_TRACKED = 10_000
 _DUMMY_HASH = _hasher.hash("caseload: equalises the cost of unknown user names")
-
-
-class Accounts(Protocol):
-    """What the portal needs from the users/roles table."""
-
-    def by_username(self, username: str) -> Account | None: ...
-
-    def by_user_id(self, user_id: str) -> Account | None: ...
-
-
-class AccountBook:
-    """Accounts held in memory: for the demo, tests and small embedded installs."""
-
-    def __init__(self, accounts: Iterable[Account] = ()) -> None:
-        self._by_name: dict[str, Account] = {}
-        self._by_id: dict[str, Account] = {}
-        for account in accounts:
-            self.add(account)
-
-    def add(self, account: Account) -> None:
-        self._by_name[account.username.casefold()] = account
-        self._by_id[account.viewer.user_id] = account
-
-    def by_username(self, username: str) -> Account | None:
-        return self._by_name.get(username.casefold())
-
-    def by_user_id(self, user_id: str) -> Account | None:
-        return self._by_id.get(user_id)
 
 
 def check_password(accounts: Accounts, username: str, password: str) -> Account | None:

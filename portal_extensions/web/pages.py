@@ -9,16 +9,31 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from mappings.model import COUNCIL_ZONE, CaseStatus, SharingLevel
+from portal_extensions import casework
 from portal_extensions.access import Action, Role, members_for_new_case
+from portal_extensions.casework.attachments import served_media_type
+from portal_extensions.casework.cases import (
+    VisibleCase,
+    page_whose_choices,
+    parse_bucket,
+    parse_whose,
+)
+from portal_extensions.casework.consent import AuthorityForm, SharingForm
+from portal_extensions.casework.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
+from portal_extensions.casework.lookup import ResidentMatch
+from portal_extensions.casework.notes import MAX_TEXT_LENGTH
+from portal_extensions.casework.results import ChangeResult, Conflict, Invalid
+from portal_extensions.casework.search import SEARCH_LIMIT
+from portal_extensions.casework.timeline import own_pending, timeline
+from portal_extensions.casework.wording import council_date
 from portal_extensions.config import SignInMode
 from portal_extensions.store.audit import Outcome
 from portal_extensions.store.case_types import Bucket, CaseListing, CaseSummary, Whose
-from portal_extensions.store.case_writes import CheckedFile
-from portal_extensions.store.directory import DirectoryNames, MemberChoice
+from portal_extensions.store.directory import DirectoryNames
 from portal_extensions.web.app import (
     ALL_ROLES,
     CASE_ROLES,
@@ -33,37 +48,30 @@ from portal_extensions.web.app import (
     start_session,
     viewer_of,
 )
-from portal_extensions.web.attachments import (
-    FileProblem,
-    check_file,
-    content_disposition,
-    served_media_type,
-)
 from portal_extensions.web.auth import check_password
-from portal_extensions.web.casework import (
-    BUCKET_LABELS,
-    LIST_HEADINGS,
-    VisibleCase,
+from portal_extensions.web.deps import (
     list_cases,
     open_case,
-    own_pending,
-    page_whose_choices,
-    parse_bucket,
-    parse_whose,
+    read_upload,
+    residents,
+    search,
     signed_in,
-    timeline,
 )
-from portal_extensions.web.consent import (
-    AuthorityForm,
-    SharingForm,
-    change_authority,
-    change_sharing,
-    parse_day,
-)
-from portal_extensions.web.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm, build_case
-from portal_extensions.web.lookup import ResidentMatch, find_residents
-from portal_extensions.web.rendering import council_date
-from portal_extensions.web.services import send_to_service
+from portal_extensions.web.downloads import content_disposition
+from portal_extensions.web.forms import parse_day
+
+BUCKET_LABELS = {
+    Bucket.OPEN: "Open",
+    Bucket.OVERDUE: "Overdue",
+    Bucket.AWAITING_SERVICE: "Awaiting a service reply",
+    Bucket.RECENTLY_CLOSED: "Recently closed",
+}
+LIST_HEADINGS = {
+    Role.MEMBER: "My caseload",
+    Role.MEMBERS_SERVICES: "Cases of the members you support",
+    Role.TEAM_LEADER: "All cases",
+    Role.SERVICE_OFFICER: "Cases sent to your service",
+}
 
 # The guard is also app-wide; FastAPI caches it per request, so it runs once.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
@@ -393,7 +401,6 @@ def _summary_rows(fields: dict[str, Any], names: DirectoryNames) -> list[dict[st
     return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
 
 
-MAX_TEXT_LENGTH = 20_000
 FIELD_IDS = {
     "note": "note-text",
     "close": "close-reason",
@@ -450,6 +457,7 @@ def _case_response(
         **_day_values(case.sharing.until),
     }
     sharing_values.update(typed or {})
+    entries = timeline(visible, pending, names, crm_files=portal.attachments is not None)
     return render(
         request,
         "case.html",
@@ -492,7 +500,9 @@ def _case_response(
             "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
             "can_close": Action.CLOSE in visible.actions and case.is_open,
             "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
-            "timeline": timeline(visible, pending, names),
+            "timeline": entries,
+            "crm_files_unavailable": portal.attachments is None
+            and any(file.href is None for entry in entries for file in entry.files),
             "timeline_shown": "notes" in fields or bool(pending),
             "typed": typed or {},
             "field_errors": field_errors,
@@ -502,14 +512,6 @@ def _case_response(
         },
         status_code,
     )
-
-
-def _text_problem(text: str, missing: str) -> str | None:
-    if not text:
-        return missing
-    if len(text) > MAX_TEXT_LENGTH:
-        return f"This must be {MAX_TEXT_LENGTH:,} characters or fewer"
-    return None
 
 
 def _conflict(request: Request, heading: str, portal_id: uuid.UUID) -> Response:
@@ -523,6 +525,25 @@ def _conflict(request: Request, heading: str, portal_id: uuid.UUID) -> Response:
         },
         409,
     )
+
+
+def _answer(
+    request: Request,
+    visible: VisibleCase,
+    result: ChangeResult,
+    typed: dict[str, str],
+    *,
+    anchor: str = "#timeline",
+) -> Response:
+    """A change's page answer: back to the case when queued, the case with each problem beside
+    its field (and what was typed kept), or a conflict page when nothing could change."""
+    if isinstance(result, Conflict):
+        return _conflict(request, result.message, visible.stored.case.portal_id)
+    if isinstance(result, Invalid):
+        return _case_response(
+            request, visible, status_code=422, typed=typed, field_errors=result.errors
+        )
+    return RedirectResponse(f"/cases/{result.case_id}{anchor}", status_code=303)
 
 
 @router.get("/cases/{portal_id}")
@@ -539,17 +560,10 @@ def add_note(
     text: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
 ) -> Response:
     visible = open_case(request, portal_id, Action.ADD_NOTE)
-    text = text.strip()
-    problem = _text_problem(text, "Enter the note")
-    if problem:
-        return _case_response(
-            request, visible, status_code=422, typed={"note": text}, field_errors={"note": problem}
-        )
-    case_id = visible.stored.case.portal_id
-    portal_of(request).writes.add_note(
-        case_id, text, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
+    result = casework.add_note(
+        visible, text, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
+    return _answer(request, visible, result, {"note": text.strip()})
 
 
 @router.post("/cases/{portal_id}/attachments")
@@ -562,41 +576,18 @@ async def upload_attachment(
 ) -> Response:
     """Attach a file (checked by its content) to the case, as a note queued for the CRM."""
     visible = open_case(request, portal_id, Action.UPLOAD)
-    text = text.strip()
-    outcome = await receive_upload(request, file, text)
-    if isinstance(outcome, str):
-        return _case_response(
-            request,
-            visible,
-            status_code=422,
-            typed={"file_note": text},
-            field_errors={"file": outcome},
-        )
-    case_id = visible.stored.case.portal_id
-    portal_of(request).writes.attach(
-        case_id,
-        text or f"File attached: {outcome.name}",
-        [outcome],
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
+    filename, content = await read_upload(request, file)
+    portal = portal_of(request)
+    result = casework.attach_file(
+        visible,
+        filename,
+        content,
+        text,
+        viewer=signed_in(request),
+        writes=portal.writes,
+        max_bytes=portal.settings.attachment_max_bytes,
     )
-    return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
-
-
-async def receive_upload(
-    request: Request, upload: UploadFile | None, text: str
-) -> CheckedFile | str:
-    """The checked file, or the problem to show beside the file field."""
-    if len(text) > MAX_TEXT_LENGTH:
-        return f"The note must be {MAX_TEXT_LENGTH:,} characters or fewer"
-    if upload is None:
-        return "Choose a file"
-    limit = portal_of(request).settings.attachment_max_bytes
-    content = await upload.read(limit + 1)
-    try:
-        return check_file(upload.filename or "", content, limit)
-    except FileProblem as problem:
-        return str(problem)
+    return _answer(request, visible, result, {"file_note": text.strip()})
 
 
 @router.get("/cases/{portal_id}/attachments/{document_id}")
@@ -676,30 +667,16 @@ def send_to_service_page(
     """Send the case to a service; the reply is due after the service's response target."""
     visible = open_case(request, portal_id, Action.SEND_TO_SERVICE)
     portal = portal_of(request)
-    change = send_to_service(
-        visible.stored.case,
+    result = casework.send_to_service(
+        visible,
         service_id,
-        portal.directory.service_contacts(),
-        portal.clock(),
-        portal.settings.bank_holiday_nation,
+        viewer=signed_in(request),
+        contacts=portal.directory.service_contacts(),
+        writes=portal.writes,
+        now=portal.clock(),
+        nation=portal.settings.bank_holiday_nation,
     )
-    if change.conflict:
-        return _conflict(request, change.conflict, visible.stored.case.portal_id)
-    if change.errors or change.case is None:
-        return _case_response(
-            request,
-            visible,
-            status_code=422,
-            typed={"service_id": service_id},
-            field_errors=change.errors,
-        )
-    portal.writes.update_case(
-        change.case,
-        change="send_to_service",
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
-    )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
+    return _answer(request, visible, result, {"service_id": service_id})
 
 
 @router.post("/cases/{portal_id}/close")
@@ -710,23 +687,10 @@ def close_case(
     reason: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
 ) -> Response:
     visible = open_case(request, portal_id, Action.CLOSE)
-    case = visible.stored.case
-    if not case.is_open:
-        return _conflict(request, "This case is already closed", case.portal_id)
-    reason = reason.strip()
-    problem = _text_problem(reason, "Enter why the case is being closed")
-    if problem:
-        return _case_response(
-            request,
-            visible,
-            status_code=422,
-            typed={"close": reason},
-            field_errors={"close": problem},
-        )
-    portal_of(request).writes.close(
-        case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
+    result = casework.close_case(
+        visible, reason, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return RedirectResponse(f"/cases/{case.portal_id}#timeline", status_code=303)
+    return _answer(request, visible, result, {"close": reason.strip()})
 
 
 @router.post("/cases/{portal_id}/reopen")
@@ -737,23 +701,10 @@ def reopen_case(
     reason: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
 ) -> Response:
     visible = open_case(request, portal_id, Action.REOPEN)
-    case = visible.stored.case
-    if case.status is not CaseStatus.CLOSED:
-        return _conflict(request, "This case is not closed", case.portal_id)
-    reason = reason.strip()
-    problem = _text_problem(reason, "Enter why the case is being reopened")
-    if problem:
-        return _case_response(
-            request,
-            visible,
-            status_code=422,
-            typed={"reopen": reason},
-            field_errors={"reopen": problem},
-        )
-    portal_of(request).writes.reopen(
-        case.portal_id, reason, actor=signed_in(request).user_id, on_behalf_of=visible.on_behalf_of
+    result = casework.reopen_case(
+        visible, reason, viewer=signed_in(request), writes=portal_of(request).writes
     )
-    return RedirectResponse(f"/cases/{case.portal_id}#timeline", status_code=303)
+    return _answer(request, visible, result, {"reopen": reason.strip()})
 
 
 def _day_values(value: date | None) -> dict[str, str]:
@@ -764,10 +715,6 @@ def _day_values(value: date | None) -> dict[str, str]:
         "cover_until_month": str(value.month),
         "cover_until_year": str(value.year),
     }
-
-
-def _members_by_id(request: Request) -> dict[str, MemberChoice]:
-    return {member.id: member for member in portal_of(request).enquiry_options.members()}
 
 
 @router.post("/cases/{portal_id}/sharing")
@@ -792,26 +739,18 @@ def change_sharing_page(
         "cover_until_year": cover_until_year,
     }
     until, day_problem = parse_day(cover_until_day, cover_until_month, cover_until_year)
-    change = change_sharing(
-        visible.stored.case,
+    result = casework.change_sharing(
+        visible,
         SharingForm(level=sharing, colleague_id=colleague_id, until=until),
-        _members_by_id(request),
-        portal.clock(),
+        viewer=signed_in(request),
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+        input_errors={"cover_until": day_problem}
+        if day_problem and sharing == SharingLevel.NAMED.value
+        else None,
     )
-    if change.conflict:
-        return _conflict(request, change.conflict, visible.stored.case.portal_id)
-    errors = dict(change.errors)
-    if day_problem and sharing == SharingLevel.NAMED.value:
-        errors["cover_until"] = day_problem
-    if errors or change.case is None:
-        return _case_response(request, visible, status_code=422, typed=typed, field_errors=errors)
-    portal.writes.update_case(
-        change.case,
-        change="change_sharing",
-        actor=signed_in(request).user_id,
-        on_behalf_of=visible.on_behalf_of,
-    )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
+    return _answer(request, visible, result, typed)
 
 
 @router.post("/cases/{portal_id}/authority")
@@ -831,19 +770,10 @@ async def change_authority_page(request: Request, portal_id: str) -> Response:
             request, 400, "There is a problem with the form", ["Go back and try again."]
         )
     portal = portal_of(request)
-    viewer = signed_in(request)
-    change = change_authority(visible.stored.case, form, viewer, portal.clock())
-    if change.conflict or change.case is None:
-        return _conflict(
-            request, change.conflict or "Nothing to change", visible.stored.case.portal_id
-        )
-    portal.writes.update_case(
-        change.case,
-        change=f"{form.decision.value}_authority",
-        actor=viewer.user_id,
-        on_behalf_of=visible.on_behalf_of,
+    result = casework.change_authority(
+        visible, form, viewer=signed_in(request), writes=portal.writes, now=portal.clock()
     )
-    return RedirectResponse(f"/cases/{change.case.portal_id}#timeline", status_code=303)
+    return _answer(request, visible, result, {})
 
 
 ERROR_ANCHORS = {
@@ -864,6 +794,7 @@ def _enquiry_page(
     find: str = "",
     residents: list[ResidentMatch] | None = None,
     crm_unavailable: bool = False,
+    crm_connected: bool = True,
 ) -> Response:
     portal = portal_of(request)
     viewer = signed_in(request)
@@ -884,6 +815,7 @@ def _enquiry_page(
             "looked_up": bool(find.strip()),
             "residents": residents or [],
             "crm_unavailable": crm_unavailable,
+            "crm_connected": crm_connected,
             "field_errors": field_errors,
             "errors": [
                 {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
@@ -916,13 +848,14 @@ def new_enquiry_form(request: Request) -> Response:
 @allow(Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER)
 def find_resident(request: Request, find: Annotated[str, Form(max_length=400)] = "") -> Response:
     """The form, with the residents matching `find` (and their earlier enquiries) above it."""
-    result = find_residents(request, find)
+    result = residents(request, find)
     return _enquiry_page(
         request,
         EnquiryForm(),
         find=find[:200],
         residents=result.matches,
         crm_unavailable=result.crm_unavailable,
+        crm_connected=result.crm_connected,
     )
 
 
@@ -1001,55 +934,20 @@ async def new_enquiry(request: Request) -> Response:
         return message_page(
             request, 400, "There is a problem with the form", ["Go back and try again."]
         )
-    extra = (
-        {"cover_until": day_problem}
+    portal = portal_of(request)
+    result = casework.record_enquiry(
+        form,
+        viewer=signed_in(request),
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+        input_errors={"cover_until": day_problem}
         if day_problem and form.sharing == SharingLevel.NAMED.value
-        else {}
+        else None,
     )
-    return record_enquiry(request, form, html=True, extra_errors=extra, days=days)
-
-
-def record_enquiry(
-    request: Request,
-    form: EnquiryForm,
-    *,
-    html: bool,
-    extra_errors: dict[str, str] | None = None,
-    days: dict[str, str] | None = None,
-) -> Response:
-    """Check the enquiry, queue it for the CRM and say where it went (page or API)."""
-    portal = portal_of(request)
-    viewer = signed_in(request)
-    result = build_case(form, viewer, portal.enquiry_options, portal.clock())
-    if extra_errors:
-        result.errors.update(extra_errors)
-        result.case = None
-    if result.case is None:
-        if html:
-            return _enquiry_page(request, form, result.errors, 422, days=days)
-        return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
-    case = result.case
-    portal.writes.create_case(
-        case,
-        actor=viewer.user_id,
-        on_behalf_of=None if viewer.member_id == case.member_id else case.member_id,
-    )
-    if html:
-        return RedirectResponse(f"/cases/{case.portal_id}", status_code=303)
-    return JSONResponse({"queued": True, "portal_id": str(case.portal_id)}, 201)
-
-
-SEARCH_LIMIT = 50
-
-
-def run_search(request: Request, text: str) -> list[CaseSummary]:
-    """Search as the viewer; audited without the words searched (they may name a resident)."""
-    portal = portal_of(request)
-    rows = portal.cases.search_visible(
-        signed_in(request), portal.clock(), text[:200], limit=SEARCH_LIMIT
-    )
-    portal.record(request, "search", Outcome.ALLOWED, subject_type="search")
-    return rows
+    if isinstance(result, Invalid):
+        return _enquiry_page(request, form, result.errors, 422, days=days)
+    return RedirectResponse(f"/cases/{result.case_id}", status_code=303)
 
 
 # The words are posted, never put in the address: they are often a resident's name, which must
@@ -1063,8 +961,7 @@ def search_form(request: Request) -> Response:
 @router.post("/search")
 @allow(*CASE_ROLES)
 def search_page(request: Request, q: Annotated[str, Form(max_length=400)] = "") -> Response:
-    rows = run_search(request, q) if q.strip() else []
-    return _search_page(request, q, rows)
+    return _search_page(request, q, search(request, q))
 
 
 def _search_page(request: Request, query: str, rows: list[CaseSummary]) -> Response:

@@ -4,7 +4,7 @@ turn caseload values into plain English."""
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from jinja2 import (
@@ -19,6 +19,7 @@ from jinja2.runtime import Macro
 from markupsafe import Markup
 
 from mappings.model import COUNCIL_ZONE, CaseStatus
+from portal_extensions.casework.wording import WRITE_TEXT, council_date
 
 STATUS_TEXT = {
     CaseStatus.DRAFT: ("Draft", "govuk-tag--grey"),
@@ -29,24 +30,6 @@ STATUS_TEXT = {
     CaseStatus.CLOSED: ("Closed", "govuk-tag--green"),
     CaseStatus.REOPENED: ("Reopened", "govuk-tag--blue"),
 }
-
-
-WRITE_TEXT = {
-    "create_case": "New case",
-    "update_case": "Changes to the case",
-    "add_note": "Note",
-    "attach": "Note with files",
-    "close_case": "Closing the case",
-    "reopen_case": "Reopening the case",
-}
-
-
-def council_date(value: date | datetime | None) -> str:
-    if value is None:
-        return "Not set"
-    if isinstance(value, datetime):
-        value = value.astimezone(COUNCIL_ZONE).date()
-    return f"{value.day} {value:%B %Y}"
 
 
 def council_time(value: datetime | str | None) -> str:

@@ -20,8 +20,13 @@ import uvicorn
 from argon2 import PasswordHasher
 
 from mappings.model import SharingLevel
-from portal_extensions.outbox import Dispatcher
+from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import IndexedCase, Store, upsert_cases
+from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.audit import StoreAuditTrail
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_writes import StoreCaseWrites
+from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import (
     categories,
     members,
@@ -32,14 +37,8 @@ from portal_extensions.store.schema import (
     wards,
 )
 from portal_extensions.web import PortalSettings, create_app
-from portal_extensions.web.store_adapters import (
-    StoreAccounts,
-    StoreAuditTrail,
-    StoreCaseRepository,
-    StoreCaseWrites,
-    StoreEnquiryOptions,
-)
 from tests.portal import test_browser
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.test_browser import ARTIFACTS, _axe, _free_port
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import PASSWORD, SECRET
@@ -137,7 +136,12 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
+        directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
+        health=lambda: (),
+        sessions=MemorySessionRegistry(),
+        parties=None,
+        attachments=None,
     )
     ARTIFACTS.mkdir(exist_ok=True)
     found: dict[str, object] = {}

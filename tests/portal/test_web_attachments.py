@@ -16,12 +16,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from portal_extensions.casework.attachments import FileProblem, check_file, safe_filename, sniff
+from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.schema import outbox
-from portal_extensions.web.attachments import FileProblem, check_file, safe_filename, sniff
-from portal_extensions.web.store_adapters import StoreCaseWrites
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.test_store_adapters import seeded_store
 from tests.portal.web_fixtures import CASES, DOCUMENT_ID, build
+from tests.store.seeding import seeded_store
 
 BROKEN_LIGHT = next(c for c in CASES if c.title == "Broken street light")
 HOUSING = next(c for c in CASES if c.title == "Housing adaptation")  # sent to S1, special

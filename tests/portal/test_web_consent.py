@@ -16,18 +16,17 @@ with warnings.catch_warnings():
 
 from mappings.model import SharingLevel
 from portal_extensions.access import Action, can_act
+from portal_extensions.store.audit import StoreAuditTrail
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_writes import StoreCaseWrites
+from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import audit_events, outbox
 from portal_extensions.web import PortalSettings, create_app
-from portal_extensions.web.store_adapters import (
-    StoreAuditTrail,
-    StoreCaseRepository,
-    StoreCaseWrites,
-    StoreEnquiryOptions,
-)
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.test_store_adapters import seeded_store
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, stored
+from tests.store.seeding import seeded_store
 
 BROKEN_LIGHT = next(c for c in CASES if c.title == "Broken street light")  # alice, ward-shared
 FLY_TIPPING = next(c for c in CASES if c.title == "Fly-tipping behind the shops")  # private
@@ -149,7 +148,12 @@ def _store_app(tmp_path: Path):
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
+        directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
+        health=lambda: (),
+        sessions=MemorySessionRegistry(),
+        parties=None,
+        attachments=None,
         clock=lambda: NOW,
     )
     return store, app

@@ -16,13 +16,13 @@ from typing import cast
 from connector.base import CRMClient
 from connector.errors import CRMUnavailable
 from mappings.model import Constituent, Location
-from portal_extensions.web.ports import MemoryPartySource
-from portal_extensions.web.repository import MemoryCaseRepository
-from portal_extensions.web.store_adapters import CRMPartySource, StoreCaseRepository
+from portal_extensions.casework.crm_sources import CRMPartySource
+from portal_extensions.store.case_reads import StoreCaseRepository
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
-from tests.portal.test_store_adapters import seeded_store
+from tests.portal.fakes import MemoryCaseRepository, MemoryPartySource
 from tests.portal.web_fixtures import CASES, build, make_case, stored
+from tests.store.seeding import seeded_store
 
 CRM_PERSON = Constituent(
     crm_party_id="P-777",

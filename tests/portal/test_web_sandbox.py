@@ -23,8 +23,13 @@ from connector.factory import build_client
 from connector.settings import CRMSettings
 from mappings import load_profile
 from mappings.model import Authority, CaseStatus, Sharing, SharingLevel
-from portal_extensions.outbox import Dispatcher
+from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import Store
+from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.audit import StoreAuditTrail
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_writes import StoreCaseWrites
+from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import (
     categories,
     members,
@@ -36,14 +41,8 @@ from portal_extensions.store.schema import (
 )
 from portal_extensions.sync import Syncer
 from portal_extensions.web import PortalSettings, create_app
-from portal_extensions.web.store_adapters import (
-    StoreAccounts,
-    StoreAuditTrail,
-    StoreCaseRepository,
-    StoreCaseWrites,
-    StoreEnquiryOptions,
-)
 from tests.portal.conftest import sign_in
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.web_fixtures import PASSWORD, SECRET
 
 LAGAN = load_profile("lagan")
@@ -111,7 +110,12 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
+        directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
+        health=lambda: (),
+        sessions=MemorySessionRegistry(),
+        parties=None,
+        attachments=None,
     )
     portal = TestClient(app, follow_redirects=False)
     assert sign_in(portal, "cllr").status_code == 303

@@ -16,20 +16,18 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mappings.model import CaseStatus
+from portal_extensions.casework.working_days import add_working_days, is_working_day
+from portal_extensions.store.audit import StoreAuditTrail
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_writes import StoreCaseWrites
+from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import outbox
 from portal_extensions.web import PortalSettings, create_app
-from portal_extensions.web.ports import MemoryDirectory
-from portal_extensions.web.store_adapters import (
-    StoreAuditTrail,
-    StoreCaseRepository,
-    StoreCaseWrites,
-    StoreEnquiryOptions,
-)
-from portal_extensions.web.working_days import add_working_days, is_working_day
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.test_store_adapters import seeded_store
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.web_fixtures import ACCOUNTS, CASES, DIRECTORY, SECRET
+from tests.store.seeding import seeded_store
 
 FLY_TIPPING = next(c for c in CASES if c.title == "Fly-tipping behind the shops")
 CLOSED = next(c for c in CASES if c.status is CaseStatus.CLOSED)
@@ -129,6 +127,10 @@ def test_through_the_store_the_service_sees_the_case_at_once_and_the_crm_write_i
         enquiry_options=StoreEnquiryOptions(store),
         directory=MemoryDirectory(DIRECTORY.contacts),
         audit=StoreAuditTrail(store),
+        health=lambda: (),
+        sessions=MemorySessionRegistry(),
+        parties=None,
+        attachments=None,
         clock=lambda: NOW,
     )
     alice = TestClient(app, follow_redirects=False)

@@ -11,9 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mappings.model import AttachmentRef, Note, NoteKind
-from portal_extensions.store.case_writes import CheckedFile, split_queued_file_id
+from portal_extensions.store.case_writes import CheckedFile, StoreCaseWrites, split_queued_file_id
+from portal_extensions.store.directory import StoreDirectory
 from portal_extensions.store.schema import wards
-from portal_extensions.web.store_adapters import StoreCaseWrites, StoreDirectory
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.web_fixtures import CASES, make_case, stored
@@ -225,7 +225,7 @@ def test_an_unknown_or_foreign_queued_file_is_not_found(client) -> None:
 
 
 def test_the_store_lists_waiting_files_and_hands_back_their_content(tmp_path: Path) -> None:
-    from tests.portal.test_store_adapters import seeded_store
+    from tests.store.seeding import seeded_store
 
     store = seeded_store(tmp_path / "portal.db", CASES[:2])  # the first has a stray write
     writes = StoreCaseWrites(store)
@@ -258,7 +258,7 @@ def test_the_store_lists_waiting_files_and_hands_back_their_content(tmp_path: Pa
 
 
 def test_the_store_directorys_names_are_cached_for_their_lifetime(tmp_path: Path) -> None:
-    from tests.portal.test_store_adapters import seeded_store
+    from tests.store.seeding import seeded_store
 
     store = seeded_store(tmp_path / "portal.db", CASES[:1])
     now = [0.0]
@@ -282,7 +282,7 @@ def test_the_store_directorys_names_are_cached_for_their_lifetime(tmp_path: Path
 
 
 def test_a_download_is_served_as_the_type_its_content_shows() -> None:
-    from portal_extensions.web.attachments import served_media_type
+    from portal_extensions.casework.attachments import served_media_type
 
     pdf = b"%PDF-1.7\n"
     assert served_media_type("scan", pdf, "application/pdf") == "application/pdf"

@@ -22,6 +22,7 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import CaseFacts
+from portal_extensions.casework.ports import AttachmentSource, PartySource
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.case_types import StoredCase
 from portal_extensions.store.case_writes import CheckedFile, PendingWrite
@@ -31,21 +32,18 @@ from portal_extensions.store.directory import (
     MemberChoice,
     ServiceContact,
 )
-from portal_extensions.web import (
+from portal_extensions.web import PortalSettings, create_app
+from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
+from tests.portal.fakes import (
     AccountBook,
+    MemoryAttachmentSource,
     MemoryAuditTrail,
     MemoryCaseRepository,
-    MemoryEnquiryOptions,
-    PortalSettings,
-    create_app,
-)
-from portal_extensions.web.ports import (
-    MemoryAttachmentSource,
     MemoryCaseWrites,
     MemoryDirectory,
-    PartySource,
+    MemoryEnquiryOptions,
+    MemorySessionRegistry,
 )
-from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -195,11 +193,13 @@ def build(
     reindex: bool = True,
     parties: PartySource | None = None,
     queued_files: bool = False,
+    crm_files: bool = True,
     **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
     authorization matrix compares every answer with the seeded cases' facts); `queued_files`
-    puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`."""
+    puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`; `crm_files=False`
+    leaves out the CRM's document store, as a portal without a CRM runs."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -220,6 +220,13 @@ def build(
             write = PendingWrite("attach", "queued", "u-uploader", NOW, key=QUEUED_FILE_ID[:-2])
             content = CheckedFile("queued.txt", "text/plain", letter(case.title))
             writes.queued_files[(case.portal_id, QUEUED_FILE_ID)] = (write, content)
+    attachments: AttachmentSource | None = (
+        MemoryAttachmentSource(
+            {(case.portal_id, DOCUMENT_ID): letter(case.title) for case in CASES}
+        )
+        if crm_files
+        else None
+    )
     app = create_app(
         settings,
         accounts=ACCOUNTS,
@@ -228,10 +235,10 @@ def build(
         enquiry_options=OPTIONS,
         directory=DIRECTORY,
         audit=audit,
+        health=lambda: (),
+        sessions=MemorySessionRegistry(),
         clock=lambda: NOW,
         parties=parties,
-        attachments=MemoryAttachmentSource(
-            {(case.portal_id, DOCUMENT_ID): letter(case.title) for case in CASES}
-        ),
+        attachments=attachments,
     )
     return Built(app, audit, repository)

@@ -142,20 +142,12 @@ def served_media_type(filename: str, content: bytes, claimed: str | None = None)
     return "application/octet-stream"
 
 
-def content_disposition(filename: str) -> str:
-    """An `attachment` header for a sanitised name (ASCII, no quotes to escape)."""
-    extension = filename.rsplit(".", 1)[-1].casefold() if "." in filename else "bin"
-    plain = safe_filename(filename, extension if extension.isalnum() else "bin")
-    return f'attachment; filename="{plain}"'
-
-
 __all__ = [
     "ALLOWED_MEDIA_TYPES",
     "ALLOWED_TYPES",
     "CheckedFile",
     "FileProblem",
     "check_file",
-    "content_disposition",
     "safe_filename",
     "served_media_type",
     "sniff",

@@ -1,7 +1,8 @@
-"""The other interfaces the web front needs from the rest of the portal: audit and health.
+"""In-memory stand-ins for the portal's ports (`portal_extensions.casework.ports`), for tests.
 
-Small protocols so the store (audit trail table) and the connector/outbox/sync (health) plug in
-without the web front importing them; in-memory versions serve the tests and the early demo.
+Production code never uses these: the store and the connector implement the ports. Each fake
+keeps the port's promises in the simplest way, and `MemoryCaseRepository` is the reference
+the store's viewer-filtered reads are checked against.
 """
 
 from __future__ import annotations
@@ -10,13 +11,33 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from mappings.model import Constituent, MemberCase
+from portal_extensions.access import (
+    AnyOf,
+    Viewer,
+    council_day,
+    holds,
+    visibility,
+    visibility_parts,
+)
+from portal_extensions.casework.lookup import resident_matches
+from portal_extensions.casework.ports import AuditTrail
+from portal_extensions.store.accounts import Account
 from portal_extensions.store.audit import Outcome, PortalAuditEvent
+from portal_extensions.store.case_types import (
+    WHOSE_REASONS,
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    StoredCase,
+    Whose,
+    in_bucket,
+    summarise,
+)
 from portal_extensions.store.case_writes import (
     SHOWN_TEXT_KINDS,
     CheckedFile,
@@ -24,45 +45,18 @@ from portal_extensions.store.case_writes import (
     QueuedFile,
     queued_file_id,
 )
-from portal_extensions.store.directory import (
-    Choice,
-    DirectoryNames,
-    MemberChoice,
-    ServiceContact,
-)
-from portal_extensions.store.health import HealthCheck
-
-
-class AuditTrail(Protocol):
-    def record(self, event: PortalAuditEvent) -> None: ...
+from portal_extensions.store.directory import Choice, DirectoryNames, MemberChoice, ServiceContact
+from portal_extensions.store.search import matches_visible, query_terms
 
 
 class MemoryAuditTrail:
-    """Keeps events in a list (tests and the demo before the store is wired)."""
+    """Keeps events in a list."""
 
     def __init__(self) -> None:
         self.events: list[PortalAuditEvent] = []
 
     def record(self, event: PortalAuditEvent) -> None:
         self.events.append(event)
-
-
-class HealthSource(Protocol):
-    def __call__(self) -> Sequence[HealthCheck]: ...
-
-
-class SessionRegistry(Protocol):
-    """Which signed-in sessions are live, so signing out ends a session on the server too.
-
-    A signed cookie alone stays valid until it expires, even after sign-out; the registry
-    makes a copied cookie worthless once its session is signed out.
-    """
-
-    def issue(self, user_id: str, lifetime_seconds: float) -> str: ...
-
-    def is_live(self, session_id: str, user_id: str) -> bool: ...
-
-    def revoke(self, session_id: str) -> None: ...
 
 
 class MemorySessionRegistry:
@@ -94,58 +88,8 @@ class MemorySessionRegistry:
             self._live.pop(session_id, None)
 
 
-class CaseWrites(Protocol):
-    """Changes to cases, queued for the CRM (the store's outbox).
-
-    An implementation writes the change and its audit event in one transaction; the web front
-    only audits refusals, so nothing is recorded twice.
-    """
-
-    def add_note(
-        self, portal_id: uuid.UUID, text: str, *, actor: str, on_behalf_of: str | None
-    ) -> str: ...
-
-    def attach(
-        self,
-        portal_id: uuid.UUID,
-        text: str,
-        files: Sequence[CheckedFile],
-        *,
-        actor: str,
-        on_behalf_of: str | None,
-    ) -> str:
-        """Queue a note carrying checked files (the outbox's `attach` write)."""
-        ...
-
-    def close(
-        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
-    ) -> str: ...
-
-    def reopen(
-        self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
-    ) -> str: ...
-
-    def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str: ...
-
-    def update_case(
-        self, case: MemberCase, *, change: str, actor: str, on_behalf_of: str | None
-    ) -> str:
-        """Put the changed case in the index *and* queue it for the CRM, in one transaction,
-        so the change (a withdrawal above all) takes effect on every route at once."""
-        ...
-
-    def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
-
-    def queued_file(
-        self, portal_id: uuid.UUID, file_id: str
-    ) -> tuple[PendingWrite, CheckedFile] | None:
-        """A file of a write on this case whose content is still in the outbox, with the write
-        (its `actor` is the uploader), or None. The caller checks who may download it."""
-        ...
-
-
 class MemoryCaseWrites:
-    """Queued writes in memory (tests and the demo before the store is wired)."""
+    """Queued writes in memory; `created`/`updated` let a test re-index what is written."""
 
     def __init__(
         self,
@@ -261,18 +205,6 @@ class MemoryCaseWrites:
         return self.queued_files.get((portal_id, file_id))
 
 
-class PartySearchUnavailable(Exception):
-    """The CRM could not be searched just now (the look-up then shows the index's answers)."""
-
-
-class PartySource(Protocol):
-    """People in the council's CRM, found by name, postcode or email (the connector, through a
-    party mapping; a fake in tests). Returns caseload `Constituent` records, never raw CRM ones;
-    raises `PartySearchUnavailable` when the CRM cannot answer."""
-
-    def find_people(self, text: str, *, limit: int) -> list[Constituent]: ...
-
-
 @dataclass
 class MemoryPartySource:
     people: list[Constituent]
@@ -292,29 +224,12 @@ class MemoryPartySource:
         return found[:limit]
 
 
-class AttachmentSource(Protocol):
-    """The content of a file stored with a case (the CRM's document store, through the
-    connector). The caller has already checked the viewer may see the note it belongs to."""
-
-    def fetch(self, case: MemberCase, document_id: str) -> bytes | None: ...
-
-
 @dataclass
 class MemoryAttachmentSource:
     files: dict[tuple[uuid.UUID, str], bytes]
 
     def fetch(self, case: MemberCase, document_id: str) -> bytes | None:
         return self.files.get((case.portal_id, document_id))
-
-
-class EnquiryOptions(Protocol):
-    """The drop-downs of the new enquiry form, from the CRM's code book and the directory."""
-
-    def categories(self) -> list[Choice]: ...
-
-    def services(self) -> list[Choice]: ...
-
-    def members(self) -> list[MemberChoice]: ...
 
 
 @dataclass
@@ -331,14 +246,6 @@ class MemoryEnquiryOptions:
 
     def members(self) -> list[MemberChoice]:
         return list(self.member_choices)
-
-
-class DirectorySource(Protocol):
-    def service_contacts(self) -> list[ServiceContact]: ...
-
-    def names(self) -> DirectoryNames:
-        """Every name of the directory, from a small cache: called once per page or call."""
-        ...
 
 
 @dataclass
@@ -360,3 +267,112 @@ class MemoryDirectory:
             services={**self.known.services, **services},
             categories=self.known.categories,
         )
+
+
+class MemoryCaseRepository:
+    """Cases held in memory, filtered by the access policy's Python form."""
+
+    def __init__(self, cases: Iterable[StoredCase] = ()) -> None:
+        self._cases: dict[uuid.UUID, StoredCase] = {}
+        for stored in cases:
+            self.put(stored)
+
+    def put(self, stored: StoredCase) -> None:
+        self._cases[stored.case.portal_id] = stored
+
+    def get(self, portal_id: uuid.UUID) -> StoredCase | None:
+        return self._cases.get(portal_id)
+
+    def list_visible(
+        self,
+        viewer: Viewer,
+        now: datetime,
+        bucket: Bucket,
+        *,
+        limit: int,
+        offset: int = 0,
+        recently_closed_days: int = 30,
+        ward_id: str | None = None,
+        whose: Whose = Whose.ALL,
+        also_count: Collection[Whose] = (),
+    ) -> CaseListing:
+        today = council_day(now)
+
+        def visible_of(chosen: Whose) -> list[StoredCase]:
+            reasons = WHOSE_REASONS[chosen]
+            rule = (
+                visibility(viewer, now)
+                if reasons is None
+                else AnyOf(visibility_parts(viewer, now, reasons=reasons))
+            )
+            return [
+                stored
+                for stored in self._cases.values()
+                if holds(rule, stored.facts) and ward_id in (None, stored.case.ward_id)
+            ]
+
+        def counts_of(cases: list[StoredCase]) -> dict[Bucket, int]:
+            return {
+                each: sum(in_bucket(s.case, each, today, recently_closed_days) for s in cases)
+                for each in Bucket
+            }
+
+        visible = visible_of(whose)
+        chosen = sorted(
+            (s for s in visible if in_bucket(s.case, bucket, today, recently_closed_days)),
+            key=lambda s: (s.case.received_at, str(s.case.portal_id)),
+            reverse=True,
+        )
+        page = [summarise(s) for s in chosen[offset : offset + limit]]
+        return CaseListing(
+            rows=page,
+            counts=counts_of(visible),
+            total=len(chosen),
+            other_counts={other: counts_of(visible_of(other)) for other in also_count},
+        )
+
+    def find_by_constituent(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[StoredCase]:
+        rule = visibility(viewer, now)
+        hits = [
+            stored
+            for stored in self._cases.values()
+            if holds(rule, stored.facts)
+            and resident_matches(stored.case.constituent, stored.case, text)
+        ]
+        hits.sort(key=lambda s: (s.case.received_at, str(s.case.portal_id)), reverse=True)
+        return hits[:limit]
+
+    def search_visible(
+        self, viewer: Viewer, now: datetime, text: str, *, limit: int
+    ) -> list[CaseSummary]:
+        terms = query_terms(text)
+        rule = visibility(viewer, now)
+        hits = [
+            stored
+            for stored in self._cases.values()
+            if holds(rule, stored.facts) and matches_visible(viewer, stored, terms, now)
+        ]
+        hits.sort(key=lambda s: (s.case.received_at, str(s.case.portal_id)), reverse=True)
+        return [summarise(s) for s in hits[:limit]]
+
+
+class AccountBook:
+    """Accounts held in memory."""
+
+    def __init__(self, accounts: Iterable[Account] = ()) -> None:
+        self._by_name: dict[str, Account] = {}
+        self._by_id: dict[str, Account] = {}
+        for account in accounts:
+            self.add(account)
+
+    def add(self, account: Account) -> None:
+        self._by_name[account.username.casefold()] = account
+        self._by_id[account.viewer.user_id] = account
+
+    def by_username(self, username: str) -> Account | None:
+        return self._by_name.get(username.casefold())
+
+    def by_user_id(self, user_id: str) -> Account | None:
+        return self._by_id.get(user_id)

@@ -1,13 +1,15 @@
 """The constituent's choices on a case: whom it is shared with, and their authority.
 
-One path for the case page and the JSON API. A change becomes a new `MemberCase`, which the
-caller hands to `CaseWrites.update_case`: the index and the outbox change in one transaction, so
-a withdrawal ends every colleague's and service's view at once (the access policy reads the
-index). Who may change these is the access policy's `Action.MANAGE_CONSENT`.
+One path for the case page and the JSON API. A change becomes a new `MemberCase`, written
+through `CaseWrites.update_case`: the index and the outbox change in one transaction, so a
+withdrawal ends every colleague's and service's view at once (the access policy reads the
+index). Who may change these is the access policy's `Action.MANAGE_CONSENT`, checked when the
+case is opened (`cases.open_case`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -17,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mappings.model import Authority, MemberCase, Sharing, SharingLevel
 from portal_extensions.access import Viewer, council_day
+from portal_extensions.casework.cases import VisibleCase
+from portal_extensions.casework.ports import CaseWrites, EnquiryOptions
+from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
 from portal_extensions.store.directory import MemberChoice
 
 
@@ -49,20 +54,6 @@ class ConsentChange:
     conflict: str | None = None  # the change makes no sense in the case's state (409)
 
 
-def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]:
-    """A date from the three boxes of a GOV.UK date input: (date, None), (None, None) when all
-    are empty, or (None, message) when it is not a real date."""
-    parts = [day.strip(), month.strip(), year.strip()]
-    if not any(parts):
-        return None, None
-    if not all(part.isdigit() for part in parts):
-        return None, "The end date must be a real date, like 27 3 2027"
-    try:
-        return date(int(parts[2]), int(parts[1]), int(parts[0])), None
-    except ValueError:
-        return None, "The end date must be a real date, like 27 3 2027"
-
-
 def sharing_problems(
     level: SharingLevel | None,
     colleague_id: str,
@@ -85,7 +76,7 @@ def sharing_problems(
     return errors
 
 
-def change_sharing(
+def sharing_change(
     case: MemberCase,
     form: SharingForm,
     members: dict[str, MemberChoice],
@@ -117,7 +108,7 @@ def change_sharing(
     return ConsentChange(case.model_copy(update={"sharing": sharing}), {})
 
 
-def change_authority(
+def authority_change(
     case: MemberCase, form: AuthorityForm, viewer: Viewer, now: datetime
 ) -> ConsentChange:
     """Withdraw the constituent's authority (at once), or record it anew."""
@@ -142,13 +133,68 @@ def change_authority(
     return ConsentChange(case.model_copy(update={"authority": recorded}), {})
 
 
+def change_sharing(
+    visible: VisibleCase,
+    form: SharingForm,
+    *,
+    viewer: Viewer,
+    options: EnquiryOptions,
+    writes: CaseWrites,
+    now: datetime,
+    input_errors: Mapping[str, str] | None = None,
+) -> ChangeResult:
+    """Share an opened case (`Action.MANAGE_CONSENT`) as the form says, and queue the change.
+
+    `input_errors` are problems the caller found in the raw input before it could fill the
+    form (a date typed in three boxes that is not a date); they are reported with the rest,
+    and the case is not changed.
+    """
+    members = {member.id: member for member in options.members()}
+    change = sharing_change(visible.stored.case, form, members, now)
+    if change.conflict:
+        return Conflict(change.conflict)
+    errors = {**change.errors, **(input_errors or {})}
+    if errors or change.case is None:
+        return Invalid(errors)
+    key = writes.update_case(
+        change.case,
+        change="change_sharing",
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return Queued(change.case.portal_id, key)
+
+
+def change_authority(
+    visible: VisibleCase,
+    form: AuthorityForm,
+    *,
+    viewer: Viewer,
+    writes: CaseWrites,
+    now: datetime,
+) -> Queued | Conflict:
+    """Withdraw the constituent's authority on an opened case (`Action.MANAGE_CONSENT`), at
+    once on every route, or record it anew; queued for the CRM."""
+    change = authority_change(visible.stored.case, form, viewer, now)
+    if change.conflict or change.case is None:
+        return Conflict(change.conflict or "Nothing to change")
+    key = writes.update_case(
+        change.case,
+        change=f"{form.decision.value}_authority",
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return Queued(change.case.portal_id, key)
+
+
 __all__ = [
     "AuthorityDecision",
     "AuthorityForm",
     "ConsentChange",
     "SharingForm",
+    "authority_change",
     "change_authority",
     "change_sharing",
-    "parse_day",
+    "sharing_change",
     "sharing_problems",
 ]

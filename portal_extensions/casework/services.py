@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from mappings.model import CaseStatus, MemberCase, ServiceRequest
-from portal_extensions.access import council_day
+from portal_extensions.access import Viewer, council_day
+from portal_extensions.casework.cases import VisibleCase
+from portal_extensions.casework.ports import CaseWrites
+from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
+from portal_extensions.casework.working_days import Nation, add_working_days
 from portal_extensions.store.directory import ServiceContact
-from portal_extensions.web.working_days import Nation, add_working_days
 
 
 @dataclass
@@ -26,7 +29,7 @@ class ServiceChange:
     response_due: date | None = None
 
 
-def send_to_service(
+def service_change(
     case: MemberCase,
     service_id: str,
     contacts: list[ServiceContact],
@@ -57,4 +60,30 @@ def send_to_service(
     return ServiceChange(MemberCase.model_validate(changed.model_dump()), {}, response_due=due)
 
 
-__all__ = ["ServiceChange", "send_to_service"]
+def send_to_service(
+    visible: VisibleCase,
+    service_id: str,
+    *,
+    viewer: Viewer,
+    contacts: list[ServiceContact],
+    writes: CaseWrites,
+    now: datetime,
+    nation: Nation,
+) -> ChangeResult:
+    """Send an opened case (`cases.open_case` with `Action.SEND_TO_SERVICE`) to a service and
+    queue the change; `Queued.response_due` says when the reply is due."""
+    change = service_change(visible.stored.case, service_id, contacts, now, nation)
+    if change.conflict:
+        return Conflict(change.conflict)
+    if change.errors or change.case is None or change.response_due is None:
+        return Invalid(change.errors)
+    key = writes.update_case(
+        change.case,
+        change="send_to_service",
+        actor=viewer.user_id,
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return Queued(change.case.portal_id, key, response_due=change.response_due)
+
+
+__all__ = ["ServiceChange", "send_to_service", "service_change"]

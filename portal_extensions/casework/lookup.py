@@ -15,15 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fastapi import Request
-
 from mappings.model import COUNCIL_ZONE, CaseStatus, Constituent, MemberCase
-from portal_extensions.access import visible_fields
+from portal_extensions.access import Viewer, visible_fields
+from portal_extensions.casework.auditing import record
+from portal_extensions.casework.ports import (
+    AuditTrail,
+    CaseRepository,
+    PartySearchUnavailable,
+    PartySource,
+)
+from portal_extensions.casework.wording import council_date
 from portal_extensions.store.audit import Outcome
-from portal_extensions.web.app import portal_of
-from portal_extensions.web.casework import signed_in
-from portal_extensions.web.ports import PartySearchUnavailable
-from portal_extensions.web.rendering import council_date
 
 LOOKUP_LIMIT = 20
 MIN_LOOKUP_LENGTH = 2
@@ -121,19 +123,26 @@ def _prefill(constituent: Constituent) -> dict[str, str]:
 class LookupResult:
     matches: list[ResidentMatch]
     crm_unavailable: bool = False  # a CRM is configured but could not be searched
+    crm_connected: bool = True  # False: no CRM is configured, only the index was searched
 
 
-def find_residents(request: Request, text: str) -> LookupResult:
+def find_residents(
+    viewer: Viewer,
+    text: str,
+    *,
+    cases: CaseRepository,
+    parties: PartySource | None,
+    audit: AuditTrail,
+    now: datetime,
+) -> LookupResult:
     """People matching `text` in the index (with the enquiries the viewer may see) and in the
-    CRM. Audited as a look-up, without the words (they name a resident)."""
-    portal = portal_of(request)
-    viewer = signed_in(request)
-    now: datetime = portal.clock()
+    CRM (`parties`; None when no CRM is configured). Audited as a look-up, without the words
+    (they name a resident)."""
     text = text.strip()[:200]
     found: dict[str, ResidentMatch] = {}
     crm_unavailable = False
     if len(normalise(text)) >= MIN_LOOKUP_LENGTH:
-        for stored in portal.cases.find_by_constituent(viewer, now, text, limit=LOOKUP_LIMIT * 3):
+        for stored in cases.find_by_constituent(viewer, now, text, limit=LOOKUP_LIMIT * 3):
             case = stored.case
             allowed = visible_fields(viewer, stored.facts, now)
             if not {"constituent", "authority", "sharing"} <= allowed:
@@ -169,9 +178,9 @@ def find_residents(request: Request, text: str) -> LookupResult:
                 match.prefill["sharing"] = case.sharing.level.value
                 if authority.explicit_consent:
                     match.prefill["explicit_consent"] = "1"
-        if portal.parties is not None and len(found) < LOOKUP_LIMIT:
+        if parties is not None and len(found) < LOOKUP_LIMIT:
             try:
-                people = portal.parties.find_people(text, limit=LOOKUP_LIMIT)
+                people = parties.find_people(text, limit=LOOKUP_LIMIT)
             except PartySearchUnavailable:
                 crm_unavailable = True
                 people = []
@@ -182,8 +191,8 @@ def find_residents(request: Request, text: str) -> LookupResult:
                 found[key] = ResidentMatch(person, "Council CRM", prefill=_prefill(person))
                 if len(found) >= LOOKUP_LIMIT:
                     break
-        portal.record(request, "constituent_lookup", Outcome.ALLOWED, subject_type="search")
-    return LookupResult(list(found.values()), crm_unavailable)
+        record(audit, viewer, now, "constituent_lookup", Outcome.ALLOWED, subject_type="search")
+    return LookupResult(list(found.values()), crm_unavailable, crm_connected=parties is not None)
 
 
 __all__ = [

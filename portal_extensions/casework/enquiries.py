@@ -9,6 +9,7 @@ words a councillor can act on, and the form comes back with everything typed kep
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, TypeVar
@@ -27,8 +28,9 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import Role, Viewer, council_day, may_create_case_for
-from portal_extensions.web.consent import sharing_problems
-from portal_extensions.web.ports import EnquiryOptions
+from portal_extensions.casework.consent import sharing_problems
+from portal_extensions.casework.ports import CaseWrites, EnquiryOptions
+from portal_extensions.casework.results import Invalid, Queued
 
 CHANNEL_TEXT = {
     Channel.SURGERY: "At a surgery",
@@ -181,6 +183,34 @@ def build_case(
     return EnquiryResult(case, {})
 
 
+def record_enquiry(
+    form: EnquiryForm,
+    *,
+    viewer: Viewer,
+    options: EnquiryOptions,
+    writes: CaseWrites,
+    now: datetime,
+    input_errors: Mapping[str, str] | None = None,
+) -> Queued | Invalid:
+    """Check the enquiry and queue the new case for the CRM (and the index, as queued).
+
+    `input_errors` are problems the caller found in the raw input before it could fill the
+    form (a date typed in three boxes that is not a date); they are reported with the rest.
+    Staff recording for a member act on that member's behalf.
+    """
+    result = build_case(form, viewer, options, now)
+    errors = {**result.errors, **(input_errors or {})}
+    if errors or result.case is None:
+        return Invalid(errors)
+    case = result.case
+    key = writes.create_case(
+        case,
+        actor=viewer.user_id,
+        on_behalf_of=None if viewer.member_id == case.member_id else case.member_id,
+    )
+    return Queued(case.portal_id, key)
+
+
 E = TypeVar("E", Channel, SharingLevel)
 
 
@@ -219,3 +249,13 @@ def _plain(field: str, message: str) -> str:
     if field == "postcode":
         return "Enter a real postcode, like AB1 2CD"
     return message[0].upper() + message[1:] if message else "Check this answer"
+
+
+__all__ = [
+    "CHANNEL_TEXT",
+    "SHARING_TEXT",
+    "EnquiryForm",
+    "EnquiryResult",
+    "build_case",
+    "record_enquiry",
+]
