@@ -97,6 +97,18 @@ class RoundReport:
         return self.dispatched > 0
 
 
+def locked_sync(store: Store, syncer: Syncer, *, full: bool = False) -> SyncReport | None:
+    """Run a sync while holding the store's sync lock; None if another process holds it.
+
+    The worker syncs through this, and so should any other sync of the same store (`caseload
+    sync`, a weekly `caseload sync --full`), so two never read the CRM into one index at once.
+    """
+    with StoreLock(store, SYNC_LOCK).attempt() as held:
+        if not held:
+            return None
+        return syncer.run(full=full)
+
+
 def describe(exc: BaseException) -> str:
     """A failure in words fit for the log: the connector's and the store's errors are written
     to hold no personal data; any other error is named by type only, since its message may
@@ -178,10 +190,7 @@ class Worker:
         syncing the same index). A failure is recorded in `sync_state` by the syncer and raised.
         """
         self._last_sync = self.clock()
-        with self.sync_lock.attempt() as held:
-            if not held:
-                return None
-            report = self.syncer.run(full=False)
+        report = locked_sync(self.store, self.syncer)
         # Measured from the end of the sync, so a slow sync is not followed by another at once.
         self._last_sync = self.clock()
         return report
@@ -320,4 +329,5 @@ __all__ = [
     "Worker",
     "WorkerRuntime",
     "describe",
+    "locked_sync",
 ]

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal_extensions.jobs.locks import StoreLock
-from portal_extensions.jobs.worker import MAX_PENDING_REFRESHES, Worker
+from portal_extensions.jobs.worker import MAX_PENDING_REFRESHES, Worker, locked_sync
 from portal_extensions.store.audit import events_for
 from portal_extensions.store.database import Store
 from portal_extensions.store.outbox import OutboxState, entries_for_case, queue_note
@@ -252,3 +252,19 @@ def test_a_worker_skips_its_sync_while_another_holds_the_store_sync_lock(
 def test_intervals_must_be_positive(runtime: JobsRuntime) -> None:
     with pytest.raises(ValueError, match="positive"):
         Worker(runtime, sync_interval=timedelta(0), dispatch_interval=HOUR)
+
+
+def test_a_command_line_sync_through_locked_sync_never_runs_beside_the_worker(
+    runtime: JobsRuntime,
+) -> None:
+    syncer = runtime.syncer()
+    other = Store.open(str(runtime.store.engine.url))
+    try:
+        with StoreLock(other, "sync").attempt() as held:
+            assert held
+            assert locked_sync(runtime.store, syncer, full=True) is None
+        assert _synced(runtime.store) is False  # it did not start at all
+        report = locked_sync(runtime.store, syncer, full=True)
+    finally:
+        other.close()
+    assert report is not None and report.full and report.fetched == 30
