@@ -9,7 +9,7 @@ case events Lagan pushes. Importing the package registers the kind `lagan` with
 
 from connector.factory import register
 from connector.lagan.auth import LaganAuth
-from connector.lagan.client import KIND, LaganClient
+from connector.lagan.client import LaganClient
 from connector.lagan.contract import (
     PACKAGED_WSDL,
     PACKAGED_WSDL_SHA256,
@@ -18,7 +18,7 @@ from connector.lagan.contract import (
     zeep_to_raw,
 )
 from connector.lagan.events import EVENT_NS, parse_case_event
-from connector.lagan.faults import fault_error
+from connector.lagan.faults import KIND, fault_error
 from connector.lagan.notes import note_marker, strip_note_markers
 
 register(

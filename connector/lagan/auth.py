@@ -22,7 +22,7 @@ from connector.lagan.envelope import (
     element,
 )
 from connector.lagan.envelope import envelope as soap_envelope
-from connector.lagan.faults import checked_root
+from connector.lagan.faults import KIND, checked_root
 from connector.lagan.xmlraw import SOAP_ENV
 from connector.resilience import map_transport_error
 from connector.settings import CRMSettings
@@ -122,11 +122,11 @@ class LaganAuth:
                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": AUTH_SOAP_ACTION},
             )
         except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
+            raise map_transport_error(exc, crm=KIND, operation=operation) from None
         root = checked_root(resp, operation, self.max_text)
         found = root.find(f".//{{{WSSE}}}BinarySecurityToken")
         if found is None or not (found.text or "").strip():
-            raise CRMAuthError("FLAuth gave no security token", crm="lagan", operation=operation)
+            raise CRMAuthError("FLAuth gave no security token", crm=KIND, operation=operation)
         return (found.text or "").strip()
 
 

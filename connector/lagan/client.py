@@ -52,7 +52,7 @@ from connector.lagan.contract import (
 )
 from connector.lagan.envelope import FL, SOAP_ACTION, element, iso
 from connector.lagan.envelope import envelope as soap_envelope
-from connector.lagan.faults import LaganAuthExpired, fault_error, status_error, zeep_fault
+from connector.lagan.faults import KIND, LaganAuthExpired, fault_error, status_error, zeep_fault
 from connector.lagan.notes import note_marker, strip_note_markers
 from connector.lagan.xmlraw import (
     Shape,
@@ -68,9 +68,6 @@ from connector.transport import GuardedSession
 
 log = logging.getLogger("connector.lagan")
 T = TypeVar("T")
-
-#: The CRM kind of this client, as registered in `connector.factory`.
-KIND = "lagan"
 CASE_OPTIONS = ("all",)
 INITIAL_WINDOW = timedelta(days=1)
 MIN_WINDOW = timedelta(seconds=1)
@@ -88,7 +85,7 @@ class LaganClient:
         resolver: Callable[[str], Iterable[str]] | None = None,
     ) -> None:
         self.settings = settings
-        self.allowlist = HostAllowlist(settings.allowed_hosts, crm="lagan", resolver=resolver)
+        self.allowlist = HostAllowlist(settings.allowed_hosts, crm=KIND, resolver=resolver)
         # Refuse a foreign endpoint before anything else is built.
         self.allowlist.check_url(settings.endpoint, operation="configure")
         self.session = GuardedSession(
@@ -121,14 +118,14 @@ class LaganClient:
         except zeep.exceptions.ExternalReferenceForbidden:
             raise ResidencyViolation(
                 "the WSDL imports a document from another host; refused",
-                crm="lagan",
+                crm=KIND,
                 operation="wsdl",
                 advice="Use a WSDL whose imports are all inlined or packaged beside it.",
             ) from None
         except Exception as exc:
             raise CRMContractError(
                 f"the WSDL could not be loaded ({type(exc).__name__})",
-                crm="lagan",
+                crm=KIND,
                 operation="wsdl",
             ) from None
         self.service = self.zeep.create_service(BINDING, settings.endpoint)
@@ -168,7 +165,7 @@ class LaganClient:
         except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden):
             raise CRMContractError(
                 "the CRM's answer contains a DTD or entities; refused",
-                crm="lagan",
+                crm=KIND,
                 operation=operation,
             ) from None
         except (
@@ -177,17 +174,17 @@ class LaganClient:
             zeep.exceptions.XMLParseError,
         ):
             raise CRMContractError(
-                "the CRM's answer is not well-formed XML", crm="lagan", operation=operation
+                "the CRM's answer is not well-formed XML", crm=KIND, operation=operation
             ) from None
         except zeep.exceptions.TransportError as exc:
             raise CRMContractError(
-                "unexpected HTTP status", crm="lagan", operation=operation, status=exc.status_code
+                "unexpected HTTP status", crm=KIND, operation=operation, status=exc.status_code
             ) from None
         except (zeep.exceptions.ValidationError, TypeError, ValueError) as exc:
             raise CRMRejected(
                 f"the request does not fit the WSDL ({type(exc).__name__}: "
                 f"{str(exc).split(':')[0][:80]})",
-                crm="lagan",
+                crm=KIND,
                 operation=operation,
                 advice="Check the mapping profile's outbound fields against the WSDL.",
             ) from None
@@ -196,7 +193,7 @@ class LaganClient:
                 exc.operation = operation
             raise
         except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
+            raise map_transport_error(exc, crm=KIND, operation=operation) from None
 
     def _raw_post(self, operation: str, body: etree._Element) -> requests.Response:
         request = soap_envelope(body, self.auth.security())
@@ -208,7 +205,7 @@ class LaganClient:
                 stream=True,
             )
         except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
+            raise map_transport_error(exc, crm=KIND, operation=operation) from None
         err = status_error(resp, operation)
         if err is not None:
             resp.close()
@@ -227,7 +224,7 @@ class LaganClient:
         except SoapFaultSeen as seen:
             raise fault_error(seen.fault, operation) from None
         except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
+            raise map_transport_error(exc, crm=KIND, operation=operation) from None
         finally:
             resp.close()
 
@@ -328,7 +325,7 @@ class LaganClient:
             idempotent=True,
         )
         if not cases:
-            raise CRMNotFound(f"case {ref} not found", crm="lagan", operation="retrieveCaseDetails")
+            raise CRMNotFound(f"case {ref} not found", crm=KIND, operation="retrieveCaseDetails")
         raw = strip_note_markers(element_to_raw(cases[0], self.case_shape, self.max_text))
         return raw if isinstance(raw, dict) else {}
 
@@ -357,7 +354,7 @@ class LaganClient:
         if len(refs) > 1:
             raise CRMConflict(
                 f"{len(refs)} cases carry the same portal key",
-                crm="lagan",
+                crm=KIND,
                 operation="searchForCases",
                 advice="Merge the duplicate cases in the CRM; the portal key must be unique.",
             )
@@ -372,9 +369,9 @@ class LaganClient:
         def attempt() -> CaseRef:
             existing = self.find_case_by_key(idempotency_key)
             if existing is not None:
-                return CaseRef(crm="lagan", reference=existing, created=False)
+                return CaseRef(crm=KIND, reference=existing, created=False)
             ref = self._zeep("createCase", **data)
-            return CaseRef(crm="lagan", reference=str(ref), created=True)
+            return CaseRef(crm=KIND, reference=str(ref), created=True)
 
         # Safe to retry on any retryable error (timeouts included): every attempt looks first.
         return self._call("createCase", attempt, idempotent=True)
@@ -426,7 +423,7 @@ class LaganClient:
         """
         if not ref.isdigit():
             raise CRMNotFound(
-                f"{ref!r} is not a Lagan case reference", crm="lagan", operation="createNotes"
+                f"{ref!r} is not a Lagan case reference", crm=KIND, operation="createNotes"
             )
         marker = note_marker(idempotency_key)
         stamped = f"{text}\n\n{marker}"
@@ -484,7 +481,7 @@ class LaganClient:
             content = base64.b64decode(doc["Document"] or "", validate=True)
         except (ValueError, TypeError):
             raise CRMContractError(
-                "document body is not base64", crm="lagan", operation="getDocumentFromRepository"
+                "document body is not base64", crm=KIND, operation="getDocumentFromRepository"
             ) from None
         return Attachment(
             name=doc["DocumentName"] or reference, content=content, reference=reference
@@ -512,7 +509,7 @@ class LaganClient:
         given = {k: v for k, v in criteria.items() if v}
         if not given:
             raise CRMRejected(
-                "give at least one search criterion", crm="lagan", operation="searchForParty"
+                "give at least one search criterion", crm=KIND, operation="searchForParty"
             )
         result = self._call(
             "searchForParty",
@@ -551,7 +548,7 @@ class LaganClient:
         )
         raw = zeep_to_raw(result, self.zeep.get_element(f"{{{FL}}}FWTIndividual").type)
         if not isinstance(raw, dict):
-            raise CRMNotFound(f"party {ref} not found", crm="lagan", operation="retrieveIndividual")
+            raise CRMNotFound(f"party {ref} not found", crm=KIND, operation="retrieveIndividual")
         return raw
 
     def create_party(self, payload: RawPayload) -> PartyRef:
@@ -559,7 +556,7 @@ class LaganClient:
             "createIndividual", lambda: self._zeep("createIndividual", **payload), idempotent=False
         )
         return PartyRef(
-            crm="lagan", reference=str(result["ObjectReference"]), kind=str(result["ObjectType"])
+            crm=KIND, reference=str(result["ObjectReference"]), kind=str(result["ObjectType"])
         )
 
     def code_book(self) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import zeep
 from lxml import etree
 
 from connector.errors import CRMContractError
-from connector.lagan.faults import status_error
+from connector.lagan.faults import KIND, status_error
 from connector.resilience import map_transport_error
 from connector.settings import CRMSettings
 from connector.transport import GuardedTransport
@@ -39,7 +39,7 @@ class GuardedZeepTransport(GuardedTransport):
                 address, message, headers
             )
         except requests.RequestException as exc:
-            raise map_transport_error(exc, crm="lagan", operation=operation) from None
+            raise map_transport_error(exc, crm=KIND, operation=operation) from None
         err = status_error(resp, operation)
         if err is not None:
             raise err
@@ -70,7 +70,7 @@ def load_pinned_wsdl(path: Path, expected_sha256: str) -> bytes:
         raise CRMContractError(
             f"WSDL {path.name} has SHA-256 {digest[:12]}..., not the pinned "
             f"{expected_sha256[:12]}...",
-            crm="lagan",
+            crm=KIND,
             operation="wsdl",
             advice="Set crm.wsdl_sha256 to the hash of the WSDL you have reviewed.",
         )

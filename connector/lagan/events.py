@@ -14,7 +14,7 @@ import re
 from lxml import etree
 
 from connector.base import CaseEvent
-from connector.lagan.client import KIND
+from connector.lagan.faults import KIND
 from connector.lagan.xmlraw import hardened_parser
 
 EVENT_NS = "http://www.kana.com/lagan/schemas/casemanagement"

@@ -23,6 +23,9 @@ from connector.errors import (
 from connector.lagan.xmlraw import SOAP_ENV, fault_to_dict, local, parse_document
 from connector.resilience import error_for_status
 
+#: The CRM kind Lagan registers (`connector.factory`), and names itself by in every error.
+KIND = "lagan"
+
 # FWTException ErrorCode -> error class (Lagan codes as used by the sandbox and seen in councils).
 FAULT_CODES: dict[int, type[CRMError]] = {
     1000: CRMRejected,
@@ -49,12 +52,12 @@ def fault_error(fault: dict[str, Any], operation: str) -> CRMError:
     message = fault.get("ErrorMessage") or fault.get("faultstring") or "SOAP fault"
     message = message[:200]
     if code in TOKEN_EXPIRED:
-        return LaganAuthExpired(message, crm="lagan", operation=operation, crm_code=str(code))
+        return LaganAuthExpired(message, crm=KIND, operation=operation, crm_code=str(code))
     cls = FAULT_CODES.get(code) if code is not None else None
     if cls is None:
         faultcode = str(fault.get("faultcode", ""))
         cls = CRMRejected if faultcode.endswith("Client") else CRMContractError
-    return cls(message, crm="lagan", operation=operation, crm_code=str(code) if code else None)
+    return cls(message, crm=KIND, operation=operation, crm_code=str(code) if code else None)
 
 
 def status_error(resp: requests.Response, operation: str) -> CRMError | None:
@@ -62,7 +65,7 @@ def status_error(resp: requests.Response, operation: str) -> CRMError | None:
     request_id = resp.headers.get("X-Request-Id")
     err = error_for_status(
         resp.status_code,
-        crm="lagan",
+        crm=KIND,
         operation=operation,
         retry_after=resp.headers.get("Retry-After"),
         request_id=request_id,
@@ -72,7 +75,7 @@ def status_error(resp: requests.Response, operation: str) -> CRMError | None:
     if resp.status_code in (401, 403):
         return CRMAuthError(
             "the CRM refused the credentials",
-            crm="lagan",
+            crm=KIND,
             operation=operation,
             status=resp.status_code,
             request_id=request_id,
@@ -91,7 +94,7 @@ def checked_root(resp: requests.Response, operation: str, max_text: int) -> etre
         raise fault_error(fault_to_dict(fault, max_text), operation)
     if resp.status_code != 200:
         raise CRMContractError(
-            "unexpected HTTP status", crm="lagan", operation=operation, status=resp.status_code
+            "unexpected HTTP status", crm=KIND, operation=operation, status=resp.status_code
         )
     return root
 
@@ -112,6 +115,7 @@ def zeep_fault(fault: zeep.exceptions.Fault) -> dict[str, Any]:
 
 __all__ = [
     "FAULT_CODES",
+    "KIND",
     "TOKEN_EXPIRED",
     "LaganAuthExpired",
     "checked_root",

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from connector.errors import CRMRejected
+from connector.lagan.faults import KIND
 
 _NOTE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _MARKER_LINE = re.compile(r"\n\n\[caseload:[A-Za-z0-9_.:-]{1,100}\]\s*\Z")
@@ -20,7 +21,7 @@ def note_marker(key: str) -> str:
     if not _NOTE_KEY.fullmatch(key):
         raise CRMRejected(
             "a note's idempotency key must be 1-100 letters, digits, '-', '_', '.' or ':'",
-            crm="lagan",
+            crm=KIND,
             operation="createNotes",
             advice="Pass the outbox entry's idempotency key (a UUID).",
         )
