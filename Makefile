@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed
 ASSETS   := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench browser clean
+.PHONY: demo test lint typecheck pytest bench browser dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # govuk-frontend (pinned to the release govuk-frontend-jinja targets) and axe-core, from the npm
-# registry, served by the portal itself: no CDN.
+# registry, served by the portal itself: no CDN. Building the wheel (`make dist`, and the wheel
+# test in `make test`) copies govuk-frontend's served files from here into the package.
 $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(ASSETS)
@@ -41,9 +42,13 @@ test: $(STAMP) $(ASSETS) browser
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
+## dist: build the sdist and the wheel into dist/ (the wheel carries govuk-frontend's files)
+dist: $(STAMP) $(ASSETS)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 ## bench: run the benchmarks (long; not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
