@@ -19,7 +19,7 @@ import logging
 from pydantic import BaseModel
 
 from connector.errors import CRMError
-from connector.factory import case_event_parser
+from connector.factory import UnknownCRMKind, case_event_parser
 from portal_extensions.store.audit import record_event
 from portal_extensions.sync import Syncer
 
@@ -61,7 +61,10 @@ def handle_case_event(
     ):
         return EventResponse(status=401, message="missing or wrong event secret")
     kind = syncer.client.kind
-    parse = case_event_parser(kind)
+    try:
+        parse = case_event_parser(kind)
+    except UnknownCRMKind:
+        parse = None
     if parse is None:
         return EventResponse(
             status=404, message=f"the {kind} connector reads no pushed case events"

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from connector.sandbox.push import event_xml
 from mappings import load_profile
 from portal_extensions.events import handle_case_event
-from portal_extensions.store import Store, count_cases, get_case, index_hash
+from portal_extensions.store import Store, count_cases, index_hash
 from portal_extensions.store.schema import cases
 from portal_extensions.sync import Syncer
 from tests.store.fakes import FakeCRM, FakeMapping
+from tests.store.index_lookup import get_case
 from tests.store.sandbox_helpers import lagan_client
 
 LAGAN = load_profile("lagan")
@@ -117,6 +118,27 @@ def test_case_event_refuses_entity_declarations(store: Store) -> None:
     result = handle_case_event(hostile, "k", expected_secret="k", syncer=syncer)
     assert result.status == 400 and "DTD" in result.message
     assert crm.calls == []  # refused before the CRM was asked anything
+
+
+@pytest.mark.parametrize("kind", ["dynamics365", "salesforce"])
+def test_case_events_for_a_crm_without_an_event_reader_are_not_found(
+    store: Store, kind: str
+) -> None:
+    crm = FakeCRM()
+    crm.kind = kind
+    syncer = Syncer(store, crm, FakeMapping())  # type: ignore[arg-type]
+    body = _lagan_event("101000000004")
+    result = handle_case_event(body, "k", expected_secret="k", syncer=syncer)
+    assert (result.status, result.crm_reference) == (404, None)
+    assert kind in result.message
+    assert crm.calls == []
+
+
+def _lagan_event(reference: str) -> bytes:
+    return (
+        b'<PopulatedUpdateCaseEvent xmlns="http://www.kana.com/lagan/schemas/casemanagement">'
+        b"<CaseReference>" + reference.encode() + b"</CaseReference></PopulatedUpdateCaseEvent>"
+    )
 
 
 @pytest.mark.sandbox_crm(cases=120, seed=4)
