@@ -1,28 +1,24 @@
 """`caseload audit show --case REF`: who did what to a case, for whom, when, and the outcome.
 
-Thin: the query lives in `portal_extensions.audit_report`; this module parses the filters,
-prints identifiers only (never case content) and records that the audit trail was read.
+Thin: the query lives in `portal_extensions.store.audit_report`; this module parses the
+filters, prints identifiers only (never case content) and records that the audit trail was
+read.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-import os
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from connector.settings import SettingsError
+from cli.common import ConfigOption, fail, open_runtime
 from mappings.model import COUNCIL_ZONE
-from portal_extensions.audit_report import DEFAULT_LIMIT, CaseAudit, case_audit
-from portal_extensions.runtime import Runtime
-from portal_extensions.settings import StoreSettingsError, load_settings
+from portal_extensions.config import ConfigError
 from portal_extensions.store import record_event
+from portal_extensions.store.audit_report import DEFAULT_LIMIT, CaseAudit, case_audit
 from portal_extensions.store.engine import StoreError
 
 app = typer.Typer(
@@ -30,8 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-err = Console(stderr=True)
-HANDLED = (SettingsError, StoreSettingsError, StoreError)
+HANDLED = (ConfigError, StoreError)
 
 #: Who reads the audit trail is itself audited under this actor.
 READER_ACTOR = "cli:audit-show"
@@ -65,20 +60,6 @@ def parse_moment(value: str, *, option: str, end_of_day: bool) -> datetime:
             "2026-11-01T09:30:00+00:00 (times without an offset are UK local time)"
         ) from None
     return moment.replace(tzinfo=COUNCIL_ZONE) if moment.tzinfo is None else moment
-
-
-def _config(config: Path | None) -> Path | None:
-    if config is not None:
-        return config
-    env = os.environ.get("CASELOAD_CONFIG")
-    if env:
-        return Path(env)
-    return Path("caseload.toml") if Path("caseload.toml").is_file() else None
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
 
 
 def _os_user() -> str:
@@ -143,25 +124,20 @@ def show(
         int, typer.Option("--limit", min=1, max=100_000, help="Show at most this many events.")
     ] = DEFAULT_LIMIT,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="caseload.toml; default ./caseload.toml or $CASELOAD_CONFIG."
-        ),
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Who did what to a case, for whom, when, and the outcome (never the case's content)."""
     try:
         since_at = parse_moment(since, option="--since", end_of_day=False) if since else None
         until_at = parse_moment(until, option="--until", end_of_day=True) if until else None
     except TimeFilterError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if since_at is not None and until_at is not None and since_at > until_at:
-        raise _fail(f"--since {since} is after --until {until}: nothing can match")
+        raise fail(f"--since {since} is after --until {until}: nothing can match")
     try:
-        runtime = Runtime(load_settings(_config(config), need_crm=False))
+        runtime = open_runtime(config, need_crm=False)
     except HANDLED as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     try:
         with runtime.store.write() as conn:
             report = case_audit(
@@ -183,7 +159,7 @@ def show(
                 detail={"os_user": _os_user(), "events": len(report.events)},
             )
     except HANDLED as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         runtime.close()
     if as_json:

@@ -8,15 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from connector import (
-    CRMClient,
-    CRMError,
-    CRMSettings,
-    SettingsError,
-    build_client,
-    check_connection,
-    load_crm_settings,
-)
+from cli.common import ConfigOption, fail, load
+from connector import CRMClient, CRMError, CRMSettings, build_client, check_connection
+from portal_extensions.config import ConfigError
 
 app = typer.Typer(
     help="Check and inspect the council's CRM connection.",
@@ -24,20 +18,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="caseload.toml with a [crm] table (env CASELOAD_CRM_*)."),
-]
-
 
 def _settings(config: Path | None) -> CRMSettings:
-    if config is None and Path("caseload.toml").is_file():
-        config = Path("caseload.toml")
     try:
-        return load_crm_settings(config)
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        return load(config, need_crm=True).require_crm()
+    except ConfigError as exc:
+        raise fail(exc, code=2) from None
 
 
 def _client(config: Path | None) -> CRMClient:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from cli.common import LogLevelOption
+from portal_extensions.config import LoggingSettings
+from portal_extensions.logs import configure_logging
 
 
 def demo(
@@ -17,15 +20,16 @@ def demo(
     ] = Path("data/demo"),
     cases: Annotated[int, typer.Option(min=0, help="Cases seeded in the sandbox CRM.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for the demo council.")] = 1,
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Start the sandbox CRM and the portal on loopback, seeded and synced; print the address."""
     import uvicorn
 
-    from portal_extensions.assembly import build_portal
+    from portal_extensions.config import PortalSettings
     from portal_extensions.demo import Demo
-    from portal_extensions.web import PortalSettings
+    from portal_extensions.runtime import build_portal
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(LoggingSettings(level=log_level))
     typer.echo(f"Setting up the demo council in {data_dir} (first run seeds {cases} cases)...")
     council = Demo(data_dir, seed=seed, cases=cases)
     try:
@@ -44,7 +48,15 @@ def demo(
         for s in sign_ins:
             typer.echo(f"  {s.role:<17} {s.username:<17} {s.password}   ({s.who})")
         typer.echo(f"(also in {council.credentials_file}; Ctrl-C stops the demo)\n")
-        uvicorn.run(app, host="127.0.0.1", port=port, proxy_headers=False, server_header=False)
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            proxy_headers=False,
+            server_header=False,
+            access_log=False,
+            log_config=None,
+        )
     finally:
         council.stop()
 

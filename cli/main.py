@@ -13,6 +13,7 @@ from cli import (
     sandbox_cmd,
     store_cmd,
     users_cmd,
+    worker_cmd,
 )
 
 # Locals are never shown in tracebacks: they may hold credentials or constituents' data.
@@ -30,8 +31,9 @@ app.add_typer(store_cmd.directory_app, name="directory")
 app.add_typer(store_cmd.outbox_app, name="outbox")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
-store_cmd.register(app)  # sync, status
+store_cmd.register(app)  # sync, status, migrate
 portal_cmd.register(app)  # serve
+worker_cmd.register(app)
 demo_cmd.register(app)
 
 

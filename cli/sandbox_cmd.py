@@ -1,9 +1,9 @@
 """`caseload sandbox`: run the sandbox CRM (Lagan SOAP + Dataverse REST) on loopback.
 
 `caseload sandbox [--host 127.0.0.1] [--port 8088] [--seed 1] [--cases 2000] [--db FILE]
-[--faults SPEC] [--auth any|wsse|token|basic] [--push-url URL]` prints the endpoints and the
-credentials, serves until Ctrl-C and then stops cleanly. `caseload sandbox directory` prints the
-seeded council's directory as JSON (for the portal demo).
+[--faults SPEC] [--auth any|wsse|token|basic] [--push-url URL] [--log-level INFO]` prints the
+endpoints and the credentials, serves until Ctrl-C and then stops cleanly. `caseload sandbox
+directory` prints the seeded council's directory as JSON (for the portal demo).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cli.common import LogLevelOption
+from portal_extensions.config import LoggingSettings
+from portal_extensions.logs import configure_logging
 
 app = typer.Typer(
     help="Run the sandbox CRM: a Lagan-style SOAP and Dataverse-style REST CRM with a "
@@ -60,10 +64,12 @@ def serve(
     push_url: Annotated[
         str | None, typer.Option(help="POST Lagan case event XML here when a case changes.")
     ] = None,
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Serve the sandbox CRM until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    configure_logging(LoggingSettings(level=log_level))
     from connector.sandbox.crm import SandboxCRM
     from connector.sandbox.faults import FaultSpecError
 

@@ -1,4 +1,5 @@
-"""`caseload sync`, `caseload status`, `caseload outbox send` and `caseload directory import`.
+"""`caseload sync`, `caseload status`, `caseload migrate`, `caseload outbox send` and
+`caseload directory import`.
 
 Thin: every rule lives in `portal_extensions`; this module reads settings, shows progress and
 turns failures into one readable line and a non-zero exit code.
@@ -7,15 +8,12 @@ turns failures into one readable line and a non-zero exit code.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -25,28 +23,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cli.common import ConfigOption, fail, load, open_runtime
 from connector.errors import CRMError
-from connector.settings import SettingsError
 from mappings.errors import MappingError
+from portal_extensions.casework.status import collect_status
+from portal_extensions.config import ConfigError
 from portal_extensions.directory import (
     DirectoryError,
     import_code_book,
     import_directory,
     read_directory_file,
 )
-from portal_extensions.runtime import Runtime
-from portal_extensions.settings import StoreSettingsError, load_settings
-from portal_extensions.status import collect_status
-from portal_extensions.store.engine import StoreError
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="caseload.toml ([store], [crm]); default ./caseload.toml or $CASELOAD_CONFIG.",
-    ),
-]
+from portal_extensions.logs import configure_logging
+from portal_extensions.store.engine import StoreError, current_revision, make_engine, migrate
 
 directory_app = typer.Typer(
     help="Wards, members, parties, services and officers.",
@@ -56,34 +45,13 @@ directory_app = typer.Typer(
 outbox_app = typer.Typer(
     help="Writes waiting for the CRM.", no_args_is_help=True, pretty_exceptions_show_locals=False
 )
-err = Console(stderr=True)
 HANDLED = (
     CRMError,
     MappingError,
-    SettingsError,
-    StoreSettingsError,
+    ConfigError,
     StoreError,
     DirectoryError,
 )
-
-
-def _config(config: Path | None) -> Path | None:
-    if config is not None:
-        return config
-    env = os.environ.get("CASELOAD_CONFIG")
-    if env:
-        return Path(env)
-    return Path("caseload.toml") if Path("caseload.toml").is_file() else None
-
-
-def _runtime(config: Path | None, *, need_crm: bool) -> Runtime:
-    return Runtime(load_settings(_config(config), need_crm=need_crm))
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    # Escaped: messages hold TOML table names such as [crm], which rich would eat as markup.
-    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
 
 
 def sync(
@@ -94,9 +62,9 @@ def sync(
 ) -> None:
     """Bring the case index up to date with the CRM (changed cases since the last sync)."""
     try:
-        runtime = _runtime(config, need_crm=True)
+        runtime = open_runtime(config, need_crm=True, long_running=True)
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     started = time.perf_counter()
     try:
         syncer = runtime.syncer()
@@ -122,7 +90,7 @@ def sync(
         else:
             report = syncer.run(full=full)
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         runtime.close()
     typer.echo(report.summary())
@@ -134,14 +102,14 @@ def status(
 ) -> None:
     """Index size, last sync and watermark, outbox backlog by state, CRM health."""
     try:
-        runtime = _runtime(config, need_crm=False)
+        runtime = open_runtime(config, need_crm=False)
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     try:
-        client = runtime.client if runtime.settings.crm is not None else None
+        client = runtime.client if runtime.has_crm else None
         report = collect_status(runtime.store, client)
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         runtime.close()
     if as_json:
@@ -153,17 +121,39 @@ def status(
         raise typer.Exit(code=2)
 
 
+def migrate_command(config: ConfigOption = None) -> None:
+    """Bring the store's schema up to date (also done on every start; safe to run anywhere)."""
+    try:
+        settings = load(config, need_crm=False)
+        configure_logging(settings.logging)
+        engine = make_engine(
+            settings.store.url, busy_timeout_ms=settings.store.sqlite_busy_timeout_ms
+        )
+        try:
+            before = current_revision(engine)
+            migrate(engine)
+            after = current_revision(engine)
+        finally:
+            engine.dispose()
+    except HANDLED as exc:
+        raise fail(exc) from None
+    if before == after:
+        typer.echo(f"the store is up to date (revision {after})")
+    else:
+        typer.echo(f"the store was migrated from revision {before or 'none'} to {after}")
+
+
 @outbox_app.command("send")
 def outbox_send(config: ConfigOption = None) -> None:
     """Send every queued write that is due to the CRM, then stop."""
     try:
-        runtime = _runtime(config, need_crm=True)
+        runtime = open_runtime(config, need_crm=True, long_running=True)
         try:
             report = runtime.dispatcher().run_until_idle()
         finally:
             runtime.close()
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(
         f"confirmed {report.confirmed}, retry later {report.retried}, "
         f"needs attention {report.needs_attention}"
@@ -178,13 +168,13 @@ def directory_import(
     """Import wards, parties, members, services and officers (insert or update)."""
     try:
         directory = read_directory_file(file)
-        runtime = _runtime(config, need_crm=False)
+        runtime = open_runtime(config, need_crm=False)
         try:
             report = import_directory(runtime.store, directory, actor="cli:directory-import")
         finally:
             runtime.close()
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(report.summary())
 
 
@@ -192,20 +182,29 @@ def directory_import(
 def directory_categories(config: ConfigOption = None) -> None:
     """Import the case categories from the CRM's code book."""
     try:
-        runtime = _runtime(config, need_crm=True)
+        runtime = open_runtime(config, need_crm=True)
         try:
             count = import_code_book(runtime.store, runtime.categories(), actor="cli:code-book")
         finally:
             runtime.close()
     except HANDLED as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"imported {count} categories from the CRM code book")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `sync` and `status` to the root app (sub-apps are added by the caller)."""
+    """Add `sync`, `status` and `migrate` to the root app (sub-apps are added by the caller)."""
     app.command("sync")(sync)
     app.command("status")(status)
+    app.command("migrate")(migrate_command)
 
 
-__all__ = ["directory_app", "outbox_app", "register", "status", "sync"]
+__all__ = [
+    "HANDLED",
+    "directory_app",
+    "migrate_command",
+    "outbox_app",
+    "register",
+    "status",
+    "sync",
+]

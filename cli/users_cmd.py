@@ -14,7 +14,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from cli.store_cmd import HANDLED, ConfigOption, _fail, _runtime
+from cli.common import ConfigOption, fail, open_runtime
+from cli.store_cmd import HANDLED
 from portal_extensions.access import Role
 from portal_extensions.store.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -62,14 +63,14 @@ def _read_password(from_stdin: bool) -> str:
 def _in_store(config: ConfigOption, work: Callable[..., T]) -> T:
     """Run `work(conn)` in one write transaction on the configured store."""
     try:
-        runtime = _runtime(config, need_crm=False)
+        runtime = open_runtime(config, need_crm=False)
         try:
             with runtime.store.write() as conn:
                 return work(conn)
         finally:
             runtime.close()
     except (*HANDLED, AccountError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command("add")
@@ -104,11 +105,11 @@ def add(
 ) -> None:
     """Add an active account with one role (asks for its password)."""
     if no_password and password_stdin:
-        raise _fail(ValueError("give --no-password or --password-stdin, not both"))
+        raise fail(ValueError("give --no-password or --password-stdin, not both"))
     try:
         password = None if no_password else _read_password(password_stdin)
     except AccountError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     user_id = _in_store(
         config,
         lambda conn: create_user(
@@ -182,7 +183,7 @@ def set_password_(
     try:
         password = _read_password(password_stdin)
     except AccountError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     _in_store(config, lambda conn: set_password(conn, username, password, actor=ACTOR))
     typer.echo(f"set a new password for {username.strip()!r}")
 

@@ -1,25 +1,20 @@
-"""CRM connection settings: `[crm]` in caseload.toml, overridden by `CASELOAD_CRM_*`.
+"""CRM connection settings: the `[crm]` table of caseload.toml, as the connector needs them.
 
-Secrets never come from the TOML (it is often committed or world-readable): only from the
-environment or from a secrets file that only its owner can read. Unknown keys fail loudly with a
-suggestion, because a misspelt `alowed_hosts` silently ignored would be a residency hole.
+The model lives with the connector (which needs nothing else); reading it from caseload.toml and
+`CASELOAD_CRM_*` is `portal_extensions.config`'s job. Secrets never come from the TOML (it is
+often committed or world-readable): only from the environment or from a secrets file that only
+its owner can read (`read_secrets_file`). Unknown keys fail loudly (`extra="forbid"`), because a
+misspelt `alowed_hosts` silently ignored would be a residency hole.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 SECRET_FIELDS = ("password", "client_secret")
 
@@ -30,17 +25,20 @@ class SettingsError(ValueError):
     """The CRM configuration is invalid; the message names the key and the fix."""
 
 
-class CRMSettings(BaseSettings):
-    """Everything needed to reach one council CRM safely."""
+class CRMSettings(BaseModel):
+    """Everything needed to reach one council CRM safely.
 
-    model_config = SettingsConfigDict(
-        env_prefix="CASELOAD_CRM_",
-        extra="forbid",
-        validate_default=True,
-        hide_input_in_errors=True,
+    A plain model: `portal_extensions.config` reads it from `[crm]` and `CASELOAD_CRM_*`, and a
+    program using the connector alone builds it from its own configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+    kind: str = Field(
+        default="lagan",
+        description="Which CRM: one of the kinds a connector subpackage registered "
+        "(`connector.factory.kinds()`: lagan, dynamics365 as shipped).",
     )
-
-    kind: Literal["lagan", "dynamics365"] = "lagan"
     endpoint: str = Field(
         description="Lagan: the FL service URL (https://host/lagan/services/FL). "
         "Dataverse: the Web API root (https://org.crm11.dynamics.com/api/data/v9.2/)."
@@ -96,17 +94,13 @@ class CRMSettings(BaseSettings):
     max_text_node: int = Field(default=1_000_000, ge=1024, description="Bytes per XML text node.")
     max_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
 
+    @field_validator("kind")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment wins over caseload.toml so an operator can override per deployment.
-        return (env_settings, init_settings)
+    def _known_kind(cls, kind: str) -> str:
+        # Imported here: the CRM subpackages that fill the registry import this module.
+        from connector.factory import check_kind
+
+        return check_kind(kind)
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -133,30 +127,39 @@ class CRMSettings(BaseSettings):
         return value.get_secret_value() if isinstance(value, SecretStr) else None
 
 
-def _check_private(path: Path, info: os.stat_result) -> None:
+def check_private(path: Path, info: os.stat_result, *, setting: str) -> None:
+    """Refuse a secrets file that anyone but its owner, the service user, could read.
+
+    `info` is the `fstat` of the descriptor actually read, so the file checked is the file
+    read. `setting` names where the path came from (`crm.secrets_file`), for the message.
+    """
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SettingsError(
-            f"crm.secrets_file {path} is readable by group or others "
+            f"{setting} {path} is readable by group or others "
             f"(mode {stat.filemode(info.st_mode)}); run `chmod 600 {path}`."
         )
     if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
         raise SettingsError(
-            f"crm.secrets_file {path} belongs to another user; it must be owned by the "
+            f"{setting} {path} belongs to another user; it must be owned by the "
             "service user that runs Caseload."
         )
 
 
+def read_private_file(path: Path, *, setting: str) -> str:
+    """The text of a secrets file, after `check_private` on the very descriptor read."""
+    try:
+        with path.open("rb") as fh:
+            check_private(path, os.fstat(fh.fileno()), setting=setting)
+            return fh.read().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{setting} {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{setting} {path}: not UTF-8 text") from None
+
+
 def read_secrets_file(path: Path) -> dict[str, str]:
     """Read `password=...`/`client_secret=...` lines from a file only its owner can read."""
-    try:
-        # Check the file that is actually read (fstat on the open descriptor), not a name that
-        # could be swapped between the check and the read.
-        with path.open("rb") as fh:
-            info = os.fstat(fh.fileno())
-            _check_private(path, info)
-            text = fh.read().decode("utf-8")
-    except OSError as exc:
-        raise SettingsError(f"crm.secrets_file {path}: cannot read it ({exc.strerror})") from None
+    text = read_private_file(path, setting="crm.secrets_file")
     secrets: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -173,70 +176,12 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     return secrets
 
 
-def _explain(exc: ValidationError, source: str) -> SettingsError:
-    known = sorted(CRMSettings.model_fields)
-    lines = [f"invalid CRM settings in {source}:"]
-    for err in exc.errors(include_input=False, include_url=False):
-        key = ".".join(str(p) for p in err["loc"]) or "(table)"
-        if err["type"] == "extra_forbidden":
-            guess = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean crm.{guess[0]}?)" if guess else ""
-            lines.append(f"  crm.{key}: unknown key{hint}")
-        elif err["type"] == "missing":
-            lines.append(f"  crm.{key}: required, not set (TOML or CASELOAD_CRM_{key.upper()})")
-        else:
-            lines.append(f"  crm.{key}: {err['msg']}")
-    return SettingsError("\n".join(lines))
-
-
-def _refuse_unknown_environment() -> None:
-    """pydantic-settings ignores unknown `CASELOAD_CRM_*` variables; a typo must not pass."""
-    prefix = "CASELOAD_CRM_"
-    known = {prefix + name.upper(): name for name in CRMSettings.model_fields}
-    unknown = sorted(
-        k for k in os.environ if k.upper().startswith(prefix) and k.upper() not in known
-    )
-    if not unknown:
-        return
-    lines = ["invalid CRM settings in the environment:"]
-    for name in unknown:
-        guess = difflib.get_close_matches(name.upper(), list(known), n=1)
-        hint = f" (did you mean {guess[0]}?)" if guess else ""
-        lines.append(f"  {name}: unknown variable{hint}")
-    raise SettingsError("\n".join(lines))
-
-
-def load_crm_settings(
-    config: Path | None = None, overrides: dict[str, Any] | None = None
-) -> CRMSettings:
-    """Build settings from the `[crm]` table of caseload.toml plus `CASELOAD_CRM_*`."""
-    table: dict[str, Any] = {}
-    source = "the environment"
-    if config is not None:
-        source = str(config)
-        try:
-            with config.open("rb") as fh:
-                document = tomllib.load(fh)
-        except FileNotFoundError:
-            raise SettingsError(f"{config}: no such configuration file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{config}: not valid TOML ({exc})") from None
-        crm = document.get("crm", {})
-        if not isinstance(crm, dict):
-            raise SettingsError(f"{config}: [crm] must be a table")
-        table = dict(crm)
-    for key in SECRET_FIELDS:
-        if key in table:
-            raise SettingsError(
-                f"{source}: crm.{key} must not be in the TOML file; set "
-                f"CASELOAD_CRM_{key.upper()} or use crm.secrets_file (mode 0600)."
-            )
-    table.update(overrides or {})
-    _refuse_unknown_environment()
-    try:
-        return CRMSettings(**table)
-    except ValidationError as exc:
-        raise _explain(exc, source) from None
-
-
-__all__ = ["AuthMode", "CRMSettings", "SettingsError", "load_crm_settings", "read_secrets_file"]
+__all__ = [
+    "SECRET_FIELDS",
+    "AuthMode",
+    "CRMSettings",
+    "SettingsError",
+    "check_private",
+    "read_private_file",
+    "read_secrets_file",
+]

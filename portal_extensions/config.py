@@ -1,19 +1,38 @@
-"""What an operator may tune about the portal's web front, with safe defaults.
+"""The one loader of Caseload's configuration: `caseload.toml` and the `CASELOAD_*` environment.
 
-Loaded by the CLI from `caseload.toml` or the environment; secrets arrive as `SecretStr` and are
-never printed. `extra="forbid"` so a misspelt setting fails loudly instead of being ignored.
+Every command, the portal and the worker take their settings from `load_config`, so every table
+and key is known in this one place and anything else is refused with a suggestion: with a
+misspelt `[sotre]` or `databse_url` silently ignored, a council's casework would go into a local
+SQLite file instead of its database.
+
+| table | model | environment (wins over the file) |
+|---|---|---|
+| top level | `data_dir` (and `database_url`) of `[store]` | `CASELOAD_DATA_DIR`, ... |
+| `[crm]` | `connector.settings.CRMSettings` | `CASELOAD_CRM_<KEY>` |
+| `[store]` | `StoreSettings` | `CASELOAD_<KEY>` (`CASELOAD_DATABASE_URL`, ...) |
+| `[portal]` | `PortalSettings` | `CASELOAD_PORTAL_<KEY>` |
+| `[worker]` | `WorkerSettings` | `CASELOAD_WORKER_<KEY>`; the secret `CASELOAD_EVENTS_SECRET` |
+| `[logging]` | `LoggingSettings` | `CASELOAD_LOGGING_<KEY>` |
+
+A value that is a list in the TOML is JSON in the environment
+(`CASELOAD_CRM_ALLOWED_HOSTS='["crm.council.gov.uk"]'`). Secrets never come from the TOML, which
+is often committed or world-readable: only from the environment or from a file only the service
+user can read (`crm.secrets_file`, `portal.secret_key_file`, `worker.events_secret_file`).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -25,8 +44,124 @@ from pydantic import (
     model_validator,
 )
 
+from connector.errors import CRMError
+from connector.settings import CRMSettings, SettingsError, read_private_file
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOVUK_FRONTEND_VERSION = "6.3.0"  # the release govuk-frontend-jinja 4.1.0 targets
+
+#: Where a command finds caseload.toml when `--config` is not given (then ./caseload.toml).
+CONFIG_ENV = "CASELOAD_CONFIG"
+DEFAULT_CONFIG = Path("caseload.toml")
+PORTAL_SECRET_ENV = "CASELOAD_PORTAL_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
+EVENTS_SECRET_ENV = "CASELOAD_EVENTS_SECRET"  # noqa: S105 (the variable's name, not a secret)
+#: `CASELOAD_*` variables that are not settings: never mistaken for a misspelt one.
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,
+        "CASELOAD_SERVE_WORKER_CONFIG",
+        "CASELOAD_TEST_POSTGRES_URL",
+        "CASELOAD_SKIP_POSTGRES",
+    }
+)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid or incomplete; the message names the file, the table, the
+    key and the fix, and never holds a secret."""
+
+
+class StoreSettings(BaseModel):
+    """Where the index lives and how sync and the outbox pace themselves (`[store]`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+    data_dir: Path = Field(default=Path("data"), description="Holds caseload.sqlite by default.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://caseload@db/caseload; "
+        "default sqlite under data_dir.",
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+    sync_batch_size: int = Field(default=500, ge=1, le=10_000)
+    sync_overlap_seconds: float = Field(
+        default=300.0, ge=0, le=86_400, description="Re-read this window before the watermark."
+    )
+    outbox_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+    outbox_max_attempts: int = Field(default=12, ge=1, le=1000)
+    outbox_backoff_initial: float = Field(default=5.0, ge=0, le=3600)
+    outbox_backoff_max: float = Field(default=900.0, ge=0, le=86_400)
+
+    @property
+    def url(self) -> str:
+        """The database URL to open: the configured one, or the SQLite file in data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'caseload.sqlite').resolve()}"
+
+
+class WorkerSettings(BaseModel):
+    """How often the worker (`caseload worker`, or inside `caseload serve`) does its rounds, and
+    the shared secret that signs the CRM's case-event pushes (`[worker]`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+    sync_interval_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="Sync changed cases this often."
+    )
+    dispatch_interval_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="Send queued writes to the CRM this often."
+    )
+    events_secret_file: Path | None = Field(
+        default=None,
+        description="File (mode 0600) holding the secret the CRM signs its case-event pushes"
+        f" with; or set {EVENTS_SECRET_ENV}. Unset: the push-event route is off.",
+    )
+    events_secret: SecretStr | None = Field(
+        default=None, description="From the environment or events_secret_file only."
+    )
+
+    @field_validator("events_secret")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the events secret must be at least 16 characters (a random value)")
+        return value
+
+    @property
+    def sync_interval(self) -> timedelta:
+        return timedelta(seconds=self.sync_interval_seconds)
+
+    @property
+    def dispatch_interval(self) -> timedelta:
+        return timedelta(seconds=self.dispatch_interval_seconds)
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class LoggingSettings(BaseModel):
+    """What the long-running commands log and how (`[logging]`; see `portal_extensions.logs`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+    level: LogLevel = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line; json: one object per line."
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 class SignInMode(StrEnum):
@@ -56,7 +191,7 @@ class PortalSettings(BaseModel):
     failed_sign_in_limit: Annotated[int, Field(ge=1, le=100)] = 5
     failed_sign_in_limit_per_address: Annotated[int, Field(ge=1, le=1000)] = 20
     failed_sign_in_window_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] = 15 * 60
-    govuk_frontend_dir: Path = REPO_ROOT / "node_modules" / "govuk-frontend"
+    govuk_frontend_dir: Path | None = None  # None: the copy in the wheel, else node_modules/
     recently_closed_days: Annotated[int, Field(ge=1, le=365)] = 30
     attachment_max_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = Field(
         default=10 * 1024 * 1024,
@@ -111,70 +246,424 @@ class PortalSettings(BaseModel):
         return any(address in network for network in self.trusted_proxies)
 
 
-SECRET_ENV = "CASELOAD_PORTAL_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
+@dataclass(frozen=True)
+class _Table:
+    """How one table of caseload.toml is read."""
+
+    name: str
+    model: type[BaseModel]
+    env_prefix: str
+    #: Secret keys: never in the file; each from this environment variable (or a file).
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    #: Where a secret may come from instead, for the message refusing it in the file.
+    elsewhere: str = ""
+    #: Keys the loader reads in the file that are not fields of the model.
+    loader_keys: tuple[str, ...] = ()
+
+    def env_name(self, key: str) -> str:
+        return self.secrets.get(key) or self.env_prefix + key.upper()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key this table takes (in the file or the environment)."""
+        return (*self.model.model_fields, *self.loader_keys)
+
+    @property
+    def file_keys(self) -> list[str]:
+        """The keys the file may hold: every key but the secrets."""
+        return [key for key in self.keys if key not in self.secrets]
 
 
-class PortalSettingsError(ValueError):
-    """The [portal] configuration is invalid; the message names the key and the fix."""
+TABLES: dict[str, _Table] = {
+    table.name: table
+    for table in (
+        _Table(
+            "crm",
+            CRMSettings,
+            "CASELOAD_CRM_",
+            secrets={
+                "password": "CASELOAD_CRM_PASSWORD",
+                "client_secret": "CASELOAD_CRM_CLIENT_SECRET",
+            },
+            elsewhere="or use crm.secrets_file (mode 0600)",
+        ),
+        _Table("store", StoreSettings, "CASELOAD_"),
+        _Table(
+            "portal",
+            PortalSettings,
+            "CASELOAD_PORTAL_",
+            secrets={"secret_key": PORTAL_SECRET_ENV},
+            elsewhere="in the service's environment or name a file with portal.secret_key_file",
+            loader_keys=("secret_key_file",),
+        ),
+        _Table(
+            "worker",
+            WorkerSettings,
+            "CASELOAD_WORKER_",
+            secrets={"events_secret": EVENTS_SECRET_ENV},
+            elsewhere="in the service's environment or name a file with worker.events_secret_file",
+        ),
+        _Table("logging", LoggingSettings, "CASELOAD_LOGGING_"),
+    )
+}
+#: Keys at the top of the file (outside any table), and the table each belongs to.
+TOP_LEVEL_KEYS = {"data_dir": "store", "database_url": "store"}
+#: Keys that moved elsewhere: refused with where they went, rather than "unknown".
+MOVED_KEYS = {
+    ("store", "event_secret"): (
+        f"the CRM push-event secret never lives in the TOML file: set {EVENTS_SECRET_ENV} in the"
+        " service's environment or name a file with worker.events_secret_file"
+    ),
+}
 
 
-def load_portal_settings(
-    config: Path | None, environ: Mapping[str, str] | None = None
-) -> PortalSettings:
-    """`[portal]` from caseload.toml, with the session secret from the environment or a file.
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Everything Caseload was configured with: one settings object per table.
 
-    The secret never lives in the TOML: `CASELOAD_PORTAL_SECRET_KEY`, or `secret_key_file`
-    naming a file only the service user can read.
+    `crm` is None when no `[crm]` table was given and the command did not need one; `portal` is
+    None unless the command serves the portal (`need_portal`), since only the portal needs its
+    session secret.
     """
-    environ = os.environ if environ is None else environ
-    table: dict[str, Any] = {}
-    source = "the environment"
-    if config is not None:
-        source = str(config)
-        try:
-            with config.open("rb") as handle:
-                document = tomllib.load(handle)
-        except FileNotFoundError:
-            raise PortalSettingsError(f"{config}: no such configuration file") from None
-        except tomllib.TOMLDecodeError as error:
-            raise PortalSettingsError(f"{config}: not valid TOML ({error})") from None
-        portal = document.get("portal", {})
-        if not isinstance(portal, dict):
-            raise PortalSettingsError(f"{config}: [portal] must be a table")
-        table.update(portal)
-    if "secret_key" in table:
-        raise PortalSettingsError(
-            f"{source}: portal.secret_key must not be in the TOML file; set {SECRET_ENV} in the"
-            " service's environment or name a file with portal.secret_key_file"
-        )
-    secret_file = table.pop("secret_key_file", None)
-    if environ.get(SECRET_ENV):
-        table["secret_key"] = environ[SECRET_ENV]
-    elif secret_file:
-        path = Path(str(secret_file))
-        try:
-            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise PortalSettingsError(
-                    f"{path}: the portal secret file is readable by other users;"
-                    f" run `chmod 600 {path}`"
-                )
-            table["secret_key"] = path.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise PortalSettingsError(
-                f"{path}: cannot read the portal secret file ({error.strerror})"
-            ) from None
-    else:
-        raise PortalSettingsError(
-            f"no session secret: set {SECRET_ENV} (at least 32 random characters) or"
-            " portal.secret_key_file in caseload.toml"
-        )
+
+    store: StoreSettings = field(default_factory=StoreSettings)
+    crm: CRMSettings | None = None
+    portal: PortalSettings | None = None
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    #: The file read, or None when everything came from the environment and the defaults.
+    source: Path | None = None
+
+    @property
+    def where(self) -> str:
+        return str(self.source) if self.source is not None else "the environment"
+
+    def require_crm(self) -> CRMSettings:
+        """The CRM settings, or a ConfigError saying how to add them."""
+        if self.crm is None:
+            raise ConfigError(
+                f"{self.where}: no CRM is configured: add a [crm] table to caseload.toml"
+                " (see `caseload crm check --help`)"
+            )
+        return self.crm
+
+    def require_portal(self) -> PortalSettings:
+        """The portal settings, or a ConfigError (they are only loaded with `need_portal`)."""
+        if self.portal is None:
+            raise ConfigError(f"{self.where}: the portal's settings were not loaded ([portal])")
+        return self.portal
+
+
+def find_config(explicit: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The configuration file a command reads: `--config`, else `$CASELOAD_CONFIG`, else
+    `./caseload.toml` if there is one, else None (the environment and the defaults alone)."""
+    if explicit is not None:
+        return explicit
+    named = (os.environ if environ is None else environ).get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def load_config(
+    path: Path | None,
+    *,
+    need_crm: bool,
+    need_portal: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read caseload.toml (if `path`) and the `CASELOAD_*` environment into a `Config`.
+
+    `need_crm`: the command talks to the CRM, so `[crm]` must be complete (otherwise it is read
+    only if the file has it). `need_portal`: the command serves the portal, so `[portal]` and its
+    session secret must be there, and the push-event secret is read (the portal's route uses it).
+    Every problem found is reported at once in one `ConfigError`.
+    """
+    env = {
+        name.upper(): value for name, value in (os.environ if environ is None else environ).items()
+    }
+    source = str(path) if path is not None else "the environment"
+    tables = _read_tables(path) if path is not None else {}
+    problems = _file_problems(tables, source) + _environment_problems(env)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    top = tables.pop("", {})
+    store_values = dict(tables.get("store", {}))
+    for key, value in top.items():
+        if key in store_values and store_values[key] != value:
+            problems.append(
+                f"{source}: {key} is set both at the top level and in [store]; keep one"
+            )
+        store_values[key] = value
+    built: dict[str, BaseModel | None] = {}
+    wanted = {
+        "store": True,
+        "worker": True,
+        "logging": True,
+        "crm": need_crm or "crm" in tables,
+        "portal": need_portal,
+    }
+    for name, table in TABLES.items():
+        if not wanted[name]:
+            built[name] = None
+            continue
+        values = store_values if name == "store" else dict(tables.get(name, {}))
+        built[name] = _build(table, values, env, source, problems, need_portal=need_portal)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Config(
+        store=_as(StoreSettings, built["store"]),
+        crm=_as_optional(CRMSettings, built["crm"]),
+        portal=_as_optional(PortalSettings, built["portal"]),
+        worker=_as(WorkerSettings, built["worker"]),
+        logging=_as(LoggingSettings, built["logging"]),
+        source=path,
+    )
+
+
+def _as(model: type[_M], value: BaseModel | None) -> _M:
+    if not isinstance(value, model):  # cannot happen: built from TABLES[name].model
+        raise TypeError(f"expected {model.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _as_optional(model: type[_M], value: BaseModel | None) -> _M | None:
+    return None if value is None else _as(model, value)
+
+
+# ------------------------------------------------------------------------------- the file
+
+
+def _read_tables(path: Path) -> dict[str, dict[str, Any]]:
+    """The file's tables by name, its top-level keys under ""; ConfigError if unreadable."""
     try:
-        return PortalSettings.model_validate(table)
-    except ValidationError as error:
-        problems = [
-            f"  portal.{'.'.join(str(p) for p in e['loc']) or '(table)'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        ]
-        raise PortalSettingsError(
-            f"invalid portal settings in {source}:\n" + "\n".join(problems)
-        ) from None
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    tables: dict[str, dict[str, Any]] = {"": {}}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            tables[key] = value
+        elif key in TABLES:
+            raise ConfigError(f"{path}: [{key}] must be a table")
+        else:
+            tables[""][key] = value
+    return tables
+
+
+def _suggest(word: str, choices: list[str]) -> str | None:
+    found = difflib.get_close_matches(word, choices, n=1)
+    return found[0] if found else None
+
+
+def _file_problems(tables: Mapping[str, Mapping[str, Any]], source: str) -> list[str]:
+    """Unknown tables, unknown keys and secrets written in the file, each named with a fix."""
+    problems: list[str] = []
+    names = list(TABLES)
+    for key in tables.get("", {}):
+        if key in TOP_LEVEL_KEYS:
+            continue
+        guess = _suggest(key, list(TOP_LEVEL_KEYS))
+        if guess:
+            hint = f"; did you mean {guess}?"
+        elif key in TABLES:
+            hint = f"; [{key}] is a table"
+        else:
+            hint = f" (the top level holds {', '.join(TOP_LEVEL_KEYS)}; the rest goes in a table)"
+        problems.append(f"{source}: unknown top-level key {key}{hint}")
+    for name, values in tables.items():
+        if name == "":
+            continue
+        table = TABLES.get(name)
+        if table is None:
+            guess = _suggest(name, names)
+            hint = (
+                f"did you mean [{guess}]?"
+                if guess
+                else "the tables are " + ", ".join(f"[{n}]" for n in names)
+            )
+            problems.append(f"{source}: unknown table [{name}]; {hint}")
+            continue
+        lines: list[str] = []
+        for key in values:
+            if key in table.secrets:
+                lines.append(
+                    f"  {name}.{key} must not be in the TOML file; set {table.env_name(key)}"
+                    f" {table.elsewhere}"
+                )
+            elif (name, key) in MOVED_KEYS:
+                lines.append(f"  {name}.{key}: {MOVED_KEYS[name, key]}")
+            elif key not in table.keys:
+                guess = _suggest(key, table.file_keys)
+                hint = f" (did you mean {name}.{guess}?)" if guess else ""
+                lines.append(f"  {name}.{key}: unknown key in [{name}]{hint}")
+        if lines:
+            problems.append(f"invalid [{name}] settings in {source}:\n" + "\n".join(lines))
+    return problems
+
+
+# ------------------------------------------------------------------------ the environment
+
+
+def _environment_problems(env: Mapping[str, str]) -> list[str]:
+    """`CASELOAD_*` variables that name no setting: a typo must not pass unnoticed.
+
+    Under a table's own prefix (`CASELOAD_CRM_`, ...) every unknown name is refused; the
+    store's variables share the bare `CASELOAD_` prefix with variables that are not settings,
+    so there only a near miss of a known name is.
+    """
+    known: dict[str, str] = {}
+    for table in TABLES.values():
+        for key in table.keys:
+            known[table.env_name(key)] = f"{table.name}.{key}"
+    prefixed = [t.env_prefix for t in TABLES.values() if t.env_prefix != "CASELOAD_"]
+    lines: list[str] = []
+    for name in sorted(env):
+        if not name.startswith("CASELOAD_") or name in known or name in OTHER_VARIABLES:
+            continue
+        prefix = next((p for p in prefixed if name.startswith(p)), None)
+        if prefix is not None:
+            choices = [k for k in known if k.startswith(prefix)]
+            guess = _suggest(name, choices)
+            hint = f" (did you mean {guess}?)" if guess else ""
+            lines.append(f"  {name}: unknown variable{hint}")
+            continue
+        near = difflib.get_close_matches(name, [*known, *OTHER_VARIABLES], n=1, cutoff=0.85)
+        if near:
+            lines.append(f"  {name}: unknown variable (did you mean {near[0]}?)")
+    return ["invalid settings in the environment:\n" + "\n".join(lines)] if lines else []
+
+
+def _structured(annotation: object) -> bool:
+    """Whether a field holds a list, tuple or mapping (JSON when it comes from a variable)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if (get_origin(candidate) or candidate) in (list, tuple, dict, set, frozenset):
+            return True
+    return False
+
+
+def _from_environment(table: _Table, env: Mapping[str, str], lines: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in table.keys:
+        name = table.env_name(key)
+        if name not in env:
+            continue
+        raw = env[name]
+        info = table.model.model_fields.get(key)
+        if info is not None and _structured(info.annotation):
+            try:
+                values[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                lines.append(f'  {name}: not a JSON list (e.g. ["first", "second"])')
+                continue
+        else:
+            values[key] = raw
+    return values
+
+
+# ------------------------------------------------------------------------------ the models
+
+
+def _build(
+    table: _Table,
+    values: dict[str, Any],
+    env: Mapping[str, str],
+    source: str,
+    problems: list[str],
+    *,
+    need_portal: bool,
+) -> BaseModel | None:
+    """One table's settings: the file's values, the environment over them, secrets resolved."""
+    lines: list[str] = []
+    from_env = _from_environment(table, env, lines)
+    values.update(from_env)
+    if table.name == "portal":
+        _portal_secret(values, lines)
+    elif table.name == "worker" and need_portal:
+        _events_secret(values, lines)
+    model: BaseModel | None = None
+    if not lines:
+        try:
+            model = table.model.model_validate(values)
+        except ValidationError as error:
+            lines.extend(_explain(table, error, from_env))
+    if lines:
+        problems.append(f"invalid [{table.name}] settings in {source}:\n" + "\n".join(lines))
+    return model
+
+
+def _secret_from_file(path: object, setting: str, lines: list[str]) -> str | None:
+    try:
+        return read_private_file(Path(str(path)), setting=setting).strip()
+    except SettingsError as error:
+        lines.append(f"  {error}")
+        return None
+
+
+def _portal_secret(values: dict[str, Any], lines: list[str]) -> None:
+    """The session secret: `CASELOAD_PORTAL_SECRET_KEY` (already in `values`) or the file."""
+    secret_file = values.pop("secret_key_file", None)
+    if values.get("secret_key"):
+        return
+    if secret_file:
+        secret = _secret_from_file(secret_file, "portal.secret_key_file", lines)
+        if secret is not None:
+            values["secret_key"] = secret
+        return
+    lines.append(
+        f"  portal.secret_key: no session secret: set {PORTAL_SECRET_ENV} (at least 32 random"
+        " characters) or portal.secret_key_file in caseload.toml"
+    )
+
+
+def _events_secret(values: dict[str, Any], lines: list[str]) -> None:
+    """The push-event secret: `CASELOAD_EVENTS_SECRET` (already in `values`) or the file."""
+    if values.get("events_secret") or not values.get("events_secret_file"):
+        return
+    secret = _secret_from_file(values["events_secret_file"], "worker.events_secret_file", lines)
+    if secret is not None:
+        values["events_secret"] = secret
+
+
+def _explain(table: _Table, error: ValidationError, from_env: Mapping[str, Any]) -> list[str]:
+    """Each validation error as `  table.key: what is wrong`, naming the variable it came from."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in item["loc"])
+        key = str(item["loc"][0]) if item["loc"] else ""
+        where = f"{table.name}.{location}" if location else f"[{table.name}]"
+        if item["type"] == "missing":
+            lines.append(f"  {where}: required, not set (TOML or {table.env_name(key)})")
+            continue
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, CRMError):  # e.g. an unknown crm.kind, named with the known ones
+            message = f"{cause.message}. {cause.advice}" if cause.advice else cause.message
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+        origin = f" (from {table.env_name(key)})" if key in from_env else ""
+        lines.append(f"  {where}: {message}{origin}")
+    return lines
+
+
+__all__ = [
+    "CONFIG_ENV",
+    "EVENTS_SECRET_ENV",
+    "GOVUK_FRONTEND_VERSION",
+    "PORTAL_SECRET_ENV",
+    "TABLES",
+    "Config",
+    "ConfigError",
+    "LogLevel",
+    "LoggingSettings",
+    "PortalSettings",
+    "SignInMode",
+    "StoreSettings",
+    "WorkerSettings",
+    "find_config",
+    "load_config",
+]

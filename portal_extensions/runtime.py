@@ -1,54 +1,78 @@
-"""Assembling the store, sync and dispatcher from settings (used by the CLI and the portal)."""
+"""The composition root: from a `Config`, the store, CRM client, mapping, sync, outbox
+dispatcher, worker and web app that every command and the demo run.
+
+Nothing else builds these parts, so each is made one way wherever Caseload runs, and every part
+the portal uses is passed to it explicitly: no silent in-memory stand-ins in production. This is
+the one module that may import `portal_extensions.web`.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from fastapi import FastAPI
+
 from connector import factory
 from connector.base import CRMClient
 from mappings import Mapping, RecordMappingError, load_profile
 from mappings.model import Category
-from portal_extensions.outbox import Dispatcher
-from portal_extensions.settings import Settings, StoreSettingsError
+from portal_extensions.casework.crm_sources import CRMAttachmentSource, CRMPartySource
+from portal_extensions.casework.status import PortalHealth
+from portal_extensions.config import Config, PortalSettings
+from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.jobs.worker import Worker
+from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.audit import StoreAuditTrail
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.database import Store, open_store
+from portal_extensions.store.directory import StoreDirectory, StoreEnquiryOptions
+from portal_extensions.store.sessions import StoreSessionRegistry
 from portal_extensions.sync import Syncer
+from portal_extensions.web import create_app
+from portal_extensions.web.routes.crm_events import crm_events_router
 
 log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """One store, plus the CRM client and mapping when the CRM is configured."""
+    """One store, plus the CRM client and mapping when the CRM is configured.
+
+    `store`, `client` and `mapping` may be handed in already built (the demo starts its own
+    sandbox CRM); otherwise they are built from `config` when first asked for.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        config: Config,
         *,
         store: Store | None = None,
         client: CRMClient | None = None,
         mapping: Mapping | None = None,
     ) -> None:
-        self.settings = settings
-        self.store = store or open_store(settings.store)
+        self.config = config
+        self.store = store if store is not None else open_store(config.store)
         self._client = client
         self._mapping = mapping
 
     @property
+    def has_crm(self) -> bool:
+        """Whether a CRM is configured (or was handed in)."""
+        return self._client is not None or self.config.crm is not None
+
+    @property
     def client(self) -> CRMClient:
+        """The CRM client (one per runtime); `ConfigError` when no CRM is configured."""
         if self._client is None:
-            if self.settings.crm is None:
-                raise StoreSettingsError(
-                    "no CRM is configured: add a [crm] table to caseload.toml "
-                    "(see `caseload crm check --help`)"
-                )
-            self._client = factory.build_client(self.settings.crm, shared=False)
+            self._client = factory.build_client(self.config.require_crm(), shared=False)
         return self._client
 
     @property
     def mapping(self) -> Mapping:
+        """The mapping profile of the configured CRM's kind (the bundled one)."""
         if self._mapping is None:
-            kind = self.settings.crm.kind if self.settings.crm else "lagan"
-            self._mapping = load_profile(kind)
+            self._mapping = load_profile(self.client.kind)
         return self._mapping
 
     def categories(self) -> list[Category]:
@@ -66,26 +90,53 @@ class Runtime:
         return mapped
 
     def syncer(self) -> Syncer:
-        store_settings = self.settings.store
+        store = self.config.store
         return Syncer(
             self.store,
             self.client,
             self.mapping,
-            batch_size=store_settings.sync_batch_size,
-            overlap=timedelta(seconds=store_settings.sync_overlap_seconds),
+            batch_size=store.sync_batch_size,
+            overlap=timedelta(seconds=store.sync_overlap_seconds),
         )
 
     def dispatcher(self) -> Dispatcher:
-        s = self.settings.store
+        store = self.config.store
         return Dispatcher(
             self.store,
             self.client,
             self.mapping,
-            lease=timedelta(seconds=s.outbox_lease_seconds),
-            max_attempts=s.outbox_max_attempts,
-            backoff_initial=s.outbox_backoff_initial,
-            backoff_max=s.outbox_backoff_max,
+            lease=timedelta(seconds=store.outbox_lease_seconds),
+            max_attempts=store.outbox_max_attempts,
+            backoff_initial=store.outbox_backoff_initial,
+            backoff_max=store.outbox_backoff_max,
         )
+
+    def worker(self) -> Worker:
+        """The background loop (sync, outbox, pushed refreshes) at the configured intervals."""
+        return Worker(
+            self,
+            sync_interval=self.config.worker.sync_interval,
+            dispatch_interval=self.config.worker.dispatch_interval,
+        )
+
+    def portal_app(self, *, worker: Worker | None = None) -> FastAPI:
+        """The portal's web app over this runtime's store and (if configured) CRM.
+
+        With `worker` (the one running in this process), the app also takes the CRM's signed
+        case-event pushes and queues each case's refresh on it; without, that route is absent.
+        """
+        client = self.client if self.has_crm else None
+        mapping = self.mapping if client is not None else None
+        app = build_portal(self.config.require_portal(), self.store, client, mapping=mapping)
+        if worker is not None and client is not None:
+            app.include_router(
+                crm_events_router(
+                    self.config.worker.events_secret,
+                    worker.request_refresh,
+                    parse=factory.case_event_parser(client.kind),
+                )
+            )
+        return app
 
     def close(self) -> None:
         if self._client is not None:
@@ -93,4 +144,34 @@ class Runtime:
         self.store.close()
 
 
-__all__ = ["Runtime"]
+def build_portal(
+    settings: PortalSettings,
+    store: Store,
+    client: CRMClient | None,
+    *,
+    mapping: Mapping | None = None,
+) -> FastAPI:
+    """The portal app reading and writing through `store`; `client` feeds Health, downloads and
+    the resident look-up, whose CRM parties `mapping` (the runtime's profile; by default the
+    bundled one for the client's CRM) turns into constituents. Without a CRM there are no
+    downloads and no look-up, and the pages say so."""
+    parties = None
+    if client is not None:
+        profile = mapping if mapping is not None else load_profile(client.kind)
+        parties = CRMPartySource(client, profile.to_constituent)
+    return create_app(
+        settings,
+        accounts=StoreAccounts(store),
+        cases=StoreCaseRepository(store),
+        writes=StoreCaseWrites(store),
+        enquiry_options=StoreEnquiryOptions(store),
+        directory=StoreDirectory(store),
+        audit=StoreAuditTrail(store),
+        health=PortalHealth(store, client),
+        sessions=StoreSessionRegistry(store),  # shared by every worker process
+        attachments=CRMAttachmentSource(client) if client is not None else None,
+        parties=parties,
+    )
+
+
+__all__ = ["Runtime", "build_portal"]

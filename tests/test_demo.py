@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from portal_extensions.assembly import build_portal
+from portal_extensions.config import PortalSettings
 from portal_extensions.demo import Demo
-from portal_extensions.web import PortalSettings
+from portal_extensions.runtime import build_portal
 from tests.portal.conftest import sign_in
 
 SECRET = "x" * 40

@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from portal_extensions.settings import StoreSettings
+from portal_extensions.config import StoreSettings
 from portal_extensions.store.engine import WRITE_OPTION, StoreError, make_engine, migrate
 
 

@@ -1,4 +1,6 @@
-"""CRM settings: TOML + environment, misspelt keys, and secrets only from safe places."""
+"""The connector's own CRM settings model: kinds from the registry, bare host names, secrets
+files only their owner can read, secrets never shown. Reading them from caseload.toml and the
+environment is `portal_extensions.config`'s (tests/test_config.py)."""
 
 from __future__ import annotations
 
@@ -6,90 +8,61 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from connector.settings import SettingsError, load_crm_settings
+from connector.settings import CRMSettings, SettingsError, read_secrets_file
 
-
-def _toml(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "caseload.toml"
-    path.write_text(body, encoding="utf-8")
-    return path
+ENDPOINT = "https://crm.council.gov.uk/lagan/services/FL"
 
 
-BASE = '[crm]\nendpoint = "https://crm.council.gov.uk/lagan/services/FL"\n'
+def test_an_unknown_kind_is_refused_by_name_with_the_known_kinds() -> None:
+    with pytest.raises(ValidationError) as info:
+        CRMSettings(kind="salesforce", endpoint=ENDPOINT)
+    text = str(info.value)
+    assert "'salesforce'" in text and "dynamics365, lagan" in text
 
 
-def test_misspelt_key_fails_with_a_suggestion(tmp_path) -> None:
-    path = _toml(tmp_path, BASE + 'alowed_hosts = ["crm.council.gov.uk"]\n')
-    with pytest.raises(
-        SettingsError, match=r"crm.alowed_hosts: unknown key \(did you mean crm.allowed_hosts"
-    ):
-        load_crm_settings(path)
+@pytest.mark.parametrize("kind", ["lagan", "dynamics365"])
+def test_every_registered_kind_is_accepted(kind: str) -> None:
+    assert CRMSettings(kind=kind, endpoint=ENDPOINT).kind == kind
 
 
-def test_misspelt_environment_variable_fails_with_a_suggestion(tmp_path, monkeypatch) -> None:
-    path = _toml(tmp_path, BASE)
-    monkeypatch.setenv("CASELOAD_CRM_ALOWED_HOSTS", '["evil.example"]')
-    with pytest.raises(
-        SettingsError,
-        match=r"CASELOAD_CRM_ALOWED_HOSTS: unknown variable \(did you mean CASELOAD_CRM_ALLOWED_H",
-    ):
-        load_crm_settings(path)
+def test_hosts_must_be_bare_names() -> None:
+    with pytest.raises(ValidationError, match="allowed_hosts"):
+        CRMSettings(endpoint=ENDPOINT, allowed_hosts=["https://crm.council.gov.uk/"])
+    settings = CRMSettings(endpoint=ENDPOINT, allowed_hosts=[" CRM.Council.gov.uk. "])
+    assert settings.allowed_hosts == ["crm.council.gov.uk"]
 
 
-def test_secrets_file_of_another_mode_or_missing_names_the_fix(tmp_path) -> None:
-    missing = tmp_path / "absent.secrets"
-    path = _toml(tmp_path, BASE + f'secrets_file = "{missing}"\n')
+def test_secrets_file_of_another_mode_or_missing_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="cannot read it"):
-        load_crm_settings(path)
+        read_secrets_file(tmp_path / "absent.secrets")
     group_readable = tmp_path / "group.secrets"
     group_readable.write_text("client_secret=s3cr3t-value\n")
     os.chmod(group_readable, 0o640)
-    path = _toml(tmp_path, BASE + f'secrets_file = "{group_readable}"\n')
     with pytest.raises(SettingsError, match="readable by group or others") as info:
-        load_crm_settings(path)
+        read_secrets_file(group_readable)
     assert "s3cr3t-value" not in str(info.value)
 
 
-def test_environment_overrides_toml_and_secrets_stay_hidden(tmp_path, monkeypatch) -> None:
-    path = _toml(tmp_path, BASE + "read_timeout = 10\n")
-    monkeypatch.setenv("CASELOAD_CRM_READ_TIMEOUT", "12.5")
-    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "hunter2")
-    settings = load_crm_settings(path)
-    assert settings.read_timeout == 12.5
+def test_secrets_file_fills_the_secrets_only_when_private(tmp_path: Path) -> None:
+    secrets = tmp_path / "crm.secrets"
+    secrets.write_text("password=hunter2\n")
+    os.chmod(secrets, 0o644)
+    with pytest.raises(ValidationError, match="chmod 600"):
+        CRMSettings(endpoint=ENDPOINT, secrets_file=secrets)
+    os.chmod(secrets, 0o600)
+    settings = CRMSettings(endpoint=ENDPOINT, secrets_file=secrets)
     assert settings.secret("password") == "hunter2"
     assert "hunter2" not in repr(settings) and "hunter2" not in settings.model_dump_json()
 
 
-def test_secrets_in_the_toml_are_refused(tmp_path) -> None:
-    path = _toml(tmp_path, BASE + 'password = "hunter2"\n')
-    with pytest.raises(SettingsError, match="must not be in the TOML") as info:
-        load_crm_settings(path)
-    assert "hunter2" not in str(info.value)
-
-
-def test_secrets_file_must_be_private(tmp_path) -> None:
+def test_a_secrets_file_line_that_is_not_a_secret_is_named(tmp_path: Path) -> None:
     secrets = tmp_path / "crm.secrets"
-    secrets.write_text("password=hunter2\n")
-    os.chmod(secrets, 0o644)
-    path = _toml(tmp_path, BASE + f'secrets_file = "{secrets}"\n')
-    with pytest.raises(SettingsError, match="chmod 600"):
-        load_crm_settings(path)
+    secrets.write_text("# the CRM's\nusername=svc\n")
     os.chmod(secrets, 0o600)
-    assert load_crm_settings(path).secret("password") == "hunter2"
-
-
-def test_invalid_values_name_the_key(tmp_path) -> None:
-    path = _toml(tmp_path, BASE + 'kind = "salesforce"\nwsdl_sha256 = "abc"\n')
-    with pytest.raises(SettingsError) as info:
-        load_crm_settings(path)
-    assert "crm.kind" in str(info.value) and "crm.wsdl_sha256" in str(info.value)
-
-
-def test_hosts_must_be_bare_names(tmp_path) -> None:
-    path = _toml(tmp_path, BASE + 'allowed_hosts = ["https://crm.council.gov.uk/"]\n')
-    with pytest.raises(SettingsError, match="allowed_hosts"):
-        load_crm_settings(path)
+    with pytest.raises(SettingsError, match="line 2: expected one of password, client_secret"):
+        read_secrets_file(secrets)
 
 
 def test_build_client_shares_one_client_per_settings_and_credentials() -> None:

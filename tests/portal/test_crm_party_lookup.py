@@ -18,7 +18,7 @@ with warnings.catch_warnings():
 
 from connector.base import CRMClient
 from mappings import load_profile
-from portal_extensions.assembly import build_portal
+from portal_extensions.runtime import build_portal
 from portal_extensions.store import Store
 from portal_extensions.store.schema import members, parties, roles, user_roles, users, wards
 from portal_extensions.web import PortalSettings

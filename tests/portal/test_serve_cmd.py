@@ -1,11 +1,13 @@
-"""`caseload serve` reads [portal] and [store], refuses a secret in the TOML, and serves."""
+"""`caseload serve` reads [portal] and [store], refuses a secret in the TOML, and serves.
+
+The [portal] loader's own rules (the secret file, misspelt keys) are tested in tests/test_config.py.
+"""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -14,7 +16,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from cli import portal_cmd
-from portal_extensions.config import PortalSettingsError, load_portal_settings
 from tests.portal.web_fixtures import SECRET
 
 
@@ -61,20 +62,3 @@ def test_serve_refuses_a_secret_written_in_the_toml(tmp_path) -> None:
     assert result.exit_code == 2
     assert "must not be in the TOML" in result.output
     assert SECRET not in result.output
-
-
-def test_the_secret_file_must_be_private(tmp_path) -> None:
-    secret = tmp_path / "secret"
-    secret.write_text(SECRET, encoding="utf-8")
-    secret.chmod(0o644)
-    config = _config(tmp_path, f'council_name = "N"\nsecret_key_file = "{secret}"')
-    with pytest.raises(PortalSettingsError, match="chmod 600"):
-        load_portal_settings(config, environ={})
-    secret.chmod(0o600)
-    assert load_portal_settings(config, environ={}).secret_key.get_secret_value() == SECRET
-
-
-def test_a_misspelt_portal_setting_is_named(tmp_path) -> None:
-    config = _config(tmp_path, 'council_name = "N"\nframe_ancestor = ["https://x.example"]')
-    with pytest.raises(PortalSettingsError, match=r"portal\.frame_ancestor"):
-        load_portal_settings(config, environ={"CASELOAD_PORTAL_SECRET_KEY": SECRET})

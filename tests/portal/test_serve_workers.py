@@ -85,7 +85,7 @@ def test_two_workers_share_every_session(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CASELOAD_PORTAL_SECRET_KEY": SECRET}
     command = [sys.executable, "-m", "cli.main", "serve", "--config", str(config)]
-    command += ["--port", str(port), "--workers", "2", "--no-dispatch"]
+    command += ["--port", str(port), "--workers", "2", "--no-worker"]
     child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)  # noqa: S603
     try:
         _wait_until_up(base, child)
