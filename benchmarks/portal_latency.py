@@ -309,7 +309,7 @@ def own_case_ids(store: Store, member_id: str, rng: random.Random, k: int = 200)
 def visible_counts(store: Store, usernames: list[str], now: datetime) -> list[int]:
     """How many cases each user may see (the size of the list behind My caseload's counts)."""
     from portal_extensions.access import visible_cases_clause
-    from portal_extensions.web.store_adapters import StoreAccounts
+    from portal_extensions.store.accounts import StoreAccounts
 
     accounts = StoreAccounts(store)
     columns = access_columns()
@@ -341,7 +341,7 @@ def serve(url: str, schema: str | None, deadline_s: float, port: int = 0) -> Non
     """
     import uvicorn
 
-    from portal_extensions.assembly import build_portal
+    from portal_extensions.runtime import build_portal
     from portal_extensions.web import PortalSettings
 
     store = Store.open(url, schema=schema)

@@ -13,7 +13,8 @@ logs or error messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -22,16 +23,20 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from pydantic import BaseModel
 
-from portal_extensions.access import Role, Viewer
+from portal_extensions.access import Role, Viewer, ViewerError
 from portal_extensions.store.audit import record_event
+from portal_extensions.store.database import Store
 from portal_extensions.store.schema import (
     members,
     officers,
+    parties,
     portal_sessions,
     roles,
     user_roles,
     users,
 )
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH: Final = 12
 """Long enough for three random words; length matters more than character classes (NCSC)."""
@@ -431,11 +436,112 @@ def list_roles(conn: sa.Connection) -> list[RoleInfo]:
     return sorted(infos, key=lambda info: (order.get(info.name, len(order)), info.name))
 
 
+class StoreAccounts:
+    """`Accounts` over the store's users and user_roles tables.
+
+    The user name is the user id (it is what the audit trail shows). A user needs exactly one
+    role; members' services staff have one `members_services` row per supported member, naming
+    it in `acting_for_member_id`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def by_user_id(self, user_id: str) -> Account | None:
+        return self.by_username(user_id)
+
+    def by_username(self, username: str) -> Account | None:
+        # One round trip, asked on every request: a row per role grant, each carrying the user
+        # and what their role links to (member, ward and party; officer's service).
+        with self.store.read() as conn:
+            rows = conn.execute(_ACCOUNT_ROWS, {"username": username.lower()}).all()
+        if not rows:
+            return None
+        user = rows[0]
+        viewer = self._viewer(user, rows)
+        if viewer is None:
+            return None
+        return Account(
+            username=user.username,
+            display_name=user.display_name,
+            password_hash=user.password_hash,
+            viewer=viewer,
+            active=bool(user.active),
+        )
+
+    def _viewer(self, user: Any, grants: Sequence[Any]) -> Viewer | None:
+        # Rows of `_ACCOUNT_ROWS`.
+        names = {grant.role_name for grant in grants if grant.role_name is not None}
+        if len(names) != 1:
+            log.warning(
+                "user id %s has %d roles; a user needs exactly one, so sign-in is refused",
+                user.id,
+                len(names),
+            )
+            return None
+        try:
+            role = Role(names.pop())
+        except ValueError:
+            log.warning("user id %s has a role the portal does not know", user.id)
+            return None
+        try:
+            if role is Role.MEMBER:
+                if user.linked_member_id is None:
+                    raise ViewerError(f"user {user.username!r} has role 'member' but no member")
+                return Viewer(
+                    user.username,
+                    role,
+                    member_id=user.linked_member_id,
+                    party=user.member_party,
+                    ward_id=user.member_ward_id,
+                )
+            if role is Role.MEMBERS_SERVICES:
+                supported = frozenset(
+                    g.acting_for_member_id for g in grants if g.acting_for_member_id
+                )
+                return Viewer(user.username, role, supported_member_ids=supported)
+            if role is Role.SERVICE_OFFICER:
+                service = user.officer_service_id
+                return Viewer(
+                    user.username, role, service_ids=frozenset({service} if service else ())
+                )
+            return Viewer(user.username, role)
+        except ViewerError as error:
+            log.warning("user id %s cannot sign in: %s", user.id, error)
+            return None
+
+
+_ACCOUNT_ROWS = (
+    sa.select(
+        users.c.id,
+        users.c.username,
+        users.c.display_name,
+        users.c.password_hash,
+        users.c.active,
+        user_roles.c.role_name,
+        user_roles.c.acting_for_member_id,
+        members.c.id.label("linked_member_id"),
+        members.c.ward_id.label("member_ward_id"),
+        parties.c.name.label("member_party"),
+        officers.c.service_id.label("officer_service_id"),
+    )
+    .select_from(
+        users.outerjoin(user_roles, user_roles.c.user_id == users.c.id)
+        .outerjoin(members, members.c.id == users.c.member_id)
+        .outerjoin(parties, parties.c.id == members.c.party_id)
+        .outerjoin(officers, officers.c.id == users.c.officer_id)
+    )
+    .where(sa.func.lower(users.c.username) == sa.bindparam("username"))
+)
+"""A user's account in one statement, built once (the sign-in check runs on every request)."""
+
+
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "Account",
     "AccountError",
     "RoleInfo",
+    "StoreAccounts",
     "UserSummary",
     "create_user",
     "deactivate",

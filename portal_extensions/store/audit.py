@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from portal_extensions.store.database import Store
 from portal_extensions.store.schema import audit_events
 
 
@@ -94,4 +95,31 @@ def events_for(conn: sa.Connection, subject_id: str, *, limit: int = 500) -> lis
     return [AuditEvent.model_validate(dict(row)) for row in rows]
 
 
-__all__ = ["AuditEvent", "Outcome", "PortalAuditEvent", "events_for", "record_event"]
+class StoreAuditTrail:
+    """`AuditTrail` writing to the store's append-only audit table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, event: PortalAuditEvent) -> None:
+        with self.store.write() as conn:
+            record_event(
+                conn,
+                actor=event.actor,
+                action=event.action,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                detail={"outcome": event.outcome.value},
+                on_behalf_of=event.on_behalf_of,
+                at=event.at,
+            )
+
+
+__all__ = [
+    "AuditEvent",
+    "Outcome",
+    "PortalAuditEvent",
+    "StoreAuditTrail",
+    "events_for",
+    "record_event",
+]

@@ -1,9 +1,9 @@
-"""The case index: idempotent upserts of mapped cases, reads for lists, and a content hash.
+"""The case index: idempotent upserts of mapped cases, local writes, access columns, a hash.
 
 Upserts are keyed on the CRM reference (then on the portal id, for a case the portal created
 and the CRM has just confirmed) and ordered by the CRM's modified time, so replaying any batch,
 in any order, any number of times leaves the same index: the property that makes sync safe to
-kill and re-run.
+kill and re-run. Viewers read the index through `case_reads`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 
 from mappings.model import MemberCase
 from portal_extensions.access import CaseColumns, Fact
@@ -67,27 +66,6 @@ class UpsertResult:
         if room > 0:
             self.changed_portal_ids.extend(other.changed_portal_ids[:room])
         return self
-
-
-class CaseSummary(BaseModel):
-    """One line of a case list, read from indexed columns only (no JSON parsing)."""
-
-    portal_id: str
-    crm_reference: str | None
-    title: str
-    member_id: str
-    ward_id: str
-    service_id: str | None
-    category: str
-    status: str
-    priority: str
-    sharing_level: str
-    received_at: datetime
-    next_update_due: date | None
-    target_date: date | None
-    constituent_name: str
-    version: int
-    removed: bool
 
 
 def stable_portal_id(case: MemberCase, crm: str = "crm") -> MemberCase:
@@ -408,58 +386,6 @@ def cases_counter(conn: sa.Connection) -> int:
     return int(conn.execute(_CASES_COUNTER).scalar_one())
 
 
-def get_case(
-    conn: sa.Connection, *, portal_id: str | None = None, crm_reference: str | None = None
-) -> MemberCase | None:
-    """One indexed case by portal id or CRM reference, as the mapped record."""
-    if (portal_id is None) == (crm_reference is None):
-        raise ValueError("give exactly one of portal_id and crm_reference")
-    column = cases.c.portal_id if portal_id is not None else cases.c.crm_reference
-    record = conn.execute(
-        sa.select(cases.c.record).where(column == (portal_id or crm_reference))
-    ).scalar_one_or_none()
-    return None if record is None else MemberCase.model_validate(record)
-
-
-SUMMARY_COLUMNS = (
-    cases.c.portal_id,
-    cases.c.crm_reference,
-    cases.c.title,
-    cases.c.member_id,
-    cases.c.ward_id,
-    cases.c.service_id,
-    cases.c.category,
-    cases.c.status,
-    cases.c.priority,
-    cases.c.sharing_level,
-    cases.c.received_at,
-    cases.c.next_update_due,
-    cases.c.target_date,
-    cases.c.constituent_name,
-    cases.c.version,
-    cases.c.removed_at.is_not(None).label("removed"),
-)
-
-
-def list_cases(
-    conn: sa.Connection,
-    *,
-    where: sa.ColumnElement[bool] | None = None,
-    order_by: Sequence[sa.ColumnElement[Any]] = (cases.c.received_at.desc(), cases.c.id.desc()),
-    limit: int = 50,
-    offset: int = 0,
-    include_removed: bool = False,
-) -> list[CaseSummary]:
-    """A page of case summaries; `where` is the access policy's filter on `schema.cases`."""
-    query = sa.select(*SUMMARY_COLUMNS)
-    if where is not None:
-        query = query.where(where)
-    if not include_removed:
-        query = query.where(cases.c.removed_at.is_(None))
-    query = query.order_by(*order_by).limit(limit).offset(offset)
-    return [CaseSummary.model_validate(dict(row)) for row in conn.execute(query).mappings()]
-
-
 def access_columns() -> CaseColumns:
     """The index column behind each fact of the access policy, for `visible_cases_clause`.
 
@@ -516,7 +442,6 @@ def index_hash(conn: sa.Connection) -> str:
 
 __all__ = [
     "CRM_CASE_NAMESPACE",
-    "CaseSummary",
     "IndexedCase",
     "UpsertResult",
     "access_columns",
@@ -524,10 +449,8 @@ __all__ = [
     "cases_changed",
     "cases_counter",
     "count_cases",
-    "get_case",
     "index_hash",
     "insert_local_case",
-    "list_cases",
     "mark_removed",
     "set_crm_reference",
     "stable_portal_id",

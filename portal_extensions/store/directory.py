@@ -6,8 +6,15 @@ services and officers).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from time import monotonic
+
+import sqlalchemy as sa
+
+from portal_extensions.store.database import Store
+from portal_extensions.store.schema import categories, members, officers, services, wards
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,4 +72,117 @@ class DirectoryNames:
         return self.categories.get(code, code) if code else ""
 
 
-__all__ = ["Choice", "DirectoryNames", "MemberChoice", "ServiceContact"]
+class StoreEnquiryOptions:
+    """`EnquiryOptions` from the store's code book (categories) and directory."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def categories(self) -> list[Choice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(categories.c.code, categories.c.name).order_by(categories.c.name)
+            ).all()
+        return [Choice(row.code, row.name) for row in rows]
+
+    def services(self) -> list[Choice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(services.c.id, services.c.name).order_by(services.c.name)
+            ).all()
+        return [Choice(row.id, row.name) for row in rows]
+
+    def members(self) -> list[MemberChoice]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                sa.select(members.c.id, members.c.name, members.c.ward_id).order_by(members.c.name)
+            ).all()
+        return [MemberChoice(row.id, row.name, row.ward_id) for row in rows]
+
+
+class StoreDirectory:
+    """`DirectorySource` from the store's services and officers.
+
+    `names()` is cached for `names_ttl_seconds` (a minute by default) rather than invalidated by
+    the directory import: the import may run in another process (`caseload` commands, another
+    worker), which an in-process invalidation would not reach, and the directory changes a few
+    times a year, so a renamed ward showing its old name for up to a minute is harmless. Each
+    request then costs a dict lookup per row, never a query. `forget_names()` drops the cache.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        names_ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self.store = store
+        self.names_ttl_seconds = names_ttl_seconds
+        self.clock = clock
+        self._names: tuple[float, DirectoryNames] | None = None
+        self._names_lock = threading.Lock()
+
+    def names(self) -> DirectoryNames:
+        cached = self._names
+        if cached is not None and cached[0] > self.clock():
+            return cached[1]
+        with self._names_lock:  # one reader refreshes; the others wait for its answer
+            cached = self._names
+            if cached is not None and cached[0] > self.clock():
+                return cached[1]
+            with self.store.read() as conn:
+                names = DirectoryNames(
+                    members=_pairs(conn, members.c.id, members.c.name),
+                    wards=_pairs(conn, wards.c.id, wards.c.name),
+                    services=_pairs(conn, services.c.id, services.c.name),
+                    categories=_pairs(conn, categories.c.code, categories.c.name),
+                )
+            self._names = (self.clock() + self.names_ttl_seconds, names)
+            return names
+
+    def forget_names(self) -> None:
+        self._names = None
+
+    def service_contacts(self) -> list[ServiceContact]:
+        query = (
+            sa.select(
+                services.c.id.label("service_id"),
+                officers.c.id.label("officer_id"),
+                services.c.name.label("service"),
+                officers.c.name.label("officer"),
+                officers.c.email,
+                officers.c.phone,
+                services.c.response_target_working_days,
+            )
+            .select_from(services.join(officers, services.c.member_officer_id == officers.c.id))
+            .order_by(services.c.name)
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ServiceContact(
+                row.service,
+                row.officer,
+                row.email,
+                row.phone,
+                row.response_target_working_days,
+                service_id=row.service_id,
+                officer_id=row.officer_id,
+            )
+            for row in rows
+        ]
+
+
+def _pairs(conn: sa.Connection, key: sa.Column[str], name: sa.Column[str]) -> dict[str, str]:
+    return {row[0]: row[1] for row in conn.execute(sa.select(key, name))}
+
+
+__all__ = [
+    "Choice",
+    "DirectoryNames",
+    "MemberChoice",
+    "ServiceContact",
+    "StoreDirectory",
+    "StoreEnquiryOptions",
+]

@@ -267,6 +267,8 @@ sync_state = sa.Table(
     sa.Column("last_seconds", sa.Float),
     sa.Column("last_error", sa.String(1000)),
 )
+CASES_SYNC_STATE = "cases"
+"""The `sync_state` row of the case sync (read by the status report and health)."""
 sync_problems = sa.Table(
     "sync_problems",
     metadata,
@@ -309,6 +311,7 @@ reminders = sa.Table(
 )
 
 __all__ = [
+    "CASES_SYNC_STATE",
     "audit_events",
     "cases",
     "categories",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -59,11 +60,18 @@ def postgres_url() -> Iterator[str]:
     yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+BACKENDS = ["sqlite", "postgresql"]
+"""Every store query test runs on both (parametrize a fixture with these, then open
+`fresh_database`)."""
+
+
+@contextmanager
+def fresh_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
-    if request.param == "sqlite":
+    """An empty database of its own on `backend`: a new SQLite file, or a new PostgreSQL
+    schema (dropped afterwards), so no test sees another's rows."""
+    if backend == "sqlite":
         path = tmp_path_factory.mktemp("store") / "caseload.sqlite"
         yield Database(f"sqlite:///{path}", None)
         return
@@ -78,6 +86,14 @@ def database(
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    with fresh_database(request.param, request, tmp_path_factory) as database:
+        yield database
 
 
 @pytest.fixture
@@ -98,3 +114,33 @@ def open_store(database: Database) -> Iterator[Callable[[], Store]]:
 @pytest.fixture
 def store(open_store: Callable[[], Store]) -> Store:
     return open_store()
+
+
+def _council(database: Database) -> Store:
+    from tests.store.seeding import ALL, seed  # the web fixtures' cases; only these tests need them
+
+    return seed(database.open(), ALL)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def read_only_council(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """The fixture council and `seeding.ALL`, seeded once per module and backend for tests that
+    only read (seeding and migrating per test would multiply the suite's time)."""
+    with fresh_database(request.param, request, tmp_path_factory) as database:
+        store = _council(database)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def council(database: Database) -> Iterator[Store]:
+    """The fixture council and `seeding.ALL` in a database of this test's own, to write to."""
+    store = _council(database)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -14,8 +14,8 @@ import typer
 from typer.testing import CliRunner
 
 from cli import audit_cmd
-from portal_extensions.audit_report import case_audit
 from portal_extensions.store import IndexedCase, Store, record_event, upsert_cases
+from portal_extensions.store.audit_report import case_audit
 from portal_extensions.store.schema import audit_events
 from tests.store.conftest import Database
 from tests.store.fakes import new_case

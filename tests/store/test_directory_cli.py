@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from cli import store_cmd
 from mappings.model import MemberCase
 from portal_extensions.directory import DirectoryError, import_directory, read_directory_file
-from portal_extensions.settings import StoreSettingsError, load_store_settings
-from portal_extensions.store import Store, get_case
+from portal_extensions.store import Store
 from portal_extensions.store.outbox import queue_create_case
 from portal_extensions.store.schema import members, parties, services
+from tests.store.index_lookup import get_case
 
 HEADER = (
     "record,id,name,party_id,ward_id,email,phone,service_id,member_officer_id,"
@@ -73,25 +73,6 @@ def test_csv_directory_imports_and_a_bad_line_changes_nothing(store: Store, tmp_
     text = str(caught.value)
     assert "bad.csv line 7: ward_id 'ward-99'" in text
     assert "bad.csv line 8: member_officer_id 'off-9'" in text
-
-
-def test_store_settings_refuse_unknown_keys_and_secrets_in_the_file(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("CASELOAD_DATA_DIR", raising=False)
-    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
-    config = tmp_path / "caseload.toml"
-    config.write_text('data_dir = "/srv/caseload"\n[store]\ndatabse_url = "x"\n')
-    with pytest.raises(StoreSettingsError, match=r"did you mean store\.database_url"):
-        load_store_settings(config)
-    config.write_text('[store]\nevent_secret = "x"\n')
-    with pytest.raises(StoreSettingsError, match="CASELOAD_EVENT_SECRET"):
-        load_store_settings(config)
-    config.write_text(
-        'data_dir = "/srv/caseload"\n[store]\nsync_batch_size = 100\n[crm]\nkind = "lagan"\n'
-    )
-    settings = load_store_settings(config)
-    assert settings.url == "sqlite:////srv/caseload/caseload.sqlite"
-    monkeypatch.setenv("CASELOAD_DATABASE_URL", "postgresql+psycopg://u@db/caseload")
-    assert load_store_settings(config).url == "postgresql+psycopg://u@db/caseload"
 
 
 def _app() -> typer.Typer:

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from connector.base import Attachment
 from connector.errors import CRMRejected, CRMTimeout, CRMUnavailable
-from portal_extensions.outbox import (
-    Dispatcher,
+from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.store import Store, events_for
+from portal_extensions.store.outbox import (
     OutboxState,
     backlog,
     entries_for_case,
@@ -22,9 +23,9 @@ from portal_extensions.outbox import (
     queue_note,
     retry_entry,
 )
-from portal_extensions.store import Store, events_for, get_case
 from portal_extensions.store.schema import audit_events, outbox
 from tests.store.fakes import FakeCRM, FakeMapping, new_case
+from tests.store.index_lookup import get_case
 
 
 class Clock:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from portal_extensions.store.accounts import create_user, deactivate, set_password
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import portal_sessions
-from portal_extensions.web.store_adapters import StoreSessionRegistry
+from portal_extensions.store.sessions import StoreSessionRegistry
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -82,7 +82,7 @@ def test_two_portal_processes_share_sign_in_and_sign_out(open_store: Callable[[]
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from portal_extensions.assembly import build_portal
+    from portal_extensions.runtime import build_portal
     from portal_extensions.web import PortalSettings
     from tests.portal.conftest import csrf_from
 

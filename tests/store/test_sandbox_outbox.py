@@ -12,14 +12,14 @@ import pytest
 from connector.lagan import note_marker
 from mappings import load_profile
 from mappings.model import MemberCase
-from portal_extensions.outbox import (
-    Dispatcher,
+from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.store import Store
+from portal_extensions.store.outbox import (
     backlog,
     queue_close,
     queue_create_case,
     queue_note,
 )
-from portal_extensions.store import Store
 from tests.store.sandbox_helpers import lagan_client
 
 LAGAN = load_profile("lagan")

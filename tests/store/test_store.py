@@ -15,16 +15,17 @@ from portal_extensions.store import (
     count_cases,
     current_revision,
     events_for,
-    get_case,
     head_revision,
     index_hash,
-    list_cases,
     record_event,
     search_cases,
     upsert_cases,
 )
+from portal_extensions.store.case_reads import StoreCaseRepository
+from portal_extensions.store.case_types import Bucket
 from portal_extensions.store.schema import audit_events, cases
 from tests.store.fakes import FakeMapping, raw_case
+from tests.store.index_lookup import get_case
 
 NOW = datetime(2025, 4, 1, 12, 0, tzinfo=UTC)
 
@@ -132,10 +133,11 @@ def test_search_and_lists_apply_the_access_filter(store: Store) -> None:
         )
         clause = visible_cases_clause(viewer, NOW, access_columns())
         mine = {h.member_id for h in search_cases(conn, "pothole", where=clause)}
-        listed = list_cases(conn, where=clause)
         assert mine == {"cllr-0002"}
-        assert {c.member_id for c in listed} == {"cllr-0002"} and len(listed) == 2
         assert count_cases(conn) == 10
+    listed = StoreCaseRepository(store).list_visible(viewer, NOW, Bucket.OPEN, limit=50)
+    assert {c.member_id for c in listed.rows} == {"cllr-0002"} and len(listed.rows) == 2
+    assert listed.total == 2
 
 
 def test_audit_events_cannot_be_changed_or_deleted(store: Store) -> None:

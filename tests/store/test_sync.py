@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal_extensions.store import Store, count_cases, get_case, index_hash
+from portal_extensions.store import Store, count_cases, index_hash
 from portal_extensions.store.schema import cases, sync_problems, sync_state
 from portal_extensions.sync import Syncer
 from tests.store.fakes import FakeCRM, FakeMapping
+from tests.store.index_lookup import get_case
 
 
 class Killed(BaseException):

@@ -23,6 +23,7 @@ from portal_extensions.access import Role
 from portal_extensions.store import Store
 from portal_extensions.store.accounts import (
     AccountError,
+    StoreAccounts,
     create_user,
     deactivate,
     find_user,
@@ -41,7 +42,6 @@ from portal_extensions.store.schema import (
     wards,
 )
 from portal_extensions.web.auth import check_password
-from portal_extensions.web.store_adapters import StoreAccounts
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PASSWORD = "three random words"
@@ -475,3 +475,17 @@ def test_cli_adds_lists_disables_and_resets_users(tmp_path: Path, monkeypatch) -
     assert actors == ["cli:users"]
     assert all(value and value.startswith("$argon2id$") for value in kept)
     store.close()
+
+
+def test_store_accounts_build_the_same_viewers(council: Store) -> None:
+    from dataclasses import replace
+
+    from tests.portal.access_fixtures import VIEWERS
+
+    accounts = StoreAccounts(council)
+    for name, viewer in VIEWERS.items():
+        account = accounts.by_username(name.upper())
+        assert account is not None, name
+        assert account.viewer == replace(viewer, user_id=name)
+        assert accounts.by_user_id(name) == account
+    assert accounts.by_username("nobody") is None

@@ -1,0 +1,76 @@
+"""What the portal reads from the CRM directly rather than from the index: people and files.
+
+The resident look-up asks the CRM's party search (a resident may be known to the council
+before any member's case names them), and a file stored with a case is fetched from the CRM's
+document store when someone downloads it. Both go through the connector, with the CRM
+profile's mapping for parties, so no CRM field name is known here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from connector.base import CRMClient, RawParty
+from connector.errors import CRMError, CRMNotFound
+from mappings.errors import MappingError
+from mappings.model import Constituent, MemberCase
+from portal_extensions.casework.ports import PartySearchUnavailable
+
+log = logging.getLogger(__name__)
+
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
+
+
+class CRMPartySource:
+    """`PartySource` over the connector's party search. The text decides the criterion (an
+    email address, a postcode, else a surname); `to_constituent` is the CRM profile's party
+    mapping (field translation stays in `mappings`)."""
+
+    def __init__(
+        self, client: CRMClient, to_constituent: Callable[[RawParty], Constituent]
+    ) -> None:
+        self.client = client
+        self.to_constituent = to_constituent
+
+    def find_people(self, text: str, *, limit: int) -> list[Constituent]:
+        wanted = " ".join(text.split())
+        if not wanted:
+            return []
+        if "@" in wanted:
+            criteria = {"email": wanted}
+        elif _POSTCODE.match(wanted):
+            criteria = {"postcode": wanted.upper()}
+        else:
+            criteria = {"name": wanted}
+        try:
+            raw = self.client.search_parties(**criteria, limit=limit)
+        except CRMError as error:  # names the CRM and operation, never the words searched
+            log.warning("the resident look-up could not search the CRM: %s", error)
+            raise PartySearchUnavailable from None
+        people: list[Constituent] = []
+        for record in raw:
+            try:
+                people.append(self.to_constituent(record))
+            except (MappingError, ValidationError):
+                log.warning("a CRM party could not be mapped for the resident look-up; skipped")
+        return people
+
+
+class CRMAttachmentSource:
+    """`AttachmentSource` from the CRM's document store, through the connector."""
+
+    def __init__(self, client: CRMClient) -> None:
+        self.client = client
+
+    def fetch(self, case: MemberCase, document_id: str) -> bytes | None:
+        try:
+            return self.client.get_attachment(document_id).content
+        except CRMNotFound:
+            return None
+
+
+__all__ = ["CRMAttachmentSource", "CRMPartySource"]
