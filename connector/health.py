@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from connector.base import HealthCheck, HealthReport
 from connector.errors import CRMError
+from connector.factory import UnknownCRMKind, build_client, extra_probes
 from connector.residency import HostAllowlist
 from connector.settings import CRMSettings
 
@@ -111,8 +112,6 @@ def check_connection(settings: CRMSettings) -> HealthReport:
     A `crm.kind` that no connector subpackage registered is reported by name (one failed
     `kind` check, the rest not probed), as every other misconfiguration is.
     """
-    from connector.factory import UnknownCRMKind, build_client, extra_probes
-
     try:
         probes = extra_probes(settings)
     except UnknownCRMKind as exc:
