@@ -68,7 +68,10 @@ from connector.transport import GuardedSession
 
 log = logging.getLogger("connector.lagan")
 T = TypeVar("T")
+#: `Option`s of a case read: everything (core details, form, notes, events), for the mapping.
 CASE_OPTIONS = ("all",)
+#: `iter_changed_cases` reads in time windows: the first window's width, the narrowest window
+#: (FL compares times to the second), and the most cases a one-second window is read with.
 INITIAL_WINDOW = timedelta(days=1)
 MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW_CASES = 100_000
