@@ -105,6 +105,15 @@ def route_access(endpoint: Callable[..., Any]) -> RouteAccess | None:
     return access if isinstance(access, RouteAccess) else None
 
 
+#: Marks a public route that authenticates by a signature of its body (the CRM's push events,
+#: `web/routes/crm_events.py`): its caller has no session, so the guard asks it for no CSRF token.
+SIGNED_ATTRIBUTE = "__caseload_signed__"
+
+
+def is_signed(endpoint: object) -> bool:
+    return getattr(endpoint, SIGNED_ATTRIBUTE, False) is True
+
+
 def all_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
     """Every route of an app, with included routers opened up (FastAPI keeps them nested)."""
     for route in routes:
@@ -265,7 +274,8 @@ async def guard(request: Request) -> None:
     request.state.viewer = account.viewer if account else None
     request.state.account = account
 
-    if request.method not in SAFE_METHODS:
+    # A route that authenticates by a signature of its body (CRM push events) has no session.
+    if request.method not in SAFE_METHODS and not is_signed(request.scope.get("endpoint")):
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > portal.settings.attachment_max_bytes + 65_536:
             # Refused before the body is read: an upload larger than any file a case takes.

@@ -18,14 +18,13 @@ from connector import factory
 from connector.sandbox.push import event_xml
 from portal_extensions.jobs.worker import Worker
 from portal_extensions.store.database import Store
-from portal_extensions.web.app import route_access
+from portal_extensions.web.app import is_signed, route_access
 from portal_extensions.web.routes.crm_events import (
     EVENTS_PATH,
     MAX_BODY_BYTES,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     crm_events_router,
-    is_signed,
     signature,
 )
 from tests.jobs.conftest import HOUR, JobsRuntime, sync_row, title_of

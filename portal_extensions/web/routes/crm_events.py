@@ -36,7 +36,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connector.factory import EventParser
-from portal_extensions.web.app import public
+from portal_extensions.web.app import SIGNED_ATTRIBUTE, public
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ SIGNATURE_PREFIX = "sha256="
 MAX_BODY_BYTES = 64 * 1024
 #: How far a signed timestamp may be from this server's clock.
 MAX_CLOCK_SKEW_SECONDS = 300
-#: Marks an endpoint that authenticates by a signature of its body: the portal's guard does not
-#: ask it for a session's CSRF token (its caller has no session).
-SIGNED_ATTRIBUTE = "__caseload_signed__"
-
 #: Queues a refresh of one case (`Worker.request_refresh`); returning False means the queue is
 #: full and the event was not taken.
 RefreshRequest = Callable[[str], object]
@@ -144,17 +140,11 @@ def _fresh(timestamp: str, now: float) -> bool:
     return abs(now - sent) <= MAX_CLOCK_SKEW_SECONDS
 
 
-def is_signed(endpoint: Callable[..., object] | None) -> bool:
-    """Whether a route authenticates by a body signature (the guard skips its CSRF check)."""
-    return endpoint is not None and getattr(endpoint, SIGNED_ATTRIBUTE, False) is True
-
-
 __all__ = [
     "EVENTS_PATH",
     "MAX_BODY_BYTES",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "crm_events_router",
-    "is_signed",
     "signature",
 ]
