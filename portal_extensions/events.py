@@ -37,6 +37,27 @@ class EventResponse(BaseModel):
     outcome: str | None = None
 
 
+def refresh_from_event(syncer: Syncer, reference: str, *, event: str | None = None) -> str:
+    """Re-read the case a CRM event named and record that in the audit trail (`crm.case_event`).
+
+    The one home of what an event does to the index, for an event answered at once
+    (`handle_case_event`) or one queued for the worker. Returns `Syncer.refresh_case`'s
+    outcome; a `CRMError` (the CRM could not be read) is left to the caller, unaudited.
+    """
+    outcome = syncer.refresh_case(reference, actor=EVENT_ACTOR)
+    detail = {"outcome": outcome} if event is None else {"event": event, "outcome": outcome}
+    with syncer.store.write() as conn:
+        record_event(
+            conn,
+            actor=EVENT_ACTOR,
+            action="crm.case_event",
+            subject_type="crm_case",
+            subject_id=reference,
+            detail=detail,
+        )
+    return outcome
+
+
 def handle_case_event(
     body: bytes,
     presented_secret: str | None,
@@ -75,7 +96,7 @@ def handle_case_event(
         return EventResponse(status=400, message=str(exc))
     event, reference = pushed.event, pushed.reference
     try:
-        outcome = syncer.refresh_case(reference, actor=EVENT_ACTOR)
+        outcome = refresh_from_event(syncer, reference, event=event)
     except CRMError as exc:
         log.warning("case event %s for %s: CRM read failed (%s)", event, reference, exc.message)
         return EventResponse(
@@ -83,16 +104,7 @@ def handle_case_event(
             message="the CRM could not be read; the next sync will pick the change up",
             crm_reference=reference,
         )
-    with syncer.store.write() as conn:
-        record_event(
-            conn,
-            actor=EVENT_ACTOR,
-            action="crm.case_event",
-            subject_type="crm_case",
-            subject_id=reference,
-            detail={"event": event, "outcome": outcome},
-        )
     return EventResponse(status=200, message=outcome, crm_reference=reference, outcome=outcome)
 
 
-__all__ = ["EVENT_ACTOR", "EventResponse", "handle_case_event"]
+__all__ = ["EVENT_ACTOR", "EventResponse", "handle_case_event", "refresh_from_event"]
