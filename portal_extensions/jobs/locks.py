@@ -10,7 +10,7 @@ worker is bringing the same index up to date.
 PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`), keyed by the lock's name and
 the store's schema (two portals kept in different schemas of one database do not block each
 other). It lives as long as the connection that took it, so a worker that dies or loses its
-connection releases it at once.
+connection releases it as soon as the server sees the connection gone.
 
 SQLite: `flock` on a file beside the database (`<database>.<name>-lock`, mode 0600). Locks taken
 through different open files conflict even within one process, and a process that dies releases

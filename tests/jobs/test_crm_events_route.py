@@ -16,7 +16,9 @@ from pydantic import SecretStr
 
 from connector import factory
 from connector.sandbox.push import event_xml
+from portal_extensions.config import Config, PortalSettings, StoreSettings, WorkerSettings
 from portal_extensions.jobs.worker import Worker
+from portal_extensions.runtime import Runtime
 from portal_extensions.store.database import Store
 from portal_extensions.web.app import is_signed, route_access
 from portal_extensions.web.routes.crm_events import (
@@ -28,7 +30,7 @@ from portal_extensions.web.routes.crm_events import (
     signature,
 )
 from tests.jobs.conftest import HOUR, JobsRuntime, sync_row, title_of
-from tests.store.sandbox_helpers import lagan_client
+from tests.store.sandbox_helpers import crm_settings, lagan_client
 
 pytestmark = pytest.mark.sandbox_crm(cases=20, seed=6)
 
@@ -212,3 +214,33 @@ def test_the_route_is_declared_public_and_signed_for_the_portal_guard() -> None:
     assert access is not None and access.public
     assert is_signed(endpoint)
     assert getattr(route, "path", None) == EVENTS_PATH
+
+
+def test_the_portal_built_by_the_runtime_takes_signed_events_past_its_guard(
+    store: Store, sandbox_crm_server: Any, tmp_path: Any
+) -> None:
+    config = Config(
+        store=StoreSettings(data_dir=tmp_path),
+        crm=crm_settings(sandbox_crm_server, retry_attempts=1),
+        portal=PortalSettings(council_name="Fenmarsh", secret_key="s" * 40, https=False),
+        worker=WorkerSettings(events_secret=SecretStr(SECRET)),
+    )
+    runtime = Runtime(config, store=store)
+    worker = runtime.worker()
+    worker.run_once()
+    reference = sorted(sandbox_crm_server.store.cases)[5]
+    sandbox_crm_server.store.update_case(reference, {"title": "Through the portal's guard"})
+    body = _event(sandbox_crm_server, reference)
+    try:
+        with Served(runtime.portal_app(worker=worker)) as served:
+            unsigned = _post(served.url + EVENTS_PATH, data=body)
+            signed = _post(served.url + EVENTS_PATH, data=body, headers=_signed(body))
+            # Every other unsafe request still needs its session's CSRF token.
+            form = _post(served.url + "/sign-in", data={"username": "x", "password": "y"})
+        assert unsigned.status_code == 401
+        assert signed.status_code == 202
+        assert form.status_code == 403
+        assert worker.run_once().refreshed == {reference: "updated"}
+        assert title_of(store, reference) == "Through the portal's guard"
+    finally:
+        runtime.client.close()
