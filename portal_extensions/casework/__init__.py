@@ -1,11 +1,12 @@
 """The application layer: what members and staff do with cases, free of HTTP.
 
 Record an enquiry (`enquiries`), open, list and search cases for a viewer, audited (`cases`,
-`search`, `lookup`), a case's timeline (`timeline`), notes and files (`notes`, `attachments`),
-sending to a service (`services`, counting `working_days`), closing and reopening (`closing`),
-sharing and authority (`consent`). Each call takes the viewer, the ports it works through
-(`ports`) and the time; a change answers `Queued`, `Conflict` or `Invalid` (`results`), and a
-case the viewer may not see or change raises `CaseNotFound` or `ActionRefused` (`errors`).
+`search`, `lookup`), a case's timeline (`timeline`), notes and files (`notes`, `attachments`,
+`downloads`), sending to a service (`services`, counting `working_days`), closing and
+reopening (`closing`), sharing and authority (`consent`). Each call takes the viewer, the
+ports it works through (`ports`) and the time; a change answers `Queued`, `Conflict` or
+`Invalid` (`results`), and a case the viewer may not see or change raises `CaseNotFound` or
+`ActionRefused` (`errors`).
 
 Imports point one way: the web front imports casework; casework imports the store's types and
 the access policy, never the web front.
@@ -28,6 +29,7 @@ from portal_extensions.casework.consent import (
     change_authority,
     change_sharing,
 )
+from portal_extensions.casework.downloads import Download, queued_file, stored_file
 from portal_extensions.casework.enquiries import EnquiryForm, build_case, record_enquiry
 from portal_extensions.casework.errors import ActionRefused, CaseNotFound, CaseworkError
 from portal_extensions.casework.lookup import LookupResult, ResidentMatch, find_residents
@@ -67,6 +69,7 @@ __all__ = [
     "ChangeResult",
     "Conflict",
     "DirectorySource",
+    "Download",
     "EnquiryForm",
     "EnquiryOptions",
     "HealthSource",
@@ -97,9 +100,11 @@ __all__ = [
     "page_whose_choices",
     "parse_bucket",
     "parse_whose",
+    "queued_file",
     "record_enquiry",
     "reopen_case",
     "search_cases",
     "send_to_service",
+    "stored_file",
     "timeline",
 ]

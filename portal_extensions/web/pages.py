@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from mappings.model import COUNCIL_ZONE, CaseStatus, SharingLevel
 from portal_extensions import casework
 from portal_extensions.access import Action, Role, members_for_new_case
-from portal_extensions.casework.attachments import served_media_type
+from portal_extensions.casework import downloads
 from portal_extensions.casework.cases import (
     VisibleCase,
     page_whose_choices,
@@ -597,43 +597,25 @@ def download_attachment(request: Request, portal_id: str, document_id: str) -> R
     see the case's notes. Anything else is 'not found'."""
     visible = open_case(request, portal_id)
     portal = portal_of(request)
-    if "notes" not in visible.fields or portal.attachments is None:
-        raise NotFound
-    case = visible.stored.case
-    ref = next(
-        (
-            attachment
-            for note in case.notes
-            for attachment in note.attachments
-            if attachment.crm_document_id == document_id
-        ),
-        None,
+    found = downloads.stored_file(
+        visible,
+        document_id,
+        viewer=signed_in(request),
+        source=portal.attachments,
+        audit=portal.audit,
+        now=portal.clock(),
     )
-    content = portal.attachments.fetch(case, document_id) if ref is not None else None
-    if ref is None or content is None:
-        raise NotFound
-    media_type = served_media_type(ref.filename, content, ref.media_type)
-    return _download(request, visible, ref.filename, content, media_type)
+    return _download(found)
 
 
-def _download(
-    request: Request, visible: VisibleCase, filename: str, content: bytes, media_type: str
-) -> Response:
-    """A file as a download: audited, never shown inline, never cached, never sniffed (the
-    app's headers add `nosniff`)."""
-    portal_of(request).record(
-        request,
-        "download_attachment",
-        Outcome.ALLOWED,
-        subject_type="case",
-        subject_id=str(visible.stored.case.portal_id),
-        on_behalf_of=visible.on_behalf_of,
-    )
+def _download(found: downloads.Download) -> Response:
+    """A file as a download: never shown inline, never cached, never sniffed (the app's
+    headers add `nosniff`)."""
     return Response(
-        content,
-        media_type=media_type,
+        found.content,
+        media_type=found.media_type,
         headers={
-            "Content-Disposition": content_disposition(filename),
+            "Content-Disposition": content_disposition(found.name),
             "Cache-Control": "no-store",
         },
     )
@@ -646,15 +628,16 @@ def download_queued_file(request: Request, portal_id: str, file_id: str) -> Resp
     for the uploader and for viewers who may see the case's notes (as confirmed files).
     Anything else is 'not found'."""
     visible = open_case(request, portal_id)
-    found = portal_of(request).writes.queued_file(visible.stored.case.portal_id, file_id)
-    if found is None:
-        raise NotFound
-    write, file = found
-    if "notes" not in visible.fields and write.actor != signed_in(request).user_id:
-        raise NotFound
-    return _download(
-        request, visible, file.name, file.content, served_media_type(file.name, file.content)
+    portal = portal_of(request)
+    found = downloads.queued_file(
+        visible,
+        file_id,
+        viewer=signed_in(request),
+        writes=portal.writes,
+        audit=portal.audit,
+        now=portal.clock(),
     )
+    return _download(found)
 
 
 @router.post("/cases/{portal_id}/service")

@@ -181,6 +181,20 @@ def test_a_download_is_an_attachment_of_the_right_type_and_access_checked(built,
     assert refused.status_code == 404
 
 
+def test_without_a_crm_the_case_page_says_its_files_cannot_be_downloaded() -> None:
+    client = TestClient(build(crm_files=False).app, follow_redirects=False)
+    sign_in(client, "alice")
+    url = f"/cases/{BROKEN_LIGHT.portal_id}/attachments/{DOCUMENT_ID}"
+    page = client.get(f"/cases/{BROKEN_LIGHT.portal_id}")
+    assert page.status_code == 200 and f'href="{url}"' not in page.text
+    assert "letter.txt" in page.text
+    assert "cannot be downloaded here, because no CRM is connected" in page_text(page.text)
+    assert client.get(url).status_code == 404
+    with_crm = TestClient(build().app, follow_redirects=False)
+    sign_in(with_crm, "alice")
+    assert "no CRM is connected" not in with_crm.get(f"/cases/{BROKEN_LIGHT.portal_id}").text
+
+
 def test_the_store_queues_the_file_with_the_note(tmp_path: Path) -> None:
     store = seeded_store(tmp_path / "c.sqlite", CASES)
     checked = check_file("letter.pdf", PDF, LIMIT)

@@ -278,3 +278,20 @@ def test_the_api_lists_own_covered_or_all_cases(client) -> None:
     assert "Noise from a pub" in own
     assert titles("?whose=nonsense") == titles("?whose=own")
     assert titles("?whose=covering") == ("covering", {"Cover during holiday"}, 1)
+
+
+def test_the_api_refuses_a_blank_note_or_reason_as_the_page_does(client, built) -> None:
+    sign_in(client, "alice")
+    token = client.get("/api/v1/session").json()["csrf_token"]
+    headers = {"X-CSRF-Token": token}
+    note = client.post(
+        f"/api/v1/cases/{BROKEN_LIGHT.portal_id}/notes", json={"text": "   "}, headers=headers
+    )
+    assert note.status_code == 422
+    assert note.json() == {"error": "Check the note", "fields": {"note": "Enter the note"}}
+    close = client.post(
+        f"/api/v1/cases/{BROKEN_LIGHT.portal_id}/close", json={"reason": " "}, headers=headers
+    )
+    assert close.status_code == 422
+    assert close.json()["fields"] == {"close": "Enter why the case is being closed"}
+    assert [e for e in built.audit.events if e.action in ("add_note", "close_case")] == []

@@ -201,3 +201,15 @@ def test_when_the_crm_cannot_be_searched_the_page_says_so_and_shows_the_index() 
     assert page.status_code == 200
     assert "could not be searched just now" in page.text
     assert "Broken street light" in page.text
+
+
+def test_without_a_crm_the_look_up_says_only_caseload_was_searched(client) -> None:
+    sign_in(client, "alice")
+    page = _post(client, "/enquiries/new/find", {"find": "Resident-Broken"})
+    assert page.status_code == 200 and "Broken street light" in page.text
+    assert "No council CRM is connected to this portal" in page.text
+    connected = build(parties=MemoryPartySource([CRM_PERSON]))
+    other = TestClient(connected.app, follow_redirects=False)
+    sign_in(other, "alice")
+    answer = _post(other, "/enquiries/new/find", {"find": "Resident-Broken"})
+    assert "No council CRM is connected" not in answer.text
