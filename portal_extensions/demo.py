@@ -9,11 +9,10 @@ each demo user a fresh random password, printed and written to `demo-credentials
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
-import threading
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,17 @@ from connector.factory import build_client
 from connector.sandbox.crm import SandboxCRM
 from connector.settings import CRMSettings
 from mappings import load_profile
+from portal_extensions.config import Config, StoreSettings
 from portal_extensions.directory import import_code_book, import_directory, read_directory_file
+from portal_extensions.jobs.worker import Worker
 from portal_extensions.runtime import Runtime
-from portal_extensions.settings import Settings, StoreSettings
 from portal_extensions.store.accounts import create_user, find_user, set_password
 from portal_extensions.store.database import Store, open_store
 
-log = logging.getLogger(__name__)
-
-SYNC_INTERVAL_SECONDS = 30.0
+#: The demo syncs more often than a council would (300 s by default), so a change made in the
+#: sandbox CRM shows in the portal while someone is trying it.
+SYNC_INTERVAL = timedelta(seconds=30)
+DISPATCH_INTERVAL = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,7 @@ class Demo:
         self.data_dir = data_dir
         self.seed = seed
         self.cases = cases
-        self.stop_event = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.worker: Worker | None = None
         self.crm: SandboxCRM | None = None
         self.store: Store | None = None
         self.runtime: Runtime | None = None
@@ -103,24 +103,30 @@ class Demo:
         self.store = open_store(store_settings)
         client: CRMClient = build_client(crm_settings, shared=False)
         self.runtime = Runtime(
-            Settings(store_settings, crm_settings),
+            Config(store=store_settings, crm=crm_settings),
             store=self.store,
             client=client,
             mapping=load_profile("lagan"),
         )
         self._import_directory(directory)
         import_code_book(self.store, self.runtime.categories(), actor="demo")
-        self.first_sync = self.runtime.syncer().run(full=False).summary()
+        # The same worker loop as `caseload serve` and `caseload worker`: its first sync runs
+        # here, so the portal opens on a full index and the summary can be printed.
+        self.worker = Worker(
+            self.runtime, sync_interval=SYNC_INTERVAL, dispatch_interval=DISPATCH_INTERVAL
+        )
+        report = self.worker.sync_now()
+        self.first_sync = (
+            report.summary() if report else "another worker is syncing this store; it goes on"
+        )
         sign_ins = self._accounts(plan_accounts(directory))
         self._write_credentials(sign_ins)
-        self._background(self._dispatch, "outbox-dispatcher")
-        self._background(self._sync_every_while, "crm-sync")
+        self.worker.start_in_thread()
         return sign_ins
 
     def stop(self) -> None:
-        self.stop_event.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        if self.worker is not None:
+            self.worker.stop(timeout=10)
         if self.runtime is not None:
             self.runtime.close()
         if self.crm is not None:
@@ -193,26 +199,6 @@ class Demo:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload + "\n")
         os.chmod(self.credentials_file, 0o600)
-
-    # ---------------------------------------------------------- background work
-
-    def _background(self, target: Any, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def _dispatch(self) -> None:
-        assert self.runtime is not None
-        self.runtime.dispatcher().serve(self.stop_event)
-
-    def _sync_every_while(self) -> None:
-        assert self.runtime is not None
-        syncer = self.runtime.syncer()
-        while not self.stop_event.wait(SYNC_INTERVAL_SECONDS):
-            try:
-                syncer.run(full=False)
-            except Exception:  # a failed round is retried next interval; the demo goes on
-                log.exception("demo sync round failed")
 
 
 __all__ = ["Demo", "DemoSignIn", "plan_accounts"]

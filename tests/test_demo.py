@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 from portal_extensions.config import PortalSettings
 from portal_extensions.demo import Demo
 from portal_extensions.runtime import build_portal
+from tests.jobs.conftest import title_of
 from tests.portal.conftest import sign_in
 
 SECRET = "x" * 40
@@ -59,3 +62,24 @@ def test_demo_starts_syncs_and_every_sign_in_works_and_a_restart_keeps_the_data(
         assert {s.password for s in new_sign_ins}.isdisjoint({s.password for s in sign_ins})
     finally:
         again.stop()
+
+
+def test_the_demo_runs_the_worker_loop_so_a_crm_change_reaches_the_index(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("portal_extensions.demo.SYNC_INTERVAL", timedelta(milliseconds=200))
+    demo = Demo(tmp_path / "demo", cases=20)
+    try:
+        demo.start()
+        assert demo.worker is not None and demo.crm is not None and demo.store is not None
+        worker = demo.worker
+        assert worker.running
+        reference = sorted(demo.crm.store.cases)[1]
+        demo.crm.store.update_case(reference, {"title": "Changed while the demo runs"})
+        deadline = time.monotonic() + 30
+        while title_of(demo.store, reference) != "Changed while the demo runs":
+            assert time.monotonic() < deadline, "the demo's worker did not sync the change"
+            time.sleep(0.05)
+    finally:
+        demo.stop()
+    assert not worker.running

@@ -294,9 +294,14 @@ class Worker:
                 rest -= STOP_CHECK_SECONDS
         log.info("worker stopped")
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread started by `start_in_thread` is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start_in_thread(self) -> threading.Thread:
         """Run the loop on a daemon thread (inside `caseload serve` and the demo)."""
-        if self._thread is not None and self._thread.is_alive():
+        if self.running:
             raise RuntimeError("the worker is already running")
         self._stop.clear()
         self._thread = threading.Thread(
