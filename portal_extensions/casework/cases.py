@@ -104,6 +104,9 @@ def list_cases(
 
 @dataclass(frozen=True, slots=True)
 class VisibleCase:
+    """A case opened for a viewer: what they may see of it and do to it, decided once, so a
+    page, the API and the change that follows all work from the same answer."""
+
     stored: StoredCase
     fields: dict[str, Any]  # only what the viewer may see, JSON-ready
     on_behalf_of: str | None  # the member the viewer acts for (audit), None for their own

@@ -3,6 +3,7 @@ newest first, each with its files and whether it is still waiting."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,12 +52,12 @@ def own_pending(
     return [write for write in pending if write.actor == viewer.user_id]
 
 
-def attachment_href(case_id: object, document_id: str) -> str:
+def attachment_href(case_id: uuid.UUID, document_id: str) -> str:
     """Where a file stored with the case in the CRM is downloaded from."""
     return f"/cases/{case_id}/attachments/{quote(document_id, safe='')}"
 
 
-def queued_file_href(case_id: object, file_id: str) -> str:
+def queued_file_href(case_id: uuid.UUID, file_id: str) -> str:
     """Where a file still waiting in the outbox is downloaded from."""
     return f"/cases/{case_id}/queued-files/{quote(file_id, safe='')}"
 
