@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,7 @@ from portal_extensions.directory import (
     import_directory,
     read_directory_file,
 )
+from portal_extensions.jobs.worker import locked_sync
 from portal_extensions.logs import configure_logging
 from portal_extensions.store.engine import StoreError, current_revision, make_engine, migrate
 
@@ -45,6 +47,8 @@ directory_app = typer.Typer(
 outbox_app = typer.Typer(
     help="Writes waiting for the CRM.", no_args_is_help=True, pretty_exceptions_show_locals=False
 )
+#: How long `caseload sync` waits for a worker's sync of the same store to finish.
+SYNC_LOCK_WAIT = timedelta(minutes=10)
 HANDLED = (
     CRMError,
     MappingError,
@@ -86,13 +90,17 @@ def sync(
                     rate = done / max(time.perf_counter() - started, 1e-6)
                     progress.update(task, advance=count, rate=rate)
 
-                report = syncer.run(full=full, on_progress=advance)
+                report = locked_sync(
+                    runtime.store, syncer, full=full, on_progress=advance, wait=SYNC_LOCK_WAIT
+                )
         else:
-            report = syncer.run(full=full)
+            report = locked_sync(runtime.store, syncer, full=full, wait=SYNC_LOCK_WAIT)
     except HANDLED as exc:
         raise fail(exc) from None
     finally:
         runtime.close()
+    if report is None:  # a worker's sync held the store's sync lock all that time
+        raise fail("another sync of this store has been running for 10 minutes; try again later")
     typer.echo(report.summary())
 
 

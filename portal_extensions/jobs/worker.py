@@ -52,6 +52,8 @@ REFRESHES_PER_ROUND = 200
 #: The longest the loop sleeps before looking at its stop event again.
 STOP_CHECK_SECONDS = 1.0
 SYNC_LOCK = "sync"
+#: How often a sync that may wait for the lock (`locked_sync(wait=...)`) tries again.
+LOCK_POLL_SECONDS = 0.5
 #: Who the audit trail says refreshed a case a CRM event named (as `events.handle_case_event`).
 EVENT_ACTOR = "system:crm-event"
 
@@ -97,16 +99,29 @@ class RoundReport:
         return self.dispatched > 0
 
 
-def locked_sync(store: Store, syncer: Syncer, *, full: bool = False) -> SyncReport | None:
-    """Run a sync while holding the store's sync lock; None if another process holds it.
+def locked_sync(
+    store: Store,
+    syncer: Syncer,
+    *,
+    full: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    wait: timedelta = timedelta(0),
+) -> SyncReport | None:
+    """Run a sync while holding the store's sync lock; None if another process still holds it
+    after `wait` (polled every half second; the worker never waits: it skips the round).
 
     The worker syncs through this, and so should any other sync of the same store (`caseload
     sync`, a weekly `caseload sync --full`), so two never read the CRM into one index at once.
     """
-    with StoreLock(store, SYNC_LOCK).attempt() as held:
-        if not held:
+    lock = StoreLock(store, SYNC_LOCK)
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        with lock.attempt() as held:
+            if held:
+                return syncer.run(full=full, on_progress=on_progress)
+        if time.monotonic() >= deadline:
             return None
-        return syncer.run(full=full)
+        time.sleep(min(LOCK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def describe(exc: BaseException) -> str:

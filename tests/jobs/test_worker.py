@@ -262,9 +262,12 @@ def test_a_command_line_sync_through_locked_sync_never_runs_beside_the_worker(
     try:
         with StoreLock(other, "sync").attempt() as held:
             assert held
-            assert locked_sync(runtime.store, syncer, full=True) is None
+            started = time.monotonic()
+            waited = locked_sync(runtime.store, syncer, full=True, wait=timedelta(seconds=0.6))
+            assert waited is None and time.monotonic() - started >= 0.6
         assert _synced(runtime.store) is False  # it did not start at all
-        report = locked_sync(runtime.store, syncer, full=True)
+        progress: list[int] = []
+        report = locked_sync(runtime.store, syncer, full=True, on_progress=progress.append)
     finally:
         other.close()
-    assert report is not None and report.full and report.fetched == 30
+    assert report is not None and report.full and report.fetched == 30 == sum(progress)
