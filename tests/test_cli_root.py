@@ -12,9 +12,6 @@ import typer
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.logging_state import keep_logging_state  # noqa: F401 (a fixture)
-
-pytestmark = pytest.mark.usefixtures("keep_logging_state")
 
 #: Wide enough that no help line is wrapped in the middle of a table name.
 WIDE = {"COLUMNS": "200", "TERM": "dumb"}

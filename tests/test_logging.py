@@ -12,8 +12,6 @@ import sys
 import warnings
 from datetime import UTC, datetime
 
-import pytest
-
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
@@ -22,9 +20,6 @@ from portal_extensions.config import LoggingSettings, PortalSettings
 from portal_extensions.logs import QUIET_LOGGERS, configure_logging
 from portal_extensions.runtime import build_portal
 from portal_extensions.store.database import Store
-from tests.logging_state import keep_logging_state  # noqa: F401 (a fixture)
-
-pytestmark = pytest.mark.usefixtures("keep_logging_state")
 
 TEXT_LINE = re.compile(
     r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00) (INFO|WARNING|ERROR|DEBUG) ([\w.]+): (.*)$"

@@ -17,10 +17,7 @@ with warnings.catch_warnings():
 
 from cli import portal_cmd
 from portal_extensions.web.routes.crm_events import EVENTS_PATH, SIGNATURE_HEADER, signature
-from tests.logging_state import keep_logging_state  # noqa: F401 (a fixture)
 from tests.portal.web_fixtures import SECRET
-
-pytestmark = pytest.mark.usefixtures("keep_logging_state")
 
 EVENTS_SECRET = "e" * 24
 WORKER_THREAD = "caseload-worker"
@@ -75,21 +72,7 @@ def test_serve_runs_the_worker_beside_the_portal(
 
 
 @pytest.mark.sandbox_crm(cases=5)
-@pytest.mark.parametrize(
-    ("flag", "status"),
-    [
-        pytest.param(
-            [],
-            202,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the portal's app-wide guard asks the signed route for a CSRF token"
-                " (web/app.py does not yet consult crm_events.is_signed)",
-            ),
-        ),
-        (["--no-worker"], 404),
-    ],
-)
+@pytest.mark.parametrize(("flag", "status"), [([], 202), (["--no-worker"], 404)])
 def test_pushed_case_events_reach_the_worker_only_where_it_runs(
     sandbox_crm_server, tmp_path: Path, monkeypatch, flag: list[str], status: int
 ) -> None:

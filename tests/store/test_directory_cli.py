@@ -103,10 +103,10 @@ def test_cli_sync_status_and_directory_import(
     app = _app()
     synced = runner.invoke(app, ["sync", "--config", str(config)])
     assert synced.exit_code == 0, synced.output
-    assert synced.output.startswith("synced 60 cases in ")
+    assert synced.stdout.startswith("synced 60 cases in ")  # the log goes to stderr
     status = runner.invoke(app, ["status", "--json", "--config", str(config)])
     assert status.exit_code == 0, status.output
-    report = json.loads(status.output)
+    report = json.loads(status.stdout)
     assert report["index_size"] == 60 and report["sync"]["watermark"] is not None
     assert report["outbox"] == {"queued": 0, "sent": 0, "confirmed": 0, "needs_attention": 0}
     assert report["crm"]["ok"] is True

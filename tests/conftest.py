@@ -1,5 +1,10 @@
-"""A fixture for tests that run a long-running command in-process: `configure_logging` sets the
-root logger's level and handler for the whole process, so they are put back afterwards."""
+"""What every test shares.
+
+Logging: the long-running commands (`serve`, `worker`, `sync`, ...) call `configure_logging`,
+which sets the root logger's level and handler for the whole process. A test that runs one
+in-process must not change what the tests after it log or capture, so the logging state is put
+back after every test.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pytest
 from portal_extensions.logs import QUIET_LOGGERS
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def keep_logging_state() -> Iterator[None]:
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
