@@ -47,7 +47,6 @@ from pydantic import (
 from connector.errors import CRMError
 from connector.settings import CRMSettings, SettingsError, read_private_file
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 GOVUK_FRONTEND_VERSION = "6.3.0"  # the release govuk-frontend-jinja 4.1.0 targets
 
 #: Where a command finds caseload.toml when `--config` is not given (then ./caseload.toml).
