@@ -5,8 +5,8 @@
 CRM in step the same way. Each round (`run_once`) does what is due:
 
 1. refreshes the cases the CRM has pushed events about (`request_refresh`, queued by the
-   push-event route), each re-read from the CRM with `Syncer.refresh_case`: an event is only a
-   nudge, never trusted for content;
+   push-event route), each re-read from the CRM and audited by `events.refresh_from_event`: an
+   event is only a nudge, never trusted for content;
 2. one outbox dispatch pass (queued writes sent to the CRM);
 3. a sync of the cases changed since the watermark, once `sync_interval` has passed since the
    last attempt (the first round syncs at once).
@@ -36,8 +36,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from connector.errors import CRMError
+from portal_extensions.events import refresh_from_event
 from portal_extensions.jobs.locks import StoreLock
-from portal_extensions.store.audit import record_event
 from portal_extensions.store.database import Store
 from portal_extensions.store.engine import StoreError
 from portal_extensions.sync import Syncer, SyncReport
@@ -54,8 +54,6 @@ STOP_CHECK_SECONDS = 1.0
 SYNC_LOCK = "sync"
 #: How often a sync that may wait for the lock (`locked_sync(wait=...)`) tries again.
 LOCK_POLL_SECONDS = 0.5
-#: Who the audit trail says refreshed a case a CRM event named (as `events.handle_case_event`).
-EVENT_ACTOR = "system:crm-event"
 
 
 class DispatchPass(Protocol):
@@ -263,16 +261,7 @@ class Worker:
 
     def _refresh_one(self, reference: str, report: RoundReport) -> str:
         try:
-            outcome = self.syncer.refresh_case(reference, actor=EVENT_ACTOR)
-            with self.store.write() as conn:
-                record_event(
-                    conn,
-                    actor=EVENT_ACTOR,
-                    action="crm.case_event",
-                    subject_type="crm_case",
-                    subject_id=reference,
-                    detail={"outcome": outcome},
-                )
+            outcome = refresh_from_event(self.syncer, reference)
         except Exception as exc:
             # A CRM reference is the CRM's key, not personal data: it says which case to look at.
             log.warning(
@@ -343,7 +332,6 @@ class Worker:
 
 
 __all__ = [
-    "EVENT_ACTOR",
     "MAX_PENDING_REFRESHES",
     "RoundReport",
     "Worker",
