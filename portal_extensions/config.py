@@ -164,11 +164,19 @@ class LoggingSettings(BaseModel):
 
 
 class SignInMode(StrEnum):
+    """How a person proves who they are to the portal (`portal.sign_in_mode`)."""
+
     LOCAL = "local"  # accounts with argon2 password hashes, held by Caseload
     TRUSTED_HEADER = "trusted_header"  # the council's single sign-on proxy names the user
 
 
 class PortalSettings(BaseModel):
+    """What an operator may tune about the portal's web front, with safe defaults (`[portal]`).
+
+    The session secret arrives as a `SecretStr` from the environment or a private file (see
+    `load_config`) and is never printed.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     council_name: Annotated[str, Field(min_length=1, max_length=100)]

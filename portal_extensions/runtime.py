@@ -72,7 +72,8 @@ class Runtime:
     def mapping(self) -> Mapping:
         """The mapping profile of the configured CRM's kind (the bundled one)."""
         if self._mapping is None:
-            self._mapping = load_profile(self.client.kind)
+            kind = self._client.kind if self._client is not None else self.config.require_crm().kind
+            self._mapping = load_profile(kind)
         return self._mapping
 
     def categories(self) -> list[Category]:
