@@ -19,7 +19,7 @@ from mappings import Mapping, RecordMappingError, load_profile
 from mappings.model import Category
 from portal_extensions.casework.crm_sources import CRMAttachmentSource, CRMPartySource
 from portal_extensions.casework.status import PortalHealth
-from portal_extensions.config import Config, PortalSettings
+from portal_extensions.config import Config, PortalSettings, WorkerSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.worker import Worker
 from portal_extensions.store.accounts import StoreAccounts
@@ -128,7 +128,13 @@ class Runtime:
         """
         client = self.client if self.has_crm else None
         mapping = self.mapping if client is not None else None
-        app = build_portal(self.config.require_portal(), self.store, client, mapping=mapping)
+        app = build_portal(
+            self.config.require_portal(),
+            self.store,
+            client,
+            mapping=mapping,
+            sync_interval=self.config.worker.sync_interval,
+        )
         if worker is not None and client is not None:
             app.include_router(
                 crm_events_router(
@@ -151,11 +157,13 @@ def build_portal(
     client: CRMClient | None,
     *,
     mapping: Mapping | None = None,
+    sync_interval: timedelta = WorkerSettings().sync_interval,
 ) -> FastAPI:
     """The portal app reading and writing through `store`; `client` feeds Health, downloads and
     the resident look-up, whose CRM parties `mapping` (the runtime's profile; by default the
     bundled one for the client's CRM) turns into constituents. Without a CRM there are no
-    downloads and no look-up, and the pages say so."""
+    downloads and no look-up, and the pages say so. Health judges the last sync against
+    `sync_interval` (`[worker] sync_interval_seconds`)."""
     parties = None
     if client is not None:
         profile = mapping if mapping is not None else load_profile(client.kind)
@@ -168,7 +176,7 @@ def build_portal(
         enquiry_options=StoreEnquiryOptions(store),
         directory=StoreDirectory(store),
         audit=StoreAuditTrail(store),
-        health=PortalHealth(store, client),
+        health=PortalHealth(store, client, sync_interval=sync_interval),
         sessions=StoreSessionRegistry(store),  # shared by every worker process
         attachments=CRMAttachmentSource(client) if client is not None else None,
         parties=parties,
