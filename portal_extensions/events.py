@@ -75,7 +75,7 @@ def handle_case_event(
     if not expected_secret:
         return EventResponse(
             status=503,
-            message="case events are not enabled: set CASELOAD_EVENT_SECRET on the server",
+            message="case events are not enabled: set CASELOAD_EVENTS_SECRET on the server",
         )
     if presented_secret is None or not hmac.compare_digest(
         presented_secret.encode(), expected_secret.encode()
