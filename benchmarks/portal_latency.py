@@ -341,8 +341,8 @@ def serve(url: str, schema: str | None, deadline_s: float, port: int = 0) -> Non
     """
     import uvicorn
 
+    from portal_extensions.config import PortalSettings
     from portal_extensions.runtime import build_portal
-    from portal_extensions.web import PortalSettings
 
     store = Store.open(url, schema=schema)
     settings = PortalSettings(

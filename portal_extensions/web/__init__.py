@@ -5,13 +5,10 @@ ports of `portal_extensions.casework.ports`, which the store and the connector i
 `portal_extensions.runtime` puts it together. The rules themselves live in `casework`.
 """
 
-from portal_extensions.config import PortalSettings, SignInMode
 from portal_extensions.web.app import RouteAccess, allow, create_app, public, route_access
 
 __all__ = [
-    "PortalSettings",
     "RouteAccess",
-    "SignInMode",
     "allow",
     "create_app",
     "public",

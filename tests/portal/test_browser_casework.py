@@ -20,6 +20,7 @@ import uvicorn
 from argon2 import PasswordHasher
 
 from mappings.model import SharingLevel
+from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import IndexedCase, Store, upsert_cases
 from portal_extensions.store.accounts import StoreAccounts
@@ -36,7 +37,7 @@ from portal_extensions.store.schema import (
     users,
     wards,
 )
-from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web import create_app
 from tests.portal import test_browser
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.test_browser import ARTIFACTS, _axe, _free_port

@@ -18,10 +18,10 @@ with warnings.catch_warnings():
 
 from connector.base import CRMClient
 from mappings import load_profile
+from portal_extensions.config import PortalSettings
 from portal_extensions.runtime import build_portal
 from portal_extensions.store import Store
 from portal_extensions.store.schema import members, parties, roles, user_roles, users, wards
-from portal_extensions.web import PortalSettings
 from tests.connector.test_sandbox_integration import _dataverse
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.web_fixtures import PASSWORD, SECRET

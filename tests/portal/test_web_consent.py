@@ -16,12 +16,13 @@ with warnings.catch_warnings():
 
 from mappings.model import SharingLevel
 from portal_extensions.access import Action, can_act
+from portal_extensions.config import PortalSettings
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import audit_events, outbox
-from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry

@@ -23,6 +23,7 @@ from connector.factory import build_client
 from connector.settings import CRMSettings
 from mappings import load_profile
 from mappings.model import Authority, CaseStatus, Sharing, SharingLevel
+from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import Store
 from portal_extensions.store.accounts import StoreAccounts
@@ -40,7 +41,7 @@ from portal_extensions.store.schema import (
     wards,
 )
 from portal_extensions.sync import Syncer
-from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web import create_app
 from tests.portal.conftest import sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
 from tests.portal.web_fixtures import PASSWORD, SECRET

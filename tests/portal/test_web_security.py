@@ -11,8 +11,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from portal_extensions.config import PortalSettings
 from portal_extensions.store.audit import Outcome
-from portal_extensions.web import PortalSettings
 from tests.portal.access_fixtures import VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
 from tests.portal.web_fixtures import PASSWORD, SECRET, build

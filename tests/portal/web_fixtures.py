@@ -23,6 +23,7 @@ from mappings.model import (
 )
 from portal_extensions.access import CaseFacts
 from portal_extensions.casework.ports import AttachmentSource, PartySource
+from portal_extensions.config import PortalSettings
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.case_types import StoredCase
 from portal_extensions.store.case_writes import CheckedFile, PendingWrite
@@ -32,7 +33,7 @@ from portal_extensions.store.directory import (
     MemberChoice,
     ServiceContact,
 )
-from portal_extensions.web import PortalSettings, create_app
+from portal_extensions.web import create_app
 from tests.portal.access_fixtures import MEMBERS, NOW, PARTY, VIEWERS, WARD
 from tests.portal.fakes import (
     AccountBook,

@@ -82,8 +82,8 @@ def test_two_portal_processes_share_sign_in_and_sign_out(open_store: Callable[[]
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
+    from portal_extensions.config import PortalSettings
     from portal_extensions.runtime import build_portal
-    from portal_extensions.web import PortalSettings
     from tests.portal.conftest import csrf_from
 
     store = open_store()
