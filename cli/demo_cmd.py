@@ -35,12 +35,18 @@ def demo(
     try:
         sign_ins = council.start()
         assert council.store is not None and council.runtime is not None
+        assert council.worker is not None
         settings = PortalSettings(
             council_name=council.council_name,
             secret_key=secrets.token_urlsafe(48),  # sessions last for this run only
             https=False,
         )
-        app = build_portal(settings, council.store, council.runtime.client)
+        app = build_portal(
+            settings,
+            council.store,
+            council.runtime.client,
+            sync_interval=council.worker.sync_interval,
+        )
         address = f"http://127.0.0.1:{port}/"
         typer.echo(council.first_sync)
         typer.echo(f"\nCaseload demo for {council.council_name}: open {address}")
