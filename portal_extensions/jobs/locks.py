@@ -35,6 +35,9 @@ from portal_extensions.store.database import Store
 
 log = logging.getLogger(__name__)
 
+#: The lock every sync and every pushed-case refresh of a store takes.
+SYNC_LOCK = "sync"
+
 _MEMORY_LOCKS: dict[int, threading.Lock] = {}
 _MEMORY_LOCKS_GUARD = threading.Lock()
 
@@ -125,4 +128,4 @@ class StoreLock:
             os.close(descriptor)  # releases the lock, if held
 
 
-__all__ = ["StoreLock"]
+__all__ = ["SYNC_LOCK", "StoreLock"]

@@ -35,23 +35,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from connector.errors import CRMError
-from portal_extensions.events import refresh_from_event
-from portal_extensions.jobs.locks import StoreLock
+from portal_extensions.jobs.locks import SYNC_LOCK, StoreLock
+from portal_extensions.jobs.refresh import MAX_PENDING_REFRESHES, RefreshQueue, describe
 from portal_extensions.store.database import Store
-from portal_extensions.store.engine import StoreError
 from portal_extensions.sync import Syncer, SyncReport
 
 log = logging.getLogger(__name__)
 
-#: Refreshes waiting beyond this are dropped (and logged): a flood of events must not grow the
-#: worker's memory without bound, and the next sync reads those cases anyway.
-MAX_PENDING_REFRESHES = 10_000
-#: Refreshes done per round, so a burst of events does not hold up dispatch for long.
-REFRESHES_PER_ROUND = 200
 #: The longest the loop sleeps before looking at its stop event again.
 STOP_CHECK_SECONDS = 1.0
-SYNC_LOCK = "sync"
 #: How often a sync that may wait for the lock (`locked_sync(wait=...)`) tries again.
 LOCK_POLL_SECONDS = 0.5
 
@@ -122,15 +114,6 @@ def locked_sync(
         time.sleep(min(LOCK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
-def describe(exc: BaseException) -> str:
-    """A failure in words fit for the log: the connector's and the store's errors are written
-    to hold no personal data; any other error is named by type only, since its message may
-    quote a record."""
-    if isinstance(exc, CRMError | StoreError):
-        return f"{type(exc).__name__}: {exc}"
-    return type(exc).__name__
-
-
 class Worker:
     """Runs sync, outbox dispatch and push-event refreshes for one store; see the module."""
 
@@ -152,42 +135,21 @@ class Worker:
         self.dispatch_interval = dispatch_interval
         self.dispatch_limit = dispatch_limit
         self.clock = clock
-        self.sync_lock = StoreLock(self.store, SYNC_LOCK)
+        self.refreshes = RefreshQueue(self.store, self.syncer)
         self._last_sync: float | None = None
-        self._pending: dict[str, None] = {}  # insertion-ordered set of CRM references
-        self._pending_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = self.refreshes.wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- requests
     def request_refresh(self, reference: str) -> bool:
-        """Queue a one-case refresh (thread-safe; a reference already waiting is not queued
-        twice). Returns False when the queue is full and the request was dropped."""
-        with self._pending_lock:
-            if reference in self._pending:
-                return True
-            if len(self._pending) >= MAX_PENDING_REFRESHES:
-                log.warning(
-                    "%d case refreshes are already waiting; dropped one (the next sync reads it)",
-                    len(self._pending),
-                )
-                return False
-            self._pending[reference] = None
-        self._wake.set()
-        return True
+        """Queue a one-case refresh for the next round (thread-safe, deduplicated; wakes the
+        loop). Returns False when the queue is full and the request was dropped."""
+        return self.refreshes.request(reference)
 
     def pending_refreshes(self) -> list[str]:
         """The CRM references waiting for a refresh, oldest first."""
-        with self._pending_lock:
-            return list(self._pending)
-
-    def _take_refreshes(self) -> list[str]:
-        with self._pending_lock:
-            taken = list(self._pending)[:REFRESHES_PER_ROUND]
-            for reference in taken:
-                del self._pending[reference]
-        return taken
+        return self.refreshes.pending()
 
     # ------------------------------------------------------------------- round
     def sync_due(self) -> bool:
@@ -216,9 +178,8 @@ class Worker:
         """
         report = RoundReport()
         self._wake.clear()
-        references = self._take_refreshes()
-        if references:
-            self._refresh(references, report)
+        drained = self.refreshes.drain()
+        report.refreshed, report.errors = drained.refreshed, drained.errors
         try:
             report.dispatched = self.dispatcher.run_once(self.dispatch_limit).handled
         except Exception as exc:
@@ -243,33 +204,6 @@ class Worker:
                 else:
                     log.info("%s", report.sync.summary())
         return report
-
-    def _refresh(self, references: list[str], report: RoundReport) -> None:
-        try:
-            with self.sync_lock.attempt() as held:
-                if not held:
-                    # A sync is running elsewhere: put them back for the next round.
-                    with self._pending_lock:
-                        for reference in references:
-                            self._pending.setdefault(reference, None)
-                    return
-                for reference in references:
-                    report.refreshed[reference] = self._refresh_one(reference, report)
-        except Exception as exc:  # the lock itself: the store is unreachable
-            log.error("case refreshes failed (%s); the next sync reads them", describe(exc))
-            report.errors.append(f"refresh: {describe(exc)}")
-
-    def _refresh_one(self, reference: str, report: RoundReport) -> str:
-        try:
-            outcome = refresh_from_event(self.syncer, reference)
-        except Exception as exc:
-            # A CRM reference is the CRM's key, not personal data: it says which case to look at.
-            log.warning(
-                "refresh of case %s failed (%s); the next sync reads it", reference, describe(exc)
-            )
-            report.errors.append(f"refresh {reference}: {describe(exc)}")
-            return "failed"
-        return outcome
 
     # -------------------------------------------------------------------- loop
     def run_forever(self, stop: threading.Event) -> None:
