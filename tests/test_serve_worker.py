@@ -102,3 +102,5 @@ def test_pushed_case_events_reach_the_worker_only_where_it_runs(
     result = CliRunner().invoke(_cli(), ["serve", "--config", str(config), *flag])
     assert result.exit_code == 0, result.output
     assert answers == [status]
+    # Where the route is absent, the log says why (the secret is configured for nothing).
+    assert ("CRM push events are not taken here" in result.output) is (status == 404)
