@@ -70,16 +70,9 @@ def serve(
                 background = runtime.worker()
             elif worker:
                 log.warning("no CRM is configured ([crm]): no sync, outbox or case events")
-            # The push-event route queues refreshes for this process's worker, so it is only
-            # served by a single process that runs one.
-            events_to = background if workers == 1 else None
-            if events_to is None and settings.worker.events_secret is not None:
-                log.warning(
-                    "CRM push events are not taken here (they need one process running the"
-                    " worker: serve without --no-worker and with --workers 1); the worker's"
-                    " sync reads every change at its next interval"
-                )
-            app = runtime.portal_app(worker=events_to)
+            # Pushed case events are queued on this process's worker when it serves alone;
+            # otherwise each portal process refreshes them itself (`Runtime.portal_app`).
+            app = runtime.portal_app(worker=background if workers == 1 else None)
         except _SETTINGS_ERRORS as error:
             raise fail(error, code=2, command="caseload serve") from None
         portal = settings.require_portal()

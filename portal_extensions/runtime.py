@@ -21,6 +21,7 @@ from portal_extensions.casework.crm_sources import CRMAttachmentSource, CRMParty
 from portal_extensions.casework.status import PortalHealth
 from portal_extensions.config import Config, PortalSettings, WorkerSettings
 from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.jobs.refresh import RefreshQueue
 from portal_extensions.jobs.worker import Worker
 from portal_extensions.store.accounts import StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
@@ -55,6 +56,7 @@ class Runtime:
         self.store = store if store is not None else open_store(config.store)
         self._client = client
         self._mapping = mapping
+        self._refreshes: RefreshQueue | None = None  # pushed-case refreshes without a worker
 
     @property
     def has_crm(self) -> bool:
@@ -123,8 +125,9 @@ class Runtime:
     def portal_app(self, *, worker: Worker | None = None) -> FastAPI:
         """The portal's web app over this runtime's store and (if configured) CRM.
 
-        With `worker` (the one running in this process), the app also takes the CRM's signed
-        case-event pushes and queues each case's refresh on it; without, that route is absent.
+        With a CRM, the app also takes the CRM's signed case-event pushes and queues each case's
+        refresh: on `worker` (the one running in this process), else on a `RefreshQueue` of this
+        process's own, so every portal process and host can take an event.
         """
         client = self.client if self.has_crm else None
         mapping = self.mapping if client is not None else None
@@ -135,17 +138,26 @@ class Runtime:
             mapping=mapping,
             sync_interval=self.config.worker.sync_interval,
         )
-        if worker is not None and client is not None:
+        if client is not None:
+            if worker is not None:
+                refresh = worker.request_refresh
+            else:
+                self._refreshes = self._refreshes or RefreshQueue(
+                    self.store, self.syncer(), background=True
+                )
+                refresh = self._refreshes.request
             app.include_router(
                 crm_events_router(
                     self.config.worker.events_secret,
-                    worker.request_refresh,
+                    refresh,
                     parse=factory.case_event_parser(client.kind),
                 )
             )
         return app
 
     def close(self) -> None:
+        if self._refreshes is not None:
+            self._refreshes.stop()
         if self._client is not None:
             self._client.close()
         self.store.close()

@@ -72,8 +72,8 @@ def test_serve_runs_the_worker_beside_the_portal(
 
 
 @pytest.mark.sandbox_crm(cases=5)
-@pytest.mark.parametrize(("flag", "status"), [([], 202), (["--no-worker"], 404)])
-def test_pushed_case_events_reach_the_worker_only_where_it_runs(
+@pytest.mark.parametrize(("flag", "status"), [([], 202), (["--no-worker"], 202)])
+def test_pushed_case_events_are_taken_with_or_without_a_worker_in_the_process(
     sandbox_crm_server, tmp_path: Path, monkeypatch, flag: list[str], status: int
 ) -> None:
     config = _config(tmp_path, sandbox_crm_server)
@@ -102,5 +102,3 @@ def test_pushed_case_events_reach_the_worker_only_where_it_runs(
     result = CliRunner().invoke(_cli(), ["serve", "--config", str(config), *flag])
     assert result.exit_code == 0, result.output
     assert answers == [status]
-    # Where the route is absent, the log says why (the secret is configured for nothing).
-    assert ("CRM push events are not taken here" in result.output) is (status == 404)
