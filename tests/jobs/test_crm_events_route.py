@@ -136,6 +136,9 @@ def test_a_fresh_timestamped_signature_is_taken_and_a_stale_one_refused(
         replayed = {k: v for k, v in headers.items() if k != TIMESTAMP_HEADER}
         assert _post(url, data=body, headers=replayed).status_code == 403
         assert worker.pending_refreshes() == []
+        for odd in ("１７００".encode(), b"yesterday"):  # digits but not ASCII ones; words
+            odd_headers: dict[str, Any] = {**headers, TIMESTAMP_HEADER: odd}
+            assert _post(url, data=body, headers=odd_headers).status_code == 403
         assert _post(url, data=body, headers=headers).status_code == 202
     assert worker.pending_refreshes() == [reference]
 

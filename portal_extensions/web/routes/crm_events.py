@@ -48,8 +48,8 @@ SIGNATURE_PREFIX = "sha256="
 MAX_BODY_BYTES = 64 * 1024
 #: How far a signed timestamp may be from this server's clock.
 MAX_CLOCK_SKEW_SECONDS = 300
-#: Queues a refresh of one case (`Worker.request_refresh`); returning False means the queue is
-#: full and the event was not taken.
+#: Queues a refresh of one case (`Worker.request_refresh`, or `RefreshQueue.request` in a portal
+#: process without a worker); returning False means the queue is full and the event was not taken.
 RefreshRequest = Callable[[str], object]
 
 
@@ -98,6 +98,11 @@ def crm_events_router(
             log.warning("case event from %s refused: no %s", client, SIGNATURE_HEADER)
             return _answer(401, f"sign the event: {SIGNATURE_HEADER}: sha256=<hex HMAC>")
         timestamp = request.headers.get(TIMESTAMP_HEADER)
+        if timestamp is not None and not (
+            timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+        ):
+            log.warning("case event from %s refused: malformed timestamp", client)
+            return _answer(403, f"{TIMESTAMP_HEADER} must be the time in Unix seconds")
         expected = signature(secret.get_secret_value(), bytes(body), timestamp)
         if not hmac.compare_digest(presented.encode("ascii", "replace"), expected.encode()):
             log.warning("case event from %s refused: wrong signature", client)
