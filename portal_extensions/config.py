@@ -313,8 +313,8 @@ TABLES: dict[str, _Table] = {
         _Table("logging", LoggingSettings, "CASELOAD_LOGGING_"),
     )
 }
-#: Keys at the top of the file (outside any table), and the table each belongs to.
-TOP_LEVEL_KEYS = {"data_dir": "store", "database_url": "store"}
+#: Keys at the top of the file (outside any table): settings of `[store]`, kept there as ever.
+TOP_LEVEL_KEYS = ("data_dir", "database_url")
 #: Keys that moved elsewhere: refused with where they went, rather than "unknown".
 MOVED_KEYS = {
     ("store", "event_secret"): (
