@@ -3,7 +3,13 @@ table names they mention, and configuration mistakes that stop a command instead
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +137,48 @@ def test_the_worker_runs_one_round_against_the_crm(
     assert result.exit_code == 0, result.output
     assert "synced 6 cases" in result.output
     assert "outbox: 0 writes handled" in result.output
+
+
+@pytest.mark.sandbox_crm(cases=4)
+def test_the_worker_runs_until_sigterm_and_logs_with_time_and_level(
+    sandbox_crm_server, tmp_path: Path
+) -> None:
+    config = tmp_path / "caseload.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n\n'
+        f'[crm]\nkind = "lagan"\nendpoint = "{sandbox_crm_server.fl_url}"\n'
+        f'allowed_hosts = ["127.0.0.1"]\nusername = "{sandbox_crm_server.username}"\n\n'
+        "[worker]\ndispatch_interval_seconds = 0.2\n\n"
+        '[logging]\nformat = "json"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "CASELOAD_CRM_PASSWORD": sandbox_crm_server.password}
+    command = [sys.executable, "-m", "cli.main", "worker", "--config", str(config)]
+    child = subprocess.Popen(  # noqa: S603 (our own command)
+        command, env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stderr is not None
+    lines: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = child.stderr.readline()
+            if not line:
+                break
+            lines.append(json.loads(line))
+            if lines[-1]["message"].startswith("synced 4 cases"):
+                break
+        child.send_signal(signal.SIGTERM)
+        _, rest = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    lines += [json.loads(line) for line in rest.splitlines()]
+    messages = [entry["message"] for entry in lines]
+    assert child.returncode == 0
+    assert any(m.startswith("worker started") for m in messages)
+    assert any(m.startswith("synced 4 cases") for m in messages)
+    assert messages[-1] == "worker stopped"
+    assert {entry["level"] for entry in lines} <= {"INFO", "WARNING"}
+    assert all(entry["time"].endswith("+00:00") and entry["logger"] for entry in lines)
