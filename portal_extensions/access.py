@@ -44,6 +44,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import and_, false, or_, true
@@ -608,7 +609,7 @@ def acting_for(viewer: Viewer, case: CaseFacts) -> str | None:
     """The member on whose behalf the viewer acts (for the audit trail), or None for self."""
     if viewer.role is Role.MEMBER and viewer.member_id == case.member_id:
         return None
-    if viewer.role in (Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER):
+    if viewer.role in MEMBER_SIDE_ROLES:
         return case.member_id
     return None
 
@@ -627,9 +628,60 @@ def members_for_new_case(viewer: Viewer, all_member_ids: Iterable[str]) -> list[
     return [member_id for member_id in all_member_ids if may_create_case_for(viewer, member_id)]
 
 
+# --------------------------------------------------------------------------------------------
+# Which pages they may open
+
+
+MEMBER_SIDE_ROLES: Final = frozenset({Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER})
+"""Members and the staff who act for them: they record enquiries and work whole wards."""
+CASEWORK_ROLES: Final = MEMBER_SIDE_ROLES | {Role.SERVICE_OFFICER}
+"""Everyone who works cases (a service officer only the cases sent to their service)."""
+
+
+class Page(StrEnum):
+    """A part of the portal, as a page and its JSON endpoints alike. Each route declares the
+    page it belongs to (`web.guard.allow`), and the navigation shows a page's link exactly when
+    `may_open` lets the viewer in, so the two can never disagree."""
+
+    CASELOAD = "caseload"  # My caseload (a member) or Cases (staff): the viewer's lists
+    CASE = "case"  # one case and every change to it (the case policy decides which case)
+    WARD = "ward"
+    NEW_ENQUIRY = "new_enquiry"  # the form, its options and the resident look-up
+    SEARCH = "search"
+    DIRECTORY = "directory"
+    HEALTH = "health"
+    SESSION = "session"  # who is signed in (the JSON API's start)
+
+
+PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
+    {
+        Page.CASELOAD: CASEWORK_ROLES,
+        Page.CASE: CASEWORK_ROLES,
+        Page.WARD: MEMBER_SIDE_ROLES,
+        Page.NEW_ENQUIRY: MEMBER_SIDE_ROLES,
+        Page.SEARCH: CASEWORK_ROLES,
+        Page.DIRECTORY: frozenset(Role),
+        # Configuration and health: an administrator sees no case content, and caseworkers
+        # have no use for the system's state.
+        Page.HEALTH: frozenset({Role.ADMINISTRATOR}),
+        Page.SESSION: frozenset(Role),
+    }
+)
+"""Who may open each page: the one table routes and navigation both read. Which cases and
+what they may do with each is then the case policy's (`can_view_case`, `can_act`)."""
+
+
+def may_open(viewer: Viewer, page: Page) -> bool:
+    """May this viewer open this page (and call its JSON endpoints)?"""
+    return viewer.role in PAGE_ROLES[page]
+
+
 __all__ = [
+    "CASEWORK_ROLES",
     "CASE_FIELDS",
+    "MEMBER_SIDE_ROLES",
     "NON_PARTY_LABELS",
+    "PAGE_ROLES",
     "SERVICE_OFFICER_FIELDS",
     "SPECIAL_CATEGORY_FIELDS",
     "Action",
@@ -647,6 +699,7 @@ __all__ = [
     "NotEq",
     "NotNull",
     "OnOrAfter",
+    "Page",
     "Predicate",
     "Reason",
     "Role",
@@ -659,6 +712,7 @@ __all__ = [
     "grants",
     "holds",
     "may_create_case_for",
+    "may_open",
     "members_for_new_case",
     "project_case",
     "to_sql",

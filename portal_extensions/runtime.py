@@ -189,6 +189,7 @@ def build_portal(
         directory=StoreDirectory(store),
         audit=StoreAuditTrail(store),
         health=PortalHealth(store, client, sync_interval=sync_interval),
+        liveness=store.ping,
         sessions=StoreSessionRegistry(store),  # shared by every worker process
         attachments=CRMAttachmentSource(client) if client is not None else None,
         parties=parties,

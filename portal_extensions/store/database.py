@@ -124,6 +124,12 @@ class Store:
             with conn.begin():
                 yield conn
 
+    def ping(self) -> None:
+        """Returns when the database answers a trivial query, raises otherwise (the load
+        balancer's probe, `/healthz`)."""
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -21,4 +21,15 @@ def parse_day(day: str, month: str, year: str) -> tuple[date | None, str | None]
         return None, REAL_DATE
 
 
-__all__ = ["parse_day"]
+def day_values(value: date | None) -> dict[str, str]:
+    """The three boxes of the cover end date's GOV.UK date input, filled with `value`."""
+    if value is None:
+        return {"cover_until_day": "", "cover_until_month": "", "cover_until_year": ""}
+    return {
+        "cover_until_day": str(value.day),
+        "cover_until_month": str(value.month),
+        "cover_until_year": str(value.year),
+    }
+
+
+__all__ = ["day_values", "parse_day"]

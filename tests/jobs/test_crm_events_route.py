@@ -20,7 +20,7 @@ from portal_extensions.config import Config, PortalSettings, StoreSettings, Work
 from portal_extensions.jobs.worker import Worker
 from portal_extensions.runtime import Runtime
 from portal_extensions.store.database import Store
-from portal_extensions.web.app import is_signed, route_access
+from portal_extensions.web.guard import is_signed, route_access
 from portal_extensions.web.routes.crm_events import (
     EVENTS_PATH,
     MAX_BODY_BYTES,

@@ -140,6 +140,7 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
         directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
         health=lambda: (),
+        liveness=store.ping,
         sessions=MemorySessionRegistry(),
         parties=None,
         attachments=None,

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 from mappings.model import CaseStatus, MemberCase
 from portal_extensions.access import Action, Role, can_act, can_view_case, visible_fields
 from portal_extensions.web import route_access
-from portal_extensions.web.app import all_routes
+from portal_extensions.web.guard import all_routes
 from tests.portal.access_fixtures import NOW, VIEWERS
 from tests.portal.conftest import sign_in
 from tests.portal.web_fixtures import CASES, DOCUMENT_ID, QUEUED_FILE_ID, build, stored
@@ -101,6 +101,8 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/sign-in"): PUBLIC,
     ("POST", "/sign-out"): PUBLIC,
     ("GET", "/assets/{name}"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("HEAD", "/healthz"): PUBLIC,
     ("GET", "/caseload"): CASEWORK,
     ("GET", "/cases/{portal_id}"): CASEWORK,
     ("POST", "/cases/{portal_id}/notes"): CASEWORK,

@@ -152,6 +152,7 @@ def _store_app(tmp_path: Path):
         directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
         health=lambda: (),
+        liveness=store.ping,
         sessions=MemorySessionRegistry(),
         parties=None,
         attachments=None,

@@ -114,6 +114,7 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
         directory=MemoryDirectory([]),
         audit=StoreAuditTrail(store),
         health=lambda: (),
+        liveness=store.ping,
         sessions=MemorySessionRegistry(),
         parties=None,
         attachments=None,

@@ -301,7 +301,7 @@ def test_the_openapi_document_describes_the_json_api_only(client) -> None:
 
 
 def test_sign_in_never_redirects_off_the_site() -> None:
-    from portal_extensions.web.pages import safe_next
+    from portal_extensions.web.routes.sign_in import safe_next
 
     for target in (
         "//evil.example/",

@@ -129,6 +129,7 @@ def test_through_the_store_the_service_sees_the_case_at_once_and_the_crm_write_i
         directory=MemoryDirectory(DIRECTORY.contacts),
         audit=StoreAuditTrail(store),
         health=lambda: (),
+        liveness=store.ping,
         sessions=MemorySessionRegistry(),
         parties=None,
         attachments=None,

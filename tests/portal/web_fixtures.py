@@ -4,6 +4,7 @@ authority state, built from real `MemberCase` records."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -195,12 +196,14 @@ def build(
     parties: PartySource | None = None,
     queued_files: bool = False,
     crm_files: bool = True,
+    liveness: Callable[[], object] = lambda: None,
     **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
     authorization matrix compares every answer with the seeded cases' facts); `queued_files`
     puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`; `crm_files=False`
-    leaves out the CRM's document store, as a portal without a CRM runs."""
+    leaves out the CRM's document store, as a portal without a CRM runs; `liveness` stands
+    for the store's answer to `/healthz` (raise to play an unreachable store)."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -237,6 +240,7 @@ def build(
         directory=DIRECTORY,
         audit=audit,
         health=lambda: (),
+        liveness=liveness,
         sessions=MemorySessionRegistry(),
         clock=lambda: NOW,
         parties=parties,

@@ -36,7 +36,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connector.factory import EventParser
-from portal_extensions.web.app import SIGNED_ATTRIBUTE, public
+from portal_extensions.web.guard import SIGNED_ATTRIBUTE, public
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,110 @@
+"""What every HTML page shares: the navigation, rendering a template with the page's frame, and
+the message pages (refusals, not found), which a program calling the JSON API gets as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from portal_extensions.access import Page, Role, Viewer, may_open
+from portal_extensions.web.deps import current_viewer, portal_of
+from portal_extensions.web.guard import is_api
+from portal_extensions.web.security import csrf_token
+
+#: The pages the navigation links to, in order; each is shown iff the viewer may open it.
+NAVIGATION: tuple[tuple[Page, str], ...] = (
+    (Page.CASELOAD, "/caseload"),
+    (Page.WARD, "/ward"),
+    (Page.NEW_ENQUIRY, "/enquiries/new"),
+    (Page.SEARCH, "/search"),
+    (Page.DIRECTORY, "/directory"),
+    (Page.HEALTH, "/health"),
+)
+_LINK_TEXT = {
+    Page.CASELOAD: "Cases",
+    Page.WARD: "Ward",
+    Page.NEW_ENQUIRY: "New enquiry",
+    Page.SEARCH: "Search",
+    Page.DIRECTORY: "Directory",
+    Page.HEALTH: "Health",
+}
+
+
+def navigation_links(viewer: Viewer | None) -> list[tuple[str, str]]:
+    """(text, href) of each page in the navigation that the viewer may open."""
+    if viewer is None:
+        return []
+    return [
+        (
+            "My caseload"
+            if page is Page.CASELOAD and viewer.role is Role.MEMBER
+            else _LINK_TEXT[page],
+            href,
+        )
+        for page, href in NAVIGATION
+        if may_open(viewer, page)
+    ]
+
+
+def navigation(request: Request) -> list[dict[str, Any]]:
+    path = request.url.path
+    return [
+        {"text": text, "href": href, "current": path == href}
+        for text, href in navigation_links(current_viewer(request))
+    ]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A template in the page's frame: council name, viewer, CSRF token and navigation."""
+    portal = portal_of(request)
+    values: dict[str, Any] = {
+        "council_name": portal.settings.council_name,
+        "viewer": current_viewer(request),
+        "csrf_token": csrf_token(request.session),
+        "navigation": navigation(request),
+        "errors": [],
+    }
+    values.update(context or {})
+    body = portal.templates.get_template(template).render(values)
+    return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def message_page(
+    request: Request, status_code: int, heading: str, paragraphs: Sequence[str]
+) -> Response:
+    if is_api(request):
+        return JSONResponse({"error": heading, "detail": " ".join(paragraphs)}, status_code)
+    return render(
+        request, "message.html", {"heading": heading, "paragraphs": paragraphs}, status_code
+    )
+
+
+def not_found_response(request: Request) -> Response:
+    return message_page(
+        request,
+        404,
+        "Page not found",
+        [
+            "If you typed the web address, check it is correct. If you followed a link to a case,"
+            " it may have been closed to you or removed."
+        ],
+    )
+
+
+__all__ = [
+    "NAVIGATION",
+    "message_page",
+    "navigation",
+    "navigation_links",
+    "not_found_response",
+    "render",
+]

@@ -1,0 +1,310 @@
+"""Recording a new enquiry, and looking up the resident it is from (in the index, with their
+earlier enquiries the viewer may see, and in the CRM): the page's form and the JSON calls, over
+`casework.record_enquiry` and `casework.lookup.find_residents`.
+
+A look-up and a pick are posted, never sent in the address: a resident's name, email or
+postcode must not end up in web server logs, proxies or browser history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from mappings.model import SharingLevel
+from portal_extensions import casework
+from portal_extensions.access import Page, Role, Viewer, members_for_new_case
+from portal_extensions.casework.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
+from portal_extensions.casework.lookup import ResidentMatch
+from portal_extensions.web import deps
+from portal_extensions.web.deps import Portal, PortalDep, ViewerDep
+from portal_extensions.web.forms import day_values, parse_day
+from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.pages_common import message_page, render
+
+page = page_router()
+api = api_router()
+
+ERROR_ANCHORS = {
+    "channel": "channel",
+    "sharing": "sharing",
+    "explicit_consent": "consent",
+    "cover_until": "cover_until",
+}
+PREFILL_FIELDS = frozenset(
+    {
+        "crm_party_id",
+        "forename",
+        "surname",
+        "email",
+        "phone",
+        "postcode",
+        "sharing",
+        "explicit_consent",
+    }
+)
+
+
+def _iso_day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _enquiry_page(
+    request: Request,
+    portal: Portal,
+    viewer: Viewer,
+    form: EnquiryForm,
+    field_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    *,
+    days: dict[str, str] | None = None,
+    find: str = "",
+    matches: list[ResidentMatch] | None = None,
+    crm_unavailable: bool = False,
+    crm_connected: bool = True,
+) -> Response:
+    options = portal.enquiry_options
+    field_errors = field_errors or {}
+    members = options.members()
+    choosable = members_for_new_case(viewer, [member.id for member in members])
+    names = {member.id: member.name for member in members}
+    return render(
+        request,
+        "new_enquiry.html",
+        {
+            "values": {
+                **form.model_dump(),
+                **(days if days is not None else day_values(_iso_day(form.cover_until))),
+            },
+            "find": find,
+            "looked_up": bool(find.strip()),
+            "residents": matches or [],
+            "crm_unavailable": crm_unavailable,
+            "crm_connected": crm_connected,
+            "field_errors": field_errors,
+            "errors": [
+                {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
+                for name, text in field_errors.items()
+            ],
+            "member_choices": []
+            if viewer.role is Role.MEMBER
+            else [{"value": m, "text": names[m]} for m in choosable],
+            "category_choices": [{"value": c.value, "text": c.text} for c in options.categories()],
+            "service_choices": [{"value": c.value, "text": c.text} for c in options.services()],
+            "colleague_choices": [
+                {"value": m.id, "text": m.name} for m in members if m.id != viewer.member_id
+            ],
+            "channel_items": [{"value": c.value, "text": t} for c, t in CHANNEL_TEXT.items()],
+            "sharing_items": [{"value": s.value, "text": t} for s, t in SHARING_TEXT.items()],
+        },
+        status_code,
+    )
+
+
+@page.get("/enquiries/new")
+@allow(Page.NEW_ENQUIRY)
+def new_enquiry_form(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
+    return _enquiry_page(request, portal, viewer, EnquiryForm())
+
+
+@page.post("/enquiries/new/find")
+@allow(Page.NEW_ENQUIRY)
+def find_resident(
+    request: Request,
+    portal: PortalDep,
+    viewer: ViewerDep,
+    find: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    """The form, with the residents matching `find` (and their earlier enquiries) above it."""
+    result = deps.residents(portal, viewer, find)
+    return _enquiry_page(
+        request,
+        portal,
+        viewer,
+        EnquiryForm(),
+        find=find[:200],
+        matches=result.matches,
+        crm_unavailable=result.crm_unavailable,
+        crm_connected=result.crm_connected,
+    )
+
+
+@page.post("/enquiries/new/prefill")
+@allow(Page.NEW_ENQUIRY)
+async def pick_resident(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
+    """The form filled in with a picked resident's details and standing choices."""
+    posted = await request.form()
+    prefill = {
+        name: value
+        for name in PREFILL_FIELDS
+        if isinstance(value := posted.get(name), str) and value
+    }
+    try:
+        form = EnquiryForm.model_validate(
+            {
+                **{k: v for k, v in prefill.items() if k != "explicit_consent"},
+                "explicit_consent": "explicit_consent" in prefill,
+            }
+        )
+    except ValidationError:
+        form = EnquiryForm()
+    return _enquiry_page(request, portal, viewer, form)
+
+
+@page.post("/enquiries/new")
+@allow(Page.NEW_ENQUIRY)
+async def new_enquiry_page(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
+    posted = await request.form()
+    ticked = set(posted.getlist("consent"))
+    texts = {
+        name: value
+        for name in EnquiryForm.model_fields
+        if isinstance(value := posted.get(name), str)
+    }
+    days = {  # the GOV.UK date input names its boxes `cover_until-day` and so on
+        f"cover_until_{part}": value[:10]
+        if isinstance(value := posted.get(f"cover_until-{part}"), str)
+        else ""
+        for part in ("day", "month", "year")
+    }
+    until, day_problem = parse_day(
+        days["cover_until_day"], days["cover_until_month"], days["cover_until_year"]
+    )
+    try:
+        form = EnquiryForm.model_validate(
+            {
+                **texts,
+                "cover_until": until.isoformat() if until else "",
+                "special_category": "special_category" in ticked,
+                "explicit_consent": "explicit_consent" in ticked,
+            }
+        )
+    except ValidationError:
+        return message_page(
+            request, 400, "There is a problem with the form", ["Go back and try again."]
+        )
+    result = casework.record_enquiry(
+        form,
+        viewer=viewer,
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+        input_errors={"cover_until": day_problem}
+        if day_problem and form.sharing == SharingLevel.NAMED.value
+        else None,
+    )
+    if isinstance(result, casework.Invalid):
+        return _enquiry_page(request, portal, viewer, form, result.errors, 422, days=days)
+    return RedirectResponse(f"/cases/{result.case_id}", status_code=303)
+
+
+class ChoiceOut(BaseModel):
+    value: str
+    text: str
+
+
+class EnquiryOptionsOut(BaseModel):
+    members: list[ChoiceOut]
+    categories: list[ChoiceOut]
+    services: list[ChoiceOut]
+    channels: list[ChoiceOut]
+    sharing: list[ChoiceOut]
+
+
+@api.get("/enquiry-options", response_model=EnquiryOptionsOut)
+@allow(Page.NEW_ENQUIRY)
+def enquiry_options(portal: PortalDep, viewer: ViewerDep) -> EnquiryOptionsOut:
+    """The choices of the new enquiry form; `members` are those the viewer records for."""
+    options = portal.enquiry_options
+    members = options.members()
+    allowed = set(members_for_new_case(viewer, [m.id for m in members]))
+    return EnquiryOptionsOut(
+        members=[ChoiceOut(value=m.id, text=m.name) for m in members if m.id in allowed],
+        categories=[ChoiceOut(value=c.value, text=c.text) for c in options.categories()],
+        services=[ChoiceOut(value=c.value, text=c.text) for c in options.services()],
+        channels=[ChoiceOut(value=c.value, text=t) for c, t in CHANNEL_TEXT.items()],
+        sharing=[ChoiceOut(value=s.value, text=t) for s, t in SHARING_TEXT.items()],
+    )
+
+
+class EnquiryCreatedOut(BaseModel):
+    queued: bool
+    portal_id: uuid.UUID
+
+
+@api.post(
+    "/enquiries",
+    status_code=201,
+    response_model=EnquiryCreatedOut,
+    responses={422: {"description": "Each field's problem, by field name"}},
+)
+@allow(Page.NEW_ENQUIRY)
+def new_enquiry(portal: PortalDep, viewer: ViewerDep, form: EnquiryForm) -> Response:
+    """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
+    result = casework.record_enquiry(
+        form,
+        viewer=viewer,
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+    )
+    if isinstance(result, casework.Invalid):
+        return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
+    return JSONResponse({"queued": True, "portal_id": str(result.case_id)}, 201)
+
+
+class PreviousEnquiryOut(BaseModel):
+    portal_id: uuid.UUID
+    title: str
+    received: str
+    status: str
+    authority: str
+    sharing: str
+
+
+class ResidentOut(BaseModel):
+    name: str
+    source: str
+    crm_party_id: str | None
+    email: str | None
+    postcode: str | None
+    previous: list[PreviousEnquiryOut]
+    prefill: dict[str, str]
+
+
+class ResidentQuery(BaseModel):
+    text: Annotated[str, Field(max_length=200)]
+
+
+@api.post("/residents/search", response_model=list[ResidentOut])
+@allow(Page.NEW_ENQUIRY)
+def residents(portal: PortalDep, viewer: ViewerDep, query: ResidentQuery) -> list[ResidentOut]:
+    """Residents matching a name, postcode or email, from the index (with the earlier enquiries
+    the viewer may see, their authority and sharing) and the CRM. `prefill` holds the new
+    enquiry's fields to send for a picked resident. Posted, so no name is in the address."""
+    return [
+        ResidentOut(
+            name=match.name,
+            source=match.source,
+            crm_party_id=match.constituent.crm_party_id,
+            email=match.constituent.email,
+            postcode=match.constituent.location.postcode,
+            previous=[
+                PreviousEnquiryOut.model_validate(item, from_attributes=True)
+                for item in match.previous
+            ],
+            prefill=match.prefill,
+        )
+        for match in deps.residents(portal, viewer, query.text).matches
+    ]
+
+
+__all__ = ["api", "page"]

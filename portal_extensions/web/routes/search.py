@@ -1,0 +1,77 @@
+"""Searching the cases the viewer may see, in the fields they may see: the page and the JSON
+call, over `casework.search.search_cases`.
+
+The words are posted, never put in the address: they are often a resident's name, which must
+not reach browser history, web server or proxy logs. The results page is the POST's answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from portal_extensions.access import Page
+from portal_extensions.casework.search import SEARCH_LIMIT
+from portal_extensions.store.case_types import CaseSummary
+from portal_extensions.web import deps
+from portal_extensions.web.deps import Portal, PortalDep, ViewerDep
+from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.pages_common import render
+from portal_extensions.web.routes.caseload import CaseRowOut, case_rows
+
+page = page_router()
+api = api_router()
+
+
+def _search_page(request: Request, portal: Portal, query: str, rows: list[CaseSummary]) -> Response:
+    return render(
+        request,
+        "search.html",
+        {
+            "query": query[:200],
+            "searched": bool(query.strip()),
+            "rows": rows,
+            "names": portal.directory.names(),
+            "limit": SEARCH_LIMIT,
+        },
+    )
+
+
+@page.get("/search")
+@allow(Page.SEARCH)
+def search_form(request: Request, portal: PortalDep) -> Response:
+    return _search_page(request, portal, "", [])
+
+
+@page.post("/search")
+@allow(Page.SEARCH)
+def search_page(
+    request: Request,
+    portal: PortalDep,
+    viewer: ViewerDep,
+    q: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    return _search_page(request, portal, q, deps.search(portal, viewer, q))
+
+
+class SearchOut(BaseModel):
+    cases: list[CaseRowOut]
+
+
+class SearchIn(BaseModel):
+    text: Annotated[str, Field(max_length=400)]
+
+
+@api.post("/search", response_model=SearchOut)
+@allow(Page.SEARCH)
+def search(portal: PortalDep, viewer: ViewerDep, query: SearchIn) -> SearchOut:
+    """Cases the viewer may see matching every word of `text` in fields they may see. Posted,
+    so the words (often a resident's name) are never in an address or a log."""
+    rows = deps.search(portal, viewer, query.text)
+    return SearchOut(cases=case_rows(rows, portal.directory.names()))
+
+
+__all__ = ["api", "page"]

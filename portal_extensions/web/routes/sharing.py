@@ -1,0 +1,138 @@
+"""The constituent's choices on a case: whom it is shared with (and a named cover colleague's
+end date), and their authority (withdrawn at once, or recorded again). The page's forms and
+the JSON calls, over `casework.change_sharing` and `casework.change_authority`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from mappings.model import SharingLevel
+from portal_extensions import casework
+from portal_extensions.access import Action, Page
+from portal_extensions.casework.consent import AuthorityForm, SharingForm
+from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
+from portal_extensions.web.forms import parse_day
+from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.pages_common import message_page
+from portal_extensions.web.routes.case import (
+    CHANGE_RESPONSES,
+    ConflictOut,
+    QueuedOut,
+    json_answer,
+    page_answer,
+)
+
+page = page_router()
+api = api_router()
+
+
+@page.post("/cases/{portal_id}/sharing")
+@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_sharing_page(
+    request: Request,
+    portal: PortalDep,
+    viewer: ViewerDep,
+    portal_id: str,
+    sharing: Annotated[str, Form(max_length=20)] = "",
+    colleague_id: Annotated[str, Form(max_length=64)] = "",
+    cover_until_day: Annotated[str, Form(alias="cover_until-day", max_length=10)] = "",
+    cover_until_month: Annotated[str, Form(alias="cover_until-month", max_length=10)] = "",
+    cover_until_year: Annotated[str, Form(alias="cover_until-year", max_length=10)] = "",
+) -> Response:
+    """Change whom the case is shared with (and a named cover colleague's end date)."""
+    visible = open_case(portal, viewer, portal_id, Action.MANAGE_CONSENT)
+    typed = {
+        "sharing": sharing,
+        "colleague_id": colleague_id,
+        "cover_until_day": cover_until_day,
+        "cover_until_month": cover_until_month,
+        "cover_until_year": cover_until_year,
+    }
+    until, day_problem = parse_day(cover_until_day, cover_until_month, cover_until_year)
+    result = casework.change_sharing(
+        visible,
+        SharingForm(level=sharing, colleague_id=colleague_id, until=until),
+        viewer=viewer,
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+        input_errors={"cover_until": day_problem}
+        if day_problem and sharing == SharingLevel.NAMED.value
+        else None,
+    )
+    return page_answer(request, portal, viewer, visible, result, typed)
+
+
+@page.post("/cases/{portal_id}/authority")
+@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+async def change_authority_page(
+    request: Request, portal: PortalDep, viewer: ViewerDep, portal_id: str
+) -> Response:
+    """Withdraw the constituent's authority (effective at once), or record it again."""
+    posted = await request.form()
+    decision = posted.get("decision")
+    visible = open_case(portal, viewer, portal_id, Action.MANAGE_CONSENT)
+    try:
+        form = AuthorityForm(
+            decision=decision if isinstance(decision, str) else "",
+            explicit_consent="explicit_consent" in posted.getlist("consent"),
+        )
+    except ValidationError:
+        return message_page(
+            request, 400, "There is a problem with the form", ["Go back and try again."]
+        )
+    result = casework.change_authority(
+        visible, form, viewer=viewer, writes=portal.writes, now=portal.clock()
+    )
+    return page_answer(request, portal, viewer, visible, result, {})
+
+
+@api.post(
+    "/cases/{portal_id}/sharing",
+    response_model=QueuedOut,
+    status_code=202,
+    responses=CHANGE_RESPONSES,
+)
+@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_sharing(
+    portal: PortalDep, viewer: ViewerDep, portal_id: str, body: SharingForm
+) -> QueuedOut | JSONResponse:
+    """Change whom the case is shared with (`level`: private, ward, party, named; `named`
+    needs `colleague_id`, and `until` ends the cover). Takes effect at once, queued for the
+    CRM. Only the owner, their Members' Services staff and the team leader."""
+    visible = open_case(portal, viewer, portal_id, Action.MANAGE_CONSENT)
+    result = casework.change_sharing(
+        visible,
+        body,
+        viewer=viewer,
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+    )
+    return json_answer(result)
+
+
+@api.post(
+    "/cases/{portal_id}/authority",
+    response_model=QueuedOut,
+    status_code=202,
+    responses={409: {"model": ConflictOut}},
+)
+@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+def change_authority(
+    portal: PortalDep, viewer: ViewerDep, portal_id: str, body: AuthorityForm
+) -> QueuedOut | JSONResponse:
+    """Withdraw the constituent's authority (every colleague's and service's view ends at
+    once) or record it again, with or without explicit consent for sensitive details."""
+    visible = open_case(portal, viewer, portal_id, Action.MANAGE_CONSENT)
+    result = casework.change_authority(
+        visible, body, viewer=viewer, writes=portal.writes, now=portal.clock()
+    )
+    return json_answer(result)
+
+
+__all__ = ["api", "page"]
