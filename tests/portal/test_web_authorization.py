@@ -24,9 +24,19 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mappings.model import CaseStatus, MemberCase
-from portal_extensions.access import Action, Role, can_act, can_view_case, visible_fields
+from portal_extensions.access import (
+    PAGE_ROLES,
+    Action,
+    Page,
+    Role,
+    can_act,
+    can_view_case,
+    may_open,
+    visible_fields,
+)
 from portal_extensions.web import route_access
 from portal_extensions.web.guard import all_routes
+from portal_extensions.web.pages_common import NAVIGATION, navigation_links
 from tests.portal.access_fixtures import NOW, VIEWERS
 from tests.portal.conftest import sign_in
 from tests.portal.web_fixtures import CASES, DOCUMENT_ID, QUEUED_FILE_ID, build, stored
@@ -336,3 +346,58 @@ def test_the_fixture_council_gives_every_case_role_both_answers() -> None:
             assert seen == []
         else:
             assert 0 < len(seen) < len(CASES), f"{name}: the matrix would prove nothing"
+
+
+NAV_LINK = re.compile(r'class="govuk-service-navigation__link" href="([^"]+)"')
+
+
+def test_every_route_declares_a_page_or_is_public(matrix_app) -> None:
+    """Who may use a route is only ever the page table's answer (or anyone, for a public one):
+    no route carries a role list of its own."""
+    for route in all_routes(matrix_app.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        access = route_access(route.endpoint)
+        assert access is not None, f"{route.path} declares no access"
+        if access.public:
+            assert access.page is None, f"{route.path} is public and yet names a page"
+            assert access.case_param is None and access.action is None, route.path
+        else:
+            assert isinstance(access.page, Page), f"{route.path} names no page"
+            assert access.roles == PAGE_ROLES[access.page], route.path
+
+
+def _page_paths_open_to(app, role: Role) -> set[str]:
+    """The pages a person can go to by address alone (GET, HTML, no path parameter, not
+    public) whose page the table lets `role` open."""
+    return {
+        route.path
+        for route in all_routes(app.routes)
+        if isinstance(route, APIRoute)
+        and "GET" in (route.methods or ())
+        and not route.path.startswith("/api/")
+        and not _params(route.path)
+        and (access := route_access(route.endpoint)) is not None
+        and not access.public
+        and role in access.roles
+    }
+
+
+@pytest.mark.parametrize("who", sorted(VIEWERS))
+def test_the_navigation_links_every_page_the_table_opens_and_no_other(matrix_app, who) -> None:
+    viewer = VIEWERS[who]
+    client = _client(matrix_app, who)
+    shown = NAV_LINK.findall(client.get("/directory").text)
+    assert len(shown) == len(set(shown)), shown
+    assert set(shown) == _page_paths_open_to(matrix_app, viewer.role)
+    assert set(shown) == {href for _, href in navigation_links(viewer)}
+    assert {href for page, href in NAVIGATION if may_open(viewer, page)} == set(shown)
+    for href in shown:
+        assert client.get(href).status_code == 200, f"{who}: {href}"
+
+
+def test_every_page_is_in_the_navigation_or_reached_from_one() -> None:
+    """Each page of the table is linked from the navigation, or is one case (reached from a
+    list) or the JSON API's session: a page nobody can find would be dead weight."""
+    assert {page for page, _ in NAVIGATION} | {Page.CASE, Page.SESSION} == set(Page)
+    assert set(PAGE_ROLES) == set(Page)
