@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Page
+from portal_extensions.access import Action, Page, Viewer
+from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
-from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
+from portal_extensions.casework.results import ChangeResult
+from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import (
     CHANGE_RESPONSES,
@@ -27,6 +29,17 @@ api = api_router()
 
 #: The pages' reason box (longer than the API allows, so casework says it is too long).
 ReasonField = Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)]
+#: Each route's casework call; the action is also what the route declares and opens the case
+#: for, so a route cannot check one action and perform another.
+_CHANGES = {Action.CLOSE: casework.close_case, Action.REOPEN: casework.reopen_case}
+
+
+def _change(
+    portal: Portal, viewer: Viewer, portal_id: str, action: Action, reason: str
+) -> tuple[VisibleCase, ChangeResult]:
+    """Open the case for `action` and queue that change with the reason (both formats)."""
+    visible = open_case(portal, viewer, portal_id, action)
+    return visible, _CHANGES[action](visible, reason, viewer=viewer, writes=portal.writes)
 
 
 @page.post("/cases/{portal_id}/close")
@@ -38,8 +51,7 @@ def close_case_page(
     portal_id: str,
     reason: ReasonField = "",
 ) -> Response:
-    visible = open_case(portal, viewer, portal_id, Action.CLOSE)
-    result = casework.close_case(visible, reason, viewer=viewer, writes=portal.writes)
+    visible, result = _change(portal, viewer, portal_id, Action.CLOSE, reason)
     return page_answer(request, portal, viewer, visible, result, {"close": reason.strip()})
 
 
@@ -52,8 +64,7 @@ def reopen_case_page(
     portal_id: str,
     reason: ReasonField = "",
 ) -> Response:
-    visible = open_case(portal, viewer, portal_id, Action.REOPEN)
-    result = casework.reopen_case(visible, reason, viewer=viewer, writes=portal.writes)
+    visible, result = _change(portal, viewer, portal_id, Action.REOPEN, reason)
     return page_answer(request, portal, viewer, visible, result, {"reopen": reason.strip()})
 
 
@@ -72,8 +83,7 @@ def close_case(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
 ) -> QueuedOut | JSONResponse:
     """Queue closing the case, with the reason, for the CRM. 409 if it is already closed."""
-    visible = open_case(portal, viewer, portal_id, Action.CLOSE)
-    result = casework.close_case(visible, body.reason, viewer=viewer, writes=portal.writes)
+    _, result = _change(portal, viewer, portal_id, Action.CLOSE, body.reason)
     return json_answer(result, "Check the reason")
 
 
@@ -88,8 +98,7 @@ def reopen_case(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
 ) -> QueuedOut | JSONResponse:
     """Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed."""
-    visible = open_case(portal, viewer, portal_id, Action.REOPEN)
-    result = casework.reopen_case(visible, body.reason, viewer=viewer, writes=portal.writes)
+    _, result = _change(portal, viewer, portal_id, Action.REOPEN, body.reason)
     return json_answer(result, "Check the reason")
 
 

@@ -57,6 +57,24 @@ def _iso_day(value: str) -> date | None:
         return None
 
 
+def _record(
+    portal: Portal,
+    viewer: Viewer,
+    form: EnquiryForm,
+    input_errors: dict[str, str] | None = None,
+) -> casework.Queued | casework.Invalid:
+    """`casework.record_enquiry` with the portal's parts (both formats); `input_errors` are
+    the page's problems with what was typed before the form could be read."""
+    return casework.record_enquiry(
+        form,
+        viewer=viewer,
+        options=portal.enquiry_options,
+        writes=portal.writes,
+        now=portal.clock(),
+        input_errors=input_errors,
+    )
+
+
 def _enquiry_page(
     request: Request,
     portal: Portal,
@@ -191,13 +209,11 @@ async def new_enquiry_page(request: Request, portal: PortalDep, viewer: ViewerDe
         return message_page(
             request, 400, "There is a problem with the form", ["Go back and try again."]
         )
-    result = casework.record_enquiry(
+    result = _record(
+        portal,
+        viewer,
         form,
-        viewer=viewer,
-        options=portal.enquiry_options,
-        writes=portal.writes,
-        now=portal.clock(),
-        input_errors={"cover_until": day_problem}
+        {"cover_until": day_problem}
         if day_problem and form.sharing == SharingLevel.NAMED.value
         else None,
     )
@@ -249,13 +265,7 @@ class EnquiryCreatedOut(BaseModel):
 @allow(Page.NEW_ENQUIRY)
 def new_enquiry(portal: PortalDep, viewer: ViewerDep, form: EnquiryForm) -> Response:
     """Record a new enquiry; it is queued for the CRM. Members' services name the member."""
-    result = casework.record_enquiry(
-        form,
-        viewer=viewer,
-        options=portal.enquiry_options,
-        writes=portal.writes,
-        now=portal.clock(),
-    )
+    result = _record(portal, viewer, form)
     if isinstance(result, casework.Invalid):
         return JSONResponse({"error": "Check the enquiry", "fields": result.errors}, 422)
     return JSONResponse({"queued": True, "portal_id": str(result.case_id)}, 201)

@@ -10,11 +10,13 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Page
+from portal_extensions.access import Action, Page, Viewer
 from portal_extensions.casework import downloads
 from portal_extensions.casework.attachments import safe_filename
+from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
-from portal_extensions.web.deps import PortalDep, ViewerDep, open_case, read_upload
+from portal_extensions.casework.results import ChangeResult
+from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case, read_upload
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
 
@@ -23,6 +25,24 @@ api = api_router()
 
 UploadField = Annotated[UploadFile | None, File()]
 TextField = Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)]
+
+
+async def _attach(
+    portal: Portal, viewer: Viewer, portal_id: str, upload: UploadFile | None, text: str
+) -> tuple[VisibleCase, ChangeResult]:
+    """Open the case for an upload, read the file and queue it as a note (both formats)."""
+    visible = open_case(portal, viewer, portal_id, Action.UPLOAD)
+    filename, content = await read_upload(portal, upload)
+    result = casework.attach_file(
+        visible,
+        filename,
+        content,
+        text,
+        viewer=viewer,
+        writes=portal.writes,
+        max_bytes=portal.settings.attachment_max_bytes,
+    )
+    return visible, result
 
 
 @page.post("/cases/{portal_id}/attachments")
@@ -36,17 +56,7 @@ async def upload_attachment_page(
     text: TextField = "",
 ) -> Response:
     """Attach a file (checked by its content) to the case, as a note queued for the CRM."""
-    visible = open_case(portal, viewer, portal_id, Action.UPLOAD)
-    filename, content = await read_upload(portal, file)
-    result = casework.attach_file(
-        visible,
-        filename,
-        content,
-        text,
-        viewer=viewer,
-        writes=portal.writes,
-        max_bytes=portal.settings.attachment_max_bytes,
-    )
+    visible, result = await _attach(portal, viewer, portal_id, file, text)
     return page_answer(request, portal, viewer, visible, result, {"file_note": text.strip()})
 
 
@@ -66,17 +76,7 @@ async def upload_attachment(
 ) -> QueuedOut | JSONResponse:
     """Attach a file (multipart `file`, optional `text`) as a note queued for the CRM. PDF,
     PNG, JPEG, Word, Excel, text, .eml or .msg, checked by content; size limit configured."""
-    visible = open_case(portal, viewer, portal_id, Action.UPLOAD)
-    filename, content = await read_upload(portal, file)
-    result = casework.attach_file(
-        visible,
-        filename,
-        content,
-        text,
-        viewer=viewer,
-        writes=portal.writes,
-        max_bytes=portal.settings.attachment_max_bytes,
-    )
+    _, result = await _attach(portal, viewer, portal_id, file, text)
     return json_answer(result, "Check the file")
 
 
