@@ -8,6 +8,26 @@ retrying, so the retry predicate in `connector.resilience` is one line.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+#: C0/C1 controls (ESC starts terminal escape sequences), DEL, and the Unicode format controls
+#: that reorder or hide text on screen (bidi overrides and isolates, zero-width characters).
+_CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal or a log line: every run of control characters becomes
+    one space, so a CRM's own words cannot move the cursor, recolour or rewrite the screen."""
+    cleaned = _CONTROL_RUN.sub(" ", text)
+    if any(unicodedata.category(ch) == "Cf" for ch in cleaned):
+        cleaned = "".join(" " if unicodedata.category(ch) == "Cf" else ch for ch in cleaned)
+    return cleaned
+
+
+def _printable_or_none(text: str | None) -> str | None:
+    return None if text is None else printable(text)
+
 
 class CRMError(Exception):
     """Root of every failure the connector reports; callers catch this one type."""
@@ -28,12 +48,14 @@ class CRMError(Exception):
         retry_after: float | None = None,
         ambiguous: bool = False,
     ) -> None:
-        self.message = message
+        # The message, code and request id may be the CRM's own words: stripped of control
+        # characters here, once, so every terminal, log and page shows them safely.
+        self.message = printable(message)
         self.crm = crm
         self.operation = operation
-        self.crm_code = crm_code
-        self.request_id = request_id
-        self.advice = advice if advice is not None else self.default_advice
+        self.crm_code = _printable_or_none(crm_code)
+        self.request_id = _printable_or_none(request_id)
+        self.advice = printable(advice) if advice is not None else self.default_advice
         self.status = status
         #: seconds the CRM asked us to wait (429/503 Retry-After), if it said.
         self.retry_after = retry_after
@@ -133,4 +155,5 @@ __all__ = [
     "CRMTimeout",
     "CRMUnavailable",
     "ResidencyViolation",
+    "printable",
 ]

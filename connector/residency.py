@@ -76,8 +76,9 @@ class HostAllowlist:
         self.crm = crm
         self._resolve = resolver or _system_resolver
         # Answers are re-checked once a minute, not on every call: DNS is slow and the point is
-        # to catch a rebinding, which a one-minute window still does.
-        self._checked: dict[str, float] = {}
+        # to catch a rebinding, which a one-minute window still does. The answers checked are
+        # kept: the connection is made to them (`addresses`), never to a second look-up.
+        self._checked: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
     def _refuse(self, reason: str, operation: str) -> ResidencyViolation:
@@ -118,15 +119,31 @@ class HostAllowlist:
     def _check_resolution(self, host: str, operation: str) -> None:
         now = time.monotonic()
         with self._lock:
-            if self._checked.get(host, 0.0) > now:
+            cached = self._checked.get(host)
+            if cached is not None and cached[0] > now:
                 return
-        self._check_answers(host, operation)
-        with self._lock:
-            self._checked[host] = now + RESOLUTION_TTL
+        answers = self._check_answers(host, operation)
+        if answers:  # an empty answer (DNS down) is not kept: the next call asks again
+            with self._lock:
+                self._checked[host] = (now + RESOLUTION_TTL, answers)
 
-    def _check_answers(self, host: str, operation: str) -> None:
+    def addresses(self, host: str) -> tuple[str, ...] | None:
+        """The addresses `check_url` checked for this name, for the connection to use.
+
+        None for IP literals and loopback names (nothing to pin: the connection goes where the
+        URL says); an empty tuple when the name did not resolve.
+        """
+        host = host.lower().rstrip(".")
+        if _ip(host) is not None or host in LOOPBACK_NAMES:
+            return None
+        with self._lock:
+            cached = self._checked.get(host)
+        return cached[1] if cached is not None else ()
+
+    def _check_answers(self, host: str, operation: str) -> tuple[str, ...]:
         # A council CRM may well live on a private network, so private answers are allowed for
         # a listed name; loopback, link-local and metadata answers mean rebinding, not a CRM.
+        checked: list[str] = []
         for answer in self._resolve(host):
             addr = _ip(answer)
             if addr is None:
@@ -135,3 +152,6 @@ class HostAllowlist:
                 raise self._refuse(
                     f"{host} resolves to a loopback/link-local address; refused", operation
                 )
+            if str(addr) not in checked:
+                checked.append(str(addr))
+        return tuple(checked)

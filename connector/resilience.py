@@ -8,7 +8,8 @@
   while open.
 - `Deadline`/`deadline_scope` give each call a total wall-clock deadline. requests' read timeout
   only bounds the gap between bytes, so a watchdog shuts the socket down when the deadline
-  passes: a slow-drip server cannot hold a call past it (`DeadlineAdapter`).
+  passes: a slow-drip server cannot hold a call past it (the connections of
+  `connector.transport` register with the current deadline).
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pybreaker
 import requests
 import tenacity
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from connector.errors import CRMError, CRMTimeout, CRMUnavailable
@@ -122,42 +121,6 @@ def deadline_scope(seconds: float) -> Iterator[Deadline]:
         _current.reset(token)
 
 
-class _DeadlineMixin:
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        deadline = _current.get()
-        if deadline is not None:
-            deadline.register(self)  # type: ignore[arg-type]
-        return super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _DeadlineHTTPConnection(_DeadlineMixin, HTTPConnection):
-    pass
-
-
-class _DeadlineHTTPSConnection(_DeadlineMixin, HTTPSConnection):
-    pass
-
-
-class _DeadlineHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineHTTPConnection
-
-
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
-
-
-class DeadlineAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections the current `Deadline` can cut when it passes."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _DeadlineHTTPPool,
-            "https": _DeadlineHTTPSPool,
-        }
-        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
-
-
 # --------------------------------------------------------------------------- Retry-After, pause
 
 
@@ -166,11 +129,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -398,12 +361,17 @@ class Resilience:
             raise CRMCircuitOpen(
                 "circuit open after repeated failures", crm=self.crm, operation=operation
             ) from None
+        except CRMError as exc:
+            # Errors raised below the clients (the transport's limits, the XML parser) do not
+            # know which CRM or operation they belong to; this is the one place that does.
+            exc.crm = exc.crm or self.crm
+            exc.operation = exc.operation or operation
+            raise
 
 
 __all__ = [
     "CRMCircuitOpen",
     "Deadline",
-    "DeadlineAdapter",
     "PauseGate",
     "Resilience",
     "current_deadline",

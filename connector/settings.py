@@ -20,6 +20,10 @@ SECRET_FIELDS = ("password", "client_secret")
 
 AuthMode = Literal["username_token", "flauth", "basic", "oauth2"]
 
+#: The default of `crm.max_response_bytes`: far above any page or document a council CRM sends
+#: (a 200-case page is about 1 MB), low enough that a hostile answer stays far below 300 MB.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
 
 class SettingsError(ValueError):
     """The CRM configuration is invalid; the message names the key and the fix."""
@@ -92,7 +96,13 @@ class CRMSettings(BaseModel):
     breaker_fail_max: int = Field(default=5, ge=1, le=1000)
     breaker_reset_timeout: float = Field(default=30.0, gt=0, le=3600)
     max_text_node: int = Field(default=1_000_000, ge=1024, description="Bytes per XML text node.")
-    max_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        le=4 * 1024 * 1024 * 1024,
+        description="Bytes in one CRM answer (a page, a document), enforced as it arrives on "
+        "every path; raise it if the CRM stores larger files.",
+    )
 
     @field_validator("kind")
     @classmethod
@@ -177,6 +187,7 @@ def read_secrets_file(path: Path) -> dict[str, str]:
 
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "SECRET_FIELDS",
     "AuthMode",
     "CRMSettings",

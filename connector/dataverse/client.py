@@ -86,6 +86,7 @@ class DataverseClient:
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             ca_bundle=settings.ca_bundle,
+            max_response_bytes=settings.max_response_bytes,
         )
         self.session.headers.update(
             {

@@ -96,6 +96,7 @@ class LaganClient:
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             ca_bundle=settings.ca_bundle,
+            max_response_bytes=settings.max_response_bytes,
         )
         self.resilience = resilience or Resilience.from_settings(settings)
         self.max_text = settings.max_text_node

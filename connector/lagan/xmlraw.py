@@ -18,6 +18,7 @@ from typing import Any, cast
 from lxml import etree
 
 from connector.errors import CRMContractError
+from connector.transport import MAX_BUFFERED_NODES
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _DOCTYPE_MARKERS = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype")
@@ -125,6 +126,17 @@ def _check_prolog(buffer: bytes) -> None:
         raise CRMContractError("the CRM's answer contains a DTD or entity declaration; refused")
 
 
+def _free_before(elem: etree._Element) -> None:
+    """Drop every complete element before `elem` (its earlier siblings, and those of each open
+    ancestor): the tree then holds only the path to the next item, however the answer is laid
+    out, so `held` bounds what the parser keeps."""
+    node: etree._Element | None = elem
+    while node is not None and (parent := node.getparent()) is not None:
+        while node.getprevious() is not None:
+            del parent[0]
+        node = parent
+
+
 def iter_elements(
     chunks: Iterable[bytes],
     item_name: str,
@@ -154,6 +166,9 @@ def iter_elements(
     envelope_seen = False
     total = 0
     depth = 0
+    # Elements the parser holds until the next item is handed on and freed: an endless stream
+    # of small elements outside (or inside one) item stops here, not at gigabytes of tree.
+    held = 0
     try:
         for chunk in chunks:
             if not chunk:
@@ -161,6 +176,12 @@ def iter_elements(
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
                 raise CRMContractError(f"the answer exceeds the {max_bytes}-byte limit")
+            held += chunk.count(b"<")
+            if held > MAX_BUFFERED_NODES:
+                raise CRMContractError(
+                    f"the answer holds more than {MAX_BUFFERED_NODES} elements outside or "
+                    "inside one record"
+                )
             if not envelope_seen:
                 # A DTD can only come before the root element, so the prolog is all we check.
                 prolog += chunk
@@ -181,7 +202,9 @@ def iter_elements(
                     if depth == 0:
                         parent = elem.getparent()
                         if parent is not None:
+                            _free_before(elem)
                             parent.remove(elem)
+                        held = 0
                         yield elem
         parser.close()
     except etree.XMLSyntaxError as exc:
