@@ -17,14 +17,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import email.utils
+import functools
+import inspect
 import logging
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pybreaker
 import requests
@@ -32,7 +35,8 @@ import tenacity
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from connector.errors import CRMError, CRMTimeout, CRMUnavailable
+from connector.base import CRMClient
+from connector.errors import CRMContractError, CRMError, CRMTimeout, CRMUnavailable
 from connector.settings import CRMSettings
 
 log = logging.getLogger("connector.resilience")
@@ -221,6 +225,86 @@ def error_for_status(
     return None
 
 
+# --------------------------------------------------------------------------- the boundary
+
+#: Python's own errors for reading data of an unexpected shape (a list where the contract has
+#: an object, a missing key, text that is not a number, nesting past the interpreter's limit).
+SHAPE_ERRORS = (LookupError, TypeError, AttributeError, ValueError, RecursionError)
+
+
+def shape_error(exc: BaseException, *, crm: str, operation: str) -> CRMContractError:
+    """An answer of the wrong shape, reported as the CRM breaking its contract.
+
+    The log names where it failed, for whoever maintains the connector, and not what: the
+    exception's own text may quote the CRM's data (a constituent's name that is not a number).
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+    log.warning(
+        "crm answer did not fit crm=%s operation=%s error=%s at=%s",
+        crm,
+        operation,
+        type(exc).__name__,
+        where,
+    )
+    return CRMContractError(
+        f"the CRM's answer does not fit the contract ({type(exc).__name__})",
+        crm=crm,
+        operation=operation,
+    )
+
+
+def _typed(method: Callable[..., Any], crm: str) -> Callable[..., Any]:
+    name = method.__name__
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from method(*args, **kwargs)
+            except SHAPE_ERRORS as exc:
+                raise shape_error(exc, crm=crm, operation=name) from None
+
+        return generator
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SHAPE_ERRORS as exc:
+            raise shape_error(exc, crm=crm, operation=name) from None
+
+    return call
+
+
+C = TypeVar("C", bound=type)
+
+
+def crm_boundary(crm: str) -> Callable[[C], C]:
+    """Class decorator for a `CRMClient`: its protocol methods raise only `CRMError`s.
+
+    The connector's own errors pass through untouched; an answer that breaks the contract in a
+    way no parser check foresaw (`SHAPE_ERRORS`) becomes a `CRMContractError` here, once for
+    every operation, instead of a check at every place a client reads an answer.
+    """
+
+    def decorate(cls: C) -> C:
+        for name in _PROTOCOL_METHODS:
+            method = cls.__dict__.get(name)
+            if inspect.isfunction(method):
+                setattr(cls, name, _typed(method, crm))
+        return cls
+
+    return decorate
+
+
+_PROTOCOL_METHODS = tuple(
+    name
+    for name, member in vars(CRMClient).items()
+    if not name.startswith("_") and inspect.isfunction(member)
+)
+
+
 # --------------------------------------------------------------------------- the policy
 
 
@@ -370,13 +454,16 @@ class Resilience:
 
 
 __all__ = [
+    "SHAPE_ERRORS",
     "CRMCircuitOpen",
     "Deadline",
     "PauseGate",
     "Resilience",
+    "crm_boundary",
     "current_deadline",
     "deadline_scope",
     "error_for_status",
     "map_transport_error",
     "parse_retry_after",
+    "shape_error",
 ]

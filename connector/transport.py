@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import zeep.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3 import connection as urllib3_connection
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -33,7 +34,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from zeep.transports import Transport
 
-from connector.errors import CRMContractError, CRMTimeout, ResidencyViolation
+from connector.errors import CRMContractError, CRMError, CRMRejected, CRMTimeout, ResidencyViolation
 from connector.residency import HostAllowlist
 from connector.resilience import current_deadline
 from connector.settings import DEFAULT_MAX_RESPONSE_BYTES
@@ -280,6 +281,41 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower().rstrip("."), port
 
 
+class NextLinks:
+    """An OData `@odata.nextLink` chain, each link followed at most once and only on the origin
+    of the first page: a link to itself, to a page already read, or elsewhere ends the read
+    with a typed error instead of reading forever."""
+
+    def __init__(self, first: str, *, crm: str, operation: str) -> None:
+        self.origin = _origin(first)
+        self.seen = {first}
+        self.crm = crm
+        self.operation = operation
+
+    def follow(self, link: object) -> str | None:
+        """The next page's URL, None at the end, or `CRMContractError` for a bad link."""
+        if link is None:
+            return None
+        if not isinstance(link, str) or _origin(link)[1] != self.origin[1]:
+            raise ResidencyViolation(
+                "the CRM's next-page link leads to another host; refused",
+                crm=self.crm,
+                operation=self.operation,
+            )
+        if _origin(link) != self.origin:
+            problem = "leads to another port or scheme of the CRM's host"
+        elif link in self.seen:
+            problem = "points back to a page already read"
+        else:
+            self.seen.add(link)
+            return link
+        raise CRMContractError(
+            f"the CRM's next-page link {problem}; the read stopped there",
+            crm=self.crm,
+            operation=self.operation,
+        )
+
+
 class GuardedSession(requests.Session):
     """A pooled Session that checks every request and redirect hop against the allowlist,
     connects to the addresses it checked, and bounds every answer."""
@@ -358,6 +394,60 @@ class GuardedSession(requests.Session):
         return target
 
 
+_exchange: contextvars.ContextVar[ZeepExchange | None] = contextvars.ContextVar(
+    "crm_zeep_exchange", default=None
+)
+
+
+class ZeepExchange:
+    """One zeep operation: whether its answer arrived, and so what a failure in it means.
+
+    zeep raises whatever its code meets (IndexError, AttributeError, ValueError, ...) both for
+    a request that does not fit the WSDL and for an answer that does not fit the contract; the
+    transport marks the moment the answer arrived, so each is labelled for what it is.
+    """
+
+    def __init__(self) -> None:
+        self.answered = False
+        self._token: contextvars.Token[ZeepExchange | None] | None = None
+
+    def __enter__(self) -> ZeepExchange:
+        self._token = _exchange.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _exchange.reset(self._token)
+
+    def error(self, exc: Exception, *, crm: str, operation: str) -> CRMError:
+        """The typed error for an exception zeep raised (other than a SOAP Fault)."""
+        name = type(exc).__name__
+        if isinstance(exc, zeep.exceptions.TransportError):
+            status = exc.status_code or None
+            if not exc.content:
+                return CRMContractError(
+                    "the CRM answered without content", crm=crm, operation=operation, status=status
+                )
+            return CRMContractError(
+                "the CRM's answer is not well-formed XML",
+                crm=crm,
+                operation=operation,
+                status=None if status == 200 else status,
+            )
+        if self.answered:
+            return CRMContractError(
+                f"the CRM's answer does not fit the FL contract ({name})",
+                crm=crm,
+                operation=operation,
+            )
+        return CRMRejected(
+            f"the request does not fit the WSDL ({name}: {str(exc).split(':')[0][:80]})",
+            crm=crm,
+            operation=operation,
+            advice="Check the mapping profile's outbound fields against the WSDL.",
+        )
+
+
 class GuardedTransport(Transport):
     """zeep Transport: WSDL/XSD only from the pinned local files or allowed hosts, never file://.
 
@@ -397,6 +487,15 @@ class GuardedTransport(Transport):
             raise CRMContractError("WSDL download gave no bytes", operation="wsdl")
         return content
 
+    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        response: requests.Response = super().post(  # type: ignore[no-untyped-call]
+            address, message, headers
+        )
+        exchange = _exchange.get()
+        if exchange is not None:
+            exchange.answered = True
+        return response
+
 
 __all__ = [
     "MAX_BUFFERED_NODES",
@@ -405,5 +504,7 @@ __all__ = [
     "GuardedAdapter",
     "GuardedSession",
     "GuardedTransport",
+    "NextLinks",
+    "ZeepExchange",
     "json_too_deep",
 ]

@@ -47,9 +47,9 @@ from connector.errors import (
 )
 from connector.health import run_checks
 from connector.residency import HostAllowlist
-from connector.resilience import Resilience, map_transport_error
+from connector.resilience import Resilience, crm_boundary, map_transport_error
 from connector.settings import CRMSettings
-from connector.transport import GuardedSession
+from connector.transport import GuardedSession, NextLinks
 
 log = logging.getLogger("connector.dataverse")
 T = TypeVar("T")
@@ -65,6 +65,7 @@ def note_annotation_id(idempotency_key: str, index: int) -> str:
     return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:{index}"))
 
 
+@crm_boundary(KIND)  # every protocol method raises only CRMErrors
 class DataverseClient:
     """`CRMClient` over the Dataverse Web API."""
 
@@ -171,6 +172,7 @@ class DataverseClient:
             + (f"&{self.case_expand}" if self.case_expand else ""),
         )
         prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}"}
+        links = NextLinks(str(url), crm=KIND, operation="incidents")  # a link loop ends in an error
         while url is not None:
             body = self._call(
                 "incidents",
@@ -182,7 +184,7 @@ class DataverseClient:
                 raise CRMContractError("page without a value list", crm=KIND, operation="incidents")
             if records:
                 yield [self._case(r) for r in records]
-            url = body.get("@odata.nextLink")
+            url = links.follow(body.get("@odata.nextLink"))
 
     def get_case(self, ref: str) -> RawCase:
         if GUID.match(ref):
@@ -218,6 +220,7 @@ class DataverseClient:
             prop = key.removesuffix("@odata.nextLink")
             items = list(record.get(prop) or [])
             url: Any = record[key]
+            links = NextLinks(str(url), crm=KIND, operation=prop)  # a link loop ends in an error
             while isinstance(url, str) and url:
                 body = self._call(prop, partial(self._get_json, url, prop, {}), idempotent=True)
                 page = body.get("value") if isinstance(body, dict) else None
@@ -226,7 +229,7 @@ class DataverseClient:
                         "related records without a value list", crm=KIND, operation=prop
                     )
                 items.extend(page)
-                url = body.get("@odata.nextLink")
+                url = links.follow(body.get("@odata.nextLink"))
             record[prop] = items
         return strip_annotations(record)
 

@@ -62,9 +62,9 @@ from connector.lagan.xmlraw import (
     shape_from_zeep,
 )
 from connector.residency import HostAllowlist
-from connector.resilience import Resilience, map_transport_error
+from connector.resilience import Resilience, crm_boundary, map_transport_error
 from connector.settings import CRMSettings
-from connector.transport import GuardedSession
+from connector.transport import GuardedSession, ZeepExchange
 
 log = logging.getLogger("connector.lagan")
 T = TypeVar("T")
@@ -77,6 +77,7 @@ MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW_CASES = 100_000
 
 
+@crm_boundary(KIND)  # every protocol method raises only CRMErrors
 class LaganClient:
     """`CRMClient` over Lagan FL SOAP."""
 
@@ -162,8 +163,10 @@ class LaganClient:
 
     def _zeep(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self.service, operation)
+        exchange = ZeepExchange()  # knows whether the answer arrived before a failure
         try:
-            return method(*args, **kwargs)
+            with exchange:
+                return method(*args, **kwargs)
         except zeep.exceptions.Fault as fault:
             raise fault_error(zeep_fault(fault), operation) from None
         except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden):
@@ -180,24 +183,16 @@ class LaganClient:
             raise CRMContractError(
                 "the CRM's answer is not well-formed XML", crm=KIND, operation=operation
             ) from None
-        except zeep.exceptions.TransportError as exc:
-            raise CRMContractError(
-                "unexpected HTTP status", crm=KIND, operation=operation, status=exc.status_code
-            ) from None
-        except (zeep.exceptions.ValidationError, TypeError, ValueError) as exc:
-            raise CRMRejected(
-                f"the request does not fit the WSDL ({type(exc).__name__}: "
-                f"{str(exc).split(':')[0][:80]})",
-                crm=KIND,
-                operation=operation,
-                advice="Check the mapping profile's outbound fields against the WSDL.",
-            ) from None
         except CRMError as exc:
             if not exc.operation:
                 exc.operation = operation
             raise
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm=KIND, operation=operation) from None
+        except Exception as exc:
+            # zeep raises anything (IndexError, AttributeError, TransportError, ...) on a
+            # request or an answer that does not fit: the exchange labels which it was.
+            raise exchange.error(exc, crm=KIND, operation=operation) from None
 
     def _raw_post(self, operation: str, body: etree._Element) -> requests.Response:
         request = soap_envelope(body, self.auth.security())

@@ -106,7 +106,8 @@ def zeep_fault(fault: zeep.exceptions.Fault) -> dict[str, Any]:
         "faultstring": str(fault.message or ""),
     }
     detail = fault.detail
-    if detail is not None:
+    # zeep gives the whole answer as bytes for a Fault it could not read ("Unknown fault").
+    if isinstance(detail, etree._Element):
         for node in detail.iter():
             if isinstance(node.tag, str) and local(node.tag) in ("ErrorCode", "ErrorMessage"):
                 out[local(node.tag)] = (node.text or "").strip()
