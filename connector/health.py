@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from connector.base import HealthCheck, HealthReport
-from connector.errors import CRMError
+from connector.errors import CRMError, printable
 from connector.factory import UnknownCRMKind, build_client, extra_probes
 from connector.residency import HostAllowlist
 from connector.settings import CRMSettings
@@ -32,8 +32,12 @@ def _timed(name: str, probe: Callable[[], str]) -> HealthCheck:
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     except (OSError, ssl.SSLError, ValueError) as exc:
         ok, detail = False, f"{type(exc).__name__}: {exc}"
+    # Details quote the CRM (its error text, its certificate): printed to terminals safely.
     return HealthCheck(
-        name=name, ok=ok, detail=detail, elapsed_ms=(time.perf_counter() - started) * 1000
+        name=name,
+        ok=ok,
+        detail=printable(detail),
+        elapsed_ms=(time.perf_counter() - started) * 1000,
     )
 
 

@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 import pybreaker
 import requests
 import tenacity
-from urllib3.connection import HTTPConnection
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from connector.base import CRMClient
@@ -64,7 +63,7 @@ class Deadline:
         self.expires = time.monotonic() + seconds
         self.fired = False
         self._lock = threading.Lock()
-        self._connections: list[HTTPConnection] = []
+        self._sockets: list[socket.socket] = []
         self._timer: threading.Timer | None = None
 
     def remaining(self) -> float:
@@ -73,19 +72,20 @@ class Deadline:
     def expired(self) -> bool:
         return self.fired or self.remaining() <= 0
 
-    def register(self, conn: HTTPConnection) -> None:
+    def register(self, sock: socket.socket) -> None:
+        """A socket this call reads from: shut down when the deadline passes. The socket, not
+        its connection: http.client lets go of the connection's socket as soon as an answer
+        says `Connection: close`, and the body is still read from it afterwards."""
         with self._lock:
-            self._connections.append(conn)
+            self._sockets.append(sock)
 
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def start(self) -> None:
         self._timer = threading.Timer(max(self.remaining(), 0.0), self._fire)
@@ -96,7 +96,7 @@ class Deadline:
         if self._timer is not None:
             self._timer.cancel()
         with self._lock:
-            self._connections = []
+            self._sockets = []
 
 
 _current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(

@@ -28,10 +28,10 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import zeep.exceptions
 from requests.adapters import HTTPAdapter
-from urllib3 import connection as urllib3_connection
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 from zeep.transports import Transport
 
 from connector.errors import CRMContractError, CRMError, CRMRejected, CRMTimeout, ResidencyViolation
@@ -193,10 +193,19 @@ class _GuardedConnectionMixin:
     source_address: Any
     socket_options: Any
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    sock: socket.socket | None
+
+    def _under_deadline(self) -> None:
         deadline = current_deadline()
-        if deadline is not None:
-            deadline.register(self)  # type: ignore[arg-type]
+        if deadline is not None and self.sock is not None:
+            deadline.register(self.sock)
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._under_deadline()  # the socket as connected (after TLS, the TLS socket)
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._under_deadline()  # a pooled connection, connected by an earlier call
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
     def _new_conn(self) -> socket.socket:
@@ -212,7 +221,7 @@ class _GuardedConnectionMixin:
         failure: OSError | None = None
         for address in addresses:
             try:
-                sock = urllib3_connection.create_connection(  # type: ignore[attr-defined]
+                sock = urllib3_connection.create_connection(
                     (address, self.port),
                     self.timeout,
                     source_address=self.source_address,
@@ -226,7 +235,7 @@ class _GuardedConnectionMixin:
                 failure = exc
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)
-            return sock  # type: ignore[no-any-return]
+            return sock
         raise NewConnectionError(
             self,  # type: ignore[arg-type]
             f"Failed to establish a new connection: {failure}",
