@@ -116,7 +116,7 @@ def full_backlog() -> Iterator[int]:
     server.close()
 
 
-def _write_through(session: GuardedSession, url: str) -> tuple[list[int], BaseException]:
+def _write_through(session: GuardedSession, url: str) -> tuple[list[int], CRMUnavailable]:
     calls: list[int] = []
     policy = Resilience(crm="lagan", attempts=3, deadline=10.0, wait=tenacity.wait_none())
 
