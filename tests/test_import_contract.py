@@ -141,7 +141,7 @@ def test_every_import_in_the_tree_follows_the_arrows() -> None:
         ("portal_extensions.demo", "from portal_extensions.web import create_app"),
         ("portal_extensions.config", "from portal_extensions.store.database import Store"),
         ("connector.lagan.client", "from connector.dataverse import DataverseClient"),
-        ("portal_extensions.sync", "import cli.main"),
+        ("portal_extensions.jobs.sync", "import cli.main"),
     ],
 )
 def test_a_wrong_import_is_caught(module: str, source: str) -> None:

@@ -2,5 +2,5 @@
 
 Run by `caseload worker`, by `caseload serve` in a thread (unless `--no-worker`) and by the
 demo. The parts live in their modules: `worker` (the loop, `locked_sync`), `dispatch` (the
-outbox dispatcher), `refresh` (pushed-case refreshes), `locks` (the store-wide sync lock).
+outbox dispatcher), `refresh` (pushed-case refreshes), `store.locks` holds the store-wide sync lock.
 """

@@ -20,11 +20,11 @@ import threading
 from dataclasses import dataclass, field
 
 from connector.errors import CRMError
-from portal_extensions.events import refresh_from_event
-from portal_extensions.jobs.locks import SYNC_LOCK, StoreLock
+from portal_extensions.jobs.events import refresh_from_event
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.database import Store
 from portal_extensions.store.engine import StoreError
-from portal_extensions.sync import Syncer
+from portal_extensions.store.locks import SYNC_LOCK, StoreLock
 
 log = logging.getLogger(__name__)
 

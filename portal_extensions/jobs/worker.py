@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from portal_extensions.jobs.locks import SYNC_LOCK, StoreLock
 from portal_extensions.jobs.refresh import MAX_PENDING_REFRESHES, RefreshQueue, describe
+from portal_extensions.jobs.sync import Syncer, SyncReport
 from portal_extensions.store.database import Store
-from portal_extensions.sync import Syncer, SyncReport
+from portal_extensions.store.locks import SYNC_LOCK, StoreLock
 
 log = logging.getLogger(__name__)
 

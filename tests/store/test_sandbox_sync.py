@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from connector.sandbox.push import event_xml
 from mappings import load_profile
-from portal_extensions.events import handle_case_event
+from portal_extensions.jobs.events import handle_case_event
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store, count_cases, index_hash
 from portal_extensions.store.schema import cases
-from portal_extensions.sync import Syncer
 from tests.store.fakes import FakeCRM, FakeMapping
 from tests.store.index_lookup import get_case
 from tests.store.sandbox_helpers import lagan_client

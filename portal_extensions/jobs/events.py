@@ -20,8 +20,8 @@ from pydantic import BaseModel
 
 from connector.errors import CRMError
 from connector.factory import UnknownCRMKind, case_event_parser
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.audit import record_event
-from portal_extensions.sync import Syncer
 
 log = logging.getLogger(__name__)
 
