@@ -6,11 +6,10 @@ its field, or a conflict page; the API answers 202 with the outbox key, 409 or 4
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -320,44 +319,6 @@ CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def case_form(router: APIRouter, path: str, action: Action) -> Callable[[F], F]:
-    """Declare a page form's POST that changes one case: `path` (with `{portal_id}`) on the
-    page `router`, allowed on the case page for `action`, the action the route then opens the
-    case for (`open_case`)."""
-
-    def declare(endpoint: F) -> F:
-        allowed = allow(Page.CASE, case_param="portal_id", action=action)(endpoint)
-        router.post(path)(allowed)
-        return endpoint
-
-    return declare
-
-
-def case_change(
-    router: APIRouter,
-    path: str,
-    action: Action,
-    *,
-    responses: dict[int | str, dict[str, Any]] = CHANGE_RESPONSES,
-    response_model: type[BaseModel] = QueuedOut,
-) -> Callable[[F], F]:
-    """Declare a JSON endpoint that queues a change to one case: POST `path` on the API
-    `router`, answering 202 with `response_model` (or a refusal in `responses`), allowed on the
-    case page for `action`, the action the endpoint then opens the case for (`open_case`)."""
-
-    def declare(endpoint: F) -> F:
-        allowed = allow(Page.CASE, case_param="portal_id", action=action)(endpoint)
-        router.post(path, response_model=response_model, status_code=202, responses=responses)(
-            allowed
-        )
-        return endpoint
-
-    return declare
-
-
 def refused_json(result: ChangeResult, problem: str) -> JSONResponse:
     """409 when nothing could change, else 422 with each field's problem."""
     if isinstance(result, Conflict):
@@ -381,8 +342,6 @@ __all__ = [
     "ProblemsOut",
     "QueuedOut",
     "api",
-    "case_change",
-    "case_form",
     "case_names",
     "case_response",
     "json_answer",

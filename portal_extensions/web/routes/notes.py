@@ -13,14 +13,8 @@ from portal_extensions.access import Action
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
 from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import api_router, page_router
-from portal_extensions.web.routes.case import (
-    ProblemsOut,
-    QueuedOut,
-    case_change,
-    case_form,
-    json_answer,
-    page_answer,
-)
+from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()

@@ -17,14 +17,8 @@ from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.results import ChangeResult, Queued
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import api_router, page_router
-from portal_extensions.web.routes.case import (
-    ConflictOut,
-    QueuedOut,
-    case_change,
-    case_form,
-    page_answer,
-    refused_json,
-)
+from portal_extensions.web.routes.case import ConflictOut, QueuedOut, page_answer, refused_json
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()

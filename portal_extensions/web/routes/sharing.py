@@ -18,14 +18,8 @@ from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
 from portal_extensions.web.forms import parse_day
 from portal_extensions.web.guard import api_router, page_router
 from portal_extensions.web.pages_common import message_page
-from portal_extensions.web.routes.case import (
-    ConflictOut,
-    QueuedOut,
-    case_change,
-    case_form,
-    json_answer,
-    page_answer,
-)
+from portal_extensions.web.routes.case import ConflictOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
