@@ -1,7 +1,7 @@
 """One-case refreshes asked for by CRM push events: a deduplicated queue and who drains it.
 
 The push-event route only queues the case's CRM reference and answers at once; the refresh
-itself (the case read afresh from the CRM and audited, `events.refresh_from_event`) happens
+itself (the case read afresh from the CRM and audited, `jobs.events.refresh_from_event`) happens
 off the request. In a process that runs the worker, the worker's loop drains the queue each
 round. A portal process without a worker (`caseload serve --workers N`, or `--no-worker` beside
 a separate `caseload worker`) drains its own queue on a small background thread, started when
