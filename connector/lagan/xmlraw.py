@@ -126,10 +126,15 @@ def _check_prolog(buffer: bytes) -> None:
         raise CRMContractError("the CRM's answer contains a DTD or entity declaration; refused")
 
 
+#: How many elements may pile up before the tree is swept (a sweep costs a few lxml calls, so it
+#: runs about once per hundred cases, not once per case).
+_FREE_AFTER = 10_000
+
+
 def _free_before(elem: etree._Element) -> None:
     """Drop every complete element before `elem` (its earlier siblings, and those of each open
     ancestor): the tree then holds only the path to the next item, however the answer is laid
-    out, so `held` bounds what the parser keeps."""
+    out."""
     node: etree._Element | None = elem
     while node is not None and (parent := node.getparent()) is not None:
         while node.getprevious() is not None:
@@ -166,8 +171,9 @@ def iter_elements(
     envelope_seen = False
     total = 0
     depth = 0
-    # Elements the parser holds until the next item is handed on and freed: an endless stream
-    # of small elements outside (or inside one) item stops here, not at gigabytes of tree.
+    # Elements read since the tree was last freed (`_free_before`, at the first item end after
+    # `_FREE_AFTER` of them): at most what the parser holds. An endless stream of small elements
+    # outside (or inside one) item stops here, not at gigabytes of tree.
     held = 0
     try:
         for chunk in chunks:
@@ -202,9 +208,10 @@ def iter_elements(
                     if depth == 0:
                         parent = elem.getparent()
                         if parent is not None:
-                            _free_before(elem)
+                            if held > _FREE_AFTER:
+                                _free_before(elem)
+                                held = 0
                             parent.remove(elem)
-                        held = 0
                         yield elem
         parser.close()
     except etree.XMLSyntaxError as exc:

@@ -40,6 +40,9 @@ def _bodies(mode: str, base: str) -> Iterator[bytes]:
     """The hostile body of `mode` (`base` is the server's own URL, for next-page links)."""
     if mode == "xml-small-elements":  # a list that never ends, of elements that are not items
         return _forever(_SOAP_OPEN + b"<fl:FWTCaseFullDetailsList>", b"<x/>")
+    if mode == "xml-junk-between-items":  # each item followed by a thousand stray elements
+        item = b"<fl:FWTCaseFullDetails><CoreDetails><Title>a</Title></CoreDetails>"
+        return _forever(_SOAP_OPEN, item + b"</fl:FWTCaseFullDetails>" + b"<x/>" * 1000)
     if mode == "xml-one-endless-item":  # one item whose children never end
         return _forever(_SOAP_OPEN + b"<fl:FWTCaseFullDetails><CoreDetails>", b"<Title>a</Title>")
     if mode == "xml-endless-text":  # a zeep answer of 2 GB and more, in text nodes of 1 KB

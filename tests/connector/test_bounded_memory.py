@@ -26,6 +26,7 @@ CASES = [
     ("lagan", "get_case", "xml-small-elements", None, "CRMContractError", "elements"),
     ("lagan", "iter_changed_cases", "xml-small-elements", None, "CRMContractError", "elements"),
     ("lagan", "get_case", "xml-one-endless-item", None, "CRMContractError", "elements"),
+    ("lagan", "get_case", "xml-junk-between-items", None, "CRMContractError", "byte limit"),
     ("lagan", "update_case", "xml-endless-text", None, "CRMContractError", "byte limit"),
     ("lagan", "update_case", "xml-endless-text", 2 * 1024**3, "CRMContractError", "announces"),
     ("dynamics365", "iter_changed_cases", "json-endless-page", None, "CRMContractError", "element"),

@@ -9,7 +9,7 @@ import responses
 
 from connector.errors import CRMContractError
 from connector.settings import DEFAULT_MAX_RESPONSE_BYTES, CRMSettings
-from connector.transport import MAX_JSON_DEPTH, json_too_deep
+from connector.transport import MAX_BUFFERED_NODES, MAX_JSON_DEPTH, json_too_deep
 from tests.connector.conftest import DV_BASE, DV_TOKEN, lagan_settings
 from tests.connector.fakes import ENDPOINT, case_xml, envelope
 
@@ -87,3 +87,17 @@ def test_an_announced_length_over_the_limit_is_refused_before_reading(make_datav
 def test_json_depth_is_measured_without_recursion(document: object, deep: bool) -> None:
     text = document if isinstance(document, str) else json.dumps(document)
     assert json_too_deep(text.encode()) is deep
+
+
+def test_a_long_streamed_answer_is_read_whole_however_many_elements_it_holds() -> None:
+    """The element limit bounds what is held at once, not the answer: 30,000 cases of 25
+    elements (750,000 in all), with stray elements between them, stream through."""
+    from connector.lagan.xmlraw import iter_elements
+
+    one = case_xml("101000000001", "k", "t", "2026-01-01T00:00:00Z").encode() + b"<x/>" * 3
+    body = envelope("<fl:FWTCaseFullDetailsList>" + "</fl:FWTCaseFullDetailsList>")
+    head, tail = body.split(b"</fl:FWTCaseFullDetailsList>")
+    chunks = [head, *(one * 100 for _ in range(300)), b"</fl:FWTCaseFullDetailsList>" + tail]
+    assert sum(chunk.count(b"<") for chunk in chunks) > 2 * MAX_BUFFERED_NODES
+    seen = sum(1 for _ in iter_elements(chunks, "FWTCaseFullDetails", max_text=1000))
+    assert seen == 30_000
