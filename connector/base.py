@@ -43,13 +43,26 @@ class CasePage(list[RawCase]):
     this is how a reader can keep its place part-way through a run: the connector reads Lagan in
     time windows and marks the last page of each. None means no such promise (Dataverse pages
     carry `modifiedon` on every case instead).
+
+    `open_complete`, when True, says that every case open in the CRM has been yielded by this
+    read (Lagan's published contract has no modification time, so an incremental read re-reads
+    the open cases): a reader may re-read, one by one, the cases it holds as open that were not
+    among them - they were closed or deleted since.
     """
 
     complete_until: datetime | None
+    open_complete: bool
 
-    def __init__(self, cases: Iterable[RawCase] = (), complete_until: datetime | None = None):
+    def __init__(
+        self,
+        cases: Iterable[RawCase] = (),
+        complete_until: datetime | None = None,
+        *,
+        open_complete: bool = False,
+    ):
         super().__init__(cases)
         self.complete_until = complete_until
+        self.open_complete = open_complete
 
 
 class CaseRef(BaseModel):

@@ -93,6 +93,14 @@ class CRMSettings(BaseModel):
     breaker_reset_timeout: float = Field(default=30.0, gt=0, le=3600)
     max_text_node: int = Field(default=1_000_000, ge=1024, description="Bytes per XML text node.")
     max_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    search_result_cap: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Lagan: the most results the FL server returns for one search, if known "
+        "(its services.properties maximum). Unset, the connector learns it by probing; a "
+        "search answer this large is never taken as complete.",
+    )
 
     @field_validator("kind")
     @classmethod

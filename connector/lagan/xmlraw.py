@@ -183,6 +183,8 @@ def iter_elements(
                         if parent is not None:
                             parent.remove(elem)
                         yield elem
+        if total == 0:
+            raise CRMContractError("the answer is an empty body, not SOAP")
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise CRMContractError(

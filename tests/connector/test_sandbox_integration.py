@@ -6,7 +6,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from connector.dataverse import DataverseClient
 from connector.errors import CRMError
 from connector.lagan import LaganClient
+from connector.lagan.search import EPOCH
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
@@ -137,7 +138,7 @@ def test_concurrent_workers_renew_an_expired_token_once(sandbox_crm) -> None:
 def test_bulk_read_streams_every_case_once_in_pages(sandbox_crm) -> None:
     client = _lagan(sandbox_crm)
     seen: list[str] = []
-    for page in client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=40):
+    for page in client.iter_changed_cases(EPOCH, page_size=40):
         assert 0 < len(page) <= 40
         seen += [c["CoreDetails"]["CaseReference"] for c in page]
     assert len(seen) == len(set(seen)) == 150
@@ -173,15 +174,17 @@ def test_lagan_over_a_real_loopback_server(sandbox_crm_server) -> None:
 
 @pytest.mark.sandbox_crm(cases=400, seed=8)
 def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
+    sandbox_crm.set_lagan(build="later")  # one pass, by modification time
     client = _lagan(sandbox_crm)
     windows: list[tuple[datetime, datetime]] = []
-    original = client._window
+    original = client._search
 
-    def record(start: datetime, end: datetime, limit: int) -> list[Any]:
-        windows.append((start, end))
-        return original(start, end, limit)
+    def record(criteria: dict[str, Any], asked: int, **kwargs: Any) -> list[Any]:
+        if "LastModifiedDateTo" in criteria:
+            windows.append((criteria["LastModifiedDateFrom"], criteria["LastModifiedDateTo"]))
+        return original(criteria, asked, **kwargs)
 
-    client._window = record  # type: ignore[method-assign]
+    client._search = record  # type: ignore[method-assign]
     since = datetime(2020, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
     until = datetime(2031, 1, 1, tzinfo=UTC)
     refs = [
@@ -189,8 +192,10 @@ def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
         for page in client.iter_changed_cases(since, until, page_size=30)
         for c in page
     ]
-    assert len(refs) == len(set(refs))
-    assert all(end.microsecond == 0 for _, end in windows)
+    assert client.modified_filter is True
+    assert len(refs) == len(set(refs)) > 0
+    # Inclusive FL bounds: each window asks up to a microsecond before a whole second.
+    assert all((last + timedelta(microseconds=1)).microsecond == 0 for _, last in windows)
 
 
 @pytest.mark.sandbox_crm(cases=5)
