@@ -179,6 +179,8 @@ class Syncer:
         open_complete = False
         try:
             for page in self.client.iter_changed_cases(since, until, page_size=self.batch_size):
+                if run_id is not None and isinstance(page, CasePage) and page.open_sweep:
+                    break  # a resumed full read needs only the cases created since its place
                 self._point("page")
                 for start in range(0, len(page), self.batch_size):
                     chunk = page[start : start + self.batch_size]

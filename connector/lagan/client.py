@@ -387,11 +387,12 @@ class LaganClient:
             recount=self._recount,
             first_span=INITIAL_WINDOW,
         )
-        yield from self._pages(open_cases, page_size, watermark=False)
+        yield CasePage([], None, open_sweep=True)
+        yield from self._pages(open_cases, page_size, watermark=False, sweep=True)
         yield CasePage([], None, open_complete=True)
 
     def _pages(
-        self, windows: Iterator[Window], page_size: int, *, watermark: bool
+        self, windows: Iterator[Window], page_size: int, *, watermark: bool, sweep: bool = False
     ) -> Iterator[CasePage]:
         for window in windows:
             raws = [
@@ -402,7 +403,7 @@ class LaganClient:
                 last = first + page_size >= len(raws)
                 # The last page of a window promises every case before the window's end.
                 mark = window.end if last and watermark else None
-                yield CasePage(raws[first : first + page_size], mark)
+                yield CasePage(raws[first : first + page_size], mark, open_sweep=sweep)
 
     def get_case(self, ref: str) -> RawCase:
         request = element("FWTCaseFullDetailsRequest", ns=FL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -57,10 +58,15 @@ def member_case(handle: Any, title: str, party: int = 0, **extra: Any) -> Member
     )
 
 
+@functools.cache
+def _profile() -> Any:
+    return load_profile("lagan")
+
+
 def create_payload(case: MemberCase) -> dict[str, Any]:
     """What the outbox sends for a new case: the profile's outbound mapping, nothing by hand."""
-    return load_profile("lagan").to_crm(case)
+    return dict(_profile().to_crm(case))
 
 
 def update_payload(case: MemberCase) -> dict[str, Any]:
-    return load_profile("lagan").to_crm(case, for_update=True)
+    return dict(_profile().to_crm(case, for_update=True))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import responses
 
+from connector.base import CasePage
 from connector.errors import CRMConflict, CRMContractError, CRMNotFound, CRMUnavailable
 from connector.lagan.search import EPOCH, SearchCapExceeded
 from tests.connector.lagan_helpers import create_payload, lagan_client, member_case
@@ -112,13 +113,17 @@ def test_incremental_read_gives_new_cases_then_every_open_case(sandbox_crm) -> N
     client = lagan_client(sandbox_crm)
     since = datetime.now(UTC) - timedelta(minutes=1)
     made = client.create_case(create_payload(member_case(sandbox_crm, "New since")), "k-new")
-    pages = list(client.iter_changed_cases(since, FAR, page_size=50))
+    pages = [cast(CasePage, p) for p in client.iter_changed_cases(since, FAR, page_size=50)]
+    assert all(isinstance(p, CasePage) for p in pages)
     refs = [str(c["CoreDetails"]["CaseReference"]) for page in pages for c in page]
     open_refs = {c["ref"] for c in sandbox_crm.store.find("cases") if c["status"] != "closed"}
     assert refs[0] == made.reference
     assert set(refs) == open_refs | {made.reference}
     assert pages[-1].open_complete and not pages[-1]
     assert not any(page.open_complete for page in pages[:-1])
+    sweep = [n for n, page in enumerate(pages) if page.open_sweep]
+    assert sweep and not pages[sweep[0]]  # an empty page announces the re-read of open cases
+    assert all(pages[n].open_sweep for n in range(sweep[0], len(pages)))
 
 
 @pytest.mark.sandbox_crm(cases=30, seed=24)

@@ -18,6 +18,7 @@ from connector.lagan.search import EPOCH
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.lagan_helpers import create_payload, member_case
 
 WRITES = 1000
 FAULTS = (
@@ -80,8 +81,14 @@ def test_lagan_thousand_writes_under_faults_lose_nothing_and_duplicate_nothing(s
     client = _lagan(sandbox_crm)
     plan = sandbox_crm.set_faults(FAULTS, seed=11)
     keys = [str(uuid.uuid4()) for _ in range(WRITES)]
-    payload = {"ClassificationEventCode": 101, "Title": "Fault run"}
-    refs = {key: _deliver(lambda k: client.create_case(payload, k), key).reference for key in keys}
+    # What the outbox sends: the profile's output for each new enquiry, for many residents.
+    payloads = {
+        key: create_payload(member_case(sandbox_crm, f"Fault run {n}", party=n % 250))
+        for n, key in enumerate(keys)
+    }
+    refs = {
+        key: _deliver(lambda k: client.create_case(payloads[k], k), key).reference for key in keys
+    }
     sandbox_crm.set_faults(None)
     counts = [sandbox_crm.count_cases(PortalId=key) for key in keys]
     assert counts.count(0) == 0, "lost writes"

@@ -99,18 +99,40 @@ def test_invalid_values_are_faults_not_stack_traces(sandbox_crm: SandboxHandle) 
     assert "Traceback" not in response.text
 
 
-def test_lenient_parsing_accepts_unknown_optional_fields(sandbox_crm: SandboxHandle) -> None:
-    body = envelope(
-        "<fl:CodeBookName>CaseCategory</fl:CodeBookName>",
-        wsse_header(sandbox_crm.username, sandbox_crm.password),
-    )
-    assert soap_post(sandbox_crm, body).status_code == 200
+def test_unknown_request_elements_are_refused_as_apache_axis_does(
+    sandbox_crm: SandboxHandle,
+) -> None:
     search = envelope(
         "<fl:FWTCaseSearch><ResultsLimit>2</ResultsLimit><FutureField>x</FutureField>"
         "</fl:FWTCaseSearch>",
         wsse_header(sandbox_crm.username, sandbox_crm.password),
     )
     response = soap_post(sandbox_crm, search)
+    assert response.status_code == 500
+    root = etree.fromstring(response.content)
+    assert root.findtext(".//faultcode") == "soapenv:Server.userException"
+    assert root.findtext(".//faultstring") == (
+        "org.xml.sax.SAXException: Invalid element in lagan.api.main.FWTCaseSearch - FutureField"
+    )
+    assert root.find(".//{*}FWTException") is None  # Axis sends no FWTException detail
+    # Nested beans too: FWTObjectID has ObjectType and ObjectReference only.
+    nested = envelope(
+        "<fl:FWTCaseSearch><AssociatedObjectId><fl:ObjectType>C1</fl:ObjectType>"
+        "<Colour>red</Colour></AssociatedObjectId></fl:FWTCaseSearch>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    assert "Invalid element in" in soap_post(sandbox_crm, nested).text
+
+
+def test_other_stacks_ignore_unknown_elements_when_told_to(sandbox_crm: SandboxHandle) -> None:
+    sandbox_crm.set_lagan(unknown="ignore")
+    search = envelope(
+        "<fl:FWTCaseSearch><ResultsLimit>2</ResultsLimit><FutureField>x</FutureField>"
+        "<LastModifiedDateFrom>2999-01-01T00:00:00Z</LastModifiedDateFrom></fl:FWTCaseSearch>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    response = soap_post(sandbox_crm, search)
+    # The unknown filter is simply not applied: cases come back although none changed in 2999.
     assert response.status_code == 200 and response.text.count("<CaseBriefDetails>") == 2
 
 
