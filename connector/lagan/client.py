@@ -57,6 +57,7 @@ from connector.lagan.faults import KIND, LaganAuthExpired, fault_error, status_e
 from connector.lagan.notes import note_marker, strip_note_markers
 from connector.lagan.search import (
     EPOCH,
+    LATER_BUILD,
     CaseSearch,
     ResultCap,
     Window,
@@ -87,7 +88,7 @@ INITIAL_WINDOW = timedelta(days=1)
 CLOCK_MARGIN = timedelta(days=1)
 #: Creation-time and (later builds only) modification-time criteria of a windowed read.
 CREATED = ("CreatedAfter", "CreatedBefore")
-MODIFIED = ("LastModifiedDateFrom", "LastModifiedDateTo")
+MODIFIED = LATER_BUILD
 #: ResultsLimit of a create look-up (the server may cap it lower: windows split then).
 LOOKUP_LIMIT = 201
 
@@ -253,7 +254,6 @@ class LaganClient:
             if not exc.operation:
                 exc.operation = operation
                 exc.status = exc.status or resp.status_code
-                exc.args = (str(exc),)
             raise
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm=KIND, operation=operation) from None

@@ -143,3 +143,44 @@ def test_get_prints_the_mapped_case_by_default(sandbox_crm, tmp_path, monkeypatc
     mapped = json.loads(result.output)
     assert mapped["member_id"].startswith("cllr-")
     assert "CoreDetails" not in mapped
+
+
+@pytest.mark.parametrize(("status", "kind"), [(404, "an HTML page"), (502, "HTTP 502")])
+def test_check_against_a_proxy_page_names_it_and_prints_no_traceback(
+    tmp_path, monkeypatch, status: int, kind: str
+) -> None:
+    """A wrong path or a proxy in front of FL answers HTML: one FAIL line, no traceback."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<!DOCTYPE html><html><body><h1>Bad gateway</h1></body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "caseload.toml"
+    path.write_text(
+        f'[crm]\nendpoint = "http://127.0.0.1:{server.server_port}/lagan/services/FL"\n'
+        'allowed_hosts = ["127.0.0.1"]\nusername = "svc"\nretry_attempts = 1\n'
+    )
+    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "pw")
+    try:
+        result = runner.invoke(app, ["crm", "check", "--config", str(path)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    auth = next(line for line in result.output.splitlines() if " auth " in f" {line} ")
+    assert auth.startswith("FAIL") and "retrieveCodeBook" in auth and kind in auth
