@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import functools
+import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from connector.errors import CRMError
 from connector.lagan import LaganClient
+from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from mappings import load_profile
 from mappings.model import MemberCase
 from tests.connector.conftest import fast_resilience
+
+T = TypeVar("T")
 
 
 def no_dns(host: str) -> list[str]:
@@ -70,3 +76,16 @@ def create_payload(case: MemberCase) -> dict[str, Any]:
 
 def update_payload(case: MemberCase) -> dict[str, Any]:
     return dict(_profile().to_crm(case, for_update=True))
+
+
+def deliver(write: Callable[[], T]) -> T:
+    """What the outbox does: repeat the same write until the CRM confirms it."""
+    for _ in range(60):
+        try:
+            return write()
+        except CRMCircuitOpen:
+            time.sleep(0.06)
+        except CRMError as exc:
+            if not exc.retryable:
+                raise
+    raise AssertionError("the write was never confirmed")

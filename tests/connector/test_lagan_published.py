@@ -13,10 +13,17 @@ from typing import Any, cast
 import pytest
 import responses
 
-from connector.base import CasePage
+from connector.base import Attachment, CasePage
 from connector.errors import CRMConflict, CRMContractError, CRMNotFound, CRMUnavailable
+from connector.lagan.notes import note_marker
 from connector.lagan.search import EPOCH, SearchCapExceeded
-from tests.connector.lagan_helpers import create_payload, lagan_client, member_case
+from tests.connector.lagan_helpers import (
+    create_payload,
+    deliver,
+    lagan_client,
+    member_case,
+    update_payload,
+)
 
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -229,3 +236,50 @@ def test_answers_that_are_not_soap_are_typed_errors_naming_the_operation(
             calls[operation]()
     assert words in str(info.value)
     assert info.value.operation  # type: ignore[attr-defined]
+
+
+FAULT_MIX = (
+    "createCase:lose_response=0.3;updateCase:lose_response=0.3;createNotes:lose_response=0.3;"
+    "closeCases:lose_response=0.3;reopenCase:lose_response=0.3;"
+    "*:503=0.05,429=0.05,retry_after=0,reset=0.05"
+)
+
+
+@pytest.mark.sandbox_crm(cases=10, seed=28)
+def test_every_write_lands_exactly_once_under_the_fault_mix(sandbox_crm) -> None:
+    """Creates for existing and new residents, updates, notes with files, close and reopen:
+    each confirmed exactly once through lost answers, 503/429 and connection resets."""
+    client = lagan_client(sandbox_crm)
+    newcomer = client.create_party(
+        {"Name": [{"Forename": "Nia", "Surname": "Newcomer", "Preferred": True}]}
+    )
+    plan = sandbox_crm.set_faults(FAULT_MIX, seed=13)
+    written: list[tuple[str, str, str]] = []
+    for n in range(24):
+        case = member_case(sandbox_crm, f"Exactly once {n}", party=n)
+        if n % 4 == 0:  # a resident new to the CRM
+            resident = case.constituent.model_copy(
+                update={"crm_party_id": newcomer.reference, "surname": "Nia Newcomer"}
+            )
+            case = case.model_copy(update={"constituent": resident})
+        key, note_key = str(case.portal_id), str(uuid.uuid4())  # the outbox's keys
+        ref = deliver(lambda: client.create_case(create_payload(case), key)).reference
+        changed = case.model_copy(update={"crm_reference": ref, "title": f"Updated {n}"})
+        deliver(lambda: client.update_case(ref, update_payload(changed)))
+        photo = Attachment(name=f"photo-{n}.jpg", content=b"\xff\xd8" + bytes([n]))
+        deliver(lambda: client.add_note(ref, "Photo", [photo], idempotency_key=note_key))
+        deliver(lambda: client.close_case(ref, "resolved"))
+        deliver(lambda: client.reopen_case(ref, "resident called back"))
+        written.append((key, ref, note_key))
+    sandbox_crm.set_faults(None)
+    injected = {event.fault for event in plan.events}
+    assert {"lose_response", "reset"} <= injected and injected & {"503", "429"}
+    for key, ref, note_key in written:
+        assert sandbox_crm.count_cases(PortalId=key) == 1
+        stored = sandbox_crm.store.case(ref)
+        assert stored["title"].startswith("Updated") and stored["status"] == "reopened"
+        notes = [sandbox_crm.store.notes[nid] for nid in stored["notes"]]
+        assert sum(n["text"].endswith(note_marker(note_key)) for n in notes) == 1
+        titles = [e["EventTitle"] for e in stored.get("events", [])]
+        assert sum(t.startswith("Closed") for t in titles) == 1
+        assert titles.count("Reopened") == 1
