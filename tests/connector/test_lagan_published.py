@@ -245,6 +245,19 @@ FAULT_MIX = (
 )
 
 
+def _write_everything(client: Any, case: Any, n: int) -> tuple[str, str, str]:
+    """The outbox's writes for one enquiry, each repeated until confirmed; returns the keys."""
+    key, note_key = str(case.portal_id), str(uuid.uuid4())  # the outbox's keys
+    ref = deliver(lambda: client.create_case(create_payload(case), key)).reference
+    changed = case.model_copy(update={"crm_reference": ref, "title": f"Updated {n}"})
+    deliver(lambda: client.update_case(ref, update_payload(changed)))
+    photo = Attachment(name=f"photo-{n}.jpg", content=b"\xff\xd8" + bytes([n]))
+    deliver(lambda: client.add_note(ref, "Photo", [photo], idempotency_key=note_key))
+    deliver(lambda: client.close_case(ref, "resolved"))
+    deliver(lambda: client.reopen_case(ref, "resident called back"))
+    return key, ref, note_key
+
+
 @pytest.mark.sandbox_crm(cases=10, seed=28)
 def test_every_write_lands_exactly_once_under_the_fault_mix(sandbox_crm) -> None:
     """Creates for existing and new residents, updates, notes with files, close and reopen:
@@ -262,15 +275,7 @@ def test_every_write_lands_exactly_once_under_the_fault_mix(sandbox_crm) -> None
                 update={"crm_party_id": newcomer.reference, "surname": "Nia Newcomer"}
             )
             case = case.model_copy(update={"constituent": resident})
-        key, note_key = str(case.portal_id), str(uuid.uuid4())  # the outbox's keys
-        ref = deliver(lambda: client.create_case(create_payload(case), key)).reference
-        changed = case.model_copy(update={"crm_reference": ref, "title": f"Updated {n}"})
-        deliver(lambda: client.update_case(ref, update_payload(changed)))
-        photo = Attachment(name=f"photo-{n}.jpg", content=b"\xff\xd8" + bytes([n]))
-        deliver(lambda: client.add_note(ref, "Photo", [photo], idempotency_key=note_key))
-        deliver(lambda: client.close_case(ref, "resolved"))
-        deliver(lambda: client.reopen_case(ref, "resident called back"))
-        written.append((key, ref, note_key))
+        written.append(_write_everything(client, case, n))
     sandbox_crm.set_faults(None)
     injected = {event.fault for event in plan.events}
     assert {"lose_response", "reset"} <= injected and injected & {"503", "429"}
