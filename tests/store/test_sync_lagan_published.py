@@ -3,13 +3,17 @@ filter. Changes made in the CRM are all picked up; what cannot be proven read fa
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from cli.main import app
 from connector.lagan.search import SearchCapExceeded
 from mappings import load_profile
 from portal_extensions.casework.status import PortalHealth, collect_status
@@ -128,3 +132,37 @@ def test_a_sync_that_cannot_prove_a_window_fails_loudly_and_keeps_its_place(
     checks = {c.name: c for c in PortalHealth(store)()}
     last = checks["Last sync from the CRM"]
     assert not last.ok and "one-second window" in last.detail
+
+
+@pytest.mark.sandbox_crm(cases=0)
+def test_caseload_sync_exits_non_zero_and_status_shows_why(
+    sandbox_crm_server, tmp_path: Path, monkeypatch
+) -> None:
+    sandbox_crm_server.set_lagan(search_cap=3)
+    party = sandbox_crm_server.store.find("parties")[0]["ref"]
+    for n in range(5):  # a bulk import: more cases in one second than one search returns
+        sandbox_crm_server.store.add_case(
+            {
+                "status": "open",
+                "title": f"Imported {n}",
+                "category": 101,
+                "party": party,
+                "form": {},
+                "opened": "2024-02-01T10:00:00Z",
+            },
+            event=None,
+        )
+    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", sandbox_crm_server.password)
+    monkeypatch.delenv("CASELOAD_DATABASE_URL", raising=False)
+    config = tmp_path / "caseload.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[crm]\nkind = "lagan"\n'
+        f'endpoint = "{sandbox_crm_server.fl_url}"\nallowed_hosts = ["127.0.0.1"]\n'
+        f'username = "{sandbox_crm_server.username}"\n'
+    )
+    runner = CliRunner()
+    synced = runner.invoke(app, ["sync", "--config", str(config)])
+    assert synced.exit_code != 0
+    assert "one-second window" in synced.output and "Traceback" not in synced.output
+    status = runner.invoke(app, ["status", "--json", "--config", str(config)])
+    assert "SearchCapExceeded" in json.loads(status.stdout)["sync"]["last_error"]
