@@ -17,9 +17,9 @@ from cli.main import app
 from connector.lagan.search import SearchCapExceeded
 from mappings import load_profile
 from portal_extensions.casework.status import PortalHealth, collect_status
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store, count_cases
 from portal_extensions.store.schema import cases, sync_state
-from portal_extensions.sync import Syncer
 from tests.connector.lagan_helpers import create_payload, member_case
 from tests.store.sandbox_helpers import lagan_client
 
