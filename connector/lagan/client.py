@@ -154,6 +154,7 @@ class LaganClient:
         search_type = self.zeep.get_element(f"{{{FL}}}FWTCaseSearch").type
         self.search = CaseSearch(search_type)
         self.cap = ResultCap(configured=settings.search_result_cap)
+        self._probed_with = 0  # the largest ResultsLimit the cap was probed with
         #: What `detect_extensions` found (None: not yet known; asked again next time).
         self.modified_filter: bool | None = None
         self.extension_note = "not probed yet"
@@ -301,9 +302,12 @@ class LaganClient:
 
     def prepare_reads(self, asked: int, *, extensions: bool = True) -> None:
         """Learn the server's result cap and (for a sync) whether it applies the later-build
-        modification filter, unless already known (both are asked again while unknown)."""
-        if self.cap.proven is None and self.cap.floor < asked:
+        modification filter, unless already known. The cap is probed once per ResultsLimit
+        (answers below the largest seen are proven complete whatever it is; a one-second window
+        that is not is settled by a recount); the filter is asked again while unknown."""
+        if self.cap.proven is None and self.cap.floor < asked and asked > self._probed_with:
             learn_cap(self._opened, self.cap, asked, datetime.now(UTC))
+            self._probed_with = asked
         if extensions and self.modified_filter is None:
             self.detect_extensions()
 
@@ -713,6 +717,7 @@ class LaganClient:
         """`fl-search`: the later-build extension found (or not) and the result cap."""
         try:
             self.modified_filter = None  # always asked afresh by a check
+            self._probed_with = 0
             self.detect_extensions()
             self.prepare_reads(LOOKUP_LIMIT)
         except CRMError as exc:

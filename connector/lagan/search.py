@@ -130,6 +130,14 @@ class ResultCap:
         self.floor = max(self.floor, count)
         if self.proven is not None and count > self.proven:
             self.proven = None  # the server gave more: that was not its cap after all
+        if self.configured is not None and count > self.configured:
+            log.warning(
+                "crm lagan: the server returned %d results, more than crm.search_result_cap "
+                "(%d); the setting is ignored",
+                count,
+                self.configured,
+            )
+            self.configured = None
 
     def may_be_cut(self, count: int, asked: int) -> bool:
         """Whether an answer of `count` to a request for `asked` may be missing cases."""

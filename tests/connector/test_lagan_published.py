@@ -288,3 +288,20 @@ def test_every_write_lands_exactly_once_under_the_fault_mix(sandbox_crm) -> None
         titles = [e["EventTitle"] for e in stored.get("events", [])]
         assert sum(t.startswith("Closed") for t in titles) == 1
         assert titles.count("Reopened") == 1
+
+
+def test_the_cap_rules_prove_only_what_the_server_has_shown() -> None:
+    from connector.lagan.search import ResultCap
+
+    cap = ResultCap()
+    cap.seen(40, 201)  # the largest answer yet: the cap is at least 40
+    assert cap.may_be_cut(40, 201) and not cap.may_be_cut(39, 201)
+    assert not cap.may_be_cut(0, 201)
+    assert cap.may_be_cut(201, 201)  # as many as asked for: more may exist
+    cap.proven = 40
+    cap.seen(55, 201)  # the server gave more: 40 was not its cap
+    assert cap.proven is None and cap.floor == 55
+    configured = ResultCap(configured=20)
+    assert configured.may_be_cut(20, 201) and not configured.may_be_cut(19, 201)
+    configured.seen(30, 201)  # more than the administrator said: the setting was too low
+    assert configured.configured is None and not configured.may_be_cut(29, 201)
