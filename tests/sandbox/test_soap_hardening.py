@@ -143,3 +143,23 @@ def test_wsdl_is_served_with_the_sandbox_address(sandbox_crm_server: SandboxHand
     assert f'location="{sandbox_crm_server.fl_url}"' in text
     auth = requests.get(sandbox_crm_server.flauth_wsdl_url, timeout=5).text
     assert f'location="{sandbox_crm_server.flauth_url}"' in auth
+
+
+def test_the_published_wsdl_is_served_unmodified_and_the_later_build_only_when_asked(
+    sandbox_crm_server: SandboxHandle,
+) -> None:
+    import re
+    from pathlib import Path
+
+    import requests
+
+    published = Path(__file__).parents[2] / "connector" / "lagan" / "wsdl" / "FLService.wsdl"
+    expected = re.sub(
+        r'location="[^"]*"', f'location="{sandbox_crm_server.fl_url}"', published.read_text()
+    )
+    assert requests.get(sandbox_crm_server.fl_wsdl_url, timeout=5).text == expected
+    assert "LastModifiedDateFrom" not in expected
+    sandbox_crm_server.set_lagan(build="later")
+    later = requests.get(sandbox_crm_server.fl_wsdl_url, timeout=5).text
+    assert '<xs:element name="LastModifiedDateFrom" type="xs:dateTime" minOccurs="0"/>' in later
+    assert "FormField" not in later.split('name="FWTCaseSearch"', 1)[1].split("</xs:element>")[0]
