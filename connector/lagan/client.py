@@ -399,15 +399,17 @@ class LaganClient:
         self, windows: Iterator[Window], page_size: int, *, watermark: bool, sweep: bool = False
     ) -> Iterator[CasePage]:
         for window in windows:
-            raws = [
-                strip_note_markers(element_to_raw(e, self.case_shape, self.max_text))
-                for e in window.items
-            ]
-            for first in range(0, len(raws), page_size):
-                last = first + page_size >= len(raws)
+            items, window.items = window.items, []
+            while items:
+                chunk, items = items[:page_size], items[page_size:]
+                raws = [
+                    strip_note_markers(element_to_raw(e, self.case_shape, self.max_text))
+                    for e in chunk
+                ]
+                del chunk  # each page's elements are freed once converted
                 # The last page of a window promises every case before the window's end.
-                mark = window.end if last and watermark else None
-                yield CasePage(raws[first : first + page_size], mark, open_sweep=sweep)
+                mark = window.end if not items and watermark else None
+                yield CasePage(raws, mark, open_sweep=sweep)
 
     def get_case(self, ref: str) -> RawCase:
         request = element("FWTCaseFullDetailsRequest", ns=FL)

@@ -210,23 +210,26 @@ def read_windows(
         width = window_end - start
         query = {**criteria, low: start, high: window_end - timedelta(microseconds=1)}
         items = fetch(query, asked)
-        cap.seen(len(items), asked)
-        if cap.may_be_cut(len(items), asked) and width > MIN_WINDOW:
+        count = len(items)
+        cap.seen(count, asked)
+        if cap.may_be_cut(count, asked) and width > MIN_WINDOW:
+            items = []  # dropped now, not held through the narrower window's fetch
             span = max(width / 2, MIN_WINDOW)
             continue
-        if cap.may_be_cut(len(items), asked) and len(items) < asked:
-            cap.seen(recount(len(items) + 1), len(items) + 1)
-        if cap.may_be_cut(len(items), asked):
+        if cap.may_be_cut(count, asked) and count < asked:
+            cap.seen(recount(count + 1), count + 1)
+        if cap.may_be_cut(count, asked):
             raise SearchCapExceeded(
-                f"{len(items)} cases in the one-second window from {iso(start)} "
+                f"{count} cases in the one-second window from {iso(start)} "
                 f"({cap.describe()}): more may exist that no search can reach",
                 crm=KIND,
                 operation="searchAndRetrieveCaseDetails",
             )
         yield Window(start, window_end, items)
+        items = []  # the reader has taken them: not kept alive through the next fetch
         start = window_end
         # Aim the next window at about 70% of a page, growing at most fourfold at a time.
-        span = width * min(4.0, (0.7 * asked) / max(len(items), 1))
+        span = width * min(4.0, (0.7 * asked) / max(count, 1))
         span = max(span, MIN_WINDOW)
 
 
