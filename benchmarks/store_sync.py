@@ -1,14 +1,24 @@
-"""Sync benchmarks: full sync of 100k sandbox cases, and an incremental sync of 100 changes.
+"""Sync benchmarks: full sync of the sandbox's cases, then an incremental sync after CRM changes.
 
 Baseline measured in the same run: the connector's bulk read alone (every page of
 `iter_changed_cases`, parsed into raw records and dropped). Each phase runs in its own process
 so wall time, CPU time and peak RSS belong to that phase only; the sandbox CRM (which holds the
 100k cases) runs in a process of its own too.
 
-Goals (issue 5): full sync <= 2x the bulk read, peak RSS <= 300 MB; incremental sync of 100
-changed cases < 2 s.
+The sandbox runs in its default mode: the published FL contract (no modification filter) and
+a cap of 100 results per search, well below the sync's page of 500. So the full sync reads by
+creation-time windows split at the cap, and the incremental sync reads the cases created since,
+re-reads every open case and re-checks the indexed open cases the CRM no longer lists. The
+changes are of every kind a CRM sees (titles changed, cases closed, deleted, reopened, created);
+the run checks that the index shows every one of them.
 
-Run: `python -m benchmarks.store_sync [--cases 100000] [--database-url URL]`.
+Goals (issues 5 and 11): every case indexed; every change picked up; full sync <= 2x the bulk
+read, peak RSS <= 300 MB; the incremental sync <= 25% of the full sync's time. (With a
+modification filter, issue 5 asked < 2 s for 100 changes; the published contract has none, so
+an incremental sync re-reads every open case - a fifth of the sandbox's cases - and its time is
+held against the full read instead.)
+
+Run: `python -m benchmarks.store_sync [--cases 10000] [--changes 50] [--database-url URL]`.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,14 +94,78 @@ def serve(cases: int) -> None:
     )
     for line in sys.stdin:
         command = line.split()
-        if command and command[0] == "touch":
-            refs = sorted(crm.store.cases)[:: max(1, cases // int(command[1]))][: int(command[1])]
-            for ref in refs:
-                crm.store.update_case(ref, {"title": f"Benchmark change {ref}"})
-            print(json.dumps({"touched": len(refs)}), flush=True)
+        if command and command[0] == "change":
+            print(json.dumps(change(crm, int(command[1]))), flush=True)
         elif command and command[0] == "quit":
             break
     crm.stop()
+
+
+def change(crm: Any, count: int) -> dict[str, list[str]]:
+    """Make `count` changes in the CRM, of every kind; returns the references by kind."""
+    import uuid
+
+    store = crm.store
+    open_refs = sorted(r for r, c in store.cases.items() if c["status"] != "closed")
+    closed_refs = sorted(r for r, c in store.cases.items() if c["status"] == "closed")
+    share = max(1, count * 8 // 100)
+    kinds = {"closed": 2 * share, "deleted": share, "reopened": share, "new": share}
+    kinds["retitled"] = count - sum(kinds.values())
+    step = max(1, len(open_refs) // (kinds["retitled"] + 3 * share + 1))
+    picks = iter(open_refs[::step])
+    out: dict[str, list[str]] = {}
+    out["retitled"] = [next(picks) for _ in range(kinds["retitled"])]
+    out["closed"] = [next(picks) for _ in range(kinds["closed"])]
+    out["deleted"] = [next(picks) for _ in range(kinds["deleted"])]
+    out["reopened"] = closed_refs[:: max(1, len(closed_refs) // share)][:share]
+    for ref in out["retitled"]:
+        store.update_case(ref, {"title": f"Benchmark change {ref}"})
+    for ref in out["closed"]:
+        store.close_case(ref, "resolved", None)
+    with store.lock:
+        for ref in out["deleted"]:
+            store.cases.pop(ref)
+    for ref in out["reopened"]:
+        store.reopen_case(ref, "resident called back")
+    template = store.case(open_refs[0])
+    drop = ("ref", "incidentid", "opened", "modified", "notes", "events", "due", "closed")
+    out["new"] = []
+    for n in range(kinds["new"]):
+        blank = {"AcknowledgedAt": "", "NextUpdateDue": ""}  # no dates before it was opened
+        form = {**template["form"], "PortalId": str(uuid.uuid4()), **blank}
+        record = {k: v for k, v in template.items() if k not in drop}
+        made = store.add_case({**record, "title": f"Benchmark new {n}", "form": form})
+        out["new"].append(made["ref"])
+    return out
+
+
+def verify(url: str, schema: str | None, changes: dict[str, list[str]]) -> list[str]:
+    """What the index does not show of the CRM's changes (empty when all were picked up)."""
+    import sqlalchemy as sa
+
+    from portal_extensions.store import Store
+    from portal_extensions.store.schema import cases
+
+    store = Store.open(url, schema=schema)
+    missed = []
+    with store.read() as conn:
+        rows = {
+            r.crm_reference: r
+            for r in conn.execute(
+                sa.select(cases.c.crm_reference, cases.c.title, cases.c.status, cases.c.removed_at)
+            )
+        }
+    store.close()
+    expect: dict[str, Callable[[Any], bool]] = {
+        "retitled": lambda r: r is not None and r.title.startswith("Benchmark change"),
+        "closed": lambda r: r is not None and r.status == "closed",
+        "deleted": lambda r: r is not None and r.removed_at is not None,
+        "reopened": lambda r: r is not None and r.status != "closed",
+        "new": lambda r: r is not None and r.title.startswith("Benchmark new"),
+    }
+    for kind, refs in changes.items():
+        missed += [f"{kind} {ref}" for ref in refs if not expect[kind](rows.get(ref))]
+    return missed
 
 
 def phase(name: str, crm: dict[str, str], url: str, schema: str | None) -> None:
@@ -119,6 +194,9 @@ def phase(name: str, crm: dict[str, str], url: str, schema: str | None) -> None:
                 cpu,
                 cases=report.fetched,
                 changed=report.upserts.inserted + report.upserts.updated,
+                problems=report.problems,
+                rechecked=report.rechecked,
+                removed=report.removed,
                 indexed=indexed,
             )
         )
@@ -168,7 +246,8 @@ def _drop_schema(url: str, schema: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -197,10 +276,11 @@ def main(argv: list[str] | None = None) -> int:
             crm = json.loads(server.stdout.readline())
             read = _run_phase("read", crm, url, schema)
             full = _run_phase("full", crm, url, schema)
-            server.stdin.write("touch 100\n")
+            server.stdin.write(f"change {args.changes}\n")
             server.stdin.flush()
-            touched = json.loads(server.stdout.readline())["touched"]
+            changes = json.loads(server.stdout.readline())
             incremental = _run_phase("incremental", crm, url, schema)
+            missed = verify(url, schema, changes)
         finally:
             if server.stdin and not server.stdin.closed:
                 server.stdin.write("quit\n")
@@ -210,16 +290,28 @@ def main(argv: list[str] | None = None) -> int:
                 _drop_schema(url, schema)
 
     ratio = full["wall_s"] / read["wall_s"] if read["wall_s"] else float("inf")
-    print(f"database: {url.split(':')[0]}")
+    share = incremental["wall_s"] / full["wall_s"] if full["wall_s"] else float("inf")
+    made = {kind: len(refs) for kind, refs in changes.items()}
+    print(f"database: {url.split(':')[0]}; sandbox: published FL contract, 100 results a search")
     print(f"bulk read alone (baseline): {read}")
     print(f"full sync:                  {full}")
-    print(f"incremental ({touched} changed): {incremental}")
+    print(f"incremental after {sum(made.values())} CRM changes {made}: {incremental}")
+    print(
+        f"indexed {full['indexed']} of {args.cases} cases; "
+        f"changes missed by the incremental sync: {len(missed)} {missed[:5]}"
+    )
     print(
         f"full sync / bulk read wall = {ratio:.2f}x (goal <= 2x); "
         f"full sync peak RSS {full['peak_rss_mb']} MB (goal <= 300 MB); "
-        f"incremental {incremental['wall_s']:.2f} s (goal < 2 s)"
+        f"incremental {incremental['wall_s']:.2f} s = {share:.0%} of the full sync (goal <= 25%)"
     )
-    ok = ratio <= 2 and full["peak_rss_mb"] <= 300 and incremental["wall_s"] < 2
+    ok = (
+        full["indexed"] == args.cases
+        and not missed
+        and ratio <= 2
+        and full["peak_rss_mb"] <= 300
+        and share <= 0.25
+    )
     print("PASS" if ok else "MISSED a goal")
     return 0 if ok else 1
 

@@ -1,7 +1,8 @@
 """`caseload sandbox`: run the sandbox CRM (Lagan SOAP + Dataverse REST) on loopback.
 
 `caseload sandbox [--host 127.0.0.1] [--port 8088] [--seed 1] [--cases 2000] [--db FILE]
-[--faults SPEC] [--auth any|wsse|token|basic] [--push-url URL] [--log-level INFO]` prints the
+[--faults SPEC] [--auth any|wsse|token|basic] [--push-url URL] [--fl-build published|later]
+[--fl-unknown refuse|ignore] [--search-cap 100] [--log-level INFO]` prints the
 endpoints and the credentials, serves until Ctrl-C and then stops cleanly. `caseload sandbox
 directory` prints the seeded council's directory as JSON (for the portal demo).
 """
@@ -64,6 +65,22 @@ def serve(
     push_url: Annotated[
         str | None, typer.Option(help="POST Lagan case event XML here when a case changes.")
     ] = None,
+    fl_build: Annotated[
+        str,
+        typer.Option(
+            help="FL build: published (the published WSDL) or later (FWTCaseSearch adds "
+            "LastModifiedDateFrom/To)."
+        ),
+    ] = "published",
+    fl_unknown: Annotated[
+        str,
+        typer.Option(
+            help="Request elements the build lacks: refuse (as Apache Axis does) or ignore."
+        ),
+    ] = "refuse",
+    search_cap: Annotated[
+        int, typer.Option(min=1, help="Most results one FL search returns, whatever is asked.")
+    ] = 100,
     log_level: LogLevelOption = "INFO",
 ) -> None:
     """Serve the sandbox CRM until Ctrl-C."""
@@ -75,6 +92,10 @@ def serve(
 
     if auth not in ("any", "wsse", "token", "basic"):
         raise typer.BadParameter("--auth must be any, wsse, token or basic")
+    if fl_build not in ("published", "later"):
+        raise typer.BadParameter("--fl-build must be published or later")
+    if fl_unknown not in ("refuse", "ignore"):
+        raise typer.BadParameter("--fl-unknown must be refuse or ignore")
     if not _is_loopback(host):
         typer.echo(
             f"warning: binding {host}, which is not loopback: the sandbox has fixed "
@@ -90,6 +111,9 @@ def serve(
             faults=faults,
             auth_style=auth,  # type: ignore[arg-type]
             push_url=push_url,
+            fl_build=fl_build,  # type: ignore[arg-type]
+            fl_unknown=fl_unknown,  # type: ignore[arg-type]
+            search_cap=search_cap,
         )
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
@@ -115,6 +139,11 @@ def serve(
     typer.echo(f"  FL auth style {a.style}: user {a.username!r} password {a.password!r}")
     typer.echo(
         f"  OAuth2 client_credentials: client_id {a.client_id!r} client_secret {a.client_secret!r}"
+    )
+    fl = crm.lagan
+    typer.echo(
+        f"  FL build {fl.build}, unknown request elements {fl.unknown}d, "
+        f"at most {fl.search_cap} results per search"
     )
     typer.echo(f"  faults: {crm.faults.describe()}")
     if db is not None:

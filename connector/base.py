@@ -43,13 +43,31 @@ class CasePage(list[RawCase]):
     this is how a reader can keep its place part-way through a run: the connector reads Lagan in
     time windows and marks the last page of each. None means no such promise (Dataverse pages
     carry `modifiedon` on every case instead).
+
+    Lagan's published contract has no modification time, so an incremental read re-reads the
+    open cases after the new ones. Its pages say so with `open_sweep` (the first such page is
+    empty, so a reader that needs only the new cases - a resumed full read - can stop before
+    any is fetched), and the last page carries `open_complete`: every case open in the CRM has
+    been yielded, so a reader may re-read, one by one, the cases it holds as open that were not
+    among them - they were closed or deleted since.
     """
 
     complete_until: datetime | None
+    open_sweep: bool
+    open_complete: bool
 
-    def __init__(self, cases: Iterable[RawCase] = (), complete_until: datetime | None = None):
+    def __init__(
+        self,
+        cases: Iterable[RawCase] = (),
+        complete_until: datetime | None = None,
+        *,
+        open_sweep: bool = False,
+        open_complete: bool = False,
+    ):
         super().__init__(cases)
         self.complete_until = complete_until
+        self.open_sweep = open_sweep or open_complete
+        self.open_complete = open_complete
 
 
 class CaseRef(BaseModel):

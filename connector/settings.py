@@ -103,6 +103,14 @@ class CRMSettings(BaseModel):
         description="Bytes in one CRM answer (a page, a document), enforced as it arrives on "
         "every path; raise it if the CRM stores larger files.",
     )
+    search_result_cap: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Lagan: the most results the FL server returns for one search, if known "
+        "(its services.properties maximum). Unset, the connector learns it by probing; a "
+        "search answer this large is never taken as complete.",
+    )
 
     @field_validator("kind")
     @classmethod

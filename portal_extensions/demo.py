@@ -98,6 +98,7 @@ class Demo:
             username=self.crm.auth.username,
             password=self.crm.auth.password,
             auth_mode="username_token",
+            search_result_cap=self.crm.lagan.search_cap,
         )
         store_settings = StoreSettings(data_dir=self.data_dir)
         self.store = open_store(store_settings)

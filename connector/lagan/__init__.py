@@ -2,7 +2,8 @@
 
 Public parts: `LaganClient` (the `CRMClient`), `LaganAuth`, the pinned contract
 (`PACKAGED_WSDL`, `PACKAGED_WSDL_SHA256`, `load_pinned_wsdl`, `zeep_to_raw`), the note key
-marker (`note_marker`, `strip_note_markers`), `fault_error`, and `parse_case_event` for the
+marker (`note_marker`, `strip_note_markers`), `fault_error`, `SearchCapExceeded` (a read that
+cannot be proven complete behind the server's result cap), and `parse_case_event` for the
 case events Lagan pushes. Importing the package registers the kind `lagan` with
 `connector.factory`.
 """
@@ -20,6 +21,7 @@ from connector.lagan.contract import (
 from connector.lagan.events import EVENT_NS, parse_case_event
 from connector.lagan.faults import KIND, fault_error
 from connector.lagan.notes import note_marker, strip_note_markers
+from connector.lagan.search import SearchCapExceeded
 
 register(
     KIND,
@@ -36,6 +38,7 @@ __all__ = [
     "PACKAGED_WSDL_SHA256",
     "LaganAuth",
     "LaganClient",
+    "SearchCapExceeded",
     "fault_error",
     "load_pinned_wsdl",
     "note_marker",

@@ -23,6 +23,7 @@ from connector.base import (
     Attachment,
     CasePage,
     CaseRef,
+    HealthCheck,
     HealthReport,
     PartyRef,
     RawCase,
@@ -50,10 +51,19 @@ from connector.lagan.contract import (
     zeep_settings,
     zeep_to_raw,
 )
-from connector.lagan.envelope import FL, SOAP_ACTION, element, iso
+from connector.lagan.envelope import FL, SOAP_ACTION, element
 from connector.lagan.envelope import envelope as soap_envelope
 from connector.lagan.faults import KIND, LaganAuthExpired, fault_error, status_error, zeep_fault
 from connector.lagan.notes import note_marker, strip_note_markers
+from connector.lagan.search import (
+    EPOCH,
+    LATER_BUILD,
+    CaseSearch,
+    ResultCap,
+    Window,
+    learn_cap,
+    read_windows,
+)
 from connector.lagan.xmlraw import (
     Shape,
     SoapFaultSeen,
@@ -70,11 +80,17 @@ log = logging.getLogger("connector.lagan")
 T = TypeVar("T")
 #: `Option`s of a case read: everything (core details, form, notes, events), for the mapping.
 CASE_OPTIONS = ("all",)
-#: `iter_changed_cases` reads in time windows: the first window's width, the narrowest window
-#: (FL compares times to the second), and the most cases a one-second window is read with.
+#: `Option`s of a create look-up: the case reference and the form holding the portal key.
+LOOKUP_OPTIONS = ("core", "form")
+#: Time windows: the first window of a sync's read, and how far past "now" a look-up reads
+#: (the CRM's clock may run ahead of ours).
 INITIAL_WINDOW = timedelta(days=1)
-MIN_WINDOW = timedelta(seconds=1)
-MAX_WINDOW_CASES = 100_000
+CLOCK_MARGIN = timedelta(days=1)
+#: Creation-time and (later builds only) modification-time criteria of a windowed read.
+CREATED = ("CreatedAfter", "CreatedBefore")
+MODIFIED = LATER_BUILD
+#: ResultsLimit of a create look-up (the server may cap it lower: windows split then).
+LOOKUP_LIMIT = 201
 
 
 @crm_boundary(KIND)  # every protocol method raises only CRMErrors
@@ -114,7 +130,8 @@ class LaganClient:
             self.zeep: Any = client_class(
                 uri,
                 transport=transport,
-                settings=zeep_settings(),
+                # Lenient: later FL builds add optional elements to answers.
+                settings=zeep_settings(strict=False),
                 wsse=SecurityHeader(self.auth.security),
                 plugins=[TextLimit(self.max_text)],
             )
@@ -136,6 +153,13 @@ class LaganClient:
         self.service = self.zeep.create_service(BINDING, settings.endpoint)
         self.case_type = self.zeep.get_element(f"{{{FL}}}FWTCaseFullDetails").type
         self.case_shape: Shape = shape_from_zeep(self.case_type)
+        search_type = self.zeep.get_element(f"{{{FL}}}FWTCaseSearch").type
+        self.search = CaseSearch(search_type)
+        self.cap = ResultCap(configured=settings.search_result_cap)
+        self._probed_with = 0  # the largest ResultsLimit the cap was probed with
+        #: What `detect_extensions` found (None: not yet known; asked again next time).
+        self.modified_filter: bool | None = None
+        self.extension_note = "not probed yet"
 
     @property
     def kind(self) -> str:
@@ -222,6 +246,12 @@ class LaganClient:
             )
         except SoapFaultSeen as seen:
             raise fault_error(seen.fault, operation) from None
+        except CRMError as exc:
+            exc.crm = exc.crm or KIND
+            if not exc.operation:
+                exc.operation = operation
+                exc.status = exc.status or resp.status_code
+            raise
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm=KIND, operation=operation) from None
         finally:
@@ -229,89 +259,153 @@ class LaganClient:
 
     # ------------------------------------------------------------------ reads
 
-    def search_request(
+    def _search(
         self,
+        criteria: dict[str, Any],
+        asked: int,
         *,
-        modified_from: datetime | None = None,
-        modified_to: datetime | None = None,
-        form: dict[str, str] | None = None,
-        limit: int | None = None,
-        retrieve: bool = True,
-    ) -> etree._Element:
-        """FWTCaseSearch (with the later-build fields) wrapped for search[AndRetrieve]."""
-        search = element("FWTCaseSearch", ns=FL)
-        if limit is not None:
-            search.append(element("ResultsLimit", str(limit)))
-        if modified_from is not None:
-            search.append(element("LastModifiedDateFrom", iso(modified_from)))
-        if modified_to is not None:
-            search.append(element("LastModifiedDateTo", iso(modified_to)))
-        for key, value in (form or {}).items():
-            field = element("FormField")
-            field.append(element("Value", value))
-            field.append(element("Key", key))
-            search.append(field)
-        if not retrieve:
-            return search
-        wrapper = element("FWTSearchAndRetrieveCase", ns=FL)
-        wrapper.append(search)
-        for option in CASE_OPTIONS:
-            wrapper.append(element("Option", option))
-        return wrapper
+        options: Sequence[str] | None = CASE_OPTIONS,
+        extensions: bool = False,
+    ) -> list[etree._Element]:
+        """One FWTCaseSearch: full details (searchAndRetrieveCaseDetails, with `options`) or
+        brief details (searchForCases, `options=None`), as unconverted elements."""
+        search = self.search.build({**criteria, "ResultsLimit": asked}, extensions=extensions)
+        if options is None:
+            operation, body, item = "searchForCases", search, "CaseBriefDetails"
+        else:
+            operation, item = "searchAndRetrieveCaseDetails", "FWTCaseFullDetails"
+            body = element("FWTSearchAndRetrieveCase", ns=FL)
+            body.append(search)
+            for option in options:
+                body.append(element("Option", option))
+        return self._call(
+            operation, lambda: list(self._stream(operation, body, item)), idempotent=True
+        )
+
+    def _opened(self, criteria: dict[str, Any], asked: int) -> list[datetime]:
+        """Creation times of the cases a brief search finds (the cap probe's measure)."""
+        out = []
+        for brief in self._search(criteria, asked, options=None):
+            text = brief.findtext("Opened") or ""
+            try:
+                moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise CRMContractError(
+                    "a case's Opened is not an xs:dateTime", crm=KIND, operation="searchForCases"
+                ) from None
+            out.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        return out
+
+    def prepare_reads(self, asked: int, *, extensions: bool = True) -> None:
+        """Learn the server's result cap and (for a sync) whether it applies the later-build
+        modification filter, unless already known. The cap is probed once per ResultsLimit
+        (answers below the largest seen are proven complete whatever it is; a one-second window
+        that is not is settled by a recount); the filter is asked again while unknown."""
+        if self.cap.proven is None and self.cap.floor < asked and asked > self._probed_with:
+            learn_cap(self._opened, self.cap, asked, datetime.now(UTC))
+            self._probed_with = asked
+        if extensions and self.modified_filter is None:
+            self.detect_extensions()
+
+    def _recount(self, limit: int) -> int:
+        """How many cases the whole CRM answers with, up to `limit` (brief details)."""
+        return len(self._search({}, limit, options=None))
+
+    def detect_extensions(self) -> bool | None:
+        """Whether the server applies `LastModifiedDateFrom/To` (later FL builds only).
+
+        Ask for cases changed after tomorrow: an Axis server without the fields refuses the
+        request ("Invalid element"); one that ignores unknown elements returns cases; one that
+        applies them returns none - which proves something only if the CRM has any case.
+        """
+        future = datetime.now(UTC) + CLOCK_MARGIN
+        try:
+            hits = self._search({"LastModifiedDateFrom": future}, 1, options=None, extensions=True)
+        except (CRMContractError, CRMRejected) as exc:
+            self.modified_filter = False
+            self.extension_note = f"LastModifiedDateFrom/To refused by the server ({exc.message})"
+        else:
+            if hits:
+                self.modified_filter = False
+                self.extension_note = (
+                    "LastModifiedDateFrom/To ignored by the server (cases changed after "
+                    "tomorrow were returned)"
+                )
+            elif self._search({}, 1, options=None):
+                self.modified_filter = True
+                self.extension_note = "LastModifiedDateFrom/To applied by the server (later build)"
+            else:
+                self.modified_filter = None
+                self.extension_note = "not known yet: the CRM has no cases to test with"
+        self.search.modified_filter = bool(self.modified_filter)
+        log.info("crm lagan extensions: %s", self.extension_note)
+        return self.modified_filter
 
     def iter_changed_cases(
         self, since: datetime, until: datetime | None = None, page_size: int = 200
     ) -> Iterator[list[RawCase]]:
-        """Pages of cases modified in [since, until), in constant memory.
+        """Pages of the cases to (re)index since `since`, in windows proven complete.
 
-        FL has no paging, only `ResultsLimit`, and promises no order. So the time range is cut
-        into windows: a window that comes back full (more than `page_size`) is halved and asked
-        again; the window length adapts to how dense the changes are, so full windows (wasted
-        reads) stay rare. A window of one second that is still full is read whole. The last page
-        of each window is a `CasePage` whose `complete_until` is the window's end: FL cases
-        carry no modification time, so this is the only safe place for a reader's watermark.
+        FL has no paging and the published search no modification time, so:
+        - a full read (`since` at the epoch) reads every case by creation-time windows;
+        - on a server found to apply the later-build `LastModifiedDateFrom/To`, an incremental
+          read asks for cases modified in [since, until), by modification-time windows;
+        - otherwise an incremental read asks for the cases created since `since`, then re-reads
+          every open case; its last page says so (`CasePage.open_complete`), so the reader can
+          re-read the cases it holds as open that were not among them (closed or deleted since).
+        Every window whose answer may have been cut at the server's cap is split; a one-second
+        window still full raises `SearchCapExceeded` before anything of it is yielded. The last
+        page of each window of the first pass carries `complete_until` (the window's end).
         """
         end = until or datetime.now(UTC)
-        start = since
-        span = INITIAL_WINDOW
-        while start < end:
-            # Whole-second boundaries: FL compares modification times to the second, so a
-            # fractional boundary would put the cases of that second in two windows.
-            window_end = (start + span).replace(microsecond=0)
-            if window_end <= start:
-                window_end = start.replace(microsecond=0) + MIN_WINDOW
-            window_end = min(end, window_end)
-            width = window_end - start
-            wide = width > MIN_WINDOW
-            page = self._window(start, window_end, page_size + 1 if wide else MAX_WINDOW_CASES)
-            if len(page) > page_size and wide:
-                span = max(width / 2, MIN_WINDOW)
-                continue
-            for first in range(0, len(page), page_size):
-                last = first + page_size >= len(page)
-                # The last page of a window promises every case before the window's end.
-                yield CasePage(page[first : first + page_size], window_end if last else None)
-            start = window_end
-            # Aim the next window at about 70% of a page, growing at most fourfold at a time.
-            span = width * min(4.0, (0.7 * page_size) / max(len(page), 1))
-            span = max(span, MIN_WINDOW)
+        asked = page_size + 1
+        self.prepare_reads(asked)
+        full = since <= EPOCH
+        fields = MODIFIED if self.modified_filter and not full else CREATED
+        windows = read_windows(
+            self._search,
+            {},
+            start=since,
+            end=end,
+            fields=fields,
+            asked=asked,
+            cap=self.cap,
+            recount=self._recount,
+            first_span=INITIAL_WINDOW,
+        )
+        yield from self._pages(windows, page_size, watermark=True)
+        if full or self.modified_filter:
+            return
+        open_cases = read_windows(
+            self._search,
+            {"Status": "open"},
+            start=EPOCH,
+            end=end,
+            fields=CREATED,
+            asked=asked,
+            cap=self.cap,
+            recount=self._recount,
+            first_span=INITIAL_WINDOW,
+        )
+        yield CasePage([], None, open_sweep=True)
+        yield from self._pages(open_cases, page_size, watermark=False, sweep=True)
+        yield CasePage([], None, open_complete=True)
 
-    def _window(self, start: datetime, end: datetime, limit: int) -> list[RawCase]:
-        """The window's cases, or `limit` placeholders when it is full (nothing converted)."""
-        body = self.search_request(
-            modified_from=start, modified_to=end - timedelta(microseconds=1), limit=limit
-        )
-        operation = "searchAndRetrieveCaseDetails"
-        elements = self._call(
-            operation,
-            lambda: list(self._stream(operation, body, "FWTCaseFullDetails")),
-            idempotent=True,
-        )
-        if len(elements) >= limit and limit < MAX_WINDOW_CASES:
-            return [{}] * len(elements)  # full: the caller narrows the window and asks again
-        return [
-            strip_note_markers(element_to_raw(e, self.case_shape, self.max_text)) for e in elements
-        ]
+    def _pages(
+        self, windows: Iterator[Window], page_size: int, *, watermark: bool, sweep: bool = False
+    ) -> Iterator[CasePage]:
+        for window in windows:
+            items, window.items = window.items, []
+            while items:
+                chunk, items = items[:page_size], items[page_size:]
+                raws = [
+                    strip_note_markers(element_to_raw(e, self.case_shape, self.max_text))
+                    for e in chunk
+                ]
+                del chunk  # each page's elements are freed once converted
+                # The last page of a window promises every case before the window's end.
+                mark = window.end if not items and watermark else None
+                yield CasePage(raws, mark, open_sweep=sweep)
 
     def get_case(self, ref: str) -> RawCase:
         request = element("FWTCaseFullDetailsRequest", ns=FL)
@@ -338,26 +432,47 @@ class LaganClient:
         raw = strip_note_markers(zeep_to_raw(result, self.case_type))
         return raw if isinstance(raw, dict) else {}
 
-    def find_case_by_key(self, idempotency_key: str) -> str | None:
-        body = self.search_request(
-            form={self.settings.portal_id_field: idempotency_key}, retrieve=False
+    def find_case_by_key(
+        self, idempotency_key: str, payload: RawPayload | None = None
+    ) -> str | None:
+        """The case whose form carries this portal key, found with the published search.
+
+        FL has no search by form field, so the look-up narrows by what the create request
+        itself set (title, category code, party; every case if no payload is given), reads the
+        hits' forms and keeps those whose portal key field holds the key. Windows split at the
+        server's cap like a sync, so a look-up never misses a case for being one too many.
+        """
+        criteria = _lookup_criteria(payload or {})
+        field = self.settings.portal_id_field
+        self.prepare_reads(LOOKUP_LIMIT, extensions=False)
+        refs: set[str] = set()
+        windows = read_windows(
+            lambda query, asked: self._search(query, asked, options=LOOKUP_OPTIONS),
+            criteria,
+            start=EPOCH,
+            # A whole second, so one window covers it all when the answer is not cut.
+            end=(datetime.now(UTC) + CLOCK_MARGIN).replace(microsecond=0),
+            fields=CREATED,
+            asked=LOOKUP_LIMIT,
+            cap=self.cap,
+            recount=self._recount,
         )
-        briefs = self._call(
-            "searchForCases",
-            lambda: list(self._stream("searchForCases", body, "CaseBriefDetails")),
-            idempotent=True,
-        )
-        refs = {b.findtext(f"{{{FL}}}CaseReference") or b.findtext("CaseReference") for b in briefs}
-        refs.discard(None)
-        refs.discard("")
+        for window in windows:
+            for item in window.items:
+                raw = element_to_raw(item, self.case_shape, self.max_text)
+                if isinstance(raw, dict) and _form_value(raw, field) == idempotency_key:
+                    core = raw.get("CoreDetails")
+                    ref = core.get("CaseReference") if isinstance(core, dict) else None
+                    if ref:
+                        refs.add(str(ref))
         if len(refs) > 1:
             raise CRMConflict(
                 f"{len(refs)} cases carry the same portal key",
                 crm=KIND,
-                operation="searchForCases",
+                operation="searchAndRetrieveCaseDetails",
                 advice="Merge the duplicate cases in the CRM; the portal key must be unique.",
             )
-        return str(refs.pop()) if refs else None
+        return refs.pop() if refs else None
 
     # ------------------------------------------------------------------ writes
 
@@ -366,7 +481,7 @@ class LaganClient:
         data = _stamp(payload, self.settings.portal_id_field, idempotency_key)
 
         def attempt() -> CaseRef:
-            existing = self.find_case_by_key(idempotency_key)
+            existing = self.find_case_by_key(idempotency_key, data)
             if existing is not None:
                 return CaseRef(crm=KIND, reference=existing, created=False)
             ref = self._zeep("createCase", **data)
@@ -384,24 +499,36 @@ class LaganClient:
         )
 
     def close_case(self, ref: str, reason: str) -> None:
+        """closeCases, exactly once: every attempt first reads whether the case is closed."""
+
         def attempt() -> None:
-            try:
-                self._zeep("closeCases", CaseReference=[ref], Reason={"Title": reason})
-            except CRMConflict as exc:
-                if exc.crm_code != "1010":  # already closed: a retried close has succeeded
-                    raise
+            if self._is_closed(ref):
+                log.info("crm lagan case already closed; not closed again")
+                return
+            self._zeep("closeCases", CaseReference=[ref], Reason={"Title": reason})
 
         self._call("closeCases", attempt, idempotent=True)
 
     def reopen_case(self, ref: str, reason: str) -> None:
+        """reopenCase, exactly once: every attempt first reads whether the case is closed."""
+
         def attempt() -> None:
-            try:
-                self._zeep("reopenCase", CaseReference=ref, Reason=reason)
-            except CRMConflict as exc:
-                if exc.crm_code != "1011":  # not closed: a retried reopen has succeeded
-                    raise
+            if not self._is_closed(ref):
+                log.info("crm lagan case already open; not reopened again")
+                return
+            self._zeep("reopenCase", CaseReference=ref, Reason=reason)
 
         self._call("reopenCase", attempt, idempotent=True)
+
+    def _is_closed(self, ref: str) -> bool:
+        request = element("FWTCaseFullDetailsRequest", ns=FL)
+        request.append(element("CaseReference", ref, ns=FL))
+        request.append(element("Option", "core"))
+        cases = list(self._stream("retrieveCaseDetails", request, "FWTCaseFullDetails"))
+        if not cases:
+            raise CRMNotFound(f"case {ref} not found", crm=KIND, operation="retrieveCaseDetails")
+        status = cases[0].findtext("CoreDetails/Status") or ""
+        return status.strip().lower() == "closed"
 
     def add_note(
         self,
@@ -574,8 +701,35 @@ class LaganClient:
     # ------------------------------------------------------------------ health
 
     def health(self) -> HealthReport:
-        return run_checks(
+        """The common checks, then (once the CRM answers) what its search offers."""
+        report = run_checks(
             self.settings, self.allowlist, probe=self._probe, probes=wsdl_hash_probe(self.settings)
+        )
+        if report.ok:
+            report.checks.append(self._search_check())
+        else:
+            detail = "not probed: an earlier check failed"
+            report.checks.append(HealthCheck(name="fl-search", ok=False, detail=detail))
+        return report
+
+    def _search_check(self) -> HealthCheck:
+        """`fl-search`: the later-build extension found (or not) and the result cap."""
+        try:
+            self.modified_filter = None  # always asked afresh by a check
+            self._probed_with = 0
+            self.detect_extensions()
+            self.prepare_reads(LOOKUP_LIMIT)
+        except CRMError as exc:
+            return HealthCheck(name="fl-search", ok=False, detail=f"{type(exc).__name__}: {exc}")
+        sync = (
+            "incremental sync by modification time"
+            if self.modified_filter
+            else "incremental sync by creation time, open cases re-read, case events pushed"
+        )
+        return HealthCheck(
+            name="fl-search",
+            ok=True,
+            detail=f"{self.extension_note}; {sync}; result cap {self.cap.describe()}",
         )
 
     def _probe(self) -> None:
@@ -583,6 +737,32 @@ class LaganClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _lookup_criteria(payload: RawPayload) -> dict[str, Any]:
+    """Published FWTCaseSearch criteria that a case created from `payload` must match."""
+    criteria: dict[str, Any] = {}
+    for name in ("Title", "ClassificationEventCode"):
+        if payload.get(name) not in (None, ""):
+            criteria[name] = payload[name]
+    associated = payload.get("AssociatedObject")
+    object_id = associated.get("ObjectID") if isinstance(associated, dict) else None
+    if isinstance(object_id, dict) and object_id.get("ObjectReference"):
+        criteria["AssociatedObjectId"] = {
+            "ObjectType": object_id.get("ObjectType") or "C1",
+            "ObjectReference": object_id["ObjectReference"],
+        }
+    return criteria
+
+
+def _form_value(raw: RawCase, key: str) -> str | None:
+    form = raw.get("Form")
+    fields = form.get("FormField") if isinstance(form, dict) else None
+    for field in fields if isinstance(fields, list) else []:
+        if isinstance(field, dict) and field.get("Key") == key:
+            value = field.get("Value")
+            return str(value) if value is not None else None
+    return None
 
 
 def _stamp(payload: RawPayload, key_field: str, key: str) -> RawPayload:

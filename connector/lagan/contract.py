@@ -8,6 +8,7 @@ and a transport that maps HTTP failures before zeep sees them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ PACKAGED_WSDL = WSDL_DIR / "FLService.wsdl"
 #: SHA-256 of the packaged FL WSDL; used when `crm.wsdl_sha256` is not set.
 PACKAGED_WSDL_SHA256 = "5f95880e59192c5b24b89b9a6791999c24cfa81399cd750d79cee84dc7ef3fd6"
 BINDING = "{http://www.lagan.com/wsdl/FLService}FLWebBinding"
+#: How a SOAP answer begins: an optional XML declaration and comments, then an Envelope.
+_ENVELOPE_START = re.compile(
+    rb"\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<([\w.-]+:)?Envelope[\s>/]", re.DOTALL
+)
 
 
 class GuardedZeepTransport(GuardedTransport):
@@ -43,6 +48,16 @@ class GuardedZeepTransport(GuardedTransport):
         err = status_error(resp, operation)
         if err is not None:
             raise err
+        if not _ENVELOPE_START.match(resp.content[:4096]):
+            empty = not resp.content.strip()
+            raise CRMContractError(
+                "the answer is an empty body, not SOAP" if empty else "the answer is not SOAP",
+                crm=KIND,
+                operation=operation,
+                status=resp.status_code,
+                advice="Check crm.endpoint: it should be the FL service URL "
+                "(https://HOST/lagan/services/FL), reached without a login page in between.",
+            )
         return resp
 
 

@@ -1,10 +1,18 @@
-"""Lagan failures as typed `CRMError`s: FWTException codes, SOAP faults and HTTP statuses.
+"""Lagan failures as typed `CRMError`s: SOAP faults, HTTP statuses and answers that are not SOAP.
 
 Mapped once, here: the message is the CRM's own words (cut short), never the body.
+
+No public table of `FWTException.ErrorCode` values exists, so codes are kept (as `crm_code`,
+for support tickets) but never decide anything. A fault is classified by what is known of it:
+an Apache Axis "Invalid element" fault (the server's bean lacks a request element), the words
+of the message (a case that does not exist, an expired session), and the fault code's side
+(Client or Server). HTTP-level failures (429, 5xx, a proxy's HTML page, an empty body) are
+decided before any XML is read.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -13,7 +21,6 @@ from lxml import etree
 
 from connector.errors import (
     CRMAuthError,
-    CRMConflict,
     CRMContractError,
     CRMError,
     CRMNotFound,
@@ -26,19 +33,21 @@ from connector.resilience import error_for_status
 #: The CRM kind Lagan registers (`connector.factory`), and names itself by in every error.
 KIND = "lagan"
 
-# FWTException ErrorCode -> error class (Lagan codes as used by the sandbox and seen in councils).
-FAULT_CODES: dict[int, type[CRMError]] = {
-    1000: CRMRejected,
-    1001: CRMAuthError,
-    1002: CRMAuthError,
-    1003: CRMContractError,
-    1004: CRMNotFound,
-    1005: CRMRejected,
-    1010: CRMConflict,
-    1011: CRMConflict,
-    1500: CRMUnavailable,
-}
-TOKEN_EXPIRED = {1002}
+#: Axis 1.4's answer to a request element its bean lacks (faultcode Server.userException).
+_AXIS_INVALID = re.compile(r"Invalid element in (?P<bean>[\w.$]+)\s*-\s*(?P<name>[\w.$]+)")
+#: How FL and its Axis stack word "that object does not exist".
+_NOT_FOUND = re.compile(
+    r"\b(not found|does not exist|doesn't exist|no such|could not be found|unknown case|"
+    r"invalid case reference)\b",
+    re.IGNORECASE,
+)
+#: An FLAuth session the server no longer honours: renew once and repeat the call.
+_SESSION_GONE = re.compile(
+    r"\b(session|token)\b.*\b(expired|not recogni[sz]ed|invalid|unknown)\b", re.IGNORECASE
+)
+_AUTH_REFUSED = re.compile(
+    r"\b(authenticat\w*|not authori[sz]ed|password|credentials|user name)\b", re.IGNORECASE
+)
 
 
 class LaganAuthExpired(CRMAuthError):
@@ -46,22 +55,45 @@ class LaganAuthExpired(CRMAuthError):
 
 
 def fault_error(fault: dict[str, Any], operation: str) -> CRMError:
-    """A SOAP fault as a typed error: ErrorCode decides; the message is the CRM's own words."""
-    raw_code = fault.get("ErrorCode", "")
-    code = int(raw_code) if str(raw_code).lstrip("-").isdigit() else None
-    message = fault.get("ErrorMessage") or fault.get("faultstring") or "SOAP fault"
-    message = message[:200]
-    if code in TOKEN_EXPIRED:
-        return LaganAuthExpired(message, crm=KIND, operation=operation, crm_code=str(code))
-    cls = FAULT_CODES.get(code) if code is not None else None
-    if cls is None:
-        faultcode = str(fault.get("faultcode", ""))
-        cls = CRMRejected if faultcode.endswith("Client") else CRMContractError
-    return cls(message, crm=KIND, operation=operation, crm_code=str(code) if code else None)
+    """A SOAP fault as a typed error; the message is the CRM's own words."""
+    raw_code = str(fault.get("ErrorCode", "")).strip()
+    code = raw_code or None
+    faultstring = str(fault.get("faultstring") or "")
+    message = str(fault.get("ErrorMessage") or faultstring or "SOAP fault")[:200]
+    invalid = _AXIS_INVALID.search(faultstring)
+    if invalid is not None:
+        bean = invalid.group("bean").rsplit(".", 1)[-1]
+        return CRMContractError(
+            f"the server refused the request element {invalid.group('name')} of {bean}: "
+            "its build does not have it",
+            crm=KIND,
+            operation=operation,
+            crm_code=code,
+            advice="The connector sends only the published FL contract; report this with "
+            "`caseload crm check` output.",
+        )
+    if _SESSION_GONE.search(message):
+        return LaganAuthExpired(message, crm=KIND, operation=operation, crm_code=code)
+    if _AUTH_REFUSED.search(message):
+        return CRMAuthError(message, crm=KIND, operation=operation, crm_code=code)
+    if _NOT_FOUND.search(message):
+        return CRMNotFound(message, crm=KIND, operation=operation, crm_code=code)
+    return CRMRejected(
+        message,
+        crm=KIND,
+        operation=operation,
+        crm_code=code,
+        advice="The CRM refused the request; its message says why.",
+    )
 
 
 def status_error(resp: requests.Response, operation: str) -> CRMError | None:
-    """The error an HTTP status stands for (429/5xx retryable, 401/403 auth), else None."""
+    """The error an HTTP status or a non-SOAP answer stands for, else None (the body decides).
+
+    429/502/503/504 are retryable, 401/403 refuse the credentials. A body that is not XML (a
+    proxy's HTML error page, an empty answer, JSON) is never parsed: it is named for what it is,
+    with the status, and a 5xx one counts as the CRM being unavailable.
+    """
     request_id = resp.headers.get("X-Request-Id")
     err = error_for_status(
         resp.status_code,
@@ -80,6 +112,40 @@ def status_error(resp: requests.Response, operation: str) -> CRMError | None:
             status=resp.status_code,
             request_id=request_id,
         )
+    what = _not_soap(resp)
+    if what is None:
+        return None
+    if resp.status_code >= 500:
+        return CRMUnavailable(
+            f"the CRM (or a proxy in front of it) answered with {what}, not SOAP",
+            crm=KIND,
+            operation=operation,
+            status=resp.status_code,
+            request_id=request_id,
+            ambiguous=True,
+            advice="Check the CRM and any proxy in front of it; the call is retried.",
+        )
+    return CRMContractError(
+        f"the answer is {what}, not SOAP",
+        crm=KIND,
+        operation=operation,
+        status=resp.status_code,
+        request_id=request_id,
+        advice="Check crm.endpoint: it should be the FL service URL "
+        "(https://HOST/lagan/services/FL), reached without a login page in between.",
+    )
+
+
+def _not_soap(resp: requests.Response) -> str | None:
+    """What the answer is, if its headers show it is plainly not SOAP (an HTML error page,
+    JSON, nothing at all); anything else is left to the XML parser to judge."""
+    content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if resp.headers.get("Content-Length", "").strip() == "0":
+        return "an empty body"
+    if content_type in ("text/html", "application/xhtml+xml"):
+        return "an HTML page"
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return "a JSON body"
     return None
 
 
@@ -88,13 +154,30 @@ def checked_root(resp: requests.Response, operation: str, max_text: int) -> etre
     err = status_error(resp, operation)
     if err is not None:
         raise err
-    root = parse_document(resp.content, max_text=max_text)
+    if not resp.content.strip():
+        raise CRMContractError(
+            "the answer is an empty body, not SOAP",
+            crm=KIND,
+            operation=operation,
+            status=resp.status_code,
+        )
+    try:
+        root = parse_document(resp.content, max_text=max_text)
+    except CRMError as exc:
+        exc.operation = exc.operation or operation
+        exc.crm = exc.crm or KIND
+        raise
     fault = root.find(f".//{{{SOAP_ENV}}}Fault")
     if fault is not None:
         raise fault_error(fault_to_dict(fault, max_text), operation)
-    if resp.status_code != 200:
+    if resp.status_code != 200 or local(root.tag) != "Envelope":
         raise CRMContractError(
-            "unexpected HTTP status", crm=KIND, operation=operation, status=resp.status_code
+            "the answer is not a SOAP envelope"
+            if resp.status_code == 200
+            else "unexpected HTTP status",
+            crm=KIND,
+            operation=operation,
+            status=resp.status_code,
         )
     return root
 
@@ -115,9 +198,7 @@ def zeep_fault(fault: zeep.exceptions.Fault) -> dict[str, Any]:
 
 
 __all__ = [
-    "FAULT_CODES",
     "KIND",
-    "TOKEN_EXPIRED",
     "LaganAuthExpired",
     "checked_root",
     "fault_error",

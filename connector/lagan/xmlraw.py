@@ -213,6 +213,8 @@ def iter_elements(
                                 held = 0
                             parent.remove(elem)
                         yield elem
+        if total == 0:
+            raise CRMContractError("the answer is an empty body, not SOAP")
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise CRMContractError(

@@ -27,6 +27,9 @@ from connector.sandbox.store import Store
 AuthStyle = Literal["any", "wsse", "token", "basic"]
 AUTH_STYLES: tuple[AuthStyle, ...] = ("wsse", "token", "basic")
 MAX_BODY = 10 * 1024 * 1024
+#: Results per FL search, whatever ResultsLimit asks: FL servers cap answers (configured in
+#: services.properties); 100 is well below the connector's page size, as real caps often are.
+DEFAULT_SEARCH_CAP = 100
 
 
 class AuthConfig(BaseModel):
@@ -90,6 +93,22 @@ class AuthError(Exception):
         self.code = code
 
 
+@dataclass(frozen=True)
+class LaganOptions:
+    """How the Lagan FL front behaves (`caseload sandbox --fl-build/--fl-unknown/--search-cap`).
+
+    `build`: "published" serves the published WSDL; "later" a later build whose FWTCaseSearch
+    adds LastModifiedDateFrom/To. `unknown`: "refuse" answers a request element the build lacks
+    as Apache Axis does (HTTP 500, Server.userException "Invalid element in ..."); "ignore"
+    drops it silently, as other SOAP stacks do. `search_cap`: the most results one search
+    returns, whatever ResultsLimit asks (FL's services.properties maximum).
+    """
+
+    build: Literal["published", "later"] = "published"
+    unknown: Literal["refuse", "ignore"] = "refuse"
+    search_cap: int = DEFAULT_SEARCH_CAP
+
+
 class SandboxApp:
     """Routes requests to the SOAP or REST front, applying auth and injected faults."""
 
@@ -99,11 +118,13 @@ class SandboxApp:
         auth: AuthConfig | None = None,
         faults: FaultPlan | None = None,
         base_url: str | None = None,
+        lagan: LaganOptions | None = None,
     ) -> None:
         self.store = store
         self.auth = auth or AuthConfig()
         self.faults = faults or FaultPlan()
         self.base_url = base_url
+        self.lagan = lagan or LaganOptions()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.request_count = 0

@@ -12,14 +12,21 @@ reset and lost response -> `requests.ConnectionError`; black hole and slow drip 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from connector.sandbox.app import AuthConfig, AuthStyle, SandboxApp
+from connector.sandbox.app import (
+    DEFAULT_SEARCH_CAP,
+    AuthConfig,
+    AuthStyle,
+    LaganOptions,
+    SandboxApp,
+)
 from connector.sandbox.faults import FaultPlan
 from connector.sandbox.push import PushNotifier
 from connector.sandbox.seed import seed as seed_council
@@ -44,6 +51,9 @@ class SandboxCRM:
         auth_style: AuthStyle | None = None,
         anchor: datetime | None = None,
         push_url: str | None = None,
+        fl_build: Literal["published", "later"] = "published",
+        fl_unknown: Literal["refuse", "ignore"] = "refuse",
+        search_cap: int = DEFAULT_SEARCH_CAP,
     ) -> None:
         self.seed = seed
         self.store = Store(db)
@@ -55,7 +65,8 @@ class SandboxCRM:
         if auth_style is not None:
             auth = auth.model_copy(update={"style": auth_style})
         plan = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults, seed=seed)
-        self.app = SandboxApp(self.store, auth, plan)
+        lagan = LaganOptions(build=fl_build, unknown=fl_unknown, search_cap=search_cap)
+        self.app = SandboxApp(self.store, auth, plan, lagan=lagan)
         self.server: RunningServer | None = None
         self.push: PushNotifier | None = None
         if push_url:
@@ -75,6 +86,15 @@ class SandboxCRM:
         """Replace the fault plan (e.g. per test); returns it for inspecting `.events`."""
         self.app.faults = FaultPlan.parse(spec, seed=self.seed if seed is None else seed)
         return self.app.faults
+
+    @property
+    def lagan(self) -> LaganOptions:
+        return self.app.lagan
+
+    def set_lagan(self, **changes: Any) -> LaganOptions:
+        """Change how the FL front behaves (build, unknown, search_cap), e.g. per test."""
+        self.app.lagan = dataclasses.replace(self.app.lagan, **changes)
+        return self.app.lagan
 
     def set_auth_style(self, style: AuthStyle) -> None:
         self.app.auth = self.app.auth.model_copy(update={"style": style})
@@ -210,6 +230,14 @@ class SandboxHandle:
 
     def set_faults(self, spec: str | None, seed: int | None = None) -> FaultPlan:
         return self.crm.set_faults(spec, seed)
+
+    @property
+    def lagan(self) -> LaganOptions:
+        """How the FL front behaves: build, unknown elements, search cap."""
+        return self.crm.lagan
+
+    def set_lagan(self, **changes: Any) -> LaganOptions:
+        return self.crm.set_lagan(**changes)
 
     def set_auth_style(self, style: AuthStyle) -> None:
         self.crm.set_auth_style(style)

@@ -25,6 +25,15 @@ FL_TYPES = "http://www.lagan.com/wsdl/FLTypes"
 FLAUTH_TYPES = "http://www.lagan.com/wsdl/FLAuthTypes"
 
 
+class InvalidElement(ValueError):
+    """A request element its bean does not declare (Apache Axis refuses the whole request)."""
+
+    def __init__(self, bean: str, name: str) -> None:
+        super().__init__(f"Invalid element in {bean} - {name}")
+        self.bean = bean
+        self.name = name
+
+
 @dataclass
 class Child:
     """One element particle in a sequence: enough to render, parse and validate shape."""
@@ -157,16 +166,20 @@ class SchemaModel:
                     sub.text = _text(item)
 
     # ------------------------------------------------------------------ parsing
-    def parse(self, node: etree._Element) -> dict[str, Any] | str:
+    def parse(self, node: etree._Element, *, strict: bool = False) -> dict[str, Any] | str:
         """Parse a global element into the raw-record dict shape (docs/raw-records.md).
 
-        Lenient like a real server: unknown children are kept (as text or dicts), and the
-        namespace of a child is ignored, because later client builds add optional fields.
+        `strict` is Apache Axis's bean deserialiser (what FL servers run): a child element the
+        schema does not declare raises `InvalidElement`. Lenient (other stacks) keeps unknown
+        children as text or dicts. The namespace of a child is ignored either way.
         """
-        glob = self.elements.get(_local(node.tag))
-        return self._parse(node, glob.model if glob else None)
+        name = _local(node.tag)
+        glob = self.elements.get(name)
+        return self._parse(node, glob.model if glob else None, name if strict else None)
 
-    def _parse(self, node: etree._Element, model: ComplexModel | None) -> dict[str, Any] | str:
+    def _parse(
+        self, node: etree._Element, model: ComplexModel | None, bean: str | None = None
+    ) -> dict[str, Any] | str:
         kids = [k for k in node if isinstance(k.tag, str)]
         if not kids and (model is None or not model.children):
             return node.text or ""
@@ -174,7 +187,10 @@ class SchemaModel:
         for kid in kids:
             name = _local(kid.tag)
             child = model.by_name.get(name) if model else None
-            parsed = self._parse(kid, child.complex_type if child else None)
+            if bean is not None and child is None:
+                raise InvalidElement(f"lagan.api.main.{model.name if model else bean}", name)
+            sub = child.complex_type if child else None
+            parsed = self._parse(kid, sub, (sub.name if sub else name) if bean else None)
             if child is not None and child.repeated:
                 out.setdefault(name, []).append(parsed)
             elif name in out:
@@ -214,10 +230,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+#: The FL builds the sandbox can be: the published contract, or a later build whose
+#: FWTCaseSearch adds LastModifiedDateFrom/To.
+FL_BUILDS = {"published": "FLService.wsdl", "later": "FLService-later.wsdl"}
+
+
 @functools.cache
-def fl_model() -> SchemaModel:
-    """The FL service schema (cached: building it takes ~50 ms)."""
-    return SchemaModel(wsdl_bytes("FLService.wsdl"))
+def fl_model(build: str = "published") -> SchemaModel:
+    """The FL service schema of one build (cached: building it takes ~50 ms)."""
+    return SchemaModel(wsdl_bytes(FL_BUILDS[build]))
 
 
 @functools.cache

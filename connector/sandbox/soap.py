@@ -81,6 +81,19 @@ def fault_envelope(fault: SoapFault, model: schema.SchemaModel) -> bytes:
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
+def axis_fault(exc: schema.InvalidElement) -> bytes:
+    """Apache Axis 1.4's answer to an element a bean lacks: no FWTException detail."""
+    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
+    body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
+    flt = etree.SubElement(body, f"{{{SOAP_ENV}}}Fault")
+    etree.SubElement(flt, "faultcode").text = "soapenv:Server.userException"
+    etree.SubElement(flt, "faultstring").text = f"org.xml.sax.SAXException: {exc}"
+    detail = etree.SubElement(flt, "detail")
+    host = etree.SubElement(detail, "{http://xml.apache.org/axis/}hostname")
+    host.text = "sandbox"
+    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
 def xml_response(status: int, payload: bytes, extra: dict[str, str] | None = None) -> Response:
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     headers.update(extra or {})
@@ -179,6 +192,8 @@ def fl_elements() -> dict[str, str]:
 
 
 def serve_wsdl(app: SandboxApp, request: Request, name: str, service: str) -> Response:
+    """The WSDL of the build served (the published one by default), unmodified but for the
+    service address, which points at this sandbox."""
     base = app.base_url or f"http://{request.header('host') or '127.0.0.1'}"
     text = schema.wsdl_bytes(name).decode()
     text = re.sub(
@@ -192,10 +207,11 @@ def handle(app: SandboxApp, request: Request) -> Response:
     service = path.rsplit("/", 1)[-1]
     if service not in ("FL", "FLAuth"):
         return xml_response(404, b"<error>unknown Lagan service</error>")
-    model = schema.fl_model() if service == "FL" else schema.flauth_model()
+    build = app.lagan.build
+    model = schema.fl_model(build) if service == "FL" else schema.flauth_model()
     if request.method == "GET":
         if any(k.lower() == "wsdl" for k in request.query):
-            name = "FLService.wsdl" if service == "FL" else "FLAuthService.wsdl"
+            name = schema.FL_BUILDS[build] if service == "FL" else "FLAuthService.wsdl"
             return serve_wsdl(app, request, name, service)
         return xml_response(405, b"<error>POST a SOAP envelope, or GET ?WSDL</error>")
     if request.method != "POST":
@@ -246,12 +262,14 @@ def handle(app: SandboxApp, request: Request) -> Response:
             if handler is None:
                 raise SoapFault(f"operation {op} is not implemented by the sandbox", 1003)
             ctx = Ctx(app, user, model)
-            data = model.parse(body_el)
+            data = model.parse(body_el, strict=app.lagan.unknown == "refuse")
             out_name, out_value = handler(ctx, data)
             payload = envelope(None if out_name is None else model.render(out_name, out_value))
             response = xml_response(200, payload)
     except SoapFault as fault:
         response = xml_response(fault.http, fault_envelope(fault, model))
+    except schema.InvalidElement as exc:
+        response = xml_response(500, axis_fault(exc))
     except AuthError as exc:
         response = xml_response(500, fault_envelope(SoapFault(exc.message, exc.code), model))
     except NotFound as exc:
@@ -644,16 +662,25 @@ def _priority_test(n: int, direction: int) -> Callable[[Record], bool]:
 
 
 def search_cases(ctx: Ctx, crit: dict[str, Any]) -> list[Record]:
-    """Cases matching an FWTCaseSearch, oldest modification first, cut at ResultsLimit."""
+    """Cases matching an FWTCaseSearch, cut at ResultsLimit and at the server's cap.
+
+    `Status` is open (every case not closed), closed or all (the default). Date bounds are
+    inclusive. The later-build `LastModifiedDateFrom/To` apply only on a later build; on the
+    published build with `--fl-unknown ignore` they are dropped, as such a server drops them.
+    No paging, no total count: an answer cut at the cap looks like any other.
+    """
     limit = _int(crit.get("ResultsLimit", DEFAULT_RESULTS_LIMIT), "ResultsLimit")
-    limit = max(0, min(limit, MAX_RESULTS_LIMIT))
+    limit = max(0, min(limit, MAX_RESULTS_LIMIT, ctx.app.lagan.search_cap))
     tests: list[Callable[[Record], bool]] = []
     if crit.get("CaseReference"):
         ref = str(crit["CaseReference"])
         tests.append(lambda c: c["ref"] == ref)
-    if crit.get("Status"):
-        status = str(crit["Status"])
-        tests.append(lambda c: c["status"] == status)
+    status = str(crit.get("Status") or "all").strip().lower()
+    if status not in ("open", "closed", "all"):
+        raise SoapFault("Status must be open, closed or all", 1000)
+    if status != "all":
+        closed = status == "closed"
+        tests.append(lambda c: (c["status"] == "closed") == closed)
     if crit.get("ClassificationEventCode"):
         code = _int(crit["ClassificationEventCode"], "ClassificationEventCode")
         tests.append(lambda c: c["category"] == code)
@@ -673,12 +700,13 @@ def search_cases(ctx: Ctx, crit: dict[str, Any]) -> list[Record]:
     if _d(crit.get("RaisedByUser")).get("UserID"):
         uid = str(crit["RaisedByUser"]["UserID"])
         tests.append(lambda c: c.get("raised_by_user") == uid)
-    for key, field, op_ in (
-        ("CreatedAfter", "opened", "ge"),
-        ("CreatedBefore", "opened", "le"),
-        ("LastModifiedDateFrom", "modified", "ge"),
-        ("LastModifiedDateTo", "modified", "le"),
-    ):
+    bounds = [("CreatedAfter", "opened", "ge"), ("CreatedBefore", "opened", "le")]
+    if ctx.app.lagan.build == "later":
+        bounds += [
+            ("LastModifiedDateFrom", "modified", "ge"),
+            ("LastModifiedDateTo", "modified", "le"),
+        ]
+    for key, field, op_ in bounds:
         if crit.get(key):
             bound = iso(parse_iso(str(crit[key])))
             tests.append(_date_test(field, bound, op_ == "ge"))
@@ -686,9 +714,6 @@ def search_cases(ctx: Ctx, crit: dict[str, Any]) -> list[Record]:
         if crit.get(key):
             n = _int(crit[key], key)
             tests.append(_priority_test(n, cmp))
-    wanted = _form(crit)
-    if wanted:
-        tests.append(lambda c: all(c["form"].get(k) == v for k, v in wanted.items()))
     with ctx.store.lock:
         found = [c for c in ctx.store.cases.values() if all(t(c) for t in tests)]
     found.sort(key=lambda c: (c["modified"], c["ref"]))

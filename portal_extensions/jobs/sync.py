@@ -10,6 +10,16 @@ A full sync (`full=True`, or the first sync) reads everything and marks each row
 its run id; at the end, indexed cases that the CRM no longer has (deleted, or merged into
 another) are marked removed. An interrupted full sync resumes as a full sync.
 
+A CRM whose cases carry no modification time (Lagan's published contract) re-reads its open
+cases on every incremental read and says so (`CasePage.open_complete`); the indexed cases held
+as open that were not among them were closed or deleted in the CRM since, and are re-read one
+by one (`refresh_case`), so a closure or deletion is never missed.
+
+A sync that cannot prove it read everything fails (the connector raises, e.g. when a window of
+answers may have been cut at the CRM's result cap) and records why: `last_error` makes
+`caseload status` and the Health page show it, `caseload sync` exits non-zero, and the watermark
+stays at the last window proven complete.
+
 A record that cannot be mapped is recorded in `sync_problems` (CRM reference, field, message)
 and skipped; it never stops the sync, and it is cleared once the record maps again.
 """
@@ -33,6 +43,7 @@ from portal_extensions.store.cases import (
     IndexedCase,
     UpsertResult,
     mark_seen_in_full_run,
+    open_crm_references,
     remove_reference,
     remove_unseen,
     stable_portal_id,
@@ -85,6 +96,7 @@ class SyncReport:
     upserts: UpsertResult = field(default_factory=UpsertResult)
     problems: int = 0
     removed: int = 0
+    rechecked: int = 0
     seconds: float = 0.0
     watermark: datetime | None = None
 
@@ -96,6 +108,8 @@ class SyncReport:
             extra.append(f"{self.problems} could not be mapped (see `caseload status`)")
         if self.removed:
             extra.append(f"{self.removed} removed in the CRM")
+        if self.rechecked:
+            extra.append(f"{self.rechecked} no longer open in the CRM re-read")
         tail = f" ({'; '.join(extra)})" if extra else ""
         return f"synced {self.fetched} cases in {self.seconds:.1f} s{tail}"
 
@@ -156,21 +170,40 @@ class Syncer:
         report = SyncReport(full=run_id is not None)
         until = now
         since = EPOCH if watermark is None else max(EPOCH, watermark - self.overlap)
+        seen: set[str] = set()
+        open_complete = False
         try:
             for page in self.client.iter_changed_cases(since, until, page_size=self.batch_size):
+                if run_id is not None and isinstance(page, CasePage) and page.open_sweep:
+                    break  # a resumed full read needs only the cases created since its place
                 self._point("page")
                 for start in range(0, len(page), self.batch_size):
                     chunk = page[start : start + self.batch_size]
-                    self._apply(chunk, run_id, report)
+                    self._apply(chunk, run_id, report, seen)
                     if on_progress is not None:
                         on_progress(len(chunk))
-                if isinstance(page, CasePage) and page.complete_until is not None:
-                    self._complete_until(page.complete_until)
+                if isinstance(page, CasePage):
+                    if page.complete_until is not None:
+                        self._complete_until(page.complete_until)
+                    open_complete = open_complete or page.open_complete
+            if open_complete:
+                self._recheck_open(seen, report)
             self._finish(run_id, until, report, started)
         except BaseException as exc:
             self._record_failure(exc)
             raise
         return report
+
+    def _recheck_open(self, seen: set[str], report: SyncReport) -> None:
+        """Re-read the cases indexed as open that the CRM's complete list of open cases left
+        out: each was closed (re-read and indexed as such) or deleted (marked removed)."""
+        with self.store.read() as conn:
+            missing = sorted(open_crm_references(conn) - seen)
+        for reference in missing:
+            outcome = self.refresh_case(reference)
+            report.rechecked += 1
+            if outcome == "removed":
+                report.removed += 1
 
     def _complete_until(self, moment: datetime) -> None:
         """Move the watermark to where the CRM says the read is complete (`CasePage`).
@@ -210,7 +243,9 @@ class Syncer:
             message=("left out: " + "; ".join(str(p) for p in left_out))[:1000],
         )
 
-    def _apply(self, page: list[RawCase], run_id: str | None, report: SyncReport) -> None:
+    def _apply(
+        self, page: list[RawCase], run_id: str | None, report: SyncReport, seen: set[str]
+    ) -> None:
         mapped: list[IndexedCase] = []
         problems: list[MappingProblem] = []  # not indexed
         partial: list[MappingProblem] = []  # indexed without some timeline items
@@ -222,6 +257,8 @@ class Syncer:
                     partial.append(problem)
             elif problem is not None:
                 problems.append(problem)
+        seen.update(i.case.crm_reference for i in mapped if i.case.crm_reference)
+        seen.update(p.crm_reference for p in problems)
         now = self.clock()
         with self.store.write() as conn:
             result = upsert_cases(conn, mapped, now=now, full_run=run_id)
@@ -276,7 +313,7 @@ class Syncer:
         with self.store.write() as conn:
             if run_id is not None:
                 gone = remove_unseen(conn, run_id, reason=REMOVED_REASON, now=now)
-                report.removed = len(gone)
+                report.removed += len(gone)
                 if gone:
                     record_event(
                         conn,

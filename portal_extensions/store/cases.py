@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mappings.model import MemberCase
+from mappings.model import CaseStatus, MemberCase
 from portal_extensions.access import CaseColumns, Fact
 from portal_extensions.store.schema import (
     cases,
@@ -439,6 +439,17 @@ def access_columns() -> CaseColumns:
     }
 
 
+def open_crm_references(conn: sa.Connection) -> set[str]:
+    """CRM references of the live indexed cases that are not closed (sync re-checks those the
+    CRM no longer lists as open)."""
+    query = sa.select(cases.c.crm_reference).where(
+        cases.c.crm_reference.is_not(None),
+        cases.c.removed_at.is_(None),
+        cases.c.status != CaseStatus.CLOSED.value,
+    )
+    return {str(ref) for ref in conn.execute(query).scalars()}
+
+
 def count_cases(conn: sa.Connection, *, include_removed: bool = False) -> int:
     query = sa.select(sa.func.count()).select_from(cases)
     if not include_removed:
@@ -481,6 +492,7 @@ __all__ = [
     "insert_local_case",
     "mark_removed",
     "mark_seen_in_full_run",
+    "open_crm_references",
     "remove_reference",
     "remove_unseen",
     "set_crm_reference",

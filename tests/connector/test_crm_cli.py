@@ -62,13 +62,16 @@ def test_misspelt_setting_exits_2_with_the_key(tmp_path) -> None:
 
 
 PROBES = ["allowlist", "wsdl-hash", "dns", "tls", "auth", "latency"]
+#: Once a Lagan client could be built: what its FL search offers (extension, result cap).
+SEARCH = "fl-search"
 
 
 def _check(config: Path) -> tuple[int, dict[str, str]]:
     """Exit code and {probe name: "ok"/"FAIL"} from `caseload crm check`."""
     result = runner.invoke(app, ["crm", "check", "--config", str(config)])
     lines = [line.split(maxsplit=2) for line in result.output.splitlines() if line.strip()]
-    assert [line[1] for line in lines] == PROBES, result.output
+    names = [line[1] for line in lines]
+    assert names in (PROBES, [*PROBES, SEARCH]), result.output
     return result.exit_code, {line[1]: line[0] for line in lines}
 
 
@@ -80,6 +83,7 @@ def test_check_passes_every_probe_against_a_healthy_crm(
     code, marks = _check(config)
     assert code == 0
     assert set(marks.values()) == {"ok"}
+    assert SEARCH in marks
 
 
 @pytest.mark.sandbox_crm(cases=5)
@@ -92,7 +96,8 @@ def test_check_fails_auth_when_the_password_is_wrong_and_never_prints_it(
     assert "wrong-password" not in result.output
     code, marks = _check(config)
     assert code == 1
-    assert marks == dict.fromkeys(PROBES, "ok") | {"auth": "FAIL", "latency": "FAIL"}
+    failed = {"auth": "FAIL", "latency": "FAIL", SEARCH: "FAIL"}
+    assert marks == dict.fromkeys(PROBES, "ok") | failed
 
 
 @pytest.mark.sandbox_crm(cases=5)
@@ -138,3 +143,44 @@ def test_get_prints_the_mapped_case_by_default(sandbox_crm, tmp_path, monkeypatc
     mapped = json.loads(result.output)
     assert mapped["member_id"].startswith("cllr-")
     assert "CoreDetails" not in mapped
+
+
+@pytest.mark.parametrize(("status", "kind"), [(404, "an HTML page"), (502, "HTTP 502")])
+def test_check_against_a_proxy_page_names_it_and_prints_no_traceback(
+    tmp_path, monkeypatch, status: int, kind: str
+) -> None:
+    """A wrong path or a proxy in front of FL answers HTML: one FAIL line, no traceback."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<!DOCTYPE html><html><body><h1>Bad gateway</h1></body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "caseload.toml"
+    path.write_text(
+        f'[crm]\nendpoint = "http://127.0.0.1:{server.server_port}/lagan/services/FL"\n'
+        'allowed_hosts = ["127.0.0.1"]\nusername = "svc"\nretry_attempts = 1\n'
+    )
+    monkeypatch.setenv("CASELOAD_CRM_PASSWORD", "pw")
+    try:
+        result = runner.invoke(app, ["crm", "check", "--config", str(path)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    auth = next(line for line in result.output.splitlines() if " auth " in f" {line} ")
+    assert auth.startswith("FAIL") and "retrieveCodeBook" in auth and kind in auth

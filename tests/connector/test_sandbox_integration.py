@@ -6,7 +6,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +14,11 @@ import pytest
 from connector.dataverse import DataverseClient
 from connector.errors import CRMError
 from connector.lagan import LaganClient
+from connector.lagan.search import EPOCH
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.lagan_helpers import create_payload, member_case
 
 WRITES = 1000
 FAULTS = (
@@ -79,8 +81,14 @@ def test_lagan_thousand_writes_under_faults_lose_nothing_and_duplicate_nothing(s
     client = _lagan(sandbox_crm)
     plan = sandbox_crm.set_faults(FAULTS, seed=11)
     keys = [str(uuid.uuid4()) for _ in range(WRITES)]
-    payload = {"ClassificationEventCode": 101, "Title": "Fault run"}
-    refs = {key: _deliver(lambda k: client.create_case(payload, k), key).reference for key in keys}
+    # What the outbox sends: the profile's output for each new enquiry, for many residents.
+    payloads = {
+        key: create_payload(member_case(sandbox_crm, f"Fault run {n}", party=n % 250))
+        for n, key in enumerate(keys)
+    }
+    refs = {
+        key: _deliver(lambda k: client.create_case(payloads[k], k), key).reference for key in keys
+    }
     sandbox_crm.set_faults(None)
     counts = [sandbox_crm.count_cases(PortalId=key) for key in keys]
     assert counts.count(0) == 0, "lost writes"
@@ -137,7 +145,7 @@ def test_concurrent_workers_renew_an_expired_token_once(sandbox_crm) -> None:
 def test_bulk_read_streams_every_case_once_in_pages(sandbox_crm) -> None:
     client = _lagan(sandbox_crm)
     seen: list[str] = []
-    for page in client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=40):
+    for page in client.iter_changed_cases(EPOCH, page_size=40):
         assert 0 < len(page) <= 40
         seen += [c["CoreDetails"]["CaseReference"] for c in page]
     assert len(seen) == len(set(seen)) == 150
@@ -173,15 +181,17 @@ def test_lagan_over_a_real_loopback_server(sandbox_crm_server) -> None:
 
 @pytest.mark.sandbox_crm(cases=400, seed=8)
 def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
+    sandbox_crm.set_lagan(build="later")  # one pass, by modification time
     client = _lagan(sandbox_crm)
     windows: list[tuple[datetime, datetime]] = []
-    original = client._window
+    original = client._search
 
-    def record(start: datetime, end: datetime, limit: int) -> list[Any]:
-        windows.append((start, end))
-        return original(start, end, limit)
+    def record(criteria: dict[str, Any], asked: int, **kwargs: Any) -> list[Any]:
+        if "LastModifiedDateTo" in criteria:
+            windows.append((criteria["LastModifiedDateFrom"], criteria["LastModifiedDateTo"]))
+        return original(criteria, asked, **kwargs)
 
-    client._window = record  # type: ignore[method-assign]
+    client._search = record  # type: ignore[method-assign]
     since = datetime(2020, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
     until = datetime(2031, 1, 1, tzinfo=UTC)
     refs = [
@@ -189,8 +199,10 @@ def test_bulk_read_windows_meet_on_whole_seconds(sandbox_crm) -> None:
         for page in client.iter_changed_cases(since, until, page_size=30)
         for c in page
     ]
-    assert len(refs) == len(set(refs))
-    assert all(end.microsecond == 0 for _, end in windows)
+    assert client.modified_filter is True
+    assert len(refs) == len(set(refs)) > 0
+    # Inclusive FL bounds: each window asks up to a microsecond before a whole second.
+    assert all((last + timedelta(microseconds=1)).microsecond == 0 for _, last in windows)
 
 
 @pytest.mark.sandbox_crm(cases=5)

@@ -81,7 +81,10 @@ def test_serve_shows_a_case_changed_in_the_crm_without_a_manual_sync(
             password=PASSWORD,
         )
     store.close()
-    reference = sorted(sandbox_crm_server.store.cases)[7]
+    # An open case: the published FL contract has no modification filter, so the worker's
+    # sync re-reads open cases (changes to closed ones arrive by the CRM's case-event push).
+    crm_cases = sandbox_crm_server.store.cases
+    reference = sorted(ref for ref, c in crm_cases.items() if c["status"] != "closed")[0]
     portal_id = sandbox_crm_server.store.case(reference)["form"]["PortalId"]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -9,13 +9,14 @@ and maps them with the `lagan` profile.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import requests
 
 import mappings
 from connector.lagan import LaganClient
+from connector.lagan.search import EPOCH
 from connector.sandbox.crm import SandboxHandle
 from connector.settings import CRMSettings
 
@@ -92,11 +93,7 @@ def test_every_seeded_lagan_case_maps_through_the_lagan_profile(
     profile = mappings.load_profile("lagan")
     client = _lagan(sandbox_crm)
     try:
-        raws = [
-            raw
-            for page in client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=100)
-            for raw in page
-        ]
+        raws = [raw for page in client.iter_changed_cases(EPOCH, page_size=100) for raw in page]
         assert len(raws) == sandbox_crm.count_cases() == 200
         refs = {raw["CoreDetails"]["CaseReference"] for raw in raws}
         assert len(refs) == 200
@@ -132,7 +129,7 @@ def test_the_lagan_profile_finds_no_modified_time_on_lagan_cases(
     profile = mappings.load_profile("lagan")
     client = _lagan(sandbox_crm)
     try:
-        pages = list(client.iter_changed_cases(datetime(2000, 1, 1, tzinfo=UTC), page_size=100))
+        pages = list(client.iter_changed_cases(EPOCH, page_size=100))
     finally:
         client.close()
     raws = [raw for page in pages for raw in page]

@@ -78,7 +78,12 @@ def _run_create_sequence(crm: SandboxHandle, style: str) -> None:
     assert [n.Text for n in details.Notes.Note] == ["Reported by phone"]
     assert details.Interactions.InteractionDetails[0].InteractionID == interaction
     assert client.service.closeCases(CaseReference=[ref], Reason={"Title": "resolved"}) == 0
-    closed = client.service.searchForCases(FormField=[{"Key": "PortalId", "Value": portal_id}])
+    # The published search has no form-field filter: find it by status, title and party.
+    closed = client.service.searchForCases(
+        Status="closed",
+        Title="Pothole outside 1 Mill Lane",
+        AssociatedObjectId={"ObjectType": "C1", "ObjectReference": party.ObjectReference},
+    )
     assert [(c.CaseReference, c.Status) for c in closed] == [(ref, "closed")]
 
     schema = fl_model().xml_schema()

@@ -99,18 +99,40 @@ def test_invalid_values_are_faults_not_stack_traces(sandbox_crm: SandboxHandle) 
     assert "Traceback" not in response.text
 
 
-def test_lenient_parsing_accepts_unknown_optional_fields(sandbox_crm: SandboxHandle) -> None:
-    body = envelope(
-        "<fl:CodeBookName>CaseCategory</fl:CodeBookName>",
-        wsse_header(sandbox_crm.username, sandbox_crm.password),
-    )
-    assert soap_post(sandbox_crm, body).status_code == 200
+def test_unknown_request_elements_are_refused_as_apache_axis_does(
+    sandbox_crm: SandboxHandle,
+) -> None:
     search = envelope(
         "<fl:FWTCaseSearch><ResultsLimit>2</ResultsLimit><FutureField>x</FutureField>"
         "</fl:FWTCaseSearch>",
         wsse_header(sandbox_crm.username, sandbox_crm.password),
     )
     response = soap_post(sandbox_crm, search)
+    assert response.status_code == 500
+    root = etree.fromstring(response.content)
+    assert root.findtext(".//faultcode") == "soapenv:Server.userException"
+    assert root.findtext(".//faultstring") == (
+        "org.xml.sax.SAXException: Invalid element in lagan.api.main.FWTCaseSearch - FutureField"
+    )
+    assert root.find(".//{*}FWTException") is None  # Axis sends no FWTException detail
+    # Nested beans too: FWTObjectID has ObjectType and ObjectReference only.
+    nested = envelope(
+        "<fl:FWTCaseSearch><AssociatedObjectId><fl:ObjectType>C1</fl:ObjectType>"
+        "<Colour>red</Colour></AssociatedObjectId></fl:FWTCaseSearch>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    assert "Invalid element in" in soap_post(sandbox_crm, nested).text
+
+
+def test_other_stacks_ignore_unknown_elements_when_told_to(sandbox_crm: SandboxHandle) -> None:
+    sandbox_crm.set_lagan(unknown="ignore")
+    search = envelope(
+        "<fl:FWTCaseSearch><ResultsLimit>2</ResultsLimit><FutureField>x</FutureField>"
+        "<LastModifiedDateFrom>2999-01-01T00:00:00Z</LastModifiedDateFrom></fl:FWTCaseSearch>",
+        wsse_header(sandbox_crm.username, sandbox_crm.password),
+    )
+    response = soap_post(sandbox_crm, search)
+    # The unknown filter is simply not applied: cases come back although none changed in 2999.
     assert response.status_code == 200 and response.text.count("<CaseBriefDetails>") == 2
 
 
@@ -121,3 +143,23 @@ def test_wsdl_is_served_with_the_sandbox_address(sandbox_crm_server: SandboxHand
     assert f'location="{sandbox_crm_server.fl_url}"' in text
     auth = requests.get(sandbox_crm_server.flauth_wsdl_url, timeout=5).text
     assert f'location="{sandbox_crm_server.flauth_url}"' in auth
+
+
+def test_the_published_wsdl_is_served_unmodified_and_the_later_build_only_when_asked(
+    sandbox_crm_server: SandboxHandle,
+) -> None:
+    import re
+    from pathlib import Path
+
+    import requests
+
+    published = Path(__file__).parents[2] / "connector" / "lagan" / "wsdl" / "FLService.wsdl"
+    expected = re.sub(
+        r'location="[^"]*"', f'location="{sandbox_crm_server.fl_url}"', published.read_text()
+    )
+    assert requests.get(sandbox_crm_server.fl_wsdl_url, timeout=5).text == expected
+    assert "LastModifiedDateFrom" not in expected
+    sandbox_crm_server.set_lagan(build="later")
+    later = requests.get(sandbox_crm_server.fl_wsdl_url, timeout=5).text
+    assert '<xs:element name="LastModifiedDateFrom" type="xs:dateTime" minOccurs="0"/>' in later
+    assert "FormField" not in later.split('name="FWTCaseSearch"', 1)[1].split("</xs:element>")[0]

@@ -33,6 +33,7 @@ def _assert_all_valid(capture: Capture) -> None:
 def test_search_and_retrieve_returns_full_seeded_cases_valid_against_the_schema(
     sandbox_crm: SandboxHandle,
 ) -> None:
+    sandbox_crm.set_lagan(search_cap=1000)
     capture = Capture()
     client = fl_client(sandbox_crm, "wsse", capture)
     cases = client.service.searchAndRetrieveCaseDetails(
@@ -56,6 +57,7 @@ def test_search_and_retrieve_returns_full_seeded_cases_valid_against_the_schema(
 def test_search_for_cases_honours_results_limit_and_last_modified_window(
     sandbox_crm: SandboxHandle,
 ) -> None:
+    sandbox_crm.set_lagan(build="later", search_cap=1000)  # the later build has the window
     client = fl_client(sandbox_crm, "wsse")
     modified = sorted(c["modified"] for c in sandbox_crm.store.cases.values())
     lo, hi = modified[20], modified[60]
@@ -65,6 +67,22 @@ def test_search_for_cases_honours_results_limit_and_last_modified_window(
     expected = {c["ref"] for c in sandbox_crm.store.cases.values() if lo <= c["modified"] <= hi}
     assert {c.CaseReference for c in got} == expected
     assert len(client.service.searchForCases(ResultsLimit=7)) == 7
+    sandbox_crm.set_lagan(search_cap=5)  # the server's cap wins over ResultsLimit
+    assert len(client.service.searchForCases(ResultsLimit=7)) == 5
+    assert len(client.service.searchForCases(Status="closed", ResultsLimit=1000)) == 5
+
+
+def test_status_open_is_every_case_not_closed(sandbox_crm: SandboxHandle) -> None:
+    sandbox_crm.set_lagan(search_cap=1000)
+    client = fl_client(sandbox_crm, "wsse")
+    cases = sandbox_crm.store.cases.values()
+    for status, expected in (
+        ("open", {c["ref"] for c in cases if c["status"] != "closed"}),
+        ("closed", {c["ref"] for c in cases if c["status"] == "closed"}),
+        ("all", {c["ref"] for c in cases}),
+    ):
+        got = client.service.searchForCases(Status=status, ResultsLimit=1000)
+        assert {c.CaseReference for c in got} == expected
 
 
 def test_search_finds_a_case_by_portal_id_query_string(sandbox_crm: SandboxHandle) -> None:

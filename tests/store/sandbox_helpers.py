@@ -25,6 +25,8 @@ def crm_settings(handle: Any, **overrides: Any) -> CRMSettings:
         "breaker_fail_max": 1000,
         "read_timeout": 5.0,
         "deadline": 20.0,
+        # The sandbox's cap is known: configured, as a council configures its server's.
+        "search_result_cap": handle.lagan.search_cap,
     }
     values.update(overrides)
     return CRMSettings(**values)
