@@ -74,12 +74,15 @@ class CRMSettings(BaseModel):
     case_expand: str = Field(
         default=(
             "customerid_contact($select=firstname,lastname,emailaddress1,telephone1),"
+            "customerid_account($select=name,emailaddress1,telephone1),"
             "Incident_Annotation($select=annotationid,subject,notetext,filename,mimetype,"
-            "filesize,isdocument,createdon)"
+            "filesize,isdocument,createdon),"
+            "Incident_IncidentResolutions($select=subject,actualend;$filter=statecode eq 1)"
         ),
         description=(
-            "Dataverse: $expand on every incident read, so the mapping sees the customer and"
-            " the case's notes (annotations, without their file bodies)."
+            "Dataverse: $expand on every incident read, so the mapping sees the customer"
+            " (contact or account), the case's notes (annotations, without their file bodies)"
+            " and its completed resolution."
         ),
     )
     connect_timeout: float = Field(default=5.0, gt=0, le=120)

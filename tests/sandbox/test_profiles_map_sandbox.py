@@ -38,6 +38,7 @@ def _incidents(crm: SandboxHandle) -> list[dict[str, Any]]:
             "grant_type": "client_credentials",
             "client_id": crm.client_id,
             "client_secret": crm.client_secret,
+            "scope": "https://crm/.default",
         },
         timeout=5,
     ).json()["access_token"]

@@ -22,6 +22,7 @@ def _session(crm: SandboxHandle) -> requests.Session:
             "grant_type": "client_credentials",
             "client_id": crm.client_id,
             "client_secret": crm.client_secret,
+            "scope": "https://crm/.default",
         },
         timeout=5,
     )
