@@ -36,7 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def authority_of(token_url: str) -> str:
-    """The MSAL authority (`https://<host>/<tenant>`) of a v2.0 token endpoint URL."""
+    """The MSAL authority (`https://<host>/<tenant>`) of a v2.0 token endpoint URL (always
+    https: see `_RecordingClient` for the loopback http the sandbox serves)."""
     match = _V2_TOKEN_URL.match(token_url)
     if match is None:
         raise CRMAuthError(
@@ -45,7 +46,7 @@ def authority_of(token_url: str) -> str:
             operation="token",
             advice="Use https://login.microsoftonline.com/<tenant id>/oauth2/v2.0/token.",
         )
-    return match.group(1)
+    return "https://" + match.group(1).split("://", 1)[1]
 
 
 def default_scope(settings: CRMSettings) -> str:
@@ -72,18 +73,33 @@ def aadsts_reason(result: dict[str, Any]) -> str:
 
 
 class _RecordingClient:
-    """The HTTP client MSAL uses: the guarded session, remembering the last answer."""
+    """The HTTP client MSAL uses: the guarded session, remembering the last answer.
 
-    def __init__(self, session: GuardedSession) -> None:
+    MSAL accepts only https authorities. The sandbox and tests serve the identity endpoint over
+    plain http on loopback (the only place the host allowlist lets http go): for such a token
+    URL (`plain_host`), MSAL is given the https form, and this client sends it as http and
+    shows MSAL the discovery document's URLs in the https form.
+    """
+
+    def __init__(self, session: GuardedSession, plain_host: str | None = None) -> None:
         self.session = session
+        self.plain_host = plain_host
         self.last: requests.Response | None = None
 
+    def _wire(self, url: str) -> str:
+        if self.plain_host and url.startswith(f"https://{self.plain_host}/"):
+            return "http://" + url.removeprefix("https://")
+        return url
+
     def post(self, url: str, **kwargs: Any) -> requests.Response:
-        self.last = self.session.post(url, **kwargs)
+        self.last = self.session.post(self._wire(url), **kwargs)
         return self.last
 
     def get(self, url: str, **kwargs: Any) -> requests.Response:
-        self.last = self.session.get(url, **kwargs)
+        self.last = self.session.get(self._wire(url), **kwargs)
+        if self.plain_host and url.endswith("/.well-known/openid-configuration"):
+            plain, secure = f"http://{self.plain_host}/", f"https://{self.plain_host}/"
+            self.last._content = self.last.content.replace(plain.encode(), secure.encode())
         return self.last
 
     def close(self) -> None:
@@ -95,7 +111,10 @@ class OAuthToken:
 
     def __init__(self, settings: CRMSettings, session: GuardedSession) -> None:
         self.settings = settings
-        self.http = _RecordingClient(session)
+        token_url = urlsplit(settings.token_url or "")
+        self.http = _RecordingClient(
+            session, token_url.netloc if token_url.scheme == "http" else None
+        )
         self._app: msal.ConfidentialClientApplication | None = None
         # MSAL remembers a 429/5xx for its Retry-After and answers later calls from memory;
         # the connector's retry policy decides instead, so this memory is emptied per fetch.

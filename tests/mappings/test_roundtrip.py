@@ -147,10 +147,20 @@ def instant(value: Any) -> Any:
 
 
 def crm_can_hold(mapping: Mapping, case: MemberCase) -> MemberCase:
-    """The Dataverse profile reads a closed time only for closed cases (see its closed_at)."""
-    if mapping.crm == "dynamics365" and case.status is not CaseStatus.CLOSED:
-        return case.model_copy(update={"closed_at": None})
-    return case
+    """What Dataverse can hold of a case: a closed time only for a closed case (see the
+    profile's closed_at); no `reopened` reason (a reactivated case is In Progress, `open`); a
+    closure reason that is a status reason's number reads as that reason's words."""
+    if mapping.crm != "dynamics365":
+        return case
+    update: dict[str, Any] = {}
+    if case.status is not CaseStatus.CLOSED:
+        update["closed_at"] = None
+    if case.status is CaseStatus.REOPENED:
+        update["status"] = CaseStatus.OPEN
+    reasons = mapping.value_maps["closure_reason"].forward
+    if case.closure_reason is not None and case.closure_reason in reasons:
+        update["closure_reason"] = reasons[case.closure_reason]
+    return case.model_copy(update=update) if update else case
 
 
 @pytest.mark.parametrize("mapping", [LAGAN, DYNAMICS], ids=["lagan", "dynamics365"])
