@@ -78,6 +78,8 @@ class SyncReport:
     fetched: int = 0
     upserts: UpsertResult = field(default_factory=UpsertResult)
     problems: int = 0
+    #: cases the CRM holds that could not be mapped, so are not in the index (of `problems`)
+    unmapped: int = 0
     removed: int = 0
     seconds: float = 0.0
     watermark: datetime | None = None
@@ -86,8 +88,10 @@ class SyncReport:
         extra = []
         if self.upserts.inserted or self.upserts.updated:
             extra.append(f"{self.upserts.inserted} new, {self.upserts.updated} changed")
-        if self.problems:
-            extra.append(f"{self.problems} could not be mapped (see `caseload status`)")
+        if self.unmapped:
+            extra.append(f"{self.unmapped} could not be mapped (see `caseload status`)")
+        if self.problems > self.unmapped:
+            extra.append(f"{self.problems - self.unmapped} indexed without some timeline items")
         if self.removed:
             extra.append(f"{self.removed} removed in the CRM")
         tail = f" ({'; '.join(extra)})" if extra else ""
@@ -250,6 +254,7 @@ class Syncer:
         report.fetched += len(page)
         report.upserts += result
         report.problems += len(problems) + len(partial)
+        report.unmapped += len(problems)
 
     def _record_problems(
         self,

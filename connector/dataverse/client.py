@@ -82,6 +82,11 @@ def note_annotation_id(idempotency_key: str, index: int) -> str:
     return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:{index}"))
 
 
+def customer_contact_id(idempotency_key: str) -> str:
+    """The contact id for the new resident of the case created with this key."""
+    return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:customer"))
+
+
 class DataverseClient:
     """`CRMClient` over the Dataverse Web API."""
 
@@ -253,11 +258,25 @@ class DataverseClient:
     # ------------------------------------------------------------------ writes
 
     def create_case(self, payload: RawPayload, idempotency_key: str) -> CaseRef:
-        """Create-only upsert on the alternate key: a replay finds the first one (412)."""
+        """Create-only upsert on the alternate key: a replay finds the first one (412).
+
+        A new resident comes as the contact to create with the case (`customerid_contact`:
+        `{firstname, lastname, ...}`, when the payload binds no customer). It is created first,
+        exactly once, by a create-only upsert on an id derived from the key
+        (`customer_contact_id`), and the case is bound to it: a retry after a lost answer finds
+        the contact (412) and binds the same one.
+        """
         path = f"incidents({self.key_column}={odata_str(idempotency_key)})"
         body = {**payload, self.key_column: idempotency_key}
+        customer = body.pop("customerid_contact", None)
+        bound = any(k.startswith("customerid_") and k.endswith(BIND) for k in body)
+        contact_id = customer_contact_id(idempotency_key)
+        if isinstance(customer, dict) and customer and not bound:
+            body["customerid_contact@odata.bind"] = f"/contacts({contact_id})"
 
         def attempt() -> CaseRef:
+            if isinstance(customer, dict) and customer and not bound:
+                self._create_once(f"contacts({contact_id})", customer, "contacts")
             try:
                 resp = self._request(
                     "PATCH",
@@ -338,8 +357,8 @@ class DataverseClient:
         changes: dict[str, Any] = {}
         state = current.get("statecode")
         for key, value in payload.items():
-            if key == "statecode":
-                continue
+            if key == "statecode" or isinstance(value, dict):
+                continue  # state: close_case/reopen_case; a related record: never via the case
             if key == "statuscode":
                 if value != current.get("statuscode") and self._state_of(value) == state:
                     changes[key] = value
@@ -470,14 +489,19 @@ class DataverseClient:
             )
         for index, note in enumerate(notes):
             path = f"annotations({note_annotation_id(idempotency_key, index)})"
-            self._call("annotations", partial(self._create_once, path, note), idempotent=True)
+            self._call(
+                "annotations",
+                partial(self._create_once, path, note, "annotations"),
+                idempotent=True,
+            )
 
-    def _create_once(self, path: str, body: dict[str, Any]) -> None:
+    def _create_once(self, path: str, body: dict[str, Any], operation: str) -> None:
+        """Create the record at `path` (its id chosen by us) unless it exists (412)."""
         try:
             self._request(
                 "PATCH",
                 path,
-                "annotations",
+                operation,
                 ok=(200, 201, 204),
                 headers={"If-None-Match": "*"},
                 json=body,
@@ -485,7 +509,7 @@ class DataverseClient:
         except CRMConflict as exc:
             if exc.status != 412:
                 raise
-            log.info("crm dynamics365 annotation already exists; not written again")
+            log.info("crm dynamics365 %s record already exists; not written again", operation)
 
     def get_attachment(self, reference: str) -> Attachment:
         path = f"annotations({reference})?$select=filename,mimetype,documentbody"
@@ -629,4 +653,4 @@ class DataverseClient:
         self.session.close()
 
 
-__all__ = ["NOTE_ID_NAMESPACE", "DataverseClient", "note_annotation_id"]
+__all__ = ["NOTE_ID_NAMESPACE", "DataverseClient", "customer_contact_id", "note_annotation_id"]

@@ -1284,6 +1284,8 @@ def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] 
                 changes["incidentid"] = key[1]
             else:  # pragma: no cover - _lookup refuses other keys first
                 raise ODataError(400, "0x80060888", f"cannot create an incident by {key[0]}")
+        if "party" not in changes:  # customerid is system-required on incident
+            raise ODataError(400, "0x80040203", "You should specify a parent contact or account.")
         if "category" not in changes:
             changes["category"] = store.codebook[0]["CodeID"] if store.codebook else 0
         code = store.category(changes["category"]) or {}

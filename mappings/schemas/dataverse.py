@@ -132,7 +132,7 @@ class DataverseSchema(CrmSchema):
     def check_write(self, path: CrmPath, *, for_update: bool) -> Verdict:
         if for_update and path.steps[0].name in CREATE_ONLY:
             return (f"Dataverse column `{path.steps[0].name}` can be set at create only", None)
-        return _check_column(path, read=False)
+        return _check_column(path, read=False, for_update=for_update)
 
     def case_lists(self) -> Sequence[str]:
         return tuple(COLLECTIONS)
@@ -162,8 +162,17 @@ def _check_plain(path: CrmPath, columns: frozenset[str], record: str) -> Verdict
     return None
 
 
-def _check_column(path: CrmPath, *, read: bool) -> Verdict:
+def _check_column(path: CrmPath, *, read: bool, for_update: bool = False) -> Verdict:
     column = path.steps[0].name
+    if not read and column in NAVIGATION and len(path.steps) == 2:
+        # A deep insert: the related record is created with the case (create only).
+        if for_update or path.steps[0].selects or path.steps[1].selects:
+            return (
+                f"`{path.text}` writes into the related record: that is only possible when "
+                "the case is created (a deep insert)",
+                None,
+            )
+        return None
     if read and column in NAVIGATION and len(path.steps) == 2:
         return (
             None

@@ -23,6 +23,7 @@ SURNAME = "Quillfeather"
 FORENAME = "Ottoline"
 POSTCODE = "ZZ9 9QQ"
 NOTE = "Ottoline's damp bedroom wall"
+from tests.connector.dataverse_cases import create_payload
 
 
 def _settings(handle: Any, **values: Any) -> CRMSettings:
@@ -106,7 +107,8 @@ def test_dataverse_create_sequence_logs_no_personal_data_or_secret_at_debug(
             {"firstname": FORENAME, "lastname": SURNAME, "address1_postalcode": POSTCODE}
         )
         assert client.search_parties(name=SURNAME, postcode=POSTCODE)
-        case = client.create_case({"title": f"{FORENAME} {SURNAME}: damp"}, str(uuid.uuid4()))
+        payload = create_payload(title=f"{FORENAME} {SURNAME}: damp")  # a new resident
+        case = client.create_case(payload, str(uuid.uuid4()))
         client.add_note(case.reference, NOTE, idempotency_key=str(uuid.uuid4()))
     finally:
         client.close()

@@ -309,11 +309,18 @@ def test_dynamics_payload_uses_json_types_and_binds_the_customer(dynamics: Mappi
         "createdon",
         "statecode",
         "_customerid_value",
-        "customerid_contact",
     ):
         assert read_only not in payload
+    # The resident's details go with a create (the connector makes the contact of a new
+    # resident from them; an existing one is bound), never with an update.
+    assert payload["customerid_contact"] == {
+        "firstname": "Dev",
+        "lastname": "Patel",
+        "emailaddress1": "dev.patel@example.org",
+        "telephone1": "01234 567890",
+    }
     update = dynamics.to_crm(case, for_update=True)
-    assert "overriddencreatedon" not in update  # create only
+    assert "overriddencreatedon" not in update and "customerid_contact" not in update
     assert update["cr_categorycode"] == 102
 
 

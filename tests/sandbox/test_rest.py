@@ -66,7 +66,13 @@ def test_paging_is_exactly_once_even_when_cases_are_added_meanwhile(
     session = _session(sandbox_crm)
     url = f"{sandbox_crm.dataverse_url}incidents?$select=title"
     first = session.get(url, headers={"Prefer": "odata.maxpagesize=50"}, timeout=5).json()
-    session.post(f"{sandbox_crm.dataverse_url}incidents", json={"title": "new"}, timeout=5)
+    contact = next(iter(sandbox_crm.store.parties.values()))["contactid"]
+    added = session.post(
+        f"{sandbox_crm.dataverse_url}incidents",
+        json={"title": "new", "customerid_contact@odata.bind": f"/contacts({contact})"},
+        timeout=5,
+    )
+    assert added.status_code == 204
     seen = [r["incidentid"] for r in first["value"]]
     for page in _all_pages(session, first["@odata.nextLink"], 50):
         seen += [r["incidentid"] for r in page]
@@ -151,6 +157,7 @@ def test_upsert_by_portal_id_alternate_key(sandbox_crm: SandboxHandle) -> None:
 def test_both_fronts_share_one_store(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
     client = fl_client(sandbox_crm, "wsse")
+    contact = next(iter(sandbox_crm.store.parties.values()))["contactid"]
     ref = client.service.createCase(
         ClassificationEventCode=102,
         Title="From SOAP",
@@ -166,7 +173,12 @@ def test_both_fronts_share_one_store(sandbox_crm: SandboxHandle) -> None:
     assert rest_rows["value"][0]["ticketnumber"].startswith("CAS-")
     created = session.post(
         f"{sandbox_crm.dataverse_url}incidents",
-        json={"title": "From REST", "cr_portalid": "rest-1", "cr_categorycode": 106},
+        json={
+            "title": "From REST",
+            "cr_portalid": "rest-1",
+            "cr_categorycode": 106,
+            "customerid_contact@odata.bind": f"/contacts({contact})",
+        },
         headers={"Prefer": "return=representation"},
         timeout=5,
     )

@@ -117,18 +117,27 @@ def test_expand_on_a_single_entity_by_id_and_by_alternate_key(
         }
 
 
-def test_a_case_without_a_customer_expands_to_null(sandbox_crm: SandboxHandle) -> None:
+def test_an_incident_needs_a_customer_and_one_without_expands_to_null(
+    sandbox_crm: SandboxHandle,
+) -> None:
     session = _session(sandbox_crm)
-    created = session.post(
+    refused = session.post(
         f"{sandbox_crm.dataverse_url}incidents",
-        params={"$expand": "customerid_contact"},
         json={"title": "No customer yet", "cr_portalid": "no-customer-1"},
-        headers={"Prefer": "return=representation"},
         timeout=5,
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["_customerid_value"] is None
-    assert created.json()["customerid_contact"] is None
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "You should specify a parent contact or account."
+    assert sandbox_crm.count_cases(PortalId="no-customer-1") == 0
+    case = _open_case(sandbox_crm)
+    case["party"] = None  # a case whose customer was deleted in the CRM
+    row = session.get(
+        f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
+        params={"$expand": "customerid_contact,customerid_account"},
+        timeout=5,
+    ).json()
+    assert row["_customerid_value"] is None
+    assert row["customerid_contact"] is None and row["customerid_account"] is None
 
 
 def test_paging_keeps_the_expand_on_the_next_link(sandbox_crm: SandboxHandle) -> None:
