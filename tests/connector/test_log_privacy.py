@@ -18,12 +18,12 @@ from connector.dataverse import DataverseClient
 from connector.lagan import LaganClient
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.dataverse_cases import create_payload
 
 SURNAME = "Quillfeather"
 FORENAME = "Ottoline"
 POSTCODE = "ZZ9 9QQ"
 NOTE = "Ottoline's damp bedroom wall"
-from tests.connector.dataverse_cases import create_payload
 
 
 def _settings(handle: Any, **values: Any) -> CRMSettings:

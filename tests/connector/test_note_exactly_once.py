@@ -12,6 +12,7 @@ from connector.base import Attachment
 from connector.dataverse import note_annotation_id
 from connector.errors import CRMRejected
 from connector.lagan import note_marker
+from tests.connector.dataverse_cases import a_contact, create_payload
 from tests.connector.test_sandbox_integration import _dataverse, _deliver, _lagan
 
 NOTES = 320
@@ -21,7 +22,6 @@ FAULTS = (
     "createNotes:lose_response=0.3;"
     "annotations.PATCH:lose_response=0.3"
 )
-from tests.connector.dataverse_cases import a_contact, create_payload
 
 
 def _notes_with(handle: Any, needle: str) -> int:

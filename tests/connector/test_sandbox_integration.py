@@ -18,6 +18,7 @@ from connector.lagan import LaganClient
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.dataverse_cases import a_contact, create_payload
 
 WRITES = 1000
 FAULTS = (
@@ -25,7 +26,6 @@ FAULTS = (
     "*:503=0.05,429=0.05,retry_after=0,reset=0.05;"
     "incidents.PATCH:lose_response=0.3"
 )
-from tests.connector.dataverse_cases import a_contact, create_payload
 
 
 def _no_dns(host: str) -> list[str]:
