@@ -3,8 +3,8 @@
 The `dynamics365` profile reads the constituent from the expanded customer (contact or account)
 and the close time and reason from the expanded completed case resolution, so the raw records
 the REST front serves for the connector's default `$expand` must carry both. The Lagan half
-reads the same cases through the real connector (`searchAndRetrieveCaseDetails` / `retrieveCaseDetails` parsed into raw dicts)
-and maps them with the `lagan` profile.
+reads the same cases through the real connector (`searchAndRetrieveCaseDetails` /
+`retrieveCaseDetails` parsed into raw dicts) and maps them with the `lagan` profile.
 """
 
 from __future__ import annotations
