@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msal
+import msal.exceptions
 import requests
 
 from connector.dataverse.odata import KIND
@@ -172,7 +173,8 @@ class OAuthToken:
             if status is not None:
                 raise self._status_error(status) from None
             raise map_transport_error(exc, crm=KIND, operation="token") from None
-        except ValueError:  # MSAL: discovery failed, or an answer that is not JSON
+        except (ValueError, msal.exceptions.MsalServiceError):
+            # MSAL: discovery failed, a 5xx (raised, not returned), or an answer that is not JSON
             if self.http.last is not None and self.http.last.status_code != 200:
                 raise self._status_error(self.http.last.status_code) from None
             raise CRMContractError(

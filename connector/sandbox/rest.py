@@ -1373,11 +1373,11 @@ def _update(store: Store, name: str, record: Record, body: dict[str, Any]) -> No
     if name == "incidents":
         changes, form, state = _case_changes(store, body, creating=False)
         closed = record["status"] == "closed"
-        if closed and state != 0 and (changes or form):
+        if closed and state != 0 and "status" in changes:
             raise ODataError(
                 400,
                 "0x80040203",
-                "This case is resolved: reactivate it (statecode 0) before changing it.",
+                "This case is resolved: reactivate it (statecode 0) before changing its status.",
             )
         if state == 0 and closed:
             store.reopen_case(record["ref"], None)
