@@ -182,6 +182,15 @@ class OAuthToken:
                 crm=KIND,
                 operation="token",
             ) from None
+        except (TypeError, KeyError, AttributeError):
+            # An answer MSAL cannot digest (such as an `error` that is not text) can leave its
+            # state broken: start afresh next time, and say what happened.
+            self._app = None
+            raise CRMContractError(
+                "the identity provider's answer is not an OAuth2 answer",
+                crm=KIND,
+                operation="token",
+            ) from None
         if not isinstance(result, dict):
             raise CRMContractError("no token answer", crm=KIND, operation="token")
         token = result.get("access_token")

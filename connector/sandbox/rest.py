@@ -607,6 +607,18 @@ def handle(app: SandboxApp, request: Request) -> Response:
     early = app.pre_fault(decision)
     if early is not None:
         return early
+    if op in ("token", "discovery") and decision.fault in ("500", "502", "503", "429"):
+        # The identity platform's own shape: `error` is text, the reason an AADSTS code.
+        busy = decision.fault == "429"
+        answer = _aad_error(
+            int(decision.fault),
+            "temporarily_unavailable",
+            "AADSTS90055" if busy else "AADSTS90033",
+            "Too many requests; try again later." if busy else "A transient error has occurred.",
+        )
+        if busy:
+            answer.headers["Retry-After"] = app.retry_after_value(decision)
+        return answer
     if decision.fault in ("500", "502", "503", "soap_fault"):
         status = 500 if decision.fault == "soap_fault" else int(decision.fault)
         return error_response(status, "0x80040216", f"injected HTTP {status}")

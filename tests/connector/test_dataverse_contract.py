@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -248,12 +249,14 @@ def test_an_account_customer_is_never_rebound_as_a_contact(fake: Any) -> None:
 
 def test_writes_by_ticket_number_never_leave_the_connector(fake: Any) -> None:
     server, client = fake
-    for write in (
-        lambda: client.update_case("CAS-01001-X8F3K2", {"title": "x"}),
-        lambda: client.close_case("CAS-01001-X8F3K2", "done"),
-        lambda: client.reopen_case("CAS-01001-X8F3K2", "again"),
-        lambda: client.add_note("CAS-01001-X8F3K2", "text", idempotency_key="k"),
-    ):
+    ticket = "CAS-01001-X8F3K2"
+    writes: list[Callable[[], Any]] = [
+        lambda: client.update_case(ticket, {"title": "x"}),
+        lambda: client.close_case(ticket, "done"),
+        lambda: client.reopen_case(ticket, "again"),
+        lambda: client.add_note(ticket, "text", idempotency_key="k"),
+    ]
+    for write in writes:
         with pytest.raises(CRMNotFound):
             write()
     assert [s for s in server.sent if "/api/data/" in s.url] == []
@@ -307,9 +310,9 @@ def test_a_scope_that_is_not_a_default_scope_is_refused_before_any_request(
     client = make_dataverse(scope="https://org.crm.dynamics.com/user_impersonation")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         dv_discovery(rsps)
-        with pytest.raises(CRMAuthError, match="not a `.default` scope"):
+        with pytest.raises(CRMAuthError, match=r"not a `\.default` scope"):
             client.create_case(create_payload(str(uuid.uuid4())), "key-scope")
-        assert [c for c in rsps.calls if "/oauth2/" in c.request.url] == []
+        assert [c for c in rsps.calls if "/oauth2/" in str(c.request.url)] == []
 
 
 # ------------------------------------------------------------- the checker itself
