@@ -7,6 +7,7 @@ wall times in the repeated autumn hour (PEP 495), even when they are the same in
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -146,28 +147,37 @@ def instant(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-def crm_can_hold(mapping: Mapping, case: MemberCase) -> MemberCase:
+def as_it_is(case: MemberCase) -> MemberCase:
+    return case
+
+
+def what_dataverse_holds(case: MemberCase) -> MemberCase:
     """What Dataverse can hold of a case: a closed time only for a closed case (see the
     profile's closed_at); no `reopened` reason (a reactivated case is In Progress, `open`); a
     closure reason that is a status reason's number reads as that reason's words."""
-    if mapping.crm != "dynamics365":
-        return case
     update: dict[str, Any] = {}
     if case.status is not CaseStatus.CLOSED:
         update["closed_at"] = None
     if case.status is CaseStatus.REOPENED:
         update["status"] = CaseStatus.OPEN
-    reasons = mapping.value_maps["closure_reason"].forward
+    reasons = DYNAMICS.value_maps["closure_reason"].forward
     if case.closure_reason is not None and case.closure_reason in reasons:
         update["closure_reason"] = reasons[case.closure_reason]
     return case.model_copy(update=update) if update else case
 
 
-@pytest.mark.parametrize("mapping", [LAGAN, DYNAMICS], ids=["lagan", "dynamics365"])
+@pytest.mark.parametrize(
+    ("mapping", "crm_can_hold"),
+    [(LAGAN, as_it_is), (DYNAMICS, what_dataverse_holds)],
+    ids=["lagan", "dynamics365"],
+)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=member_cases())
-def test_out_and_back_in_preserves_every_mapped_field(mapping: Mapping, case: MemberCase) -> None:
-    case = crm_can_hold(mapping, case)
+def test_out_and_back_in_preserves_every_mapped_field(
+    mapping: Mapping, crm_can_hold: Callable[[MemberCase], MemberCase], case: MemberCase
+) -> None:
+    """What the CRM's records can hold of a case (`crm_can_hold`) comes back unchanged."""
+    case = crm_can_hold(case)
     back = mapping.to_caseload(mapping.to_record(case))
     assert mapped_values(mapping, back) == mapped_values(mapping, case)
 

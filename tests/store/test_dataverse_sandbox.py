@@ -19,17 +19,17 @@ from connector.dataverse.client import customer_contact_id
 from mappings import load_profile
 from mappings.model import CaseStatus, MemberCase
 from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store, count_cases
 from portal_extensions.store.outbox import (
+    WriteKind,
     backlog,
-    queue_close,
     queue_create_case,
     queue_note,
-    queue_reopen,
     queue_update_case,
+    queue_with_reason,
 )
 from portal_extensions.store.schema import cases, sync_problems
-from portal_extensions.sync import Syncer
 from tests.connector.dataverse_cases import member_case
 from tests.store.index_lookup import get_case
 from tests.store.sandbox_helpers import crm_settings
@@ -125,10 +125,18 @@ def test_creates_notes_updates_closes_and_reopens_reach_dataverse_exactly_once_u
             changed = case.model_copy(update={"title": f"Enquiry {n} (updated)"})
             queue_update_case(conn, changed, actor="u1")
             if n % 3 == 0:
-                queue_close(conn, str(case.portal_id), f"Resolved {n}", actor="u1")
+                queue_with_reason(
+                    conn, WriteKind.CLOSE_CASE, str(case.portal_id), f"Resolved {n}", actor="u1"
+                )
                 closed.append(case)
                 if n % 2 == 0:
-                    queue_reopen(conn, str(case.portal_id), "It came back", actor="u1")
+                    queue_with_reason(
+                        conn,
+                        WriteKind.REOPEN_CASE,
+                        str(case.portal_id),
+                        "It came back",
+                        actor="u1",
+                    )
                     reopened.append(case)
     writes = len(made) * 3 + len(closed) + len(reopened)
     plan = sandbox_crm.set_faults(FAULTS, seed=7)
