@@ -47,7 +47,10 @@ class CRMSettings(BaseModel):
         default=None, description="Lagan FLAuth URL; defaults to the FL URL with FL -> FLAuth."
     )
     token_url: str | None = Field(default=None, description="OAuth2 token URL (Dataverse).")
-    scope: str | None = Field(default=None, description="OAuth2 scope, e.g. https://org/.default")
+    scope: str | None = Field(
+        default=None,
+        description="OAuth2 scope; Dataverse: a `.default` scope (<endpoint origin>/.default)",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="The only hosts the connector may contact."
     )

@@ -122,7 +122,7 @@ class FakeDataverse:
                 **{k: v for k, v in body.items() if "@" not in k},
                 "statecode": 0,
                 "statuscode": body.get("statuscode", 1),
-                "_customerid_value": re.search(GUID, bind).group(0) if bind else None,  # type: ignore[union-attr]
+                "_customerid_value": _guid_in(bind) if bind else None,
                 "customer_table": "contact",
             }
             return 201, {}, json.dumps({"incidentid": new_id})
@@ -131,7 +131,7 @@ class FakeDataverse:
         sent.before = {k: v for k, v in record.items() if k != "customer_table"}
         for column, value in body.items():
             if column.endswith("@odata.bind"):
-                record["_customerid_value"] = re.search(GUID, value).group(0)  # type: ignore[union-attr]
+                record["_customerid_value"] = _guid_in(value)
                 record["customer_table"] = column.split("_")[1].removesuffix("@odata.bind")
             else:
                 record[column] = value
@@ -158,6 +158,12 @@ class FakeDataverse:
 
     def requests_to(self, method: str, pattern: str) -> list[Sent]:
         return [s for s in self.sent if s.method == method and re.search(pattern, s.path)]
+
+
+def _guid_in(text: str) -> str:
+    found = re.search(GUID, text)
+    assert found is not None, text
+    return found.group(0)
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
