@@ -16,6 +16,7 @@ BENCHMARKS = (
     "mapping_throughput",
     "connector_bulk_read",
     "store_sync",
+    "dataverse_sync",
     "portal_latency",
 )
 

@@ -34,7 +34,8 @@ def lagan_variant(base: dict[str, Any], n: int) -> dict[str, Any]:
 
 def dynamics_variant(base: dict[str, Any], n: int) -> dict[str, Any]:
     raw = dict(base)
-    raw["ticketnumber"] = f"{101000000000 + n:012d}"
+    raw["incidentid"] = str(uuid.UUID(int=n + 1))
+    raw["ticketnumber"] = f"CAS-{n:06d}-BENCH0"
     raw["cr_portalid"] = str(uuid.UUID(int=n))
     return raw
 

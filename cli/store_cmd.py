@@ -102,6 +102,13 @@ def sync(
     if report is None:  # a worker's sync held the store's sync lock all that time
         raise fail("another sync of this store has been running for 10 minutes; try again later")
     typer.echo(report.summary())
+    if report.unmapped:  # the index is missing cases the CRM has: not a success
+        raise fail(
+            f"{report.unmapped} CRM cases could not be mapped and are not in the index; "
+            "`caseload status` lists them with the field at fault: fix the mapping profile "
+            "(`caseload mappings validate`) or the records, then run `caseload sync --full`",
+            command="sync",
+        )
 
 
 def status(

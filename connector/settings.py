@@ -51,7 +51,10 @@ class CRMSettings(BaseModel):
         default=None, description="Lagan FLAuth URL; defaults to the FL URL with FL -> FLAuth."
     )
     token_url: str | None = Field(default=None, description="OAuth2 token URL (Dataverse).")
-    scope: str | None = Field(default=None, description="OAuth2 scope, e.g. https://org/.default")
+    scope: str | None = Field(
+        default=None,
+        description="OAuth2 scope; Dataverse: a `.default` scope (<endpoint origin>/.default)",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="The only hosts the connector may contact."
     )
@@ -78,12 +81,15 @@ class CRMSettings(BaseModel):
     case_expand: str = Field(
         default=(
             "customerid_contact($select=firstname,lastname,emailaddress1,telephone1),"
+            "customerid_account($select=name,emailaddress1,telephone1),"
             "Incident_Annotation($select=annotationid,subject,notetext,filename,mimetype,"
-            "filesize,isdocument,createdon)"
+            "filesize,isdocument,createdon),"
+            "Incident_IncidentResolutions($select=subject,actualend;$filter=statecode eq 1)"
         ),
         description=(
-            "Dataverse: $expand on every incident read, so the mapping sees the customer and"
-            " the case's notes (annotations, without their file bodies)."
+            "Dataverse: $expand on every incident read, so the mapping sees the customer"
+            " (contact or account), the case's notes (annotations, without their file bodies)"
+            " and its completed resolution."
         ),
     )
     connect_timeout: float = Field(default=5.0, gt=0, le=120)

@@ -634,11 +634,11 @@ class _Compiler:
                 record_path = self.compile_path(fspec.compute.paths[0], (*loc, "compute"))
             else:
                 record_write = None
-            if outbound:
+            if outbound and (fspec.outbound is None or fspec.outbound.path is None):
                 self.report(
                     (*loc, "compute"),
                     "a computed field cannot be written back to the CRM",
-                    "add `direction: inbound`",
+                    "add `direction: inbound`, or name where it is written (`outbound.path`)",
                 )
             extract = self.compile_compute(fspec.compute, schema, (*loc, "compute"))
         has_default = "default" in fspec.model_fields_set and fspec.default is not None

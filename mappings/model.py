@@ -289,6 +289,8 @@ class MemberCase(Record):
 
     portal_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     crm_reference: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # The number people read where the CRM's reference is an id (Dynamics 365 ticketnumber).
+    crm_number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     member_id: RecordId
     ward_id: RecordId
     constituent: Constituent

@@ -31,12 +31,18 @@ from connector.base import (
 )
 from connector.dataverse.auth import OAuthToken
 from connector.dataverse.odata import (
+    BIND,
     GUID,
     KIND,
+    LOOKUP_ANNOTATIONS,
     TokenExpired,
+    bind_key,
+    bound_id,
     iso,
+    lookup_of,
     odata_error,
     odata_str,
+    same_value,
     strip_annotations,
 )
 from connector.errors import (
@@ -60,9 +66,25 @@ T = TypeVar("T")
 NOTE_ID_NAMESPACE = uuid.UUID("6f1d3c0e-5a0b-4c8e-9a51-7c2f0d4b8e21")
 
 
+#: `statecode` of an active case; `statuscode` 1 ("In Progress") is its default reason.
+ACTIVE = 0
+REOPENED_STATUS = 1
+#: `statuscode` 5, "Problem Solved": the documented default reason of a resolved case.
+RESOLVED_STATUS = 5
+STATUS_METADATA = (
+    "EntityDefinitions(LogicalName='incident')/Attributes(LogicalName='statuscode')"
+    "/Microsoft.Dynamics.CRM.StatusAttributeMetadata?$select=LogicalName&$expand=OptionSet"
+)
+
+
 def note_annotation_id(idempotency_key: str, index: int) -> str:
     """The annotation id for part `index` of the note with this key (0: the text, 1..: files)."""
     return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:{index}"))
+
+
+def customer_contact_id(idempotency_key: str) -> str:
+    """The contact id for the new resident of the case created with this key."""
+    return str(uuid.uuid5(NOTE_ID_NAMESPACE, f"{idempotency_key}:customer"))
 
 
 @crm_boundary(KIND)  # every protocol method raises only CRMErrors
@@ -100,6 +122,10 @@ class DataverseClient:
         self.resilience = resilience or Resilience.from_settings(settings)
         self.key_column = settings.portal_id_column
         self.case_expand = f"$expand={quote(settings.case_expand)}" if settings.case_expand else ""
+        # A collection-valued $expand may be answered from a cache: `If-None-Match: null` asks
+        # for current rows (Microsoft Learn, "Join tables using OData").
+        self.read_headers = {"If-None-Match": "null"} if settings.case_expand else {}
+        self._status_states: dict[int, int] | None = None
 
     @property
     def kind(self) -> str:
@@ -171,7 +197,7 @@ class DataverseClient:
             f"incidents?$filter={quote(flt)}&$orderby=modifiedon asc,incidentid asc"
             + (f"&{self.case_expand}" if self.case_expand else ""),
         )
-        prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}"}
+        prefer = {"Prefer": f"odata.maxpagesize={min(page_size, 5000)}", **self.read_headers}
         links = NextLinks(str(url), crm=KIND, operation="incidents")  # a link loop ends in an error
         while url is not None:
             body = self._call(
@@ -192,16 +218,17 @@ class DataverseClient:
             return self._case(
                 self._call(
                     "incidents",
-                    lambda: self._json(self._request("GET", path, "incidents"), "incidents"),
+                    partial(self._get_json, path, "incidents", self.read_headers),
                     idempotent=True,
                 )
             )
+        # A ticket number is a display number, not a key: it is found by a query (reads only).
         path = f"incidents?$filter=ticketnumber eq {odata_str(ref)}"
         if self.case_expand:
             path += f"&{self.case_expand}"
         body = self._call(
             "incidents",
-            lambda: self._json(self._request("GET", path, "incidents"), "incidents"),
+            partial(self._get_json, path, "incidents", self.read_headers),
             idempotent=True,
         )
         found = body.get("value", []) if isinstance(body, dict) else []
@@ -210,27 +237,13 @@ class DataverseClient:
         return self._case(found[0])
 
     def _case(self, record: dict[str, Any]) -> RawCase:
-        """A raw case: each expanded collection complete, OData annotations removed.
+        """A raw case with OData annotations removed.
 
-        Dataverse may cut an expanded collection short and give `<property>@odata.nextLink`
-        instead (e.g. `Incident_Annotation@odata.nextLink`); the rest is read from there, so a
-        case's notes are never silently partial.
+        An expanded collection may carry `<property>@odata.nextLink` (such as
+        `Incident_Annotation@odata.nextLink`); Microsoft documents that following it returns the
+        rows already expanded, so it is dropped with the other annotations and never followed
+        (no doubled notes, no extra request per case).
         """
-        for key in [k for k in record if k.endswith("@odata.nextLink") and k[0] != "@"]:
-            prop = key.removesuffix("@odata.nextLink")
-            items = list(record.get(prop) or [])
-            url: Any = record[key]
-            links = NextLinks(str(url), crm=KIND, operation=prop)  # a link loop ends in an error
-            while isinstance(url, str) and url:
-                body = self._call(prop, partial(self._get_json, url, prop, {}), idempotent=True)
-                page = body.get("value") if isinstance(body, dict) else None
-                if not isinstance(page, list):
-                    raise CRMContractError(
-                        "related records without a value list", crm=KIND, operation=prop
-                    )
-                items.extend(page)
-                url = links.follow(body.get("@odata.nextLink"))
-            record[prop] = items
         return strip_annotations(record)
 
     def find_case_by_key(self, idempotency_key: str) -> str | None:
@@ -248,11 +261,25 @@ class DataverseClient:
     # ------------------------------------------------------------------ writes
 
     def create_case(self, payload: RawPayload, idempotency_key: str) -> CaseRef:
-        """Create-only upsert on the alternate key: a replay finds the first one (412)."""
+        """Create-only upsert on the alternate key: a replay finds the first one (412).
+
+        A new resident comes as the contact to create with the case (`customerid_contact`:
+        `{firstname, lastname, ...}`, when the payload binds no customer). It is created first,
+        exactly once, by a create-only upsert on an id derived from the key
+        (`customer_contact_id`), and the case is bound to it: a retry after a lost answer finds
+        the contact (412) and binds the same one.
+        """
         path = f"incidents({self.key_column}={odata_str(idempotency_key)})"
         body = {**payload, self.key_column: idempotency_key}
+        customer = body.pop("customerid_contact", None)
+        bound = any(k.startswith("customerid_") and k.endswith(BIND) for k in body)
+        contact_id = customer_contact_id(idempotency_key)
+        if isinstance(customer, dict) and customer and not bound:
+            body["customerid_contact@odata.bind"] = f"/contacts({contact_id})"
 
         def attempt() -> CaseRef:
+            if isinstance(customer, dict) and customer and not bound:
+                self._create_once(f"contacts({contact_id})", customer, "contacts")
             try:
                 resp = self._request(
                     "PATCH",
@@ -287,20 +314,147 @@ class DataverseClient:
         )
 
     def update_case(self, ref: str, payload: RawPayload) -> None:
+        """PATCH only the columns whose value differs from the CRM's (each column sent fires
+        plug-ins and audit as changed); nothing at all when none differs.
+
+        The state of a case is not changed here: `statecode` is never sent, and a `statuscode`
+        of another state is left out (closing is `close_case`, reopening `reopen_case`). A
+        lookup bind is compared with the lookup's current id, so a case whose customer is an
+        account is never re-bound as a contact; a changed customer is bound through the
+        navigation property of the entity set it names (`customerid_contact` for
+        `/contacts(...)`, `customerid_account` for `/accounts(...)`).
+        """
         path = self._incident_path(ref)
-        self._call(
-            "updateCase",
-            lambda: self._request(
-                "PATCH", path, "updateCase", ok=(200, 204), headers={"If-Match": "*"}, json=payload
-            ),
-            idempotent=True,
-        )
+
+        def attempt() -> None:
+            current = self._current(path, payload)
+            changes = self._changes(current, payload)
+            if changes:
+                self._request(
+                    "PATCH",
+                    path,
+                    "updateCase",
+                    ok=(200, 204),
+                    headers={"If-Match": "*"},
+                    json=changes,
+                )
+
+        self._call("updateCase", attempt, idempotent=True)
+
+    def _current(self, path: str, payload: RawPayload) -> dict[str, Any]:
+        columns = {"statecode", "statuscode"}
+        for key in payload:
+            if key.endswith(BIND):
+                columns.add(f"_{lookup_of(key.removesuffix(BIND))}_value")
+            elif "@" not in key:
+                columns.add(key)
+        url = f"{path}?$select={','.join(sorted(columns))}"
+        body = self._get_json(url, "updateCase", {"Prefer": LOOKUP_ANNOTATIONS})
+        if not isinstance(body, dict):
+            raise CRMContractError(
+                "the case is not a JSON object", crm=KIND, operation="updateCase"
+            )
+        return body
+
+    def _changes(self, current: dict[str, Any], payload: RawPayload) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        state = current.get("statecode")
+        for key, value in payload.items():
+            if key == "statecode" or isinstance(value, dict):
+                continue  # state: close_case/reopen_case; a related record: never via the case
+            if key == "statuscode":
+                if value != current.get("statuscode") and self._state_of(value) == state:
+                    changes[key] = value
+                continue
+            if key.endswith(BIND):
+                target = bound_id(value)
+                lookup = lookup_of(key.removesuffix(BIND))
+                have = str(current.get(f"_{lookup}_value") or "").lower()
+                if target is None or target[1] != have:
+                    changes[bind_key(key, value)] = value
+                continue
+            if not same_value(current.get(key), value):
+                changes[key] = value
+        return changes
+
+    def _state_of(self, status: Any) -> int | None:
+        """The state (`statecode`) a status reason belongs to, from the `statuscode` metadata."""
+        if self._status_states is None:
+            body = self._get_json(STATUS_METADATA, "EntityDefinitions", {})
+            option_set = body.get("OptionSet") if isinstance(body, dict) else None
+            options = option_set.get("Options") if isinstance(option_set, dict) else None
+            if not isinstance(options, list):
+                raise CRMContractError(
+                    "statuscode metadata without options", crm=KIND, operation="EntityDefinitions"
+                )
+            self._status_states = {
+                int(o["Value"]): int(o["State"])
+                for o in options
+                if isinstance(o, dict) and "Value" in o and "State" in o
+            }
+        try:
+            return self._status_states.get(int(status))
+        except (TypeError, ValueError):
+            return None
+
+    def _state(self, path: str, operation: str) -> int:
+        body = self._get_json(f"{path}?$select=statecode", operation, {})
+        state = body.get("statecode") if isinstance(body, dict) else None
+        if not isinstance(state, int):
+            raise CRMContractError("the case has no statecode", crm=KIND, operation=operation)
+        return state
 
     def close_case(self, ref: str, reason: str) -> None:
-        self.update_case(ref, {"statecode": 1, "statuscode": 5, "cr_closurereason": reason})
+        """Resolve the case with the `CloseIncident` action and an `incidentresolution`.
+
+        Dataverse refuses to close an incident by PATCHing its state. Exactly once: a case
+        already resolved or cancelled (an earlier attempt whose answer was lost) is left as it
+        is, and a refusal is re-checked against the case's state before it is reported.
+        """
+        path = self._incident_path(ref)
+        text = reason.strip() or "Closed"
+        action = {
+            "IncidentResolution": {
+                "@odata.type": "Microsoft.Dynamics.CRM.incidentresolution",
+                "subject": text[:200],
+                "description": text,
+                "incidentid@odata.bind": f"/{path}",
+            },
+            "Status": RESOLVED_STATUS,
+        }
+
+        def attempt() -> None:
+            if self._state(path, "CloseIncident") != ACTIVE:
+                return
+            try:
+                self._request("POST", "CloseIncident", "CloseIncident", ok=(200, 204), json=action)
+            except (CRMRejected, CRMConflict):
+                if self._state(path, "CloseIncident") != ACTIVE:
+                    return
+                raise
+
+        self._call("CloseIncident", attempt, idempotent=True)
 
     def reopen_case(self, ref: str, reason: str) -> None:
-        self.update_case(ref, {"statecode": 0, "statuscode": 1})
+        """Reactivate a resolved or cancelled case: PATCH `statecode` 0 with its default reason.
+
+        A case that is already active (an earlier attempt whose answer was lost) is left alone.
+        """
+        path = self._incident_path(ref)
+
+        def attempt() -> None:
+            if self._state(path, "reopenCase") == ACTIVE:
+                return
+            self._request(
+                "PATCH",
+                path,
+                "reopenCase",
+                ok=(200, 204),
+                headers={"If-Match": "*"},
+                json={"statecode": ACTIVE, "statuscode": REOPENED_STATUS},
+            )
+
+        self._call("reopenCase", attempt, idempotent=True)
 
     def add_note(
         self,
@@ -338,14 +492,19 @@ class DataverseClient:
             )
         for index, note in enumerate(notes):
             path = f"annotations({note_annotation_id(idempotency_key, index)})"
-            self._call("annotations", partial(self._create_once, path, note), idempotent=True)
+            self._call(
+                "annotations",
+                partial(self._create_once, path, note, "annotations"),
+                idempotent=True,
+            )
 
-    def _create_once(self, path: str, body: dict[str, Any]) -> None:
+    def _create_once(self, path: str, body: dict[str, Any], operation: str) -> None:
+        """Create the record at `path` (its id chosen by us) unless it exists (412)."""
         try:
             self._request(
                 "PATCH",
                 path,
-                "annotations",
+                operation,
                 ok=(200, 201, 204),
                 headers={"If-None-Match": "*"},
                 json=body,
@@ -353,7 +512,7 @@ class DataverseClient:
         except CRMConflict as exc:
             if exc.status != 412:
                 raise
-            log.info("crm dynamics365 annotation already exists; not written again")
+            log.info("crm dynamics365 %s record already exists; not written again", operation)
 
     def get_attachment(self, reference: str) -> Attachment:
         path = f"annotations({reference})?$select=filename,mimetype,documentbody"
@@ -497,4 +656,4 @@ class DataverseClient:
         self.session.close()
 
 
-__all__ = ["NOTE_ID_NAMESPACE", "DataverseClient", "note_annotation_id"]
+__all__ = ["NOTE_ID_NAMESPACE", "DataverseClient", "customer_contact_id", "note_annotation_id"]

@@ -47,6 +47,66 @@ def _strip_value(value: Any) -> Any:
     return value
 
 
+BIND = "@odata.bind"
+#: `Prefer` value that makes Dataverse say which table each lookup points at.
+LOOKUP_ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
+#: Single-valued navigation properties of polymorphic lookups: property -> lookup column.
+POLYMORPHIC = {"customerid_contact": "customerid", "customerid_account": "customerid"}
+#: The navigation property of a polymorphic lookup that binds a record of each entity set.
+BIND_BY_SET = {
+    ("customerid", "contacts"): "customerid_contact",
+    ("customerid", "accounts"): ("customerid_account"),
+}
+_BOUND = re.compile(r"^/?([A-Za-z_][A-Za-z0-9_]*)\(([0-9a-fA-F-]{36})\)$")
+
+
+def lookup_of(navigation: str) -> str:
+    """The lookup column a single-valued navigation property sets (`customerid_account` ->
+    `customerid`; `primarycontactid` -> itself)."""
+    return POLYMORPHIC.get(navigation, navigation)
+
+
+def bound_id(value: Any) -> tuple[str, str] | None:
+    """(entity set, id) of an `@odata.bind` value such as `/contacts(<guid>)`."""
+    match = _BOUND.match(str(value))
+    return (match.group(1), match.group(2).lower()) if match else None
+
+
+def bind_key(key: str, value: Any) -> str:
+    """The `<navigation>@odata.bind` key that binds `value`: for a polymorphic lookup, the
+    navigation property of the entity set the value names (an account binds through
+    `customerid_account`, never `customerid_contact`)."""
+    bound = bound_id(value)
+    lookup = lookup_of(key.removesuffix(BIND))
+    if bound is not None and lookup != key.removesuffix(BIND):
+        navigation = BIND_BY_SET.get((lookup, bound[0]))
+        if navigation is not None:
+            return navigation + BIND
+    return key
+
+
+def same_value(have: Any, want: Any) -> bool:
+    """Whether a column already holds a value (times compared as instants, text exactly)."""
+    if have == want:
+        return True
+    if have in (None, "") and want in (None, ""):
+        return True
+    if isinstance(have, str) and isinstance(want, str) and "T" in have and "T" in want:
+        try:
+            a = datetime.fromisoformat(have.replace("Z", "+00:00"))
+            b = datetime.fromisoformat(want.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if a.tzinfo is None or b.tzinfo is None:
+            return False
+        return a == b
+    if isinstance(have, bool) or isinstance(want, bool):
+        return False
+    if isinstance(have, int | float) and isinstance(want, int | float):
+        return float(have) == float(want)
+    return False
+
+
 def iso(moment: datetime) -> str:
     """A time for an OData filter: UTC, whole seconds, with a Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -101,4 +161,18 @@ def odata_error(resp: requests.Response, operation: str) -> CRMError:
     )
 
 
-__all__ = ["GUID", "KIND", "TokenExpired", "iso", "odata_error", "odata_str", "strip_annotations"]
+__all__ = [
+    "BIND",
+    "GUID",
+    "KIND",
+    "LOOKUP_ANNOTATIONS",
+    "TokenExpired",
+    "bind_key",
+    "bound_id",
+    "iso",
+    "lookup_of",
+    "odata_error",
+    "odata_str",
+    "same_value",
+    "strip_annotations",
+]

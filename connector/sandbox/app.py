@@ -205,7 +205,11 @@ class SandboxApp:
         try:
             if path.rstrip("/").startswith("/lagan/services/"):
                 return soap.handle(self, request)
-            if path.startswith("/api/data/v9.2") or "/oauth2/" in path:
+            if (
+                path.startswith("/api/data/v9.2")
+                or "/oauth2/" in path
+                or path.endswith("/.well-known/openid-configuration")
+            ):
                 return rest.handle(self, request)
             if path in ("/", "/health"):
                 return json_response(200, {"status": "ok", "counts": self.store.counts()})

@@ -22,13 +22,12 @@ import json
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from connector.sandbox.app import AuthError, Request, Response, SandboxApp, json_response
 from connector.sandbox.store import (
-    CASE_STATUSES,
     NotFound,
     Record,
     Store,
@@ -39,23 +38,79 @@ from connector.sandbox.store import (
 
 API = "/api/data/v9.2"
 MAX_PAGE = 5000
-STATE = {
-    "draft": (0, 3),
-    "open": (0, 1),
-    "open-service": (0, 4),
-    "responded": (0, 2),
-    "reopened": (0, 1),
-    "closed": (1, 5),
+#: The incident's `statuscode` options: value -> (statecode, label). 1-6, 1000 and 2000 are
+#: Dynamics 365's own; 1000000xx are the fictional council's reasons for its member enquiries.
+STATUS_OPTIONS: dict[int, tuple[int, str]] = {
+    1: (0, "In Progress"),
+    2: (0, "On Hold"),
+    3: (0, "Waiting for Details"),
+    4: (0, "Researching"),
+    100000000: (0, "Draft"),
+    100000001: (0, "With service"),
+    100000002: (0, "Responded"),
+    5: (1, "Problem Solved"),
+    1000: (1, "Information Provided"),
+    6: (2, "Canceled"),
+    2000: (2, "Merged"),
 }
+#: The store's case status -> the statuscode the incident shows (its statecode follows).
+STATUS_CODE = {
+    "draft": 100000000,
+    "open": 1,
+    "reopened": 1,
+    "open-service": 100000001,
+    "responded": 100000002,
+    "closed": 5,
+}
+#: An active statuscode written by PATCH -> the store's status.
+STORE_STATUS = {
+    1: "open",
+    2: "open",
+    3: "open",
+    4: "open",
+    100000000: "draft",
+    100000001: "open-service",
+    100000002: "responded",
+}
+#: `caseorigincode` options: Dynamics 365's documented ones, then the council's own.
 ORIGIN = {
     "Phone": 1,
     "Email": 2,
     "Web": 3,
+    "Facebook": 2483,
+    "Twitter": 3986,
+    "IoT": 700610000,
     "face_to_face": 100000000,
     "Letter": 100000001,
     "Surgery": 100000002,
 }
 ORIGIN_BY_CODE = {v: k for k, v in ORIGIN.items()}
+#: Incident columns the sandbox knows besides its custom `cr_` form columns; the system ones
+#: are read-only.
+SYSTEM_COLUMNS = frozenset(
+    {"incidentid", "ticketnumber", "createdon", "modifiedon", "_customerid_value", "versionnumber"}
+)
+WRITABLE_COLUMNS = frozenset(
+    {
+        "title",
+        "description",
+        "prioritycode",
+        "caseorigincode",
+        "statecode",
+        "statuscode",
+        "cr_categorycode",
+        "overriddencreatedon",
+        "customerid_contact@odata.bind",
+        "customerid_account@odata.bind",
+    }
+)
+#: The closure reason lives on the case resolution (`incidentresolution`), not the incident.
+NOT_A_COLUMN = frozenset({"ClosureReason", "Channel"})
+CLOSE_MESSAGE = (
+    "This message can not be used to set the state of incident to Closed. In order to set "
+    "state of incident to Closed, use the CloseIncidentRequest message instead."
+)
+_RESOLUTION_NS = uuid.UUID("4a8f6b0e-9d7c-4f1e-8b3a-2c6d5e7f9a10")
 
 
 class ODataError(Exception):
@@ -74,29 +129,74 @@ def error_response(
 
 # --------------------------------------------------------------- entity views
 def incident(store: Store, case: Record) -> dict[str, Any]:
-    state, status = STATE.get(case["status"], (0, 1))
+    statuscode = STATUS_CODE.get(case["status"], 1)
     party = store.parties.get(case.get("party") or "")
-    code = store.category(case["category"]) or {}
     out: dict[str, Any] = {
         "incidentid": case["incidentid"],
-        "ticketnumber": case["ref"],
+        "ticketnumber": ticket_number(case),
         "title": case.get("title"),
         "description": case.get("description"),
         "_customerid_value": party["contactid"] if party else None,
-        "statecode": state,
-        "statuscode": status,
+        "statecode": STATUS_OPTIONS[statuscode][0],
+        "statuscode": statuscode,
         "caseorigincode": ORIGIN.get(case["form"].get("Channel", "")),
         "prioritycode": case.get("priority", 2),
         "createdon": case["opened"],
         "modifiedon": case["modified"],
-        "cr_status": case["status"],
-        "cr_categorycode": code.get("CodeKey"),
+        "cr_categorycode": case.get("category"),
     }
     for key, value in case["form"].items():
-        out[f"cr_{key.lower()}"] = value
-    # The store's close time, the same value Lagan shows as `Closed`; null while open.
-    out["cr_closedat"] = case.get("closed") or None
+        if key not in NOT_A_COLUMN:
+            out[f"cr_{key.lower()}"] = value
     return out
+
+
+def ticket_number(case: Record) -> str:
+    """Dynamics 365's display number for a case (`CAS-<digits>-<suffix>`), from the store's
+    reference: a number people read, never a key."""
+    ref = str(case["ref"])
+    suffix = uuid.UUID(case["incidentid"]).hex[:6].upper()
+    return f"CAS-{ref[-6:]}-{suffix}"
+
+
+def customer_table(store: Store, case_view: dict[str, Any]) -> str | None:
+    """`contact` or `account`: the table the case's customer lookup points at."""
+    contact_id = case_view.get("_customerid_value")
+    if not contact_id:
+        return None
+    try:
+        party = store.party_by_contact(contact_id)
+    except NotFound:
+        return None
+    return "account" if party.get("type") == "C2" else "contact"
+
+
+def resolution(case: Record) -> dict[str, Any] | None:
+    """The case's completed resolution (`incidentresolution`) while it is resolved."""
+    if case["status"] != "closed":
+        return None
+    return {
+        "activityid": str(uuid.uuid5(_RESOLUTION_NS, f"{case['incidentid']}:{case.get('closed')}")),
+        "subject": case["form"].get("ClosureReason") or "Resolved",
+        "description": case.get("resolution_description"),
+        "statecode": 1,
+        "statuscode": 2,
+        "actualend": case.get("closed") or case["modified"],
+        "createdon": case.get("closed") or case["modified"],
+        "_incidentid_value": case["incidentid"],
+    }
+
+
+RESOLUTION_COLUMNS = (
+    "activityid",
+    "subject",
+    "description",
+    "statecode",
+    "statuscode",
+    "actualend",
+    "createdon",
+    "_incidentid_value",
+)
 
 
 #: The columns of a `contacts` view, in the order `contact` emits them (nested `$select`).
@@ -133,6 +233,34 @@ def contact(party: Record) -> dict[str, Any]:
         "address1_postalcode": party.get("postcode"),
         "cr_uprn": party.get("uprn"),
         "cr_partyreference": party["ref"],
+        "createdon": party["created"],
+        "modifiedon": party["modified"],
+    }
+
+
+#: The columns of an `accounts` view (an organisation party), in the order `account` emits them.
+ACCOUNT_COLUMNS = (
+    "accountid",
+    "name",
+    "emailaddress1",
+    "telephone1",
+    "address1_line1",
+    "address1_city",
+    "address1_postalcode",
+    "createdon",
+    "modifiedon",
+)
+
+
+def account(party: Record) -> dict[str, Any]:
+    return {
+        "accountid": party["contactid"],
+        "name": party.get("name") or party.get("surname"),
+        "emailaddress1": party.get("email"),
+        "telephone1": party.get("phone"),
+        "address1_line1": party.get("street"),
+        "address1_city": party.get("city"),
+        "address1_postalcode": party.get("postcode"),
         "createdon": party["created"],
         "modifiedon": party["modified"],
     }
@@ -186,10 +314,27 @@ ANNOTATION_COLUMNS = (
 # -------------------------------------------------------------------- $expand
 #: Navigation properties the sandbox can expand: entity set -> property -> target entity type.
 NAVIGATION: dict[str, dict[str, str]] = {
-    "incidents": {"customerid_contact": "contact", "Incident_Annotation": "annotation"}
+    "incidents": {
+        "customerid_contact": "contact",
+        "customerid_account": "account",
+        "Incident_Annotation": "annotation",
+        "Incident_IncidentResolutions": "incidentresolution",
+    }
 }
-ENTITY_TYPE = {"incidents": "incident", "contacts": "contact", "annotations": "annotation"}
-TARGET_COLUMNS = {"contact": CONTACT_COLUMNS, "annotation": ANNOTATION_COLUMNS}
+#: Collection-valued navigation properties (the others are single-valued lookups).
+COLLECTIONS = frozenset({"Incident_Annotation", "Incident_IncidentResolutions"})
+ENTITY_TYPE = {
+    "incidents": "incident",
+    "contacts": "contact",
+    "accounts": "account",
+    "annotations": "annotation",
+}
+TARGET_COLUMNS = {
+    "contact": CONTACT_COLUMNS,
+    "account": ACCOUNT_COLUMNS,
+    "annotation": ANNOTATION_COLUMNS,
+    "incidentresolution": RESOLUTION_COLUMNS,
+}
 
 
 @dataclass(frozen=True)
@@ -199,6 +344,7 @@ class Expansion:
     prop: str
     target: str
     select: tuple[str, ...] | None
+    keep: Callable[[dict[str, Any]], bool] | None = None
 
 
 def _split_top(text: str, sep: str) -> list[str]:
@@ -254,26 +400,34 @@ def parse_expand(text: str, entity_set: str) -> list[Expansion]:
         if any(e.prop == prop for e in out):
             raise ODataError(400, "0x80060888", f"$expand names '{prop}' more than once")
         target = known[prop]
-        out.append(Expansion(prop, target, _nested_select(prop, target, options)))
+        select, keep = _nested_options(prop, target, options)
+        out.append(Expansion(prop, target, select, keep))
     return out
 
 
-def _nested_select(prop: str, target: str, options: str | None) -> tuple[str, ...] | None:
+def _nested_options(
+    prop: str, target: str, options: str | None
+) -> tuple[tuple[str, ...] | None, Callable[[dict[str, Any]], bool] | None]:
+    """`$select` (any navigation property) and `$filter` (collection-valued ones only)."""
     if options is None or not options.strip():
-        return None
+        return None, None
     select: tuple[str, ...] | None = None
+    keep: Callable[[dict[str, Any]], bool] | None = None
     for option in _split_top(options, ";"):
         name, eq, value = option.strip().partition("=")
         if not eq:
             raise ODataError(
                 400, "0x80060888", f"$expand option {option.strip()[:60]!r} is not '$name=value'"
             )
+        if name.strip() == "$filter" and prop in COLLECTIONS:
+            keep = parse_filter(value)
+            continue
         if name.strip() != "$select":
             raise ODataError(
                 400,
                 "0x80060888",
                 f"The query option '{name.strip()}' is not supported inside $expand of "
-                f"'{prop}' by the sandbox; use $select.",
+                f"'{prop}' by the sandbox; use $select or $filter.",
             )
         fields = tuple(f.strip() for f in value.split(",") if f.strip())
         if not fields:
@@ -288,7 +442,7 @@ def _nested_select(prop: str, target: str, options: str | None) -> tuple[str, ..
                 f"'Microsoft.Dynamics.CRM.{target}'",
             )
         select = fields
-    return select
+    return select, keep
 
 
 def _expansions(request: Request, entity_set: str) -> list[Expansion]:
@@ -302,29 +456,27 @@ def _expansions(request: Request, entity_set: str) -> list[Expansion]:
 
 def _expanded(store: Store, view: dict[str, Any], expansion: Expansion) -> Any:
     """The related record's view (nested `$select` applied), None when the lookup is empty;
-    for a collection, the list of related views."""
-    if expansion.prop == "Incident_Annotation":
+    for a collection, the list of related views (nested `$filter` applied)."""
+    if expansion.prop in COLLECTIONS:
         try:
             case = store.case_by_incident(str(view.get("incidentid", "")))
         except NotFound:
             return []
         with store.lock:
-            notes = [store.notes[nid] for nid in case.get("notes", ()) if nid in store.notes]
-            return [
-                _pick(annotation(store, note), expansion.select)
-                for note in notes
-                if note["parent_type"] == 0
-            ]
-    if expansion.prop == "customerid_contact":
-        contact_id = view.get("_customerid_value")
-        if not contact_id:
-            return None
-        try:
-            party = store.party_by_contact(contact_id)
-        except NotFound:
-            return None
-        return _pick(contact(party), expansion.select)
-    raise ODataError(400, "0x80060888", f"cannot expand '{expansion.prop}'")  # pragma: no cover
+            if expansion.prop == "Incident_Annotation":
+                notes = [store.notes[nid] for nid in case.get("notes", ()) if nid in store.notes]
+                rows = [annotation(store, note) for note in notes if note["parent_type"] == 0]
+            else:
+                found = resolution(case)
+                rows = [found] if found is not None else []
+        if expansion.keep is not None:
+            rows = [row for row in rows if expansion.keep(row)]
+        return [_pick(row, expansion.select) for row in rows]
+    table = customer_table(store, view)
+    if table is None or expansion.target != table:
+        return None
+    party = store.party_by_contact(str(view["_customerid_value"]))
+    return _pick(account(party) if table == "account" else contact(party), expansion.select)
 
 
 def _shape(
@@ -332,9 +484,22 @@ def _shape(
 ) -> dict[str, Any]:
     """The response object: top-level `$select`, then each expanded navigation property."""
     out = _select(view, request)
+    if "_customerid_value" in out and _wants_annotation(request, LOOKUP_TABLE):
+        out[f"_customerid_value@{LOOKUP_TABLE}"] = customer_table(store, view)
     for expansion in expansions:
         out[expansion.prop] = _expanded(store, view, expansion)
     return out
+
+
+LOOKUP_TABLE = "Microsoft.Dynamics.CRM.lookuplogicalname"
+
+
+def _wants_annotation(request: Request, name: str) -> bool:
+    m = re.search(r'odata\.include-annotations\s*=\s*"([^"]*)"', request.header("prefer") or "")
+    if m is None:
+        return False
+    wanted = [w.strip() for w in m.group(1).split(",")]
+    return "*" in wanted or name in wanted or "Microsoft.Dynamics.CRM.*" in wanted
 
 
 # -------------------------------------------------------------------- $filter
@@ -415,22 +580,45 @@ def _cmp_pair(have: Any, value: Any) -> tuple[Any, Any]:
 
 
 # ------------------------------------------------------------------- routing
-_ENTITY = re.compile(r"^/(incidents|contacts|annotations)(?:\((.+)\))?$")
+_ENTITY = re.compile(r"^/(incidents|contacts|accounts|annotations)(?:\((.+)\))?$")
+_DISCOVERY = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
+
+
+def _operation(request: Request) -> str:
+    """The fault-injection name of a request (`token`, `incidents.PATCH`, `CloseIncident`...)."""
+    path = request.path
+    if "/oauth2/" in path:
+        return "token"
+    if _DISCOVERY.match(path):
+        return "discovery"
+    rest = urllib.parse.unquote(path[len(API) :])
+    if _METADATA.match(rest):
+        return f"EntityDefinitions.{request.method}"
+    if rest == "/CloseIncident":
+        return "CloseIncident"
+    m = _ENTITY.match(path[len(API) :])
+    return f"{m.group(1)}.{request.method}" if m else "unknown"
 
 
 def handle(app: SandboxApp, request: Request) -> Response:
-    if "/oauth2/" in request.path:
-        op = "token"
-    elif _METADATA.match(urllib.parse.unquote(request.path[len(API) :])):
-        op = f"EntityDefinitions.{request.method}"
-    else:
-        m = _ENTITY.match(request.path[len(API) :])
-        op = f"{m.group(1)}.{request.method}" if m else "unknown"
+    op = _operation(request)
     decision = app.faults.decide(op)
     request.decision = decision
     early = app.pre_fault(decision)
     if early is not None:
         return early
+    if op in ("token", "discovery") and decision.fault in ("500", "502", "503", "429"):
+        # The identity platform's own shape: `error` is text, the reason an AADSTS code.
+        busy = decision.fault == "429"
+        answer = _aad_error(
+            int(decision.fault),
+            "temporarily_unavailable",
+            "AADSTS90055" if busy else "AADSTS90033",
+            "Too many requests; try again later." if busy else "A transient error has occurred.",
+        )
+        if busy:
+            answer.headers["Retry-After"] = app.retry_after_value(decision)
+        return answer
     if decision.fault in ("500", "502", "503", "soap_fault"):
         status = 500 if decision.fault == "soap_fault" else int(decision.fault)
         return error_response(status, "0x80040216", f"injected HTTP {status}")
@@ -444,9 +632,14 @@ def handle(app: SandboxApp, request: Request) -> Response:
     try:
         if op == "token":
             response = token(app, request)
+        elif op == "discovery":
+            response = discovery(app, request)
         elif op.startswith("EntityDefinitions."):
             bearer(app, request)
-            response = picklist_metadata(app, request)
+            response = attribute_metadata(app, request)
+        elif op == "CloseIncident":
+            bearer(app, request)
+            response = close_incident(app, request)
         else:
             bearer(app, request)
             m = _ENTITY.match(request.path[len(API) :])
@@ -475,10 +668,14 @@ def handle(app: SandboxApp, request: Request) -> Response:
 # ----------------------------------------------------------------- metadata
 _METADATA = re.compile(
     r"^/EntityDefinitions\(LogicalName='([a-z_]+)'\)/Attributes\(LogicalName='([a-z_]+)'\)"
-    r"/Microsoft\.Dynamics\.CRM\.PicklistAttributeMetadata$"
+    r"/Microsoft\.Dynamics\.CRM\.(Picklist|Status)AttributeMetadata$"
 )
-#: The picklist attributes whose metadata the sandbox serves: (entity, attribute).
-PICKLISTS = {("incident", "cr_categorycode")}
+#: The choice attributes whose metadata the sandbox serves: (entity, attribute) -> kind.
+ATTRIBUTES = {
+    ("incident", "cr_categorycode"): "Picklist",
+    ("incident", "caseorigincode"): "Picklist",
+    ("incident", "statuscode"): "Status",
+}
 _METADATA_NS = uuid.UUID("0b7c4f64-2d0e-4d55-9f0c-3b1b7e9a6c11")
 
 
@@ -487,56 +684,103 @@ def _label(text: str) -> dict[str, Any]:
     return {"LocalizedLabels": [label], "UserLocalizedLabel": label}
 
 
-def picklist_metadata(app: SandboxApp, request: Request) -> Response:
-    """`EntityDefinitions(...)/Attributes(...)/...PicklistAttributeMetadata[?$expand=OptionSet]`.
+def _options(app: SandboxApp, attribute: str) -> list[dict[str, Any]]:
+    """The options of a choice column: the same values the records hold."""
+    if attribute == "cr_categorycode":
+        with app.store.lock:
+            codes = list(app.store.codebook)
+        return [
+            {
+                "Value": int(code["CodeID"]),
+                "Label": _label(str(code.get("CodeValue") or code["CodeKey"])),
+                "ExternalValue": code["CodeKey"],
+            }
+            for code in codes
+        ]
+    if attribute == "caseorigincode":
+        return [
+            {"Value": value, "Label": _label(name.replace("_", " ")), "ExternalValue": None}
+            for name, value in ORIGIN.items()
+        ]
+    return [
+        {"Value": value, "State": state, "Label": _label(label), "ExternalValue": None}
+        for value, (state, label) in STATUS_OPTIONS.items()
+    ]
 
-    Only the category of a case is served: one option per code book entry, `Value` = CodeID,
-    `Label` = CodeValue and `ExternalValue` = CodeKey (the text the sandbox's `cr_categorycode`
-    column holds).
-    """
+
+def attribute_metadata(app: SandboxApp, request: Request) -> Response:
+    """`EntityDefinitions(...)/Attributes(...)/Microsoft.Dynamics.CRM.<Kind>AttributeMetadata`
+    with `$expand=OptionSet`: the incident's choice columns (category, origin) and status
+    reasons, each option's `Value` being what the records hold (`State` for a status)."""
     if request.method != "GET":
         raise ODataError(405, "0x80060888", f"{request.method} is not supported on metadata")
     m = _METADATA.match(urllib.parse.unquote(request.path[len(API) :]))
-    if m is None or (m.group(1), m.group(2)) not in PICKLISTS:
+    if m is None or ATTRIBUTES.get((m.group(1), m.group(2))) != m.group(3):
         raise ODataError(404, "0x80040217", "Could not find an attribute with that name")
-    entity_name, attribute = m.group(1), m.group(2)
+    entity_name, attribute, kind = m.group(1), m.group(2), m.group(3)
     body: dict[str, Any] = {
         "@odata.context": (
             f"{_base(app, request)}{API}/$metadata#EntityDefinitions('{entity_name}')/Attributes"
-            "/Microsoft.Dynamics.CRM.PicklistAttributeMetadata/$entity"
+            f"/Microsoft.Dynamics.CRM.{kind}AttributeMetadata/$entity"
         ),
         "MetadataId": str(uuid.uuid5(_METADATA_NS, f"{entity_name}.{attribute}")),
         "LogicalName": attribute,
-        "AttributeType": "Picklist",
-        "DisplayName": _label("Category"),
+        "AttributeType": kind,
+        "DisplayName": _label(attribute),
     }
     expand = [e.strip() for e in (_query(request, "$expand") or "").split(",") if e.strip()]
     unknown = [e for e in expand if e != "OptionSet"]
     if unknown:
         raise ODataError(400, "0x80060888", f"Could not find a property named '{unknown[0]}'")
     if expand:
-        with app.store.lock:
-            codes = list(app.store.codebook)
         body["OptionSet"] = {
             "MetadataId": str(uuid.uuid5(_METADATA_NS, f"{entity_name}.{attribute}.options")),
             "Name": f"{entity_name}_{attribute}",
-            "OptionSetType": "Picklist",
+            "OptionSetType": kind,
             "IsGlobal": False,
-            "Options": [
-                {
-                    "Value": int(code["CodeID"]),
-                    "Label": _label(str(code.get("CodeValue") or code["CodeKey"])),
-                    "ExternalValue": code["CodeKey"],
-                }
-                for code in codes
-            ],
+            "Options": _options(app, attribute),
         }
     return json_response(200, body)
 
 
+# ------------------------------------------------------- identity platform
+def _aad_error(status: int, error: str, code: str, text: str) -> Response:
+    """An identity platform v2.0 error answer (`error`, `error_description` with AADSTS)."""
+    return json_response(
+        status,
+        {
+            "error": error,
+            "error_description": f"{code}: {text} Trace ID: {uuid.uuid4()}",
+            "error_codes": [int(code[6:])],
+        },
+    )
+
+
+def discovery(app: SandboxApp, request: Request) -> Response:
+    """The tenant's OpenID configuration, which MSAL reads to find the token endpoint."""
+    m = _DISCOVERY.match(request.path)
+    assert m is not None
+    tenant = m.group(1)
+    if tenant != app.auth.tenant:
+        return _aad_error(400, "invalid_tenant", "AADSTS90002", f"Tenant '{tenant}' not found.")
+    base = f"{_base(app, request)}/{tenant}"
+    return json_response(
+        200,
+        {
+            "issuer": f"{base}/v2.0",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        },
+    )
+
+
 def token(app: SandboxApp, request: Request) -> Response:
+    """Client credentials on the v2.0 endpoint: the scope must be `<resource>/.default`."""
     if request.method != "POST":
-        return json_response(405, {"error": "invalid_request"})
+        return _aad_error(405, "invalid_request", "AADSTS900561", "The endpoint only accepts POST.")
     form = urllib.parse.parse_qs(request.body.decode("utf-8", "replace"))
     client_id = form.get("client_id", [""])[0]
     secret = form.get("client_secret", [""])[0]
@@ -545,20 +789,36 @@ def token(app: SandboxApp, request: Request) -> Response:
         try:
             client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
-            return json_response(400, {"error": "invalid_client"})
+            return _aad_error(
+                400, "invalid_client", "AADSTS7000216", "Malformed client credentials."
+            )
+        client_id = urllib.parse.unquote_plus(client_id)
+        secret = urllib.parse.unquote_plus(secret)
     if form.get("grant_type", [""])[0] != "client_credentials":
-        return json_response(
+        return _aad_error(
             400,
-            {
-                "error": "unsupported_grant_type",
-                "error_description": "use grant_type=client_credentials",
-            },
+            "unsupported_grant_type",
+            "AADSTS70003",
+            "The app requested an unsupported grant type; use client_credentials.",
         )
-    if client_id != app.auth.client_id or secret != app.auth.client_secret:
-        return json_response(
-            401,
-            {"error": "invalid_client", "error_description": "client id or secret not recognised"},
+    scope = form.get("scope", [""])[0].strip()
+    if not scope.endswith("/.default") or " " in scope:
+        return _aad_error(
+            400,
+            "invalid_scope",
+            "AADSTS1002012",
+            f"The provided value for scope {scope!r} is not valid. Client credential flows must "
+            "have a scope value with /.default suffixed to the resource identifier.",
         )
+    if client_id != app.auth.client_id:
+        return _aad_error(
+            400,
+            "unauthorized_client",
+            "AADSTS700016",
+            f"Application with identifier '{client_id[:60]}' was not found in the directory.",
+        )
+    if secret != app.auth.client_secret:
+        return _aad_error(401, "invalid_client", "AADSTS7000215", "Invalid client secret provided.")
     session = app.issue_token(client_id, "bearer")
     return json_response(
         200,
@@ -589,15 +849,79 @@ def _key(key: str | None, primary: str) -> tuple[str, str] | None:
     m = re.fullmatch(r"([a-z_]+)='((?:[^']|'')*)'", key)
     if m:
         return m.group(1), m.group(2).replace("''", "'")
+    m = re.fullmatch(r"([a-z_]+)=(.+)", key)
+    if m:
+        return m.group(1), m.group(2).strip().lower()
     return primary, key.strip().lower()
+
+
+# ------------------------------------------------------------ CloseIncident
+def close_incident(app: SandboxApp, request: Request) -> Response:
+    """The `CloseIncident` action: resolve an active case with an `incidentresolution`."""
+    if request.method != "POST":
+        raise ODataError(405, "0x80060888", "CloseIncident is an action: use POST")
+    body = _body(request)
+    unknown = sorted(set(body) - {"IncidentResolution", "Status"})
+    if unknown:
+        raise ODataError(
+            400, "0x80060888", f"The parameter '{unknown[0]}' is not a parameter of CloseIncident."
+        )
+    res = body.get("IncidentResolution")
+    status = body.get("Status")
+    if not isinstance(res, dict):
+        raise ODataError(400, "0x80040203", "IncidentResolution is required.")
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise ODataError(
+            400, "0x80048d19", "Cannot convert the value of 'Status' to the type 'Edm.Int32'."
+        )
+    if STATUS_OPTIONS.get(status, (None,))[0] != 1:
+        raise ODataError(
+            400,
+            "0x80040203",
+            f"{status} is not a valid status code for state code IncidentState.Resolved on "
+            "incident.",
+        )
+    allowed = {"@odata.type", "subject", "description", "incidentid@odata.bind", "timespent"}
+    extra = sorted(set(res) - allowed)
+    if extra:
+        raise ODataError(
+            400,
+            "0x80060888",
+            f"Invalid property '{extra[0]}' was found in entity "
+            "'Microsoft.Dynamics.CRM.incidentresolution'.",
+        )
+    subject = res.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise ODataError(400, "0x80040203", "subject is required on the incidentresolution.")
+    if len(subject) > 200:
+        raise ODataError(
+            400, "0x80044331", "A validation error occurred. subject is longer than 200."
+        )
+    store = app.store
+    with store.lock:
+        case = store.case_by_incident(_bound(res.get("incidentid@odata.bind"), "incidents"))
+        if case["status"] == "closed":
+            raise ODataError(
+                400,
+                "0x80040203",
+                "This case has already been resolved. Close and reopen the case, and try again.",
+            )
+        description = res.get("description")
+        store.close_case(case["ref"], subject.strip(), description)
+        case["resolution_description"] = description
+        store.save("cases", case["ref"], case)
+    return Response(204, {"OData-Version": "4.0"}, b"")
 
 
 def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) -> Response:
     store = app.store
     method = request.method
-    primary = {"incidents": "incidentid", "contacts": "contactid", "annotations": "annotationid"}[
-        name
-    ]
+    primary = {
+        "incidents": "incidentid",
+        "contacts": "contactid",
+        "accounts": "accountid",
+        "annotations": "annotationid",
+    }[name]
     key = _key(raw_key, primary)
     # Parsed before any write, so a bad $expand on a write refuses it instead of answering
     # 400 for a change that was committed.
@@ -611,6 +935,8 @@ def entity(app: SandboxApp, request: Request, name: str, raw_key: str | None) ->
                 view = _view(store, name, record)
                 return json_response(200, _shape(store, view, request, expansions))
             return _list(app, request, name, primary, expansions)
+    if name == "accounts":
+        raise ODataError(405, "0x80060888", "the sandbox's accounts are read-only")
     body = _body(request)
     if method == "POST" and key is None:
         with store.lock:
@@ -638,6 +964,8 @@ def _view(store: Store, name: str, record: Record) -> dict[str, Any]:
         return incident(store, record)
     if name == "contacts":
         return contact(record)
+    if name == "accounts":
+        return account(record)
     return annotation(store, record)
 
 
@@ -650,15 +978,24 @@ def _lookup(store: Store, name: str, key: tuple[str, str]) -> Record | None:
             if field == "cr_portalid":
                 hits = [c for c in store.cases.values() if c["form"].get("PortalId") == value]
                 return hits[0] if hits else None
-            if field == "ticketnumber":
-                return store.cases.get(value)
         elif name == "contacts" and field == "contactid":
-            return store.party_by_contact(value)
+            party = store.party_by_contact(value)
+            return party if party.get("type") != "C2" else None
+        elif name == "accounts" and field == "accountid":
+            party = store.party_by_contact(value)
+            return party if party.get("type") == "C2" else None
         elif name == "annotations" and field == "annotationid":
             return store.note_by_annotation(value)
     except NotFound:
         return None
-    raise ODataError(400, "0x80060888", f"{field} is not a key or alternate key of {name}")
+    # Dataverse's words for a key that is neither the primary key nor an alternate key (such as
+    # `ticketnumber`, a display number).
+    raise ODataError(
+        400,
+        "0x80060888",
+        f"The key '{field}' is not a valid key or alternate key of entity "
+        f"'Microsoft.Dynamics.CRM.{ENTITY_TYPE[name]}'.",
+    )
 
 
 def _select(view: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -689,8 +1026,10 @@ def _list(
     records: list[Record] = list(
         store.cases.values()
         if name == "incidents"
-        else store.parties.values()
+        else [p for p in store.parties.values() if p.get("type") != "C2"]
         if name == "contacts"
+        else [p for p in store.parties.values() if p.get("type") == "C2"]
+        if name == "accounts"
         else [n for n in store.notes.values() if n["parent_type"] == 0]
     )
     views = [_view(store, name, r) for r in records]
@@ -800,58 +1139,121 @@ def _written(
     return Response(204, {"OData-Version": "4.0", "OData-EntityId": entity_id}, b"")
 
 
-_BIND = re.compile(r"^/?(contacts|incidents)\(([0-9a-fA-F-]{36})\)$")
+_BIND = re.compile(r"^/?([a-z_]+)\(([0-9a-fA-F-]{36})\)$")
 
 
 def _bound(value: Any, entity_set: str) -> str:
     m = _BIND.match(str(value))
     if m is None or m.group(1) != entity_set:
-        raise ODataError(400, "0x80048d19", f"@odata.bind value must be /{entity_set}(<guid>)")
+        raise ODataError(
+            400,
+            "0x80048d19",
+            f"The @odata.bind value {str(value)[:80]!r} does not name a record of the entity "
+            f"set '{entity_set}'.",
+        )
     return m.group(2).lower()
 
 
-def _case_changes(store: Store, body: dict[str, Any]) -> tuple[Record, dict[str, str]]:
+def _customer(store: Store, key: str, value: Any) -> str:
+    """The party a `customerid_<table>@odata.bind` names; the table must be the party's own."""
+    table = "contact" if key.startswith("customerid_contact") else "account"
+    record_id = _bound(value, f"{table}s")
+    try:
+        party = store.party_by_contact(record_id)
+    except NotFound:
+        party = None
+    if party is None or (party.get("type") == "C2") != (table == "account"):
+        raise ODataError(404, "0x80040217", f"{table} With Id = {record_id} Does Not Exist")
+    return str(party["ref"])
+
+
+def _choice(column: str, value: Any, options: Iterable[int]) -> int:
+    """A choice column's value: an Edm.Int32 that is one of the column's options."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ODataError(
+            400,
+            "0x80048d19",
+            "An error occurred while validating input parameters: Cannot convert the literal "
+            f"'{str(value)[:60]}' to the expected type 'Edm.Int32'.",
+        )
+    if value not in set(options):
+        raise ODataError(
+            400,
+            "0x8004431a",
+            f"A validation error occurred. The value {value} of '{column}' on record of type "
+            "'incident' is outside the valid range.",
+        )
+    return value
+
+
+def _invalid(column: str) -> ODataError:
+    return ODataError(
+        400,
+        "0x80060888",
+        f"Invalid property '{column[:80]}' was found in entity 'Microsoft.Dynamics.CRM.incident'.",
+    )
+
+
+def _case_changes(
+    store: Store, body: dict[str, Any], *, creating: bool
+) -> tuple[Record, dict[str, str], int | None]:
+    """What a create or PATCH body changes: (case fields, form fields, new state or None).
+
+    Refuses what Dataverse refuses: unknown columns, read-only ones, text in a choice column,
+    an option the column does not have, a customer bound through the wrong table, a
+    resolved or cancelled state (closing is the `CloseIncident` action), and
+    `overriddencreatedon` after the create.
+    """
     changes: Record = {}
     form: dict[str, str] = {}
+    state: int | None = None
+    if "customerid_contact@odata.bind" in body and "customerid_account@odata.bind" in body:
+        raise ODataError(400, "0x80048d19", "customerid can be bound to one record only")
     for key, value in body.items():
         if key in ("title", "description"):
             changes[key] = value
         elif key == "prioritycode":
-            changes["priority"] = int(value)
+            changes["priority"] = _choice(key, value, (1, 2, 3))
         elif key == "caseorigincode":
-            if int(value) not in ORIGIN_BY_CODE:
-                raise ODataError(400, "0x80048d19", f"caseorigincode {value} is not a valid option")
-            form["Channel"] = ORIGIN_BY_CODE[int(value)]
-        elif key == "customerid_contact@odata.bind":
-            changes["party"] = store.party_by_contact(_bound(value, "contacts"))["ref"]
-        elif key == "cr_status":
-            if value not in CASE_STATUSES:
-                raise ODataError(400, "0x80048d19", f"cr_status must be one of {CASE_STATUSES}")
-            changes["status"] = value
+            form["Channel"] = ORIGIN_BY_CODE[_choice(key, value, ORIGIN_BY_CODE)]
+        elif key in ("customerid_contact@odata.bind", "customerid_account@odata.bind"):
+            changes["party"] = _customer(store, key, value)
         elif key == "cr_categorycode":
-            codes = [c["CodeID"] for c in store.codebook if c["CodeKey"] == value]
-            if not codes:
-                raise ODataError(400, "0x80048d19", f"cr_categorycode {value!r} is unknown")
-            changes["category"] = codes[0]
-        elif key in ("statecode", "statuscode", "incidentid", "ticketnumber"):
-            continue
-        elif key == "cr_closedat":
+            changes["category"] = _choice(key, value, (int(c["CodeID"]) for c in store.codebook))
+        elif key == "statecode":
+            state = _choice(key, value, (0, 1, 2))
+            if state == 1:
+                raise ODataError(400, "0x80040203", CLOSE_MESSAGE)
+            if state == 2:
+                raise ODataError(
+                    400, "0x80040203", "The sandbox does not cancel cases; resolve them instead."
+                )
+        elif key == "statuscode":
+            code = _choice(key, value, STATUS_OPTIONS)
+            if STATUS_OPTIONS[code][0] == 1:
+                raise ODataError(400, "0x80040203", CLOSE_MESSAGE)
+            if STATUS_OPTIONS[code][0] != 0:
+                raise ODataError(
+                    400, "0x80040203", "The sandbox does not cancel cases; resolve them instead."
+                )
+            changes["status"] = STORE_STATUS[code]
+        elif key == "overriddencreatedon":
+            if not creating:
+                raise ODataError(
+                    400,
+                    "0x80040203",
+                    "overriddencreatedon can only be set when the record is created.",
+                )
+            changes["opened"] = iso(parse_iso(str(value)))
+        elif key in SYSTEM_COLUMNS:
             raise ODataError(
-                400,
-                "0x80048d19",
-                "cr_closedat is set by the sandbox when the case is resolved and cleared when it "
-                "is reopened; write statecode or cr_status instead",
+                400, "0x80040203", f"The column '{key}' is set by the system and is read-only."
             )
-        elif key.startswith("cr_"):
-            form[_form_key(key)] = "" if value is None else str(value)
+        elif key in CUSTOM_COLUMNS:
+            form[CUSTOM_COLUMNS[key]] = "" if value is None else str(value)
         else:
-            raise ODataError(400, "0x80060888", f"Invalid property '{key}' for incidents")
-    if "statecode" in body and "cr_status" not in body:
-        state = int(body["statecode"])
-        if state not in (0, 1, 2):
-            raise ODataError(400, "0x80048d19", "statecode must be 0, 1 or 2")
-        changes["_state"] = state
-    return changes, form
+            raise _invalid(key)
+    return changes, form, state
 
 
 FORM_KEYS = [
@@ -879,34 +1281,30 @@ FORM_KEYS = [
     "Postcode",
     "Address",
 ]
-_FORM_BY_LOWER = {k.lower(): k for k in FORM_KEYS}
-
-
-def _form_key(column: str) -> str:
-    bare = column[3:]
-    return _FORM_BY_LOWER.get(bare, bare)
+#: The incident's custom text columns (`cr_<form key>`): column -> the store's form key. The
+#: channel is `caseorigincode` and the closure reason lives on the incidentresolution.
+CUSTOM_COLUMNS = {f"cr_{k.lower()}": k for k in FORM_KEYS if k not in NOT_A_COLUMN}
 
 
 def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] | None) -> Record:
     if name == "incidents":
-        changes, form = _case_changes(store, body)
+        changes, form, _state = _case_changes(store, body, creating=True)
         if key is not None:
             if key[0] == "cr_portalid":
                 form["PortalId"] = key[1]
             elif key[0] == "incidentid":
                 changes["incidentid"] = key[1]
-            else:
+            else:  # pragma: no cover - _lookup refuses other keys first
                 raise ODataError(400, "0x80060888", f"cannot create an incident by {key[0]}")
-        state = changes.pop("_state", 0)
+        if "party" not in changes:  # customerid is system-required on incident
+            raise ODataError(400, "0x80040203", "You should specify a parent contact or account.")
         if "category" not in changes:
             changes["category"] = store.codebook[0]["CodeID"] if store.codebook else 0
         code = store.category(changes["category"]) or {}
         changes.setdefault("queue", code.get("CodeKey"))
-        changes.setdefault("status", "closed" if state == 1 else "open")
+        changes.setdefault("status", "open")
         changes["form"] = form
         changes["raised_by_user"] = "dataverse"
-        if changes["status"] == "closed":
-            changes["closed"] = iso(store.clock())
         return store.add_case(changes)
     if name == "contacts":
         if key is not None and key[0] != "contactid":
@@ -916,6 +1314,14 @@ def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] 
             fields["contactid"] = key[1]
         return store.add_party({"type": "C1", **fields})
     # annotations
+    unknown = sorted(set(body) - ANNOTATION_WRITABLE)
+    if unknown:
+        raise ODataError(
+            400,
+            "0x80060888",
+            f"Invalid property '{unknown[0][:80]}' was found in entity "
+            "'Microsoft.Dynamics.CRM.annotation'.",
+        )
     target = body.get("objectid_incident@odata.bind")
     if target is None:
         raise ODataError(400, "0x80048d19", "annotations need objectid_incident@odata.bind")
@@ -942,6 +1348,20 @@ def _create(store: Store, name: str, body: dict[str, Any], key: tuple[str, str] 
     )
 
 
+ANNOTATION_WRITABLE = frozenset(
+    {
+        "subject",
+        "notetext",
+        "filename",
+        "mimetype",
+        "documentbody",
+        "isdocument",
+        "objecttypecode",
+        "objectid_incident@odata.bind",
+    }
+)
+
+
 def _contact_fields(body: dict[str, Any]) -> Record:
     mapping = {
         "firstname": "forename",
@@ -963,18 +1383,20 @@ def _contact_fields(body: dict[str, Any]) -> Record:
 
 def _update(store: Store, name: str, record: Record, body: dict[str, Any]) -> None:
     if name == "incidents":
-        changes, form = _case_changes(store, body)
-        state = changes.pop("_state", None)
-        if "status" in changes:
-            changes["closed"] = record.get("closed") if changes["status"] == "closed" else None
-            if changes["status"] == "closed" and not record.get("closed"):
-                changes["closed"] = iso(store.clock())
+        changes, form, state = _case_changes(store, body, creating=False)
+        closed = record["status"] == "closed"
+        if closed and state != 0 and "status" in changes:
+            raise ODataError(
+                400,
+                "0x80040203",
+                "This case is resolved: reactivate it (statecode 0) before changing its status.",
+            )
+        if state == 0 and closed:
+            store.reopen_case(record["ref"], None)
+            if changes.get("status") == "open":
+                changes.pop("status")  # the sandbox's lifecycle calls it reopened
         if changes or form:
             store.update_case(record["ref"], changes, form)
-        if state == 1 and record["status"] != "closed":
-            store.close_case(record["ref"], form.get("ClosureReason") or "resolved", None)
-        elif state == 0 and record["status"] == "closed":
-            store.reopen_case(record["ref"], None)
         return
     if name == "contacts":
         store.update_party(record["ref"], _contact_fields(body))

@@ -60,7 +60,20 @@ COLLECTIONS: dict[str, frozenset[str]] = {
             "_objectid_value",
             "objecttypecode",
         }
-    )
+    ),
+    # The case resolutions (`incidentresolution` activities) that CloseIncident creates.
+    "Incident_IncidentResolutions": frozenset(
+        {
+            "activityid",
+            "subject",
+            "description",
+            "statecode",
+            "statuscode",
+            "actualend",
+            "createdon",
+            "_incidentid_value",
+        }
+    ),
 }
 CONTACT_COLUMNS = frozenset(
     {
@@ -88,7 +101,12 @@ OPTION: dict[str, Tree] = {
 }
 # Navigation properties a connector may `$expand`; their columns are read as `nav.column`.
 NAVIGATION = frozenset({"customerid_contact", "customerid_account", "primarycontactid"})
-READ_ONLY = frozenset({"createdon", "modifiedon", "ticketnumber", "versionnumber"})
+READ_ONLY = frozenset(
+    {"incidentid", "createdon", "modifiedon", "ticketnumber", "versionnumber", "statecode"}
+)
+#: Columns a create may set and an update may not (`overriddencreatedon` backdates a migrated
+#: record's `createdon`, once).
+CREATE_ONLY = frozenset({"overriddencreatedon"})
 _CUSTOM_COLUMN = re.compile(r"^[a-z][a-z0-9]*_[a-z0-9_]+$")
 
 
@@ -104,7 +122,7 @@ class DataverseSchema(CrmSchema):
     def check_read(self, path: CrmPath) -> Verdict:
         if self.record == "case":
             if path.steps[0].name in COLLECTIONS:
-                return (f"`{path.steps[0].name}` is a list: map it with `items`", None)
+                return _check_item_column(path)
             return _check_column(path, read=True)
         if self.record == "code_book":
             return check_tree(path, OPTION, "an option-set option")
@@ -112,10 +130,24 @@ class DataverseSchema(CrmSchema):
         return _check_plain(path, columns, self.record)
 
     def check_write(self, path: CrmPath, *, for_update: bool) -> Verdict:
-        return _check_column(path, read=False)
+        if for_update and path.steps[0].name in CREATE_ONLY:
+            return (f"Dataverse column `{path.steps[0].name}` can be set at create only", None)
+        return _check_column(path, read=False, for_update=for_update)
 
     def case_lists(self) -> Sequence[str]:
         return tuple(COLLECTIONS)
+
+
+def _check_item_column(path: CrmPath) -> Verdict:
+    """`<collection>[N].<column>`: one column of one expanded related record."""
+    first = path.steps[0]
+    if len(path.steps) != 2 or first.index is None or path.steps[1].selects:
+        return (
+            f"`{first.name}` is a list: map it with `items`, or read one item's column "
+            f"(`{first.name}[0].<column>`)",
+            None,
+        )
+    return _check_plain(CrmPath(path.steps[1].name), COLLECTIONS[first.name], first.name)
 
 
 def _check_plain(path: CrmPath, columns: frozenset[str], record: str) -> Verdict:
@@ -130,8 +162,17 @@ def _check_plain(path: CrmPath, columns: frozenset[str], record: str) -> Verdict
     return None
 
 
-def _check_column(path: CrmPath, *, read: bool) -> Verdict:
+def _check_column(path: CrmPath, *, read: bool, for_update: bool = False) -> Verdict:
     column = path.steps[0].name
+    if not read and column in NAVIGATION and len(path.steps) == 2:
+        # A deep insert: the related record is created with the case (create only).
+        if for_update or path.steps[0].selects or path.steps[1].selects:
+            return (
+                f"`{path.text}` writes into the related record: that is only possible when "
+                "the case is created (a deep insert)",
+                None,
+            )
+        return None
     if read and column in NAVIGATION and len(path.steps) == 2:
         return (
             None
@@ -164,6 +205,7 @@ __all__ = [
     "COLLECTIONS",
     "COLUMNS",
     "CONTACT_COLUMNS",
+    "CREATE_ONLY",
     "NAVIGATION",
     "OPTION",
     "READ_ONLY",

@@ -95,6 +95,8 @@ class SyncReport:
     fetched: int = 0
     upserts: UpsertResult = field(default_factory=UpsertResult)
     problems: int = 0
+    #: cases the CRM holds that could not be mapped, so are not in the index (of `problems`)
+    unmapped: int = 0
     removed: int = 0
     rechecked: int = 0
     seconds: float = 0.0
@@ -104,8 +106,10 @@ class SyncReport:
         extra = []
         if self.upserts.inserted or self.upserts.updated:
             extra.append(f"{self.upserts.inserted} new, {self.upserts.updated} changed")
-        if self.problems:
-            extra.append(f"{self.problems} could not be mapped (see `caseload status`)")
+        if self.unmapped:
+            extra.append(f"{self.unmapped} could not be mapped (see `caseload status`)")
+        if self.problems > self.unmapped:
+            extra.append(f"{self.problems - self.unmapped} indexed without some timeline items")
         if self.removed:
             extra.append(f"{self.removed} removed in the CRM")
         if self.rechecked:
@@ -278,6 +282,7 @@ class Syncer:
         report.fetched += len(page)
         report.upserts += result
         report.problems += len(problems) + len(partial)
+        report.unmapped += len(problems)
 
     def _record_problems(
         self,

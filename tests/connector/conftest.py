@@ -80,7 +80,21 @@ def make_lagan() -> Iterator[Any]:
 
 
 DV_BASE = "http://127.0.0.1:8998/api/data/v9.2/"
-DV_TOKEN = "http://127.0.0.1:8998/oauth2/token"
+DV_AUTHORITY = "http://127.0.0.1:8998/tenant-1"
+DV_TOKEN = f"{DV_AUTHORITY}/oauth2/v2.0/token"
+DV_DISCOVERY = f"{DV_AUTHORITY}/v2.0/.well-known/openid-configuration"
+
+
+def dv_discovery(rsps: Any) -> None:
+    """The tenant's OpenID configuration, which MSAL reads once per client."""
+    rsps.get(
+        DV_DISCOVERY,
+        json={
+            "issuer": f"{DV_AUTHORITY}/v2.0",
+            "authorization_endpoint": f"{DV_AUTHORITY}/oauth2/v2.0/authorize",
+            "token_endpoint": DV_TOKEN,
+        },
+    )
 
 
 def dataverse_settings(**overrides: Any) -> CRMSettings:

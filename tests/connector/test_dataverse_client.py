@@ -9,12 +9,14 @@ import responses
 from responses import matchers
 
 from connector.errors import CRMAuthError, CRMNotFound, CRMRejected
-from tests.connector.conftest import DV_BASE, DV_TOKEN
+from tests.connector.conftest import DV_BASE, DV_TOKEN, dv_discovery
 
 ID = "11111111-2222-3333-4444-555555555555"
 
 
 def _token(rsps, count: list[int] | None = None) -> None:
+    dv_discovery(rsps)
+
     def issue(request):
         if count is not None:
             count.append(1)
@@ -39,7 +41,7 @@ def test_pages_follow_next_link_with_max_page_size(make_dataverse) -> None:
         )
         rsps.get(f"{DV_BASE}incidents?page=2", json={"value": [{"incidentid": "b"}]})
         pages = list(client.iter_changed_cases(datetime(2025, 1, 1, tzinfo=UTC), page_size=1))
-        assert "modifiedon+ge+2025-01-01T00%3A00%3A00Z" in str(rsps.calls[1].request.url).replace(
+        assert "modifiedon+ge+2025-01-01T00%3A00%3A00Z" in str(rsps.calls[2].request.url).replace(
             "%20", "+"
         )
     assert pages == [[{"incidentid": "a"}], [{"incidentid": "b"}]]
@@ -74,7 +76,7 @@ def test_create_is_create_only_on_the_alternate_key_and_matches_on_412(make_data
         )
         rsps.get(f"{url}?$select=incidentid", json={"incidentid": ID})
         ref = client.create_case({"title": "x"}, "k-1")
-        assert json.loads(rsps.calls[1].request.body or "{}")["cr_portalid"] == "k-1"
+        assert json.loads(rsps.calls[2].request.body or "{}")["cr_portalid"] == "k-1"
     assert ref.reference == ID and not ref.created
 
 
@@ -108,6 +110,7 @@ def test_odata_errors_become_typed_errors_without_the_body(make_dataverse) -> No
     assert info.value.crm_code == "0x80040217" and info.value.request_id == "req-9"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _token(rsps)
+        rsps.get(f"{DV_BASE}incidents({ID})", json={"statecode": 0, "prioritycode": 2})
         rsps.patch(
             f"{DV_BASE}incidents({ID})",
             status=400,
@@ -134,7 +137,18 @@ def test_429_with_retry_after_is_retried(make_dataverse) -> None:
 def test_refused_client_credentials_are_an_auth_error(make_dataverse) -> None:
     client = make_dataverse()
     with responses.RequestsMock() as rsps:
-        rsps.post(DV_TOKEN, status=401, json={"error": "invalid_client"})
+        dv_discovery(rsps)
+        rsps.post(
+            DV_TOKEN,
+            status=401,
+            json={
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.\r\n"
+                "Trace ID: 1\r\nCorrelation ID: 2",
+                "error_codes": [7000215],
+            },
+        )
         with pytest.raises(CRMAuthError) as info:
             client.get_case(ID)
-    assert "dv-secret" not in str(info.value)
+    assert "AADSTS7000215: Invalid client secret provided." in str(info.value)
+    assert "dv-secret" not in str(info.value) and "Trace ID" not in str(info.value)

@@ -98,7 +98,7 @@ def test_dataverse_calls_end_within_deadline(slow_server, make_dataverse) -> Non
     client = make_dataverse(
         resilience=fast_resilience("dynamics365", deadline=DEADLINE),
         endpoint=f"{base}/api/data/v9.2/",
-        token_url=f"{base}/token",
+        token_url=f"{base}/tenant-1/oauth2/v2.0/token",
         read_timeout=30,
     )
     started = time.monotonic()

@@ -18,6 +18,7 @@ from connector.dataverse import DataverseClient
 from connector.lagan import LaganClient
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.dataverse_cases import create_payload
 
 SURNAME = "Quillfeather"
 FORENAME = "Ottoline"
@@ -106,7 +107,8 @@ def test_dataverse_create_sequence_logs_no_personal_data_or_secret_at_debug(
             {"firstname": FORENAME, "lastname": SURNAME, "address1_postalcode": POSTCODE}
         )
         assert client.search_parties(name=SURNAME, postcode=POSTCODE)
-        case = client.create_case({"title": f"{FORENAME} {SURNAME}: damp"}, str(uuid.uuid4()))
+        payload = create_payload(title=f"{FORENAME} {SURNAME}: damp")  # a new resident
+        case = client.create_case(payload, str(uuid.uuid4()))
         client.add_note(case.reference, NOTE, idempotency_key=str(uuid.uuid4()))
     finally:
         client.close()

@@ -12,6 +12,7 @@ from connector.base import Attachment
 from connector.dataverse import note_annotation_id
 from connector.errors import CRMRejected
 from connector.lagan import note_marker
+from tests.connector.dataverse_cases import a_contact, create_payload
 from tests.connector.test_sandbox_integration import _dataverse, _deliver, _lagan
 
 NOTES = 320
@@ -57,7 +58,11 @@ def test_lagan_notes_under_faults_are_written_exactly_once_per_key(sandbox_crm) 
 @pytest.mark.sandbox_crm(cases=8, seed=32)
 def test_dataverse_notes_under_faults_are_written_exactly_once_per_key(sandbox_crm) -> None:
     client = _dataverse(sandbox_crm)
-    refs = [client.create_case({"title": f"Notes {n}"}, str(uuid.uuid4())) for n in range(8)]
+    contact = a_contact(sandbox_crm)
+    refs = [
+        client.create_case(create_payload(contact, title=f"Notes {n}"), str(uuid.uuid4()))
+        for n in range(8)
+    ]
     plan = sandbox_crm.set_faults(FAULTS, seed=14)
     keys = [str(uuid.uuid4()) for _ in range(NOTES)]
     for n, key in enumerate(keys):
@@ -93,7 +98,7 @@ def test_lagan_same_key_again_adds_nothing_and_reads_hide_the_marker(sandbox_crm
 @pytest.mark.sandbox_crm(cases=3)
 def test_dataverse_same_key_again_adds_nothing(sandbox_crm) -> None:
     client = _dataverse(sandbox_crm)
-    ref = client.create_case({"title": "Once"}, str(uuid.uuid4())).reference
+    ref = client.create_case(create_payload(a_contact(sandbox_crm)), str(uuid.uuid4())).reference
     key = str(uuid.uuid4())
     files = [Attachment(name="a.txt", content=b"hello"), Attachment(name="b.txt", content=b"hi")]
     before = len(sandbox_crm.store.notes)

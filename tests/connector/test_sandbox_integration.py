@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 
 from connector.dataverse import DataverseClient
+from connector.dataverse.client import customer_contact_id
 from connector.errors import CRMError
 from connector.lagan import LaganClient
 from connector.lagan.search import EPOCH
 from connector.resilience import CRMCircuitOpen
 from connector.settings import CRMSettings
 from tests.connector.conftest import fast_resilience
+from tests.connector.dataverse_cases import a_contact
+from tests.connector.dataverse_cases import create_payload as dataverse_payload
 from tests.connector.lagan_helpers import create_payload, member_case
 
 WRITES = 1000
@@ -105,11 +108,24 @@ def test_dataverse_writes_under_faults_lose_nothing_and_duplicate_nothing(sandbo
     client = _dataverse(sandbox_crm)
     sandbox_crm.set_faults(FAULTS, seed=12)
     keys = [str(uuid.uuid4()) for _ in range(300)]
-    for key in keys:
-        _deliver(lambda k: client.create_case({"title": "Fault run"}, k), key)
+    contact = a_contact(sandbox_crm)
+    for n, key in enumerate(keys):  # every other case is for a new resident
+        payload = dataverse_payload(contact if n % 2 else None, title="Fault run")
+        _deliver(lambda k, payload=payload: client.create_case(payload, k), key)
     sandbox_crm.set_faults(None)
     counts = [sandbox_crm.count_cases(PortalId=key) for key in keys]
     assert counts.count(0) == 0 and max(counts) == 1
+    store = sandbox_crm.store
+    for n, key in enumerate(keys):
+        (case,) = sandbox_crm.find_cases(PortalId=key)
+        party = store.party(case["party"])
+        if n % 2:
+            assert party["contactid"] == contact
+        else:  # the new resident's contact, made exactly once with the case
+            assert party["contactid"] == customer_contact_id(key)
+            assert (party["forename"], party["surname"]) == ("Ada", "Lovelace")
+    residents = [p for p in store.parties.values() if p["surname"] == "Lovelace"]
+    assert len(residents) == len(keys) // 2
 
 
 @pytest.mark.sandbox_crm(cases=10)
@@ -230,7 +246,7 @@ def test_dataverse_notes_with_attachments_round_trip(sandbox_crm) -> None:
     from connector.base import Attachment
 
     client = _dataverse(sandbox_crm)
-    ref = client.create_case({"title": "Noise"}, str(uuid.uuid4())).reference
+    ref = client.create_case(dataverse_payload(a_contact(sandbox_crm)), str(uuid.uuid4())).reference
     client.add_note(
         ref,
         "Letter attached.",

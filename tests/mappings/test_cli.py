@@ -109,14 +109,16 @@ def test_preview_reads_a_lagan_soap_envelope() -> None:
 
 def test_preview_lists_every_problem_of_an_unmappable_record(tmp_path: Path) -> None:
     raw = json.loads((FIXTURES / "dynamics365_case.json").read_text(encoding="utf-8"))
-    raw["cr_status"] = "parked"
+    raw["statuscode"] = 100000099
     raw["caseorigincode"] = 99
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     code, output = run("preview", "dynamics365", "--record", str(path))
     assert code == 1
-    assert "record 101000002952 cannot be mapped (2 problems):" in output
-    assert "status (cr_status): CRM value 'parked' has no mapping in value map `status`" in output
+    assert "record 0b6f1f7e-2c3d-4a5b-8c9d-0e1f2a3b4c5d cannot be mapped (2 problems):" in output
+    assert (
+        "status (statuscode): CRM value '100000099' has no mapping in value map `status`" in output
+    )
     assert (
         "channel (caseorigincode): CRM value '99' has no mapping in value map `channel`" in output
     )

@@ -280,10 +280,13 @@ def test_a_caseload_value_with_no_crm_code_is_a_typed_error(lagan: Mapping) -> N
 
 def test_dynamics_incident_maps_option_sets_and_expanded_customer(dynamics: Mapping) -> None:
     case = dynamics.to_caseload(record("dynamics365_case.json"))
-    assert case.crm_reference == "101000002952"
+    assert case.crm_reference == "0b6f1f7e-2c3d-4a5b-8c9d-0e1f2a3b4c5d"  # incidentid: the key
+    assert case.crm_number == "CAS-02952-X8F3K2"  # ticketnumber: what people read
     assert case.channel is Channel.EMAIL
-    assert case.status is CaseStatus.CLOSED
+    assert case.category == "waste"  # the choice column's option value 102
+    assert case.status is CaseStatus.CLOSED  # statuscode 5, Problem Solved
     assert case.closed_at == datetime(2025, 3, 20, 16, tzinfo=UTC)
+    assert case.closure_reason == "resolved"  # the resolution's subject
     assert (case.constituent.forename, case.constituent.surname) == ("Dev", "Patel")
     assert case.constituent.email == "dev.patel@example.org"
     assert case.authority is not None and case.authority.explicit_consent is False
@@ -299,8 +302,26 @@ def test_dynamics_payload_uses_json_types_and_binds_the_customer(dynamics: Mappi
         == "/contacts(7d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6)"
     )
     assert payload["overriddencreatedon"] == "2025-03-04T10:15:00Z"
-    for read_only in ("ticketnumber", "createdon", "_customerid_value", "customerid_contact"):
+    assert payload["cr_categorycode"] == 102 and payload["statuscode"] == 5
+    for read_only in (
+        "incidentid",
+        "ticketnumber",
+        "createdon",
+        "statecode",
+        "_customerid_value",
+    ):
         assert read_only not in payload
+    # The resident's details go with a create (the connector makes the contact of a new
+    # resident from them; an existing one is bound), never with an update.
+    assert payload["customerid_contact"] == {
+        "firstname": "Dev",
+        "lastname": "Patel",
+        "emailaddress1": "dev.patel@example.org",
+        "telephone1": "01234 567890",
+    }
+    update = dynamics.to_crm(case, for_update=True)
+    assert "overriddencreatedon" not in update and "customerid_contact" not in update
+    assert update["cr_categorycode"] == 102
 
 
 # --- computed fields and the record shape -------------------------------------------------------
@@ -361,14 +382,14 @@ def test_to_record_is_the_inverse_of_to_caseload(lagan: Mapping, dynamics: Mappi
 
 def test_outbound_errors_are_collected_into_one_typed_error(dynamics: Mapping) -> None:
     case = dynamics.to_caseload(record("dynamics365_case.json")).model_copy(
-        update={"status": CaseStatus.QUEUED}
+        update={"category": "no-such-category"}
     )
     with pytest.raises(RecordMappingError) as caught:
         dynamics.to_crm(case)
     assert caught.value.direction == "outbound"
-    assert caught.value.reference == "101000002952"
-    assert [p.field for p in caught.value.problems] == ["status"]
-    assert caught.value.problems[0].crm_path == "cr_status"
+    assert caught.value.reference == "0b6f1f7e-2c3d-4a5b-8c9d-0e1f2a3b4c5d"
+    assert [p.field for p in caught.value.problems] == ["category"]
+    assert caught.value.problems[0].crm_path == "cr_categorycode"
 
 
 def test_an_outbound_only_field_is_written_but_never_read() -> None:
@@ -409,17 +430,21 @@ def test_dynamics_closed_time_falls_back_to_the_last_change_of_a_closed_case(
     dynamics: Mapping,
 ) -> None:
     raw = record("dynamics365_case.json")
-    del raw["cr_closedat"]
-    assert dynamics.to_caseload(raw).closed_at == datetime(2025, 3, 20, 16, tzinfo=UTC)
+    raw.update(statecode=2, statuscode=6, Incident_IncidentResolutions=[])  # cancelled
+    case = dynamics.to_caseload(raw)
+    assert case.closed_at == datetime(2025, 3, 20, 16, tzinfo=UTC)
+    assert case.closure_reason == "Cancelled in Dynamics 365"
 
 
 def test_a_when_condition_leaves_the_field_absent_for_other_records(dynamics: Mapping) -> None:
     raw = record("dynamics365_case.json")
-    raw.update(cr_status="open", cr_closurereason=None)
+    raw.update(statecode=0, statuscode=1, Incident_IncidentResolutions=[])
     case = dynamics.to_caseload(raw)  # modifiedon is set, but an open case has no closed time
-    assert case.closed_at is None
+    assert case.closed_at is None and case.closure_reason is None
 
 
 def test_to_record_writes_a_first_of_field_to_its_first_path(dynamics: Mapping) -> None:
     case = dynamics.to_caseload(record("dynamics365_case.json"))
-    assert dynamics.to_record(case)["cr_closedat"] == "2025-03-20T16:00:00Z"
+    written = dynamics.to_record(case)
+    assert written["Incident_IncidentResolutions"][0]["actualend"] == "2025-03-20T16:00:00Z"
+    assert written["statecode"] == 1  # the `when` condition, written so it reads back

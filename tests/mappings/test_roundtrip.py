@@ -151,16 +151,24 @@ def as_it_is(case: MemberCase) -> MemberCase:
     return case
 
 
-def closed_time_only_when_closed(case: MemberCase) -> MemberCase:
-    """The Dataverse profile reads a closed time only for closed cases (see its closed_at)."""
+def what_dataverse_holds(case: MemberCase) -> MemberCase:
+    """What Dataverse can hold of a case: a closed time only for a closed case (see the
+    profile's closed_at); no `reopened` reason (a reactivated case is In Progress, `open`); a
+    closure reason that is a status reason's number reads as that reason's words."""
+    update: dict[str, Any] = {}
     if case.status is not CaseStatus.CLOSED:
-        return case.model_copy(update={"closed_at": None})
-    return case
+        update["closed_at"] = None
+    if case.status is CaseStatus.REOPENED:
+        update["status"] = CaseStatus.OPEN
+    reasons = DYNAMICS.value_maps["closure_reason"].forward
+    if case.closure_reason is not None and case.closure_reason in reasons:
+        update["closure_reason"] = reasons[case.closure_reason]
+    return case.model_copy(update=update) if update else case
 
 
 @pytest.mark.parametrize(
     ("mapping", "crm_can_hold"),
-    [(LAGAN, as_it_is), (DYNAMICS, closed_time_only_when_closed)],
+    [(LAGAN, as_it_is), (DYNAMICS, what_dataverse_holds)],
     ids=["lagan", "dynamics365"],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

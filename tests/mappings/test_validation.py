@@ -117,7 +117,7 @@ def test_the_minimal_mapping_is_valid() -> None:
         pytest.param(
             with_fields("  service_id:\n    compute: {op: first_of, paths: [cr_a, cr_b]}\n"),
             "test.yaml:28:14: fields.service_id.compute: a computed field cannot be written back to"
-            " the CRM: add `direction: inbound`",
+            " the CRM: add `direction: inbound`, or name where it is written (`outbound.path`)",
             id="computed-field-outbound",
         ),
         pytest.param(

@@ -70,7 +70,8 @@ def test_a_dataverse_sync_brings_annotations_and_their_files_into_the_case_timel
         idempotency_key="k-timeline-1",
     )
 
-    case = _synced(tmp_path, client, "dynamics365", client.get_case(incident)["ticketnumber"])
+    case = _synced(tmp_path, client, "dynamics365", incident)  # the index keeps the incidentid
+    assert case.crm_number == client.get_case(incident)["ticketnumber"]
 
     by_id = {n.crm_note_id: n for n in case.notes}
     text = by_id[note_annotation_id("k-timeline-1", 0)]

@@ -1,10 +1,10 @@
 """End to end: every seeded sandbox case maps through the bundled profiles without an error.
 
-This is the point of `$expand=customerid_contact` and `cr_closedat`: the `dynamics365` profile
-reads the constituent from the expanded contact and the close time from `cr_closedat`, so the
-raw records the REST front serves must carry both. The Lagan half reads the same cases through
-the real connector (`searchAndRetrieveCaseDetails` / `retrieveCaseDetails` parsed into raw dicts)
-and maps them with the `lagan` profile.
+The `dynamics365` profile reads the constituent from the expanded customer (contact or account)
+and the close time and reason from the expanded completed case resolution, so the raw records
+the REST front serves for the connector's default `$expand` must carry both. The Lagan half
+reads the same cases through the real connector (`searchAndRetrieveCaseDetails` /
+`retrieveCaseDetails` parsed into raw dicts) and maps them with the `lagan` profile.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from connector.lagan.search import EPOCH
 from connector.sandbox.crm import SandboxHandle
 from connector.settings import CRMSettings
 
-EXPAND = "customerid_contact($select=firstname,lastname,emailaddress1,telephone1)"
+EXPAND = CRMSettings.model_fields["case_expand"].default
 
 
 def _strip_annotations(value: Any) -> Any:
@@ -39,6 +39,7 @@ def _incidents(crm: SandboxHandle) -> list[dict[str, Any]]:
             "grant_type": "client_credentials",
             "client_id": crm.client_id,
             "client_secret": crm.client_secret,
+            "scope": "https://crm/.default",
         },
         timeout=5,
     ).json()["access_token"]
@@ -62,12 +63,14 @@ def test_every_seeded_incident_maps_through_the_dynamics365_profile(
     closed = 0
     for row in rows:
         case = profile.to_caseload(row)
-        party = sandbox_crm.store.party(sandbox_crm.store.case(row["ticketnumber"])["party"])
+        stored = sandbox_crm.store.case_by_incident(row["incidentid"])
+        party = sandbox_crm.store.party(stored["party"])
         assert case.constituent.surname == party["surname"]
-        if row["cr_status"] == "closed":
+        assert (case.crm_reference, case.crm_number) == (row["incidentid"], row["ticketnumber"])
+        if stored["status"] == "closed":
             closed += 1
-            assert case.closed_at is not None
-            assert case.closed_at == datetime.fromisoformat(row["cr_closedat"])
+            assert case.closed_at == datetime.fromisoformat(stored["closed"])
+            assert case.closure_reason == stored["form"]["ClosureReason"]
         else:
             assert case.closed_at is None
     assert closed > 0
@@ -116,7 +119,7 @@ def test_the_dynamics365_profile_reads_each_incidents_modified_time(
     assert rows
     for row in rows:
         modified = profile.modified_at(row)
-        stored = sandbox_crm.store.case(row["ticketnumber"])["modified"]
+        stored = sandbox_crm.store.case_by_incident(row["incidentid"])["modified"]
         assert modified is not None and modified.tzinfo is not None
         assert modified == datetime.fromisoformat(stored.replace("Z", "+00:00"))
     assert profile.modified_at({**rows[0], "modifiedon": "not a time"}) is None

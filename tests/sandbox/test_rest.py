@@ -66,7 +66,13 @@ def test_paging_is_exactly_once_even_when_cases_are_added_meanwhile(
     session = _session(sandbox_crm)
     url = f"{sandbox_crm.dataverse_url}incidents?$select=title"
     first = session.get(url, headers={"Prefer": "odata.maxpagesize=50"}, timeout=5).json()
-    session.post(f"{sandbox_crm.dataverse_url}incidents", json={"title": "new"}, timeout=5)
+    contact = next(iter(sandbox_crm.store.parties.values()))["contactid"]
+    added = session.post(
+        f"{sandbox_crm.dataverse_url}incidents",
+        json={"title": "new", "customerid_contact@odata.bind": f"/contacts({contact})"},
+        timeout=5,
+    )
+    assert added.status_code == 204
     seen = [r["incidentid"] for r in first["value"]]
     for page in _all_pages(session, first["@odata.nextLink"], 50):
         seen += [r["incidentid"] for r in page]
@@ -122,16 +128,27 @@ def test_upsert_by_portal_id_alternate_key(sandbox_crm: SandboxHandle) -> None:
     again = session.patch(url, json=body, headers={"If-None-Match": "*"}, timeout=5)
     assert again.status_code == 412 and again.json()["error"]["code"]
     assert sandbox_crm.count_cases(PortalId=pid) == 1
-    update = session.patch(
-        url, json={"cr_sharing": "ward", "statecode": 1}, headers={"If-Match": "*"}, timeout=5
-    )
+    update = session.patch(url, json={"cr_sharing": "ward"}, headers={"If-Match": "*"}, timeout=5)
     assert update.status_code == 204
+    incident = session.get(url, timeout=5).json()["incidentid"]
+    closed = session.post(
+        f"{sandbox_crm.dataverse_url}CloseIncident",
+        json={
+            "IncidentResolution": {
+                "subject": "Bins collected",
+                "incidentid@odata.bind": f"/incidents({incident})",
+            },
+            "Status": 5,
+        },
+        timeout=5,
+    )
+    assert closed.status_code == 204
     row = session.get(url, timeout=5).json()
-    assert (row["cr_sharing"], row["statecode"], row["statuscode"], row["cr_channel"]) == (
+    assert (row["cr_sharing"], row["statecode"], row["statuscode"], row["caseorigincode"]) == (
         "ward",
         1,
         5,
-        "Web",
+        3,
     )
     assert row["_customerid_value"] == contact["contactid"]
     assert sandbox_crm.count_cases(PortalId=pid) == 1
@@ -140,6 +157,7 @@ def test_upsert_by_portal_id_alternate_key(sandbox_crm: SandboxHandle) -> None:
 def test_both_fronts_share_one_store(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
     client = fl_client(sandbox_crm, "wsse")
+    contact = next(iter(sandbox_crm.store.parties.values()))["contactid"]
     ref = client.service.createCase(
         ClassificationEventCode=102,
         Title="From SOAP",
@@ -150,15 +168,22 @@ def test_both_fronts_share_one_store(sandbox_crm: SandboxHandle) -> None:
         params={"$filter": "cr_portalid eq 'soap-1'"},
         timeout=5,
     ).json()
-    assert [r["ticketnumber"] for r in rest_rows["value"]] == [ref]
+    incident = sandbox_crm.store.case(ref)["incidentid"]
+    assert [r["incidentid"] for r in rest_rows["value"]] == [incident]
+    assert rest_rows["value"][0]["ticketnumber"].startswith("CAS-")
     created = session.post(
         f"{sandbox_crm.dataverse_url}incidents",
-        json={"title": "From REST", "cr_portalid": "rest-1", "cr_categorycode": "parks"},
+        json={
+            "title": "From REST",
+            "cr_portalid": "rest-1",
+            "cr_categorycode": 106,
+            "customerid_contact@odata.bind": f"/contacts({contact})",
+        },
         headers={"Prefer": "return=representation"},
         timeout=5,
     )
     assert created.status_code == 201
-    ticket = created.json()["ticketnumber"]
+    ticket = sandbox_crm.store.case_by_incident(created.json()["incidentid"])["ref"]
     detail = client.service.retrieveCaseDetails(CaseReference=ticket, Option=["all"])
     assert detail.CoreDetails.Title == "From REST"
     assert detail.CoreDetails.CategoryNameKey == "parks"
@@ -223,10 +248,16 @@ def test_requests_without_a_valid_bearer_get_odata_401(sandbox_crm: SandboxHandl
     assert r.status_code == 401 and "error" in r.json()
     bad = requests.post(
         sandbox_crm.token_url,
-        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sandbox_crm.client_id,
+            "client_secret": "wrong",
+            "scope": "https://crm/.default",
+        },
         timeout=5,
     )
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    assert bad.json()["error_description"].startswith("AADSTS7000215: ")
     missing = _session(sandbox_crm).get(
         f"{sandbox_crm.dataverse_url}incidents({uuid.uuid4()})", timeout=5
     )

@@ -1,4 +1,4 @@
-"""Dataverse `$expand=customerid_contact` and the `cr_closedat` column on the REST front."""
+"""Dataverse `$expand` (the customer, the case resolution) on the REST front, and closing."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def _session(crm: SandboxHandle) -> requests.Session:
             "grant_type": "client_credentials",
             "client_id": crm.client_id,
             "client_secret": crm.client_secret,
+            "scope": "https://crm/.default",
         },
         timeout=5,
     )
@@ -32,7 +33,7 @@ def _session(crm: SandboxHandle) -> requests.Session:
 
 
 def _party_of(crm: SandboxHandle, incident: dict[str, Any]) -> dict[str, Any]:
-    case = crm.store.case(incident["ticketnumber"])
+    case = crm.store.case_by_incident(incident["incidentid"])
     party: dict[str, Any] = crm.store.party(case["party"])
     return party
 
@@ -116,18 +117,27 @@ def test_expand_on_a_single_entity_by_id_and_by_alternate_key(
         }
 
 
-def test_a_case_without_a_customer_expands_to_null(sandbox_crm: SandboxHandle) -> None:
+def test_an_incident_needs_a_customer_and_one_without_expands_to_null(
+    sandbox_crm: SandboxHandle,
+) -> None:
     session = _session(sandbox_crm)
-    created = session.post(
+    refused = session.post(
         f"{sandbox_crm.dataverse_url}incidents",
-        params={"$expand": "customerid_contact"},
         json={"title": "No customer yet", "cr_portalid": "no-customer-1"},
-        headers={"Prefer": "return=representation"},
         timeout=5,
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["_customerid_value"] is None
-    assert created.json()["customerid_contact"] is None
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "You should specify a parent contact or account."
+    assert sandbox_crm.count_cases(PortalId="no-customer-1") == 0
+    case = _open_case(sandbox_crm)
+    case["party"] = None  # a case whose customer was deleted in the CRM
+    row = session.get(
+        f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
+        params={"$expand": "customerid_contact,customerid_account"},
+        timeout=5,
+    ).json()
+    assert row["_customerid_value"] is None
+    assert row["customerid_contact"] is None and row["customerid_account"] is None
 
 
 def test_paging_keeps_the_expand_on_the_next_link(sandbox_crm: SandboxHandle) -> None:
@@ -163,7 +173,7 @@ def test_paging_keeps_the_expand_on_the_next_link(sandbox_crm: SandboxHandle) ->
     ("expand", "needle"),
     [
         ("primarycontactid", "primarycontactid"),
-        ("customerid_account", "customerid_account"),
+        ("customerid_lead", "customerid_lead"),
         ("title", "title"),
         ("customerid_contact($select=nosuchcolumn)", "nosuchcolumn"),
         ("customerid_contact($filter=lastname eq 'x')", "$filter"),
@@ -238,7 +248,10 @@ def test_expanding_a_page_of_a_thousand_cases_looks_contacts_up_by_key(
     assert all(row["customerid_contact"]["lastname"] for row in rows)
 
 
-# ---------------------------------------------------------------- cr_closedat
+# ------------------------------------------------------ the case resolution
+RESOLVED = "Incident_IncidentResolutions($select=subject,actualend;$filter=statecode eq 1)"
+
+
 def _lagan_closed(crm: SandboxHandle, ref: str) -> str | None:
     """`CoreDetails/Closed` of the case through the SOAP front, as ISO text with `Z`."""
     detail = fl_client(crm, "wsse").service.retrieveCaseDetails(CaseReference=ref, Option=["all"])
@@ -246,85 +259,126 @@ def _lagan_closed(crm: SandboxHandle, ref: str) -> str | None:
     return None if closed is None else closed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_every_seeded_closed_case_has_cr_closedat_equal_to_lagan_closed(
+def _resolutions(session: requests.Session, url: str) -> list[dict[str, Any]]:
+    r = session.get(url, params={"$expand": RESOLVED}, timeout=5)
+    assert r.status_code == 200, r.text
+    rows: list[dict[str, Any]] = r.json()["Incident_IncidentResolutions"]
+    return rows
+
+
+def test_every_seeded_closed_case_has_one_resolution_ending_when_lagan_says_it_closed(
     sandbox_crm: SandboxHandle,
 ) -> None:
     session = _session(sandbox_crm)
     rows = session.get(
         f"{sandbox_crm.dataverse_url}incidents",
-        params={"$select": "ticketnumber,cr_status,statecode,cr_closedat,modifiedon"},
+        params={"$select": "statecode,statuscode,modifiedon", "$expand": RESOLVED},
         timeout=5,
     ).json()["value"]
     closed = [r for r in rows if r["statecode"] == 1]
     assert closed and len(closed) == sandbox_crm.count_cases(status="closed")
     for row in rows:
+        resolutions = row["Incident_IncidentResolutions"]
         if row["statecode"] == 1:
-            assert row["cr_closedat"] and row["cr_closedat"].endswith("Z")
-            assert row["cr_closedat"] <= row["modifiedon"]
-            assert row["cr_closedat"] == sandbox_crm.store.case(row["ticketnumber"])["closed"]
+            assert row["statuscode"] == 5
+            (resolution,) = resolutions
+            case = sandbox_crm.store.case_by_incident(row["incidentid"])
+            assert resolution["actualend"] == case["closed"] <= row["modifiedon"]
+            assert resolution["subject"] == case["form"]["ClosureReason"]
         else:
-            assert row["cr_closedat"] is None
+            assert resolutions == []
     for row in closed[:5]:
-        assert _lagan_closed(sandbox_crm, row["ticketnumber"]) == row["cr_closedat"]
-    filtered = session.get(
-        f"{sandbox_crm.dataverse_url}incidents",
-        params={"$filter": "cr_closedat ne null", "$select": "ticketnumber"},
-        timeout=5,
-    ).json()["value"]
-    assert len(filtered) == len(closed)
+        ref = sandbox_crm.store.case_by_incident(row["incidentid"])["ref"]
+        assert (
+            _lagan_closed(sandbox_crm, ref) == row["Incident_IncidentResolutions"][0]["actualend"]
+        )
 
 
-def test_soap_close_sets_cr_closedat_and_reopen_clears_it(sandbox_crm: SandboxHandle) -> None:
+def test_soap_close_resolves_the_incident_and_reopen_reactivates_it(
+    sandbox_crm: SandboxHandle,
+) -> None:
     session = _session(sandbox_crm)
     client = fl_client(sandbox_crm, "wsse")
     case = _open_case(sandbox_crm)
     url = f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})"
-    assert session.get(url, timeout=5).json()["cr_closedat"] is None
+    assert _resolutions(session, url) == []
     client.service.closeCases(CaseReference=[case["ref"]], Reason={"Title": "resolved"})
     row = session.get(url, timeout=5).json()
-    assert row["statecode"] == 1 and row["cr_closedat"]
-    assert row["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"])
+    assert (row["statecode"], row["statuscode"]) == (1, 5)
+    (resolution,) = _resolutions(session, url)
+    assert resolution["actualend"] == _lagan_closed(sandbox_crm, case["ref"])
+    assert resolution["subject"] == "resolved"
     client.service.reopenCase(CaseReference=case["ref"], Reason="came back")
     row = session.get(url, timeout=5).json()
-    assert (row["cr_status"], row["cr_closedat"]) == ("reopened", None)
+    assert (row["statecode"], row["statuscode"]) == (0, 1)
+    assert _resolutions(session, url) == []
     assert _lagan_closed(sandbox_crm, case["ref"]) is None
 
 
-def test_rest_statecode_patch_sets_cr_closedat_and_reopen_clears_it(
+def test_rest_closes_with_close_incident_never_by_patch_and_reopens_by_patch(
     sandbox_crm: SandboxHandle,
 ) -> None:
     session = _session(sandbox_crm)
     case = _open_case(sandbox_crm)
     url = f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})"
-    assert session.patch(url, json={"statecode": 1}, timeout=5).status_code == 204
-    row = session.get(url, timeout=5).json()
-    assert row["cr_closedat"] and row["cr_closedat"].endswith("Z")
-    assert row["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"])
-    assert session.patch(url, json={"statecode": 0}, timeout=5).status_code == 204
-    assert session.get(url, timeout=5).json()["cr_closedat"] is None
-    assert session.patch(url, json={"cr_status": "closed"}, timeout=5).status_code == 204
-    assert session.get(url, timeout=5).json()["cr_closedat"] is not None
-    assert session.patch(url, json={"cr_status": "open"}, timeout=5).status_code == 204
-    assert session.get(url, timeout=5).json()["cr_closedat"] is None
+    for body in ({"statecode": 1}, {"statecode": 1, "statuscode": 5}, {"statuscode": 1000}):
+        refused = session.patch(url, json=body, timeout=5)
+        assert refused.status_code == 400
+        assert "use the CloseIncidentRequest message instead" in refused.json()["error"]["message"]
+    assert session.get(url, timeout=5).json()["statecode"] == 0
+    action = {
+        "IncidentResolution": {
+            "@odata.type": "Microsoft.Dynamics.CRM.incidentresolution",
+            "subject": "Pothole filled",
+            "description": "Filled on Tuesday.",
+            "incidentid@odata.bind": f"/incidents({case['incidentid']})",
+        },
+        "Status": 5,
+    }
+    closed = session.post(f"{sandbox_crm.dataverse_url}CloseIncident", json=action, timeout=5)
+    assert closed.status_code == 204, closed.text
+    (resolution,) = _resolutions(session, url)
+    assert resolution["subject"] == "Pothole filled"
+    assert resolution["actualend"] == _lagan_closed(sandbox_crm, case["ref"])
+    again = session.post(f"{sandbox_crm.dataverse_url}CloseIncident", json=action, timeout=5)
+    assert again.status_code == 400 and "already been resolved" in again.json()["error"]["message"]
+    reopened = session.patch(url, json={"statecode": 0, "statuscode": 1}, timeout=5)
+    assert reopened.status_code == 204
+    assert session.get(url, timeout=5).json()["statecode"] == 0
+    assert _resolutions(session, url) == []
 
 
-def test_soap_status_shortcut_to_closed_sets_the_close_time(sandbox_crm: SandboxHandle) -> None:
+def test_close_incident_refuses_what_dataverse_refuses(sandbox_crm: SandboxHandle) -> None:
     session = _session(sandbox_crm)
-    client = fl_client(sandbox_crm, "wsse")
     case = _open_case(sandbox_crm)
-    client.service.updateCase(
-        CaseReference=case["ref"], Form={"FormField": [{"Key": "Status", "Value": "closed"}]}
-    )
-    row = session.get(f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})", timeout=5)
-    assert row.json()["cr_closedat"] == _lagan_closed(sandbox_crm, case["ref"]) is not None
+    bind = f"/incidents({case['incidentid']})"
+    bad_bodies = [
+        {"IncidentResolution": {"subject": "x", "incidentid@odata.bind": bind}, "Status": 1},
+        {"IncidentResolution": {"subject": "x", "incidentid@odata.bind": bind}, "Status": "5"},
+        {"IncidentResolution": {"incidentid@odata.bind": bind}, "Status": 5},
+        {
+            "IncidentResolution": {"subject": "x", "incidentid@odata.bind": bind, "cr_x": 1},
+            "Status": 5,
+        },
+        {"Status": 5},
+    ]
+    for body in bad_bodies:
+        r = session.post(f"{sandbox_crm.dataverse_url}CloseIncident", json=body, timeout=5)
+        assert r.status_code == 400, body
+        assert set(r.json()["error"]) == {"code", "message"}
+        assert r.json()["error"]["code"].startswith("0x")
+    assert sandbox_crm.store.case(case["ref"])["status"] == "open"
 
 
-def test_cr_closedat_is_not_writable(sandbox_crm: SandboxHandle) -> None:
+def test_cr_closedat_and_cr_status_are_not_columns(sandbox_crm: SandboxHandle) -> None:
     case = _closed_case(sandbox_crm)
-    r = _session(sandbox_crm).patch(
-        f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
-        json={"cr_closedat": "2020-01-01T00:00:00Z"},
-        timeout=5,
-    )
-    assert r.status_code == 400 and "cr_closedat" in r.json()["error"]["message"]
-    assert sandbox_crm.store.case(case["ref"])["closed"] != "2020-01-01T00:00:00Z"
+    for column, value in (("cr_closedat", "2020-01-01T00:00:00Z"), ("cr_status", "open")):
+        r = _session(sandbox_crm).patch(
+            f"{sandbox_crm.dataverse_url}incidents({case['incidentid']})",
+            json={column: value},
+            timeout=5,
+        )
+        assert r.status_code == 400
+        assert r.json()["error"]["message"] == (
+            f"Invalid property '{column}' was found in entity 'Microsoft.Dynamics.CRM.incident'."
+        )

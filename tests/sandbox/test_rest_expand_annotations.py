@@ -44,7 +44,7 @@ def test_expand_gives_each_case_its_notes_with_file_sizes_and_no_bodies(
     )
     assert page.status_code == 200, page.text
     for incident in page.json()["value"]:
-        case = store.case(incident["ticketnumber"])
+        case = store.case_by_incident(incident["incidentid"])
         notes = incident["Incident_Annotation"]
         assert [n["annotationid"] for n in notes] == [
             store.notes[nid]["annotationid"] for nid in case["notes"]
