@@ -34,13 +34,17 @@ from portal_extensions.casework.ports import (
 from portal_extensions.config import PortalSettings
 from portal_extensions.web.assets import load_assets
 from portal_extensions.web.auth import SignInThrottle
-from portal_extensions.web.deps import Liveness, Portal
-from portal_extensions.web.guard import API_PREFIX, SESSION_COOKIE, guard, is_api
+from portal_extensions.web.deps import Liveness, Portal, portal_of
+from portal_extensions.web.guard import API_PREFIX, SESSION_COOKIE, SESSION_USER, guard, is_api
 from portal_extensions.web.pages_common import message_page, not_found_response
 from portal_extensions.web.refusals import CANNOT_CHANGE, NotFound, Refused, SignInRequired
 from portal_extensions.web.rendering import make_environment
 from portal_extensions.web.routes import ROUTERS
-from portal_extensions.web.security import SecurityHeadersMiddleware
+from portal_extensions.web.security import (
+    BodyLimitMiddleware,
+    BodyTooLarge,
+    SecurityHeadersMiddleware,
+)
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -73,9 +77,14 @@ def _install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return not_found_response(request)
+        if isinstance(exc, BodyTooLarge):
+            return _too_large(request, exc)
+        heading = "Sorry, there is a problem"
         if exc.status_code == 405:
-            return message_page(request, 405, "This page cannot do that", [])
-        return message_page(request, exc.status_code, "Sorry, there is a problem", [])
+            heading = "This page cannot do that"
+        response = message_page(request, exc.status_code, heading, [])
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -86,6 +95,18 @@ def _install_handlers(app: FastAPI) -> None:
         return message_page(
             request, 400, "There is a problem with that web address", ["Go back and try again."]
         )
+
+
+def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    """A request body over its route's limit (`web.security`): nothing of it was kept."""
+    if exc.upload:
+        megabytes = portal_of(request).settings.attachment_max_bytes // (1024 * 1024) or 1
+        heading, advice = "The file is too large", f"Files must be smaller than {megabytes} MB."
+    else:
+        heading, advice = "Too much was sent", "Go back, shorten what you typed and try again."
+    response = message_page(request, 413, heading, [f"Nothing was saved. {advice}"])
+    response.headers["Connection"] = "close"  # the rest of the body is not read
+    return response
 
 
 def _next_query(target: str) -> str:
@@ -150,7 +171,13 @@ def create_app(
     _install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Outermost last: headers go on every response, sessions are read before the guard runs.
+    # Outermost last: headers go on every response, sessions are read before the guard runs
+    # and before a body's limit is chosen.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        settings=settings,
+        signed_in=lambda scope: isinstance(scope.get("session", {}).get(SESSION_USER), str),
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

@@ -19,6 +19,7 @@ from portal_extensions.casework.results import ChangeResult
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case, read_upload
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.security import takes_upload
 
 page = page_router()
 api = api_router()
@@ -47,6 +48,7 @@ async def _attach(
 
 @page.post("/cases/{portal_id}/attachments")
 @allow(Page.CASE, case_param="portal_id", action=Action.UPLOAD)
+@takes_upload
 async def upload_attachment_page(
     request: Request,
     portal: PortalDep,
@@ -67,6 +69,7 @@ async def upload_attachment_page(
     responses={422: {"model": ProblemsOut}, 413: {"description": "Larger than allowed"}},
 )
 @allow(Page.CASE, case_param="portal_id", action=Action.UPLOAD)
+@takes_upload
 async def upload_attachment(
     portal: PortalDep,
     viewer: ViewerDep,
