@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -35,7 +36,7 @@ from portal_extensions.config import PortalSettings
 from portal_extensions.web.assets import load_assets
 from portal_extensions.web.auth import SignInThrottle
 from portal_extensions.web.deps import Liveness, Portal, portal_of
-from portal_extensions.web.guard import API_PREFIX, SESSION_COOKIE, SESSION_USER, guard, is_api
+from portal_extensions.web.guard import SESSION_COOKIE, SESSION_USER, all_routes, guard, is_api
 from portal_extensions.web.pages_common import message_page, not_found_response
 from portal_extensions.web.refusals import CANNOT_CHANGE, NotFound, Refused, SignInRequired
 from portal_extensions.web.rendering import make_environment
@@ -83,7 +84,9 @@ def _install_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             heading = "This page cannot do that"
         response = message_page(request, exc.status_code, heading, [])
-        response.headers.update(exc.headers or {})  # a 405's Allow
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -95,6 +98,19 @@ def _install_handlers(app: FastAPI) -> None:
         return message_page(
             request, 400, "There is a problem with that web address", ["Go back and try again."]
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    path = request.url.path
+    return sorted(
+        {
+            method
+            for route in all_routes(request.app.routes)
+            if isinstance(route, APIRoute) and route.path_regex.fullmatch(path)
+            for method in route.methods or ()
+        }
+    )
 
 
 def _too_large(request: Request, exc: BodyTooLarge) -> Response:
@@ -162,7 +178,8 @@ def create_app(
         title=f"Caseload – {settings.council_name}",
         summary="Councillors' casework: the JSON API behind every page of the portal.",
         version="1",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        # Served by a route of its own, to administrators only (`routes/health.py`).
+        openapi_url=None,
         docs_url=None,  # the interactive docs load scripts from a CDN
         redoc_url=None,
         dependencies=[Depends(guard)],

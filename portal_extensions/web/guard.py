@@ -244,10 +244,21 @@ async def guard(request: Request) -> None:
         )
 
 
+class _PageRouter(APIRouter):
+    """Every page that answers GET answers HEAD alike, without the body (uptime monitors)."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        methods = options.get("methods")
+        if methods is not None and "GET" in methods and "HEAD" not in methods:
+            options["methods"] = [*methods, "HEAD"]
+        super().add_api_route(path, endpoint, **options)
+
+
 def page_router() -> APIRouter:
-    """A router for HTML pages (left out of the OpenAPI document)."""
+    """A router for HTML pages (left out of the OpenAPI document); a page that answers GET
+    answers HEAD too."""
     # The guard is also app-wide; FastAPI caches it per request, so it runs once.
-    return APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
+    return _PageRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def api_router() -> APIRouter:

@@ -210,7 +210,7 @@ def _unsafe_routes() -> list[tuple[str, str, bool, bool]]:
         path = re.sub(r"\{[^}]+\}", CASE_ID, route.path_format)
         path = path.replace(f"attachments/{CASE_ID}", "attachments/DOC-1")
         upload = hasattr(route.endpoint, UPLOAD_ATTRIBUTE)
-        for method in sorted(route.methods - {"GET", "HEAD", "OPTIONS"}):
+        for method in sorted((route.methods or set()) - {"GET", "HEAD", "OPTIONS"}):
             found.append((method, path, upload, route.body_field is not None))
     return found
 

@@ -293,6 +293,7 @@ def test_a_forged_session_without_a_live_session_id_is_refused(built) -> None:
 
 
 def test_the_openapi_document_describes_the_json_api_only(client) -> None:
+    sign_in(client, "admin")
     document = client.get("/api/v1/openapi.json").json()
     paths = set(document["paths"])
     assert "/api/v1/cases/{portal_id}/notes" in paths and "/api/v1/caseload" in paths
