@@ -7,7 +7,6 @@ page), and answers refusals: as a page for a person, as JSON under `/api/`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -31,6 +30,7 @@ from portal_extensions.casework.ports import (
     HealthSource,
     PartySource,
     SessionRegistry,
+    SignInFailures,
 )
 from portal_extensions.config import PortalSettings
 from portal_extensions.web.assets import load_assets
@@ -143,14 +143,16 @@ def create_app(
     sessions: SessionRegistry,
     parties: PartySource | None,
     attachments: AttachmentSource | None,
+    sign_in_failures: SignInFailures,
     clock: Callable[[], datetime] | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The portal's ASGI app over its parts (the store's and the connector's, put together by
     `runtime`). Every part is required: nothing falls back to memory. `parties` and
     `attachments` are None when no CRM is configured; the pages then say that the look-up
-    searched only Caseload and that files kept in the CRM cannot be downloaded. `clock` and
-    `monotonic` are the real clocks unless a test fixes them."""
+    searched only Caseload and that files kept in the CRM cannot be downloaded.
+    `sign_in_failures` are the throttle's counters, shared by every portal process. `clock` is
+    the real clock unless a test fixes it."""
+    now = clock or (lambda: datetime.now(UTC))
     portal = Portal(
         settings=settings,
         accounts=accounts,
@@ -161,13 +163,8 @@ def create_app(
         audit=audit,
         health=health,
         liveness=liveness,
-        clock=clock or (lambda: datetime.now(UTC)),
-        throttle=SignInThrottle(
-            settings.failed_sign_in_limit,
-            settings.failed_sign_in_limit_per_address,
-            settings.failed_sign_in_window_seconds,
-            clock=monotonic,
-        ),
+        clock=now,
+        throttle=SignInThrottle(sign_in_failures, settings, clock=now),
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
         sessions=sessions,
