@@ -13,7 +13,6 @@ with warnings.catch_warnings():
 
 from portal_extensions.config import PortalSettings
 from portal_extensions.store.audit import Outcome
-from tests.portal.access_fixtures import VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
 from tests.portal.web_fixtures import PASSWORD, SECRET, build
 
