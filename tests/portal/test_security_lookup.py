@@ -65,8 +65,8 @@ def _find(client: TestClient, text: str):
     return client.post("/enquiries/new/find", data={"find": text, "csrf_token": token})
 
 
-def _portal(**options: object):
-    built = build(parties=MemoryPartySource([CRM_WALKER]), **options)
+def _portal():
+    built = build(parties=MemoryPartySource([CRM_WALKER]))
     built.repository.put(stored(WALKER))
     return built
 
