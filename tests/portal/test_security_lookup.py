@@ -33,7 +33,7 @@ from tests.portal.fakes import (
     MemorySignInFailures,
 )
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
-from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, build, make_case, stored
+from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, Built, build, make_case, stored
 from tests.store.seeding import seeded_store
 
 KEY = SECRET.encode()
@@ -65,7 +65,7 @@ def _find(client: TestClient, text: str):
     return client.post("/enquiries/new/find", data={"find": text, "csrf_token": token})
 
 
-def _portal():
+def _portal() -> Built:
     built = build(parties=MemoryPartySource([CRM_WALKER]))
     built.repository.put(stored(WALKER))
     return built
