@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -36,11 +37,19 @@ from portal_extensions.config import PortalSettings
 from portal_extensions.web.assets import load_assets
 from portal_extensions.web.auth import SignInThrottle
 from portal_extensions.web.deps import Liveness, Portal, portal_of
-from portal_extensions.web.guard import SESSION_COOKIE, SESSION_USER, all_routes, guard, is_api
+from portal_extensions.web.guard import (
+    SESSION_COOKIE,
+    SESSION_USER,
+    all_routes,
+    guard,
+    is_api,
+    route_access,
+)
 from portal_extensions.web.pages_common import message_page, not_found_response
 from portal_extensions.web.refusals import CANNOT_CHANGE, NotFound, Refused, SignInRequired
 from portal_extensions.web.rendering import make_environment
 from portal_extensions.web.routes import ROUTERS
+from portal_extensions.web.routes.case import ProblemsOut
 from portal_extensions.web.security import (
     BodyLimitMiddleware,
     BodyTooLarge,
@@ -93,11 +102,51 @@ def _install_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Detail of what failed may echo input; a person gets a plain page, a program the field.
         if is_api(request):
-            fields = [".".join(str(p) for p in error["loc"]) for error in exc.errors()]
+            fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
             return JSONResponse({"error": "Invalid request", "fields": fields}, 422)
         return message_page(
             request, 400, "There is a problem with that web address", ["Go back and try again."]
         )
+
+
+class ErrorOut(BaseModel):
+    """A refusal: what went wrong, and what to do about it."""
+
+    error: str
+    detail: str = ""
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _describe_refusals(app: FastAPI) -> None:
+    """Document on each JSON route every refusal it can answer, from what the route declares
+    (`guard.RouteAccess`), so the OpenAPI document says what the API really does: 401 and 403
+    unless public, 404 for a case route (a case not seen answers like a missing one), 400, 403
+    (CSRF), 413 and 422 where a body is sent, 422 where anything is read from the request. A
+    route's own descriptions (409, a 422 of its own) are kept."""
+    for route in all_routes(app.routes):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        access = route_access(route.endpoint)
+        unsafe = bool((route.methods or set()) & UNSAFE_METHODS)
+        answers: dict[int, str] = {}
+        if access is not None and not access.public:
+            answers |= {401: "Not signed in", 403: "Not a page this account may use"}
+        if access is not None and access.case_param:
+            answers[404] = "No such case, or not one this account may see"
+        if unsafe:
+            answers |= {
+                400: "The body could not be read",
+                403: "No CSRF token, or not this session's (or not allowed)",
+                413: "The body is larger than this route takes",
+            }
+        if unsafe or route.dependant.path_params or route.dependant.query_params:
+            answers[422] = "The request does not match this description"
+        for status, description in answers.items():
+            model = ProblemsOut if status == 422 else ErrorOut
+            answer = route.responses.setdefault(status, {"description": description})
+            answer.setdefault("model", model)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -185,6 +234,7 @@ def create_app(
     _install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    _describe_refusals(app)
     # Outermost last: headers go on every response, sessions are read before the guard runs
     # and before a body's limit is chosen.
     app.add_middleware(
