@@ -143,10 +143,11 @@ def _describe_refusals(app: FastAPI) -> None:
             }
         if unsafe or route.dependant.path_params or route.dependant.query_params:
             answers[422] = "The request does not match this description"
+        responses = {status: dict(answer) for status, answer in route.responses.items()}
         for status, description in answers.items():
-            model = ProblemsOut if status == 422 else ErrorOut
-            answer = route.responses.setdefault(status, {"description": description})
-            answer.setdefault("model", model)
+            answer = responses.setdefault(status, {"description": description})
+            answer.setdefault("model", ProblemsOut if status == 422 else ErrorOut)
+        route.responses = responses  # a copy: routes may share one declaration's dict
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -29,13 +29,13 @@ from fastapi import FastAPI
 from mappings.model import MemberCase, SharingLevel
 from portal_extensions.access import CaseFacts
 from portal_extensions.config import PortalSettings
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.database import Store
 from portal_extensions.store.directory import StoreEnquiryOptions
 from portal_extensions.store.schema import sync_problems
-from portal_extensions.sync import Syncer
 from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW, PARTY
 from tests.portal.conftest import sign_in
