@@ -5,23 +5,31 @@ process (two apps on one SQLite file, and on one PostgreSQL schema)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from portal_extensions.store.accounts import create_user
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import sign_in_failures
 from portal_extensions.store.sign_in_failures import StoreSignInFailures
 from tests.portal.access_fixtures import NOW, VIEWERS
 from tests.portal.conftest import sign_in
-from tests.portal.web_fixtures import build
+from tests.portal.test_serve_workers import CSRF, _children, _free_port, _wait_until_up
+from tests.portal.web_fixtures import SECRET, build
 from tests.store.conftest import BACKENDS, fresh_database, postgres_url  # noqa: F401 (fixture)
 
 
@@ -154,3 +162,51 @@ def test_two_portal_processes_share_the_counts(shared_store: tuple[Store, Store]
     assert sorted(row.failures for row in rows) == [5, 5]  # alice, and alice from that address
     stored = " ".join(str(value) for row in rows for value in row)
     assert "alice" not in stored and "192.0.2.10" not in stored
+
+
+def test_serve_with_two_workers_allows_five_guesses_not_ten(tmp_path: Path) -> None:
+    """The real thing: `caseload serve --workers 2`, each guess on a new connection (the
+    kernel spreads them over both processes): the sixth attempt is held up whichever answers."""
+    data = tmp_path / "data"
+    config = tmp_path / "caseload.toml"
+    config.write_text(
+        f'data_dir = "{data}"\n\n[portal]\ncouncil_name = "Northshire"\nhttps = false\n',
+        encoding="utf-8",
+    )
+    store = Store.open(f"sqlite:///{data / 'caseload.sqlite'}")
+    with store.write() as conn:
+        create_user(
+            conn, username="admin1", display_name="Admin", role="administrator", password="p" * 16
+        )
+    store.close()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CASELOAD_PORTAL_SECRET_KEY": SECRET}
+    command = [sys.executable, "-m", "cli.main", "serve", "--config", str(config)]
+    command += ["--port", str(port), "--workers", "2", "--no-worker"]
+    child = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        _wait_until_up(base, child)
+        assert len(_children(child.pid)) == 2, "two worker processes run"
+
+        def attempt(password: str) -> int:
+            session = requests.Session()
+            session.headers["Connection"] = "close"
+            token = CSRF.search(session.get(f"{base}/sign-in", timeout=10).text)
+            assert token is not None
+            return session.post(
+                f"{base}/sign-in",
+                data={"username": "admin1", "password": password, "csrf_token": token.group(1)},
+                allow_redirects=False,
+                timeout=10,
+            ).status_code
+
+        assert [attempt("wrong") for _ in range(5)] == [401] * 5
+        assert [attempt("p" * 16) for _ in range(4)] == [429] * 4
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
