@@ -22,6 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from portal_extensions.config import PORTAL_SECRET_ENV, ConfigError, load_config
 from portal_extensions.store.accounts import create_user
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import sign_in_failures
@@ -210,3 +211,27 @@ def test_serve_with_two_workers_allows_five_guesses_not_ten(tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def test_the_throttle_settings_load_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "caseload.toml"
+    path.write_text(
+        '[portal]\ncouncil_name = "N"\nforwarded_for_proxies = ["10.20.0.15/32"]\n'
+        "failed_sign_in_limit_per_account = 30\n",
+        encoding="utf-8",
+    )
+    environ = {
+        PORTAL_SECRET_ENV: SECRET,
+        "CASELOAD_PORTAL_FORWARDED_FOR_PROXIES": '["10.20.0.0/24", "2001:db8::/32"]',
+    }
+    portal = load_config(path, need_crm=False, need_portal=True, environ=environ).require_portal()
+    assert portal.failed_sign_in_limit_per_account == 30
+    assert portal.is_forwarding_proxy("10.20.0.99") and portal.is_forwarding_proxy("2001:db8::1")
+    assert not portal.is_forwarding_proxy("10.20.1.1") and not portal.is_forwarding_proxy("junk")
+    assert not portal.is_trusted_proxy("10.20.0.99"), "forwarding is not single sign-on"
+    # The old per-address limit (which locked out everybody behind one proxy) is gone, by name.
+    path.write_text(
+        '[portal]\ncouncil_name = "N"\nfailed_sign_in_limit_per_address = 20\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="failed_sign_in_limit_per_account"):
+        load_config(path, need_crm=False, need_portal=True, environ={PORTAL_SECRET_ENV: SECRET})
