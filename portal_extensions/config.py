@@ -194,10 +194,29 @@ class PortalSettings(BaseModel):
     sign_in_mode: SignInMode = SignInMode.LOCAL
     sso_header: str = "X-Remote-User"
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    forwarded_for_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="Addresses of the reverse proxies in front of the portal whose"
+        " X-Forwarded-For header names the client's address (for sign-in throttling), e.g."
+        " ['10.0.0.5/32']. From anyone else the header is ignored. Empty: the connecting"
+        " address is the client's.",
+    )
     session_max_age_seconds: Annotated[int, Field(ge=300, le=7 * 24 * 3600)] = 8 * 3600
-    failed_sign_in_limit: Annotated[int, Field(ge=1, le=100)] = 5
-    failed_sign_in_limit_per_address: Annotated[int, Field(ge=1, le=1000)] = 20
-    failed_sign_in_window_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] = 15 * 60
+    failed_sign_in_limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5,
+        description="Failed sign-ins to one account from one address before that address must"
+        " wait (30 s, doubling with each further failure, up to the window).",
+    )
+    failed_sign_in_limit_per_account: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=20,
+        description="Failed sign-ins to one account from any addresses before the account must"
+        " wait likewise. Other accounts are never held up.",
+    )
+    failed_sign_in_window_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] = Field(
+        default=15 * 60,
+        description="The longest wait after failed sign-ins; failures are forgotten once"
+        " none has come for twice this.",
+    )
     govuk_frontend_dir: Path | None = None  # None: the copy in the wheel, else node_modules/
     recently_closed_days: Annotated[int, Field(ge=1, le=365)] = 30
     attachment_max_bytes: Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)] = Field(
@@ -216,7 +235,7 @@ class PortalSettings(BaseModel):
             raise ValueError("secret_key must be at least 32 characters (use a random value)")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "forwarded_for_proxies", mode="before")
     @classmethod
     def _networks(cls, value: object) -> object:
         if isinstance(value, list | tuple):
@@ -244,13 +263,20 @@ class PortalSettings(BaseModel):
         return self
 
     def is_trusted_proxy(self, host: str | None) -> bool:
-        if host is None:
-            return False
-        try:
-            address = ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted_proxies)
+        return _within(host, self.trusted_proxies)
+
+    def is_forwarding_proxy(self, host: str | None) -> bool:
+        return _within(host, self.forwarded_for_proxies)
+
+
+def _within(host: str | None, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    if host is None:
+        return False
+    try:
+        address = ip_address(host.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 @dataclass(frozen=True)

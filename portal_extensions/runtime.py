@@ -31,6 +31,7 @@ from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.database import Store, open_store
 from portal_extensions.store.directory import StoreDirectory, StoreEnquiryOptions
 from portal_extensions.store.sessions import StoreSessionRegistry
+from portal_extensions.store.sign_in_failures import StoreSignInFailures
 from portal_extensions.web import create_app
 from portal_extensions.web.routes.crm_events import crm_events_router
 
@@ -191,6 +192,7 @@ def build_portal(
         health=PortalHealth(store, client, sync_interval=sync_interval),
         liveness=store.ping,
         sessions=StoreSessionRegistry(store),  # shared by every worker process
+        sign_in_failures=StoreSignInFailures(store),  # likewise
         attachments=CRMAttachmentSource(client) if client is not None else None,
         parties=parties,
     )

@@ -6,7 +6,9 @@ transaction as its outbox row (`CaseWrites`), so nothing is recorded twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from portal_extensions.access import Viewer
 from portal_extensions.casework.ports import AuditTrail
@@ -23,8 +25,10 @@ def record(
     subject_type: str,
     subject_id: str | None = None,
     on_behalf_of: str | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """One event by `viewer`; never case content, never the words of a search."""
+    """One event by `viewer`; never case content, never the words of a search. `detail`
+    holds identifiers only (whom a look-up showed, a keyed fingerprint of what was asked)."""
     audit.record(
         PortalAuditEvent(
             at=now,
@@ -34,6 +38,7 @@ def record(
             subject_id=subject_id,
             outcome=outcome,
             on_behalf_of=on_behalf_of,
+            detail=detail,
         )
     )
 

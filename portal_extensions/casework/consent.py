@@ -26,9 +26,12 @@ from portal_extensions.store.directory import MemberChoice
 
 
 class SharingForm(BaseModel):
-    """Whom the case is shared with, as the form (or the API) sends it."""
+    """Whom the case is shared with, as the form (or the API) sends it. `level` is required
+    (a missing one is a problem beside the field, so the API describes it as required)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"required": ["level"]}
+    )
 
     level: Annotated[str, Field(max_length=20)] = ""
     colleague_id: Annotated[str, Field(max_length=64)] = ""

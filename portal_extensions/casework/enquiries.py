@@ -48,10 +48,20 @@ SHARING_TEXT = {
 }
 
 
+#: The answers every enquiry needs (and `member_id` when staff record one for a councillor):
+#: without one, `build_case` names it among the problems. The API's description marks them
+#: required; the model itself takes what was typed, so the page can show each problem.
+REQUIRED_FIELDS = ("surname", "category", "title", "channel")
+
+
 class EnquiryForm(BaseModel):
     """What the form (or the API) sends: strings, as typed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"required": list(REQUIRED_FIELDS)},
+    )
 
     member_id: Annotated[str, Field(max_length=64)] = ""
     # Set when the resident was found by the look-up (or by an API caller that knows them):
@@ -253,6 +263,7 @@ def _plain(field: str, message: str) -> str:
 
 __all__ = [
     "CHANNEL_TEXT",
+    "REQUIRED_FIELDS",
     "SHARING_TEXT",
     "EnquiryForm",
     "EnquiryResult",

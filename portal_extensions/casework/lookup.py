@@ -12,6 +12,8 @@ the CRM knows are shown too, without enquiries, because the CRM says nothing abo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -119,6 +121,29 @@ def _prefill(constituent: Constituent) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
+def search_fingerprint(text: str, key: bytes) -> str:
+    """An HMAC of the words searched (normalised): the audit row can show that a given search
+    was made (an investigator computes the same for the words they suspect) without holding
+    a resident's name, postcode or email, since audit rows outlive case erasure."""
+    return hmac.new(key, normalise(text).encode(), hashlib.sha256).hexdigest()
+
+
+def _lookup_detail(text: str, matches: list[ResidentMatch], key: bytes) -> dict[str, object]:
+    """The look-up's audit detail: the search's fingerprint, and each resident shown by their
+    identifiers (CRM party and the earlier enquiries shown), never by name."""
+    return {
+        "search": search_fingerprint(text, key),
+        "shown": [
+            {
+                "source": "crm" if match.source == "Council CRM" else "caseload",
+                "crm_party_id": match.constituent.crm_party_id,
+                "cases": [enquiry.portal_id for enquiry in match.previous],
+            }
+            for match in matches
+        ],
+    }
+
+
 @dataclass
 class LookupResult:
     matches: list[ResidentMatch]
@@ -134,10 +159,11 @@ def find_residents(
     parties: PartySource | None,
     audit: AuditTrail,
     now: datetime,
+    search_key: bytes,
 ) -> LookupResult:
     """People matching `text` in the index (with the enquiries the viewer may see) and in the
-    CRM (`parties`; None when no CRM is configured). Audited as a look-up, without the words
-    (they name a resident)."""
+    CRM (`parties`; None when no CRM is configured). Audited as a look-up with whom it showed
+    and a fingerprint of what was asked, keyed with `search_key` (`_lookup_detail`)."""
     text = text.strip()[:200]
     found: dict[str, ResidentMatch] = {}
     crm_unavailable = False
@@ -191,7 +217,15 @@ def find_residents(
                 found[key] = ResidentMatch(person, "Council CRM", prefill=_prefill(person))
                 if len(found) >= LOOKUP_LIMIT:
                     break
-        record(audit, viewer, now, "constituent_lookup", Outcome.ALLOWED, subject_type="search")
+        record(
+            audit,
+            viewer,
+            now,
+            "constituent_lookup",
+            Outcome.ALLOWED,
+            subject_type="search",
+            detail=_lookup_detail(text, list(found.values()), search_key),
+        )
     return LookupResult(list(found.values()), crm_unavailable, crm_connected=parties is not None)
 
 
@@ -203,4 +237,5 @@ __all__ = [
     "find_residents",
     "normalise",
     "resident_matches",
+    "search_fingerprint",
 ]

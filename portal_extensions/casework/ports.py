@@ -33,6 +33,7 @@ from portal_extensions.store.directory import (
     ServiceContact,
 )
 from portal_extensions.store.health import HealthCheck
+from portal_extensions.store.sign_in_failures import Failures
 
 
 class CaseRepository(Protocol):
@@ -201,6 +202,21 @@ class SessionRegistry(Protocol):
     def revoke(self, session_id: str) -> None: ...
 
 
+class SignInFailures(Protocol):
+    """Failed sign-in counters shared by every portal process (the throttle's memory), each
+    named by a key the throttle makes."""
+
+    def recent(self, keys: Sequence[str], since: datetime) -> dict[str, Failures]:
+        """The counters of `keys` whose last failure is after `since`."""
+        ...
+
+    def add(self, keys: Sequence[str], now: datetime, since: datetime) -> None:
+        """One more failure at `now` for each key (a count that lapsed by `since` restarts)."""
+        ...
+
+    def clear(self, key: str) -> None: ...
+
+
 class HealthSource(Protocol):
     """The lines of the Health page (CRM reachable, last sync, outbox backlog...)."""
 
@@ -219,4 +235,5 @@ __all__ = [
     "PartySearchUnavailable",
     "PartySource",
     "SessionRegistry",
+    "SignInFailures",
 ]

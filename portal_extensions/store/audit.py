@@ -37,6 +37,8 @@ class PortalAuditEvent:
     subject_id: str | None
     outcome: Outcome
     on_behalf_of: str | None = None
+    #: Identifiers only (see `record_event`): what was looked up, whom it showed.
+    detail: Mapping[str, Any] | None = None
 
 
 class AuditEvent(BaseModel):
@@ -109,7 +111,7 @@ class StoreAuditTrail:
                 action=event.action,
                 subject_type=event.subject_type,
                 subject_id=event.subject_id,
-                detail={"outcome": event.outcome.value},
+                detail={**(event.detail or {}), "outcome": event.outcome.value},
                 on_behalf_of=event.on_behalf_of,
                 at=event.at,
             )

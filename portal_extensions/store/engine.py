@@ -1,7 +1,9 @@
 """Opening the database: one engine factory for SQLite and PostgreSQL, and migrations.
 
 SQLite gets WAL (readers never block the writer), foreign keys on (off by default in SQLite)
-and a busy timeout (a second process waits instead of failing with "database is locked").
+and a busy timeout (a second process waits instead of failing with "database is locked"). Its
+files hold constituents' casework, so they are created readable by the service user alone
+(0600, in a 0700 folder).
 PostgreSQL may be given a schema to live in, which tests use to keep runs apart.
 
 Migrations run under a lock so that any number of hosts may start at once on a new or not yet
@@ -54,7 +56,7 @@ def make_engine(
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(Path(database))
         engine = sa.create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
 
         @sa.event.listens_for(engine, "connect")
@@ -93,6 +95,32 @@ def make_engine(
         f"database URL uses {backend!r}; the store supports sqlite:///PATH and "
         "postgresql+psycopg://USER@HOST/DB (set CASELOAD_DATABASE_URL or store.database_url)"
     )
+
+
+def private_database_file(path: Path) -> None:
+    """Make the SQLite database file readable by the service user alone (0600) before SQLite
+    opens it, creating its folder (and any missing parents) 0700. SQLite gives the `-wal` and
+    `-shm` files it creates the database file's mode; any left from before are tightened too.
+    An existing folder is left as it is, but one that others may enter is logged."""
+    folder = path.parent
+    missing = [each for each in (folder, *folder.parents) if not each.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for created in missing:
+        os.chmod(created, 0o700)  # mkdir's mode does not reach the parents it makes
+    if not missing and folder.stat().st_mode & 0o077:
+        log.warning(
+            "the store's folder %s can be read by other users of this machine; "
+            "make it private (chmod 700)",
+            folder,
+        )
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for each in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+        try:
+            info = each.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(each, 0o600)  # a file made before Caseload kept its files private
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -205,4 +233,5 @@ __all__ = [
     "head_revision",
     "make_engine",
     "migrate",
+    "private_database_file",
 ]

@@ -221,6 +221,16 @@ portal_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
+# Failed sign-ins (revision 0005): one counter per throttled key (an account, or an account
+# from one address), named by a keyed hash, so the table holds no user names or addresses.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Change counters (revision 0004): `cases` goes up in every transaction that changes a case
 # row, so a cache of something computed from the index knows when it is out of date.
 change_counters = sa.Table(
@@ -326,6 +336,7 @@ __all__ = [
     "reminders",
     "roles",
     "services",
+    "sign_in_failures",
     "sync_problems",
     "sync_state",
     "user_roles",

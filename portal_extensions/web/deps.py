@@ -178,6 +178,7 @@ def residents(portal: Portal, viewer: Viewer, text: str) -> LookupResult:
         parties=portal.parties,
         audit=portal.audit,
         now=portal.clock(),
+        search_key=portal.settings.secret_key.get_secret_value().encode(),
     )
 
 

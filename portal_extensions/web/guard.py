@@ -28,8 +28,11 @@ from portal_extensions.web.security import (
     CSRF_FORM_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
+    BodyTooLarge,
+    body_limit,
     csrf_matches,
     csrf_token,
+    declared_length,
 )
 
 log = logging.getLogger(__name__)
@@ -196,19 +199,13 @@ async def guard(request: Request) -> None:
     request.state.viewer = account.viewer if account else None
     request.state.account = account
 
+    if request.method not in SAFE_METHODS:
+        # A body declared over the limit is refused even where the route would not read it.
+        limit, upload = body_limit(portal.settings, request.scope, account is not None)
+        if declared_length(request.scope) > limit:
+            raise BodyTooLarge(upload)
     # A route that authenticates by a signature of its body (CRM push events) has no session.
     if request.method not in SAFE_METHODS and not is_signed(endpoint):
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > portal.settings.attachment_max_bytes + 65_536:
-            # Refused before the body is read: an upload larger than any file a case takes.
-            raise Refused(
-                413,
-                "The file is too large",
-                [
-                    "Nothing was saved. Files must be smaller than"
-                    f" {portal.settings.attachment_max_bytes // (1024 * 1024) or 1} MB."
-                ],
-            )
         presented = request.headers.get(CSRF_HEADER)
         content_type = request.headers.get("content-type", "")
         if (
@@ -247,10 +244,21 @@ async def guard(request: Request) -> None:
         )
 
 
+class _PageRouter(APIRouter):
+    """Every page that answers GET answers HEAD alike, without the body (uptime monitors)."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        methods = options.get("methods")
+        if methods is not None and "GET" in methods and "HEAD" not in methods:
+            options["methods"] = [*methods, "HEAD"]
+        super().add_api_route(path, endpoint, **options)
+
+
 def page_router() -> APIRouter:
-    """A router for HTML pages (left out of the OpenAPI document)."""
+    """A router for HTML pages (left out of the OpenAPI document); a page that answers GET
+    answers HEAD too."""
     # The guard is also app-wide; FastAPI caches it per request, so it runs once.
-    return APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
+    return _PageRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def api_router() -> APIRouter:

@@ -51,6 +51,7 @@ def test_the_look_up_says_when_no_crm_was_searched(council: Council) -> None:
         parties=None,
         audit=council.audit,
         now=NOW,
+        search_key=b"test key",
     )
     assert [m.name for m in found.matches] == ["Sam Resident-Broken str"]
     assert [p.title for p in found.matches[0].previous] == [BROKEN_LIGHT.title]
@@ -62,6 +63,7 @@ def test_the_look_up_says_when_no_crm_was_searched(council: Council) -> None:
         parties=MemoryPartySource([]),
         audit=council.audit,
         now=NOW,
+        search_key=b"test key",
     )
     assert crm.crm_connected
     assert _audited(council, "u-alice") == [("constituent_lookup", None)] * 2

@@ -47,6 +47,7 @@ from portal_extensions.store.case_writes import (
 )
 from portal_extensions.store.directory import Choice, DirectoryNames, MemberChoice, ServiceContact
 from portal_extensions.store.search import matches_visible, query_terms
+from portal_extensions.store.sign_in_failures import Failures
 
 
 class MemoryAuditTrail:
@@ -86,6 +87,26 @@ class MemorySessionRegistry:
     def revoke(self, session_id: str) -> None:
         with self._lock:
             self._live.pop(session_id, None)
+
+
+class MemorySignInFailures:
+    """Failed sign-in counters in this process's memory (the store's `StoreSignInFailures`
+    shares them between processes)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, Failures] = {}
+
+    def recent(self, keys: Sequence[str], since: datetime) -> dict[str, Failures]:
+        found = {key: self.counters.get(key) for key in keys}
+        return {key: f for key, f in found.items() if f is not None and f.last_at > since}
+
+    def add(self, keys: Sequence[str], now: datetime, since: datetime) -> None:
+        for key in keys:
+            before = self.recent([key], since).get(key)
+            self.counters[key] = Failures((before.count if before else 0) + 1, now)
+
+    def clear(self, key: str) -> None:
+        self.counters.pop(key, None)
 
 
 class MemoryCaseWrites:

@@ -39,7 +39,7 @@ from portal_extensions.store.schema import (
 )
 from portal_extensions.web import create_app
 from tests.portal import test_browser
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
 from tests.portal.test_browser import ARTIFACTS, _axe, _free_port
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import PASSWORD, SECRET
@@ -142,6 +142,7 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
     )

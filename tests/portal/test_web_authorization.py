@@ -54,6 +54,7 @@ NEEDS_FIELD = {
     ("GET", "/cases/{portal_id}/attachments/{document_id}"): "notes",
     ("GET", "/cases/{portal_id}/queued-files/{file_id}"): "notes",
 }
+NEEDS_FIELD |= {("HEAD", path): field for (_, path), field in list(NEEDS_FIELD.items())}
 ENQUIRY = {
     "member_id": "alice",
     "surname": "Matrix",
@@ -151,6 +152,13 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/enquiries/new/find"): RECORDERS,
     ("POST", "/enquiries/new/prefill"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
+    ("GET", "/api/v1/openapi.json"): {Role.ADMINISTRATOR},
+}
+# Every page that answers GET answers HEAD for the same people (uptime monitors).
+INTENDED |= {
+    ("HEAD", path): who
+    for (method, path), who in list(INTENDED.items())
+    if method == "GET" and not path.startswith("/api/")
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -226,6 +234,14 @@ def _client(app, who: str) -> TestClient:
 
 
 def _request(client: TestClient, call: Call):
+    if call.method == "HEAD":
+        # Answered exactly like GET, without the body; the GET's answer is then checked.
+        head = client.head(call.path)
+        response = client.get(call.path)
+        assert head.status_code == response.status_code, call.path
+        assert head.content == b"", call.path
+        assert head.headers.get("content-type") == response.headers.get("content-type")
+        return response
     token = _token(client) if call.method in UNSAFE else None
     headers = {"X-CSRF-Token": token} if token else {}
     body = SAMPLE_BODIES.get((call.method, call.template), {})

@@ -25,7 +25,7 @@ from portal_extensions.store.schema import audit_events, outbox
 from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, stored
 from tests.store.seeding import seeded_store
 
@@ -154,6 +154,7 @@ def _store_app(tmp_path: Path):
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
         clock=lambda: NOW,

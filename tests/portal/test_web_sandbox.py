@@ -43,7 +43,7 @@ from portal_extensions.store.schema import (
 )
 from portal_extensions.web import create_app
 from tests.portal.conftest import sign_in
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
 from tests.portal.web_fixtures import PASSWORD, SECRET
 
 LAGAN = load_profile("lagan")
@@ -116,6 +116,7 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
     )

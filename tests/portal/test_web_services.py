@@ -26,7 +26,7 @@ from portal_extensions.store.schema import outbox
 from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
 from tests.portal.web_fixtures import ACCOUNTS, CASES, DIRECTORY, SECRET
 from tests.store.seeding import seeded_store
 
@@ -131,6 +131,7 @@ def test_through_the_store_the_service_sees_the_case_at_once_and_the_crm_write_i
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
         clock=lambda: NOW,

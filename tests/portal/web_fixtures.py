@@ -23,7 +23,7 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import CaseFacts
-from portal_extensions.casework.ports import AttachmentSource, PartySource
+from portal_extensions.casework.ports import AttachmentSource, PartySource, SignInFailures
 from portal_extensions.config import PortalSettings
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.case_types import StoredCase
@@ -45,6 +45,7 @@ from tests.portal.fakes import (
     MemoryDirectory,
     MemoryEnquiryOptions,
     MemorySessionRegistry,
+    MemorySignInFailures,
 )
 
 PASSWORD = "correct horse battery staple"
@@ -197,13 +198,17 @@ def build(
     queued_files: bool = False,
     crm_files: bool = True,
     liveness: Callable[[], object] = lambda: None,
+    sign_in_failures: SignInFailures | None = None,
+    clock: Callable[[], datetime] = lambda: NOW,
     **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
     authorization matrix compares every answer with the seeded cases' facts); `queued_files`
     puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`; `crm_files=False`
     leaves out the CRM's document store, as a portal without a CRM runs; `liveness` stands
-    for the store's answer to `/healthz` (raise to play an unreachable store)."""
+    for the store's answer to `/healthz` (raise to play an unreachable store);
+    `sign_in_failures` the throttle's counters (the store's, to share them between apps);
+    `clock` the portal's time (fixed at NOW)."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -242,7 +247,8 @@ def build(
         health=lambda: (),
         liveness=liveness,
         sessions=MemorySessionRegistry(),
-        clock=lambda: NOW,
+        sign_in_failures=sign_in_failures or MemorySignInFailures(),
+        clock=clock,
         parties=parties,
         attachments=attachments,
     )

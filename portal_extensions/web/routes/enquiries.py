@@ -281,13 +281,19 @@ class PreviousEnquiryOut(BaseModel):
 
 
 class ResidentOut(BaseModel):
+    """A resident found: who, where from, and their earlier enquiries; never their email or
+    phone, which are shown only for the resident chosen."""
+
     name: str
     source: str
     crm_party_id: str | None
-    email: str | None
     postcode: str | None
     previous: list[PreviousEnquiryOut]
     prefill: dict[str, str]
+
+
+#: How to reach a resident: in no list of look-up results, only once one is chosen.
+CONTACT_FIELDS = frozenset({"email", "phone"})
 
 
 class ResidentQuery(BaseModel):
@@ -305,13 +311,12 @@ def residents(portal: PortalDep, viewer: ViewerDep, query: ResidentQuery) -> lis
             name=match.name,
             source=match.source,
             crm_party_id=match.constituent.crm_party_id,
-            email=match.constituent.email,
             postcode=match.constituent.location.postcode,
             previous=[
                 PreviousEnquiryOut.model_validate(item, from_attributes=True)
                 for item in match.previous
             ],
-            prefill=match.prefill,
+            prefill={k: v for k, v in match.prefill.items() if k not in CONTACT_FIELDS},
         )
         for match in deps.residents(portal, viewer, query.text).matches
     ]

@@ -20,6 +20,7 @@ from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case, 
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
 from portal_extensions.web.routes.changes import case_change, case_form
+from portal_extensions.web.security import takes_upload
 
 page = page_router()
 api = api_router()
@@ -47,6 +48,7 @@ async def _attach(
 
 
 @case_form(page, "/cases/{portal_id}/attachments", Action.UPLOAD)
+@takes_upload
 async def upload_attachment_page(
     request: Request,
     portal: PortalDep,
@@ -66,6 +68,7 @@ async def upload_attachment_page(
     Action.UPLOAD,
     responses={422: {"model": ProblemsOut}, 413: {"description": "Larger than allowed"}},
 )
+@takes_upload
 async def upload_attachment(
     portal: PortalDep,
     viewer: ViewerDep,

@@ -1,5 +1,6 @@
 """Health: the administrators' page and JSON (the CRM, the last sync, the outbox...), and
-`/healthz`, the probe a load balancer calls.
+`/healthz`, the probe a load balancer calls; and the JSON API's OpenAPI document, for
+administrators only.
 
 `/healthz` is public and sessionless: no sign-in, no cookie, no audit row, and nothing in its
 answer but whether this process can reach its store (200 `{"status": "ok"}` when the store
@@ -68,6 +69,15 @@ def health(request: Request, portal: PortalDep) -> HealthOut:
             for check in portal.health()
         ]
     )
+
+
+@api.get("/openapi.json", include_in_schema=False)
+@allow(Page.HEALTH)
+def openapi_document(request: Request) -> JSONResponse:
+    """The JSON API's OpenAPI document, for an administrator connecting the council's own
+    programs. Not for anyone else: a signed-out visitor learns nothing of the API's shape, and
+    caseworkers use the pages."""
+    return JSONResponse(request.app.openapi())
 
 
 @page.api_route(HEALTHZ_PATH, methods=["GET", "HEAD"])

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from portal_extensions.access import Page, Role, Viewer
 from portal_extensions.config import SignInMode
 from portal_extensions.store.audit import Outcome
-from portal_extensions.web.auth import check_password
+from portal_extensions.web.auth import check_password, client_address
 from portal_extensions.web.deps import AccountDep, MaybeViewerDep, Portal, PortalDep, ViewerDep
 from portal_extensions.web.guard import (
     allow,
@@ -126,7 +126,7 @@ def sign_in(
             next_path=next,
             field_errors=field_errors,
         )
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, portal.settings)
     wait = portal.throttle.retry_after(username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
@@ -164,7 +164,7 @@ def sign_in(
             next_path=next,
             field_errors={"password": "The user name or password is not right"},
         )
-    portal.throttle.succeeded(username)
+    portal.throttle.succeeded(username, address)
     # Nothing from before sign-in carries over.
     start_session(request, portal, account.viewer.user_id)
     portal.record(
