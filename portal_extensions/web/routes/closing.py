@@ -1,6 +1,7 @@
-"""Closing and reopening a case, with the reason: the page's forms and the JSON calls, over
-`casework.close_case` and `casework.reopen_case` (which hold the preconditions: a closed case
-is not closed again, only a closed case is reopened)."""
+"""Closing and reopening a case, with the reason: a page of its own for each (reached from the
+case page), and the JSON calls, over `casework.close_case` and `casework.reopen_case` (which
+hold the preconditions: a closed case is not closed again, only a closed case is reopened, and
+the reason is required and at most `MAX_TEXT_LENGTH` characters, however long what was typed)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import (
     CHANGE_RESPONSES,
     QueuedOut,
+    case_form_page,
     json_answer,
     page_answer,
 )
@@ -27,11 +29,15 @@ from portal_extensions.web.routes.case import (
 page = page_router()
 api = api_router()
 
-#: The pages' reason box (longer than the API allows, so casework says it is too long).
-ReasonField = Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)]
 #: Each route's casework call; the action is also what the route declares and opens the case
 #: for, so a route cannot check one action and perform another.
 _CHANGES = {Action.CLOSE: casework.close_case, Action.REOPEN: casework.reopen_case}
+#: The page's name of each change (its path, and the form field its problem is reported as).
+_NAMES = {Action.CLOSE: "close", Action.REOPEN: "reopen"}
+_DONE = {
+    Action.CLOSE: "Case closed. The council's CRM is told.",
+    Action.REOPEN: "Case reopened. The council's CRM is told.",
+}
 
 
 def _change(
@@ -42,6 +48,49 @@ def _change(
     return visible, _CHANGES[action](visible, reason, viewer=viewer, writes=portal.writes)
 
 
+def _reason_page(
+    request: Request,
+    visible: VisibleCase,
+    action: Action,
+    reason: str = "",
+    field_errors: dict[str, str] | None = None,
+) -> Response:
+    return case_form_page(
+        request,
+        visible,
+        "case_close.html",
+        {"change": _NAMES[action], "reason": reason},
+        field_errors,
+        422 if field_errors else 200,
+    )
+
+
+def _reason_answer(
+    request: Request, portal: Portal, viewer: Viewer, portal_id: str, action: Action, reason: str
+) -> Response:
+    """The change queued (back to the case, with a banner), or its page again with the reason
+    kept and its problem (missing, too long) beside it."""
+    visible, result = _change(portal, viewer, portal_id, action, reason)
+    name = _NAMES[action]
+    return page_answer(
+        request,
+        portal,
+        viewer,
+        visible,
+        result,
+        {name: reason.strip()},
+        done=_DONE[action],
+        form_page=lambda typed, errors: _reason_page(request, visible, action, typed[name], errors),
+    )
+
+
+@page.get("/cases/{portal_id}/close")
+@allow(Page.CASE, case_param="portal_id", action=Action.CLOSE)
+def close_form(request: Request, portal: PortalDep, viewer: ViewerDep, portal_id: str) -> Response:
+    """The page asking why the case is being closed."""
+    return _reason_page(request, open_case(portal, viewer, portal_id, Action.CLOSE), Action.CLOSE)
+
+
 @page.post("/cases/{portal_id}/close")
 @allow(Page.CASE, case_param="portal_id", action=Action.CLOSE)
 def close_case_page(
@@ -49,10 +98,16 @@ def close_case_page(
     portal: PortalDep,
     viewer: ViewerDep,
     portal_id: str,
-    reason: ReasonField = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
-    visible, result = _change(portal, viewer, portal_id, Action.CLOSE, reason)
-    return page_answer(request, portal, viewer, visible, result, {"close": reason.strip()})
+    return _reason_answer(request, portal, viewer, portal_id, Action.CLOSE, reason)
+
+
+@page.get("/cases/{portal_id}/reopen")
+@allow(Page.CASE, case_param="portal_id", action=Action.REOPEN)
+def reopen_form(request: Request, portal: PortalDep, viewer: ViewerDep, portal_id: str) -> Response:
+    """The page asking why a closed case needs more work."""
+    return _reason_page(request, open_case(portal, viewer, portal_id, Action.REOPEN), Action.REOPEN)
 
 
 @page.post("/cases/{portal_id}/reopen")
@@ -62,10 +117,9 @@ def reopen_case_page(
     portal: PortalDep,
     viewer: ViewerDep,
     portal_id: str,
-    reason: ReasonField = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
-    visible, result = _change(portal, viewer, portal_id, Action.REOPEN, reason)
-    return page_answer(request, portal, viewer, visible, result, {"reopen": reason.strip()})
+    return _reason_answer(request, portal, viewer, portal_id, Action.REOPEN, reason)
 
 
 class ReasonIn(BaseModel):
