@@ -98,7 +98,8 @@ def _enquiry_page(
         request,
         "new_enquiry.html",
         {
-            "values": {**EnquiryForm().model_dump(), **day_values(None), **values},
+            # Nothing chosen for sharing until it is asked: each enquiry's own answer.
+            "values": {**EnquiryForm().model_dump(), "sharing": "", **day_values(None), **values},
             "find": find,
             "looked_up": lookup is not None,
             "residents": lookup.matches if lookup else [],
