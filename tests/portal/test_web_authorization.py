@@ -60,6 +60,7 @@ ENQUIRY = {
     "category": "roads",
     "title": "Pothole",
     "channel": "email",
+    "sharing": "private",
 }
 SUCCESS = {
     ("POST", "/enquiries/new"): 303,

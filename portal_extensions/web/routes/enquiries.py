@@ -194,6 +194,7 @@ async def new_enquiry_page(request: Request, portal: PortalDep, viewer: ViewerDe
     }
     until, day_problem = parse_day(*(days[f"cover_until_{part}"] for part in DAY_PARTS))
     typed: dict[str, Any] = {
+        "sharing": "",  # asked for each enquiry: no answer is a problem, not "nobody"
         **texts,
         "cover_until": until.isoformat() if until else "",
         "special_category": "special_category" in ticked,
