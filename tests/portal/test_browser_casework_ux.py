@@ -14,12 +14,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
-from portal_extensions.casework.wording import council_date
+from portal_extensions.casework.status import PortalHealth
+from portal_extensions.casework.wording import council_date, council_time
+from portal_extensions.store import Store
+from portal_extensions.store.schema import CASES_SYNC_STATE, sync_state
 from tests.portal import test_browser
 from tests.portal.access_fixtures import NOW, TODAY
 from tests.portal.test_browser import ARTIFACTS, _axe, _free_port
@@ -40,8 +45,8 @@ WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
 @contextmanager
-def _serve() -> Iterator[str]:
-    built = build()
+def _serve(**parts: Any) -> Iterator[str]:
+    built = build(**parts)
     built.repository.put(stored(LATE))
     port = _free_port()
     server = uvicorn.Server(
@@ -336,3 +341,34 @@ def test_each_change_says_it_was_made_and_consent_and_closing_have_their_own_pag
         visit.check("case page, closed")
         assert page.url == case_url
         _finish(visit)
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_health_page_writes_dates_as_every_other_page_does(
+    browser, width: str, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'caseload.sqlite'}")
+    finished = NOW - timedelta(minutes=14)
+    with store.write() as conn:
+        conn.execute(
+            sa.insert(sync_state).values(
+                name=CASES_SYNC_STATE,
+                last_started_at=finished - timedelta(seconds=30),
+                last_finished_at=finished,
+                last_count=12,
+                last_seconds=3.5,
+            )
+        )
+    health = PortalHealth(store, clock=lambda: NOW)
+    with _serve(health=health) as base_url, _visit(browser, width) as visit:
+        page = visit.page
+        _sign_in(page, base_url, "admin")
+        page.goto(f"{base_url}/health")
+        text = visit.main()
+        # In council time and words, as a case's timeline writes a moment (BST in June).
+        assert f"finished {council_time(finished)}, 14 minutes ago" in text
+        assert re.search(r"\d{1,2} June 2026 at \d{1,2}:\d{2}(am|pm)", text)
+        assert "UTC" not in text
+        visit.check("health")
+        _finish(visit)
+    store.close()

@@ -23,7 +23,7 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import CaseFacts
-from portal_extensions.casework.ports import AttachmentSource, PartySource
+from portal_extensions.casework.ports import AttachmentSource, HealthSource, PartySource
 from portal_extensions.config import PortalSettings
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.case_types import StoredCase
@@ -197,13 +197,15 @@ def build(
     queued_files: bool = False,
     crm_files: bool = True,
     liveness: Callable[[], object] = lambda: None,
+    health: HealthSource = lambda: (),
     **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
     authorization matrix compares every answer with the seeded cases' facts); `queued_files`
     puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`; `crm_files=False`
     leaves out the CRM's document store, as a portal without a CRM runs; `liveness` stands
-    for the store's answer to `/healthz` (raise to play an unreachable store)."""
+    for the store's answer to `/healthz` (raise to play an unreachable store); `health` gives
+    the Health page's lines."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -239,7 +241,7 @@ def build(
         enquiry_options=OPTIONS,
         directory=DIRECTORY,
         audit=audit,
-        health=lambda: (),
+        health=health,
         liveness=liveness,
         sessions=MemorySessionRegistry(),
         clock=lambda: NOW,
