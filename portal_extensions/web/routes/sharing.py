@@ -21,7 +21,6 @@ from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.forms import day_values, parse_day, read_form
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import (
-    CHANGE_RESPONSES,
     ConflictOut,
     QueuedOut,
     authority_text,
@@ -30,6 +29,7 @@ from portal_extensions.web.routes.case import (
     page_answer,
     shared_with,
 )
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
@@ -84,8 +84,7 @@ def sharing_page(
     return _sharing_page(request, portal, visible)
 
 
-@page.post("/cases/{portal_id}/sharing")
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_form(page, "/cases/{portal_id}/sharing", Action.MANAGE_CONSENT)
 def change_sharing_page(
     request: Request,
     portal: PortalDep,
@@ -178,8 +177,7 @@ AUTHORITY_DONE = {
 }
 
 
-@page.post("/cases/{portal_id}/authority")
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_form(page, "/cases/{portal_id}/authority", Action.MANAGE_CONSENT)
 def change_authority_page(
     request: Request,
     portal: PortalDep,
@@ -207,13 +205,7 @@ def change_authority_page(
     return page_answer(request, portal, viewer, visible, result, {}, done=done)
 
 
-@api.post(
-    "/cases/{portal_id}/sharing",
-    response_model=QueuedOut,
-    status_code=202,
-    responses=CHANGE_RESPONSES,
-)
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_change(api, "/cases/{portal_id}/sharing", Action.MANAGE_CONSENT)
 def change_sharing(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: SharingForm
 ) -> QueuedOut | JSONResponse:
@@ -232,13 +224,12 @@ def change_sharing(
     return json_answer(result)
 
 
-@api.post(
+@case_change(
+    api,
     "/cases/{portal_id}/authority",
-    response_model=QueuedOut,
-    status_code=202,
+    Action.MANAGE_CONSENT,
     responses={409: {"model": ConflictOut}},
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
 def change_authority(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: AuthorityForm
 ) -> QueuedOut | JSONResponse:
