@@ -97,7 +97,8 @@ def test_the_lookup_finds_a_dataverse_contact_by_surname_postcode_and_email(
         page = _find(portal, text)
         assert "Residents found" in page, text
         assert f"{person['forename']} {person['surname']}" in page, text
-        assert person["email"] in page, text  # contacts carry the whole person
+        assert person["email"] not in page, text  # contact details only once chosen
+        assert _pick(portal, text, person["postcode"])["email"] == person["email"], text
 
 
 def _pick(portal: TestClient, text: str, postcode: str) -> dict[str, str]:
