@@ -308,3 +308,30 @@ def test_the_api_refuses_a_blank_note_or_reason_as_the_page_does(client, built) 
     assert close.status_code == 422
     assert close.json()["fields"] == {"close": "Enter why the case is being closed"}
     assert [e for e in built.audit.events if e.action in ("add_note", "close_case")] == []
+
+
+def test_a_case_page_form_with_an_answer_too_long_shows_the_case_again_with_it_kept(
+    client,
+) -> None:
+    sign_in(client, "alice")
+    url = f"/cases/{BROKEN_LIGHT.portal_id}"
+    token = csrf_from(client.get(url).text)
+    note = "Rang Highways. " + "n" * 45_000
+    long_note = client.post(f"{url}/notes", data={"text": note, "csrf_token": token})
+    assert long_note.status_code == 422
+    assert "must be 20,000 characters or fewer" in long_note.text
+    assert 'href="#note-text"' in long_note.text and note in long_note.text
+    file_note = "About the letter. " + "f" * 45_000
+    long_file_note = client.post(
+        f"{url}/attachments",
+        data={"text": file_note, "csrf_token": token},
+        files={"file": ("letter.txt", b"A letter", "text/plain")},
+    )
+    assert long_file_note.status_code == 422
+    assert "must be 20,000 characters or fewer" in long_file_note.text
+    assert file_note in long_file_note.text
+    service = client.post(f"{url}/service", data={"service_id": "S" * 300, "csrf_token": token})
+    assert service.status_code == 422 and 'href="#service_id"' in service.text
+    for answer in (long_note, long_file_note, service):  # never the dead-end page
+        assert "Go back and try again" not in answer.text
+        assert "There is a problem with the form" not in answer.text

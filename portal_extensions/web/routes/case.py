@@ -93,7 +93,7 @@ def _summary_rows(
     return [{"key": {"text": key}, "value": {"text": value}} for key, value in rows]
 
 
-FIELD_IDS = {
+FIELD_IDS = {  # each form field's element, for the error summary's links
     "note": "note-text",
     "close": "close-reason",
     "reopen": "reopen-reason",
