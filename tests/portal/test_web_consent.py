@@ -228,3 +228,18 @@ def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_pat
     assert "Authority withdrawn. Nobody else can see the case now." in after
     assert "Ward colleagues" not in after and "Record authority" in after
     assert "Withdraw authority" not in after and "Change sharing" not in after
+
+
+def test_the_authority_pages_offer_only_what_the_case_state_allows(client) -> None:
+    sign_in(client, "alice")
+    withdrawn = client.get(f"/cases/{WITHDRAWN.portal_id}/authority/withdraw")
+    assert withdrawn.status_code == 200 and "nothing to withdraw" in withdrawn.text
+    assert "Yes, withdraw authority" not in withdrawn.text
+    record = client.get(f"/cases/{WITHDRAWN.portal_id}/authority")
+    assert "Record the constituent&#39;s authority" in record.text
+    assert 'name="decision" value="record"' in record.text
+    in_force = client.get(f"/cases/{FLY_TIPPING.portal_id}/authority")
+    assert "Record explicit consent" in in_force.text  # in force, without explicit consent
+    special = next(c for c in CASES if c.title == "Housing adaptation")  # explicit consent
+    done = client.get(f"/cases/{special.portal_id}/authority")
+    assert "nothing more to record" in done.text and 'name="decision"' not in done.text

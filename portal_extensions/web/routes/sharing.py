@@ -146,6 +146,7 @@ def _authority_page(
         template,
         {
             "in_force": case.authority is not None and case.authority.in_force,
+            "explicit": case.authority is not None and case.authority.explicit_consent,
             "authority_now": authority_text(case),
             "shared_now": shared_with(case, portal.directory.names()),
         },
