@@ -532,11 +532,18 @@ SERVICE_OFFICER_FIELDS: Final = frozenset(
 Not the constituent's identity, the member's notes, consent or sharing choices."""
 
 
+def role_fields(viewer: Viewer) -> frozenset[str]:
+    """The `MemberCase` fields this viewer's role may see of a case it may see, before the
+    case's own limits (special-category details); a list row shows the resident's name only
+    when `constituent` is among them."""
+    return SERVICE_OFFICER_FIELDS if viewer.role is Role.SERVICE_OFFICER else CASE_FIELDS
+
+
 def visible_fields(viewer: Viewer, case: CaseFacts, now: datetime) -> frozenset[str]:
     """The `MemberCase` fields this viewer may see of this case (empty when refused)."""
     if not can_view_case(viewer, case, now):
         return frozenset()
-    fields = SERVICE_OFFICER_FIELDS if viewer.role is Role.SERVICE_OFFICER else CASE_FIELDS
+    fields = role_fields(viewer)
     if case.special_category and not case.explicit_consent_in_force:
         fields = fields - SPECIAL_CATEGORY_FIELDS
     return fields
@@ -715,6 +722,7 @@ __all__ = [
     "may_open",
     "members_for_new_case",
     "project_case",
+    "role_fields",
     "to_sql",
     "visibility",
     "visibility_parts",

@@ -40,9 +40,7 @@ class GuardedZeepTransport(GuardedTransport):
     def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
         operation = ""  # filled in by LaganClient._zeep, which knows the operation
         try:
-            resp: requests.Response = super().post(  # type: ignore[no-untyped-call]
-                address, message, headers
-            )
+            resp: requests.Response = super().post(address, message, headers)
         except requests.RequestException as exc:
             raise map_transport_error(exc, crm=KIND, operation=operation) from None
         err = status_error(resp, operation)

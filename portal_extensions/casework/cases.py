@@ -10,7 +10,7 @@ Nothing here knows about requests: each call takes the viewer, the parts it read
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,19 @@ from portal_extensions.access import (
     can_act,
     can_view_case,
     project_case,
+    role_fields,
 )
 from portal_extensions.casework.auditing import record
 from portal_extensions.casework.errors import ActionRefused, CaseNotFound
 from portal_extensions.casework.ports import AuditTrail, CaseRepository
 from portal_extensions.store.audit import Outcome
-from portal_extensions.store.case_types import Bucket, CaseListing, StoredCase, Whose
+from portal_extensions.store.case_types import (
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    StoredCase,
+    Whose,
+)
 
 
 def parse_bucket(value: str | None) -> Bucket:
@@ -58,6 +65,14 @@ def parse_whose(value: str | None, choices: tuple[Whose, ...]) -> Whose:
     """The chosen list; anything not among `choices` is the default (the first), so a
     hand-edited or out-of-date link shows the usual list, not an error."""
     return next((each for each in choices if each.value == value), choices[0])
+
+
+def for_viewer(viewer: Viewer, rows: list[CaseSummary]) -> list[CaseSummary]:
+    """A list's or a search's rows as the viewer may see them: without the resident's name for
+    a role that may not see who the resident is (a service officer)."""
+    if "constituent" in role_fields(viewer):
+        return rows
+    return [replace(row, resident=None) for row in rows]
 
 
 def list_cases(
@@ -99,7 +114,7 @@ def list_cases(
         subject_type="ward" if ward_id else "caseload",
         subject_id=ward_id,
     )
-    return listing
+    return replace(listing, rows=for_viewer(viewer, listing.rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +196,7 @@ def open_case(
 __all__ = [
     "VisibleCase",
     "api_whose_choices",
+    "for_viewer",
     "list_cases",
     "open_case",
     "page_whose_choices",

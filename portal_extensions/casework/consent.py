@@ -24,6 +24,9 @@ from portal_extensions.casework.ports import CaseWrites, EnquiryOptions
 from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
 from portal_extensions.store.directory import MemberChoice
 
+#: Shared with nobody else: where sharing starts, and where it goes when authority ends.
+NOBODY = Sharing(level=SharingLevel.PRIVATE)
+
 
 class SharingForm(BaseModel):
     """Whom the case is shared with, as the form (or the API) sends it. `level` is required
@@ -114,13 +117,21 @@ def sharing_change(
 def authority_change(
     case: MemberCase, form: AuthorityForm, viewer: Viewer, now: datetime
 ) -> ConsentChange:
-    """Withdraw the constituent's authority (at once), or record it anew."""
+    """Withdraw the constituent's authority (at once), or record it anew.
+
+    Sharing is the constituent's choice under their authority, so it ends with it: a
+    withdrawal shares the case with nobody, and authority recorded again (after a withdrawal,
+    or on a case that had none) starts from nobody too, never silently restoring an old
+    sharing (a named colleague above all) the constituent has not agreed to again. Adding
+    explicit consent to authority in force keeps the sharing as it is."""
     authority = case.authority
     if form.decision is AuthorityDecision.WITHDRAW:
         if authority is None or not authority.in_force:
             return ConsentChange(None, {}, "The constituent's authority is already withdrawn")
         withdrawn = authority.model_copy(update={"withdrawn_at": now, "explicit_consent": False})
-        return ConsentChange(case.model_copy(update={"authority": withdrawn}), {})
+        return ConsentChange(
+            case.model_copy(update={"authority": withdrawn, "sharing": NOBODY}), {}
+        )
     if (
         authority is not None
         and authority.in_force
@@ -133,7 +144,9 @@ def authority_change(
         scope=authority.scope if authority else Authority.model_fields["scope"].default,
         explicit_consent=form.explicit_consent,
     )
-    return ConsentChange(case.model_copy(update={"authority": recorded}), {})
+    in_force = authority is not None and authority.in_force
+    sharing = case.sharing if in_force else NOBODY
+    return ConsentChange(case.model_copy(update={"authority": recorded, "sharing": sharing}), {})
 
 
 def change_sharing(
@@ -191,6 +204,7 @@ def change_authority(
 
 
 __all__ = [
+    "NOBODY",
     "AuthorityDecision",
     "AuthorityForm",
     "ConsentChange",

@@ -9,7 +9,6 @@ profile's mapping for parties, so no CRM field name is known here.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -18,17 +17,15 @@ from connector.base import CRMClient, RawParty
 from connector.errors import CRMError, CRMNotFound
 from mappings.errors import MappingError
 from mappings.model import Constituent, MemberCase
-from portal_extensions.casework.ports import PartySearchUnavailable
+from portal_extensions.casework.ports import PartyQuery, PartySearchUnavailable
 
 log = logging.getLogger(__name__)
 
-_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
-
 
 class CRMPartySource:
-    """`PartySource` over the connector's party search. The text decides the criterion (an
-    email address, a postcode, else a surname); `to_constituent` is the CRM profile's party
-    mapping (field translation stays in `mappings`)."""
+    """`PartySource` over the connector's party search (`CRMClient.search_parties`, whose
+    criteria both connectors offer); `to_constituent` is the CRM profile's party mapping (field
+    translation stays in `mappings`)."""
 
     def __init__(
         self, client: CRMClient, to_constituent: Callable[[RawParty], Constituent]
@@ -36,16 +33,19 @@ class CRMPartySource:
         self.client = client
         self.to_constituent = to_constituent
 
-    def find_people(self, text: str, *, limit: int) -> list[Constituent]:
-        wanted = " ".join(text.split())
-        if not wanted:
+    def find_people(self, query: PartyQuery, *, limit: int) -> list[Constituent]:
+        criteria = {
+            name: value
+            for name, value in (
+                ("name", query.surname),
+                ("forename", query.forename),
+                ("email", query.email),
+                ("postcode", query.postcode),
+            )
+            if value
+        }
+        if not criteria:
             return []
-        if "@" in wanted:
-            criteria = {"email": wanted}
-        elif _POSTCODE.match(wanted):
-            criteria = {"postcode": wanted.upper()}
-        else:
-            criteria = {"name": wanted}
         try:
             raw = self.client.search_parties(**criteria, limit=limit)
         except CRMError as error:  # names the CRM and operation, never the words searched

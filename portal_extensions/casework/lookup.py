@@ -3,17 +3,23 @@
 A councillor types a name, a postcode or an email address; the portal shows the people it
 knows by that, each with their previous enquiries (only those the viewer may see: the index is
 asked *as the viewer*, through the access policy), and how those enquiries were authorised and
-shared. Picking one fills in the form, with the resident's standing choices, so written consent
-is not asked for again and again.
+shared. Picking one fills in the resident's details (name, email, phone, postcode), never
+their consent or sharing: those are asked for each enquiry, with what was agreed before shown
+as information only.
 
 The CRM side is the `PartySource` port (the connector with a party mapping, or a fake): people
 the CRM knows are shown too, without enquiries, because the CRM says nothing about casework.
+Both connectors search parties by exact surname, forename, email or postcode, so a full name
+typed in the box ("Quinn Usman") is asked as forename and surname (`party_queries`). When the
+CRM knows a resident the index also knows (the same CRM party), the CRM's record is the one
+shown and filled in: a case synced from the CRM carries only the party's display name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +29,7 @@ from portal_extensions.casework.auditing import record
 from portal_extensions.casework.ports import (
     AuditTrail,
     CaseRepository,
+    PartyQuery,
     PartySearchUnavailable,
     PartySource,
 )
@@ -31,6 +38,7 @@ from portal_extensions.store.audit import Outcome
 
 LOOKUP_LIMIT = 20
 MIN_LOOKUP_LENGTH = 2
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
@@ -69,12 +77,22 @@ class ResidentMatch:
     constituent: Constituent
     source: str  # "Caseload" or "Council CRM"
     previous: list[PreviousEnquiry] = field(default_factory=list)
-    # What picking this resident fills in on the form (the resident's standing choices too).
-    prefill: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.constituent.display_name
+
+    @property
+    def prefill(self) -> dict[str, str]:
+        """What picking this resident fills in on the form: who they are and how to reach
+        them, never a consent or sharing choice (asked for each enquiry)."""
+        return _prefill(self.constituent)
+
+    @property
+    def pick(self) -> str:
+        """Names this match among a look-up's answers without saying who it is (the page posts
+        it back with the words searched to fill the form in)."""
+        return hashlib.sha256(_key(self.constituent).encode()).hexdigest()[:24]
 
 
 SHARING_SHORT = {
@@ -107,6 +125,31 @@ def _key(constituent: Constituent) -> str:
             constituent.location.postcode,
         )
     )
+
+
+def party_queries(text: str) -> list[PartyQuery]:
+    """The CRM searches for what was typed, in order, until one finds somebody: an email
+    address or a postcode as it is; one word as a surname; several as forename(s) and surname
+    ("Quinn Usman"), then as one surname (a double-barrelled name typed with a space)."""
+    wanted = " ".join(text.split())
+    if not wanted:
+        return []
+    if "@" in wanted:
+        return [PartyQuery(email=wanted)]
+    if _POSTCODE.match(wanted):
+        return [PartyQuery(postcode=wanted.upper())]
+    *given, family = wanted.split(" ")
+    if not given:
+        return [PartyQuery(surname=family)]
+    return [PartyQuery(surname=family, forename=" ".join(given)), PartyQuery(surname=wanted)]
+
+
+def _crm_people(parties: PartySource, text: str) -> list[Constituent]:
+    for query in party_queries(text):
+        people = parties.find_people(query, limit=LOOKUP_LIMIT)
+        if people:
+            return people
+    return []
 
 
 def _prefill(constituent: Constituent) -> dict[str, str]:
@@ -180,9 +223,7 @@ def find_residents(
             if match is None:
                 if len(found) >= LOOKUP_LIMIT:
                     continue
-                match = found[key] = ResidentMatch(
-                    case.constituent, "Caseload", prefill=_prefill(case.constituent)
-                )
+                match = found[key] = ResidentMatch(case.constituent, "Caseload")
             match.previous.append(
                 PreviousEnquiry(
                     portal_id=str(case.portal_id),
@@ -193,28 +234,21 @@ def find_residents(
                     sharing=SHARING_SHORT.get(case.sharing.level.value, ""),
                 )
             )
-            authority = case.authority
-            if (
-                "sharing" not in match.prefill
-                and authority is not None
-                and authority.in_force
-                and case.sharing.level.value in ("private", "ward", "party")
-            ):
-                # The most recent enquiry with authority in force: the resident's standing choice.
-                match.prefill["sharing"] = case.sharing.level.value
-                if authority.explicit_consent:
-                    match.prefill["explicit_consent"] = "1"
         if parties is not None and len(found) < LOOKUP_LIMIT:
             try:
-                people = parties.find_people(text, limit=LOOKUP_LIMIT)
+                people = _crm_people(parties, text)
             except PartySearchUnavailable:
                 crm_unavailable = True
                 people = []
             for person in people:
                 key = _key(person)
-                if key in found or not resident_matches(person, None, text):
+                if key in found:
+                    # The CRM's own record of a party the index knows: whole name, contact.
+                    found[key].constituent = person
                     continue
-                found[key] = ResidentMatch(person, "Council CRM", prefill=_prefill(person))
+                if not resident_matches(person, None, text):
+                    continue
+                found[key] = ResidentMatch(person, "Council CRM")
                 if len(found) >= LOOKUP_LIMIT:
                     break
         record(
@@ -229,6 +263,11 @@ def find_residents(
     return LookupResult(list(found.values()), crm_unavailable, crm_connected=parties is not None)
 
 
+def picked_resident(result: LookupResult, pick: str) -> ResidentMatch | None:
+    """The match a page's "Use these details" names (`ResidentMatch.pick`), or None."""
+    return next((match for match in result.matches if match.pick == pick), None)
+
+
 __all__ = [
     "LOOKUP_LIMIT",
     "LookupResult",
@@ -236,6 +275,8 @@ __all__ = [
     "ResidentMatch",
     "find_residents",
     "normalise",
+    "party_queries",
+    "picked_resident",
     "resident_matches",
     "search_fingerprint",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -165,12 +166,24 @@ class PartySearchUnavailable(Exception):
     """The CRM could not be searched just now (the look-up then shows the index's answers)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PartyQuery:
+    """One search of the CRM's people, by the criteria both connectors' party searches offer
+    (`CRMClient.search_parties`): each given criterion must match. The resident look-up decides
+    which to give from what was typed (`casework.lookup.party_queries`)."""
+
+    surname: str | None = None
+    forename: str | None = None
+    email: str | None = None
+    postcode: str | None = None
+
+
 class PartySource(Protocol):
     """People in the council's CRM, found by name, postcode or email (the connector, through a
     party mapping; a fake in tests). Returns caseload `Constituent` records, never raw CRM ones;
     raises `PartySearchUnavailable` when the CRM cannot answer."""
 
-    def find_people(self, text: str, *, limit: int) -> list[Constituent]: ...
+    def find_people(self, query: PartyQuery, *, limit: int) -> list[Constituent]: ...
 
 
 class AttachmentSource(Protocol):
@@ -232,6 +245,7 @@ __all__ = [
     "DirectorySource",
     "EnquiryOptions",
     "HealthSource",
+    "PartyQuery",
     "PartySearchUnavailable",
     "PartySource",
     "SessionRegistry",

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from portal_extensions.access import Viewer
 from portal_extensions.casework.auditing import record
+from portal_extensions.casework.cases import for_viewer
 from portal_extensions.casework.ports import AuditTrail, CaseRepository
 from portal_extensions.store.audit import Outcome
 from portal_extensions.store.case_types import CaseSummary
@@ -31,7 +32,7 @@ def search_cases(
         return []
     rows = cases.search_visible(viewer, now, text[:MAX_QUERY_LENGTH], limit=limit)
     record(audit, viewer, now, "search", Outcome.ALLOWED, subject_type="search")
-    return rows
+    return for_viewer(viewer, rows)
 
 
 __all__ = ["MAX_QUERY_LENGTH", "SEARCH_LIMIT", "search_cases"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from connector.base import CRMClient
 from connector.errors import CRMError
+from portal_extensions.casework.wording import council_time
 from portal_extensions.store.database import Store
 from portal_extensions.store.health import HealthCheck
 from portal_extensions.store.outbox import OutboxState
@@ -166,7 +167,7 @@ class PortalHealth:
         if sync.last_finished_at is None:
             return HealthCheck(name, False, "no sync has finished yet" + failed)
         age = self.clock() - sync.last_finished_at
-        finished = f"finished {sync.last_finished_at:%d %B %Y at %H:%M} UTC, {in_words(age)} ago"
+        finished = f"finished {council_time(sync.last_finished_at)}, {in_words(age)} ago"
         stale_after = self.sync_interval * STALE_AFTER_INTERVALS
         if age > stale_after:
             return HealthCheck(

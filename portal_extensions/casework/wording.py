@@ -35,4 +35,15 @@ def council_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-__all__ = ["NOTE_LABELS", "WRITE_TEXT", "council_date"]
+def council_time(value: datetime | str | None) -> str:
+    """A moment as the council writes it ("5 December 2026 at 2:05pm"), in council time."""
+    if value is None:
+        return "Not set"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = value.astimezone(COUNCIL_ZONE)
+    hour = local.hour % 12 or 12
+    return f"{local.day} {local:%B %Y} at {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+__all__ = ["NOTE_LABELS", "WRITE_TEXT", "council_date", "council_time"]

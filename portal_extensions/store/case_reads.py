@@ -41,7 +41,12 @@ from portal_extensions.store.cases import access_columns, cases_counter
 from portal_extensions.store.database import Store
 from portal_extensions.store.outbox import OutboxState
 from portal_extensions.store.schema import cases, members, outbox, parties
-from portal_extensions.store.search import matches_visible, query_terms, search_cases
+from portal_extensions.store.search import (
+    matches_visible,
+    query_terms,
+    reference_forms,
+    search_cases,
+)
 
 _CLOSED_OR_DRAFT = (CaseStatus.CLOSED.value, CaseStatus.DRAFT.value)
 
@@ -188,6 +193,7 @@ def _list_queries(
             cases.c.status,
             cases.c.received_at,
             cases.c.target_date,
+            cases.c.constituent_name,
             _queued(cases.c.portal_id).label("queued"),
         )
         .select_from(page.join(cases, cases.c.portal_id == page.c.portal_id))
@@ -291,6 +297,7 @@ class StoreCaseRepository:
                     received_at=row.received_at,
                     target_date=row.target_date,
                     queued=bool(row.queued),
+                    resident=row.constituent_name or None,
                 )
                 for row in rows
             ],
@@ -358,6 +365,20 @@ class StoreCaseRepository:
             return []
         where = visible_cases_clause(viewer, now, self.columns)
         found: list[CaseSummary] = []
+        references = reference_forms(text)
+        if references:  # the case with that CRM reference first (the unique index finds it)
+            with self.store.read() as conn:
+                ids = list(
+                    conn.execute(
+                        sa.select(cases.c.portal_id).where(
+                            where,
+                            cases.c.removed_at.is_(None),
+                            cases.c.crm_reference.in_(sorted(references)),
+                        )
+                    ).scalars()
+                )
+            by_reference = [self.get(uuid.UUID(portal_id)) for portal_id in ids]
+            found += [summarise(stored) for stored in by_reference if stored is not None]
         offset = 0
         # Over-fetch: some index hits match only through fields this viewer may not see.
         while len(found) < limit and offset < limit * 10:
@@ -367,6 +388,8 @@ class StoreCaseRepository:
                 break
             offset += len(hits)
             for hit in hits:
+                if any(str(row.portal_id) == hit.portal_id for row in found):
+                    continue
                 stored = self.get(uuid.UUID(hit.portal_id))
                 if stored is not None and matches_visible(viewer, stored, terms, now):
                     found.append(summarise(stored))

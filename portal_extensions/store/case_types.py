@@ -60,7 +60,9 @@ class StoredCase:
 
 @dataclass(frozen=True, slots=True)
 class CaseSummary:
-    """One row of a list: only fields every role that can see the case may see."""
+    """One row of a list: only fields every role that can see the case may see, and the
+    resident's name, which casework removes for a viewer who may not see it
+    (`casework.cases.for_viewer`)."""
 
     portal_id: uuid.UUID
     crm_reference: str | None
@@ -70,6 +72,7 @@ class CaseSummary:
     received_at: datetime
     target_date: date | None
     queued: bool
+    resident: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,11 @@ class CaseListing:
 OPEN_STATUSES: frozenset[CaseStatus] = frozenset(CaseStatus) - {CaseStatus.CLOSED, CaseStatus.DRAFT}
 
 
+def is_overdue(status: CaseStatus, target_date: date | None, today: date) -> bool:
+    """Open and past its target date (the `Bucket.OVERDUE` rule, also marked on list rows)."""
+    return status in OPEN_STATUSES and target_date is not None and target_date < today
+
+
 def in_bucket(case: MemberCase, bucket: Bucket, today: date, recently_closed_days: int) -> bool:
     """The definition of each bucket, over indexed columns only (status, target_date,
     closed_at), so an SQL implementation can match it exactly."""
@@ -92,7 +100,7 @@ def in_bucket(case: MemberCase, bucket: Bucket, today: date, recently_closed_day
     if bucket is Bucket.OPEN:
         return is_open
     if bucket is Bucket.OVERDUE:
-        return is_open and case.target_date is not None and case.target_date < today
+        return is_overdue(case.status, case.target_date, today)
     if bucket is Bucket.AWAITING_SERVICE:
         return case.status is CaseStatus.WITH_SERVICE
     closed_on = case.closed_at.astimezone(COUNCIL_ZONE).date() if case.closed_at else None
@@ -115,6 +123,7 @@ def summarise(stored: StoredCase) -> CaseSummary:
         received_at=case.received_at,
         target_date=case.target_date,
         queued=stored.queued,
+        resident=case.constituent.display_name,
     )
 
 
@@ -127,5 +136,6 @@ __all__ = [
     "StoredCase",
     "Whose",
     "in_bucket",
+    "is_overdue",
     "summarise",
 ]

@@ -52,6 +52,16 @@ def query_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+def reference_forms(text: str) -> set[str]:
+    """The CRM references a search box entry may be (one word of at most 64 characters, as
+    typed, upper- or lower-cased), for an exact look-up beside the words' search: a reference
+    is not a word of any searched field, and every role that sees a case sees its reference."""
+    wanted = text.strip()
+    if not wanted or len(wanted) > 64 or len(wanted.split()) != 1:
+        return set()
+    return {wanted, wanted.upper(), wanted.lower()}
+
+
 def _texts(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -145,5 +155,6 @@ __all__ = [
     "SearchHit",
     "matches_visible",
     "query_terms",
+    "reference_forms",
     "search_cases",
 ]

@@ -33,17 +33,17 @@ _LINK_TEXT = {
 }
 
 
+def caseload_name(viewer: Viewer) -> str:
+    """What the viewer's own list is called: a member's caseload, everyone else's cases."""
+    return "My caseload" if viewer.role is Role.MEMBER else _LINK_TEXT[Page.CASELOAD]
+
+
 def navigation_links(viewer: Viewer | None) -> list[tuple[str, str]]:
     """(text, href) of each page in the navigation that the viewer may open."""
     if viewer is None:
         return []
     return [
-        (
-            "My caseload"
-            if page is Page.CASELOAD and viewer.role is Role.MEMBER
-            else _LINK_TEXT[page],
-            href,
-        )
+        (caseload_name(viewer) if page is Page.CASELOAD else _LINK_TEXT[page], href)
         for page, href in NAVIGATION
         if may_open(viewer, page)
     ]
@@ -57,6 +57,27 @@ def navigation(request: Request) -> list[dict[str, Any]]:
     ]
 
 
+#: The session key of the one-off message a page shows after a change (post, redirect, get):
+#: a fixed sentence saying what was done, never personal data (the session cookie is signed,
+#: not encrypted), kept with the path of the page it is for (`set_flash`).
+FLASH = "flash"
+
+
+def set_flash(request: Request, path: str, text: str) -> None:
+    """Show `text` in a success banner on the next page, if that page is `path`."""
+    request.session[FLASH] = {"path": path, "text": text}
+
+
+def _take_flash(request: Request) -> str | None:
+    """The success message left for this page; any message is used up by the next page
+    rendered, so one meant for another page (a redirect not followed) is never shown late."""
+    flash = request.session.pop(FLASH, None)
+    if isinstance(flash, dict) and flash.get("path") == request.url.path:
+        text = flash.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
 def render(
     request: Request,
     template: str,
@@ -64,7 +85,8 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """A template in the page's frame: council name, viewer, CSRF token and navigation."""
+    """A template in the page's frame: council name, viewer, CSRF token, navigation and the
+    success message left by the change that led here (`FLASH`, shown once)."""
     portal = portal_of(request)
     values: dict[str, Any] = {
         "council_name": portal.settings.council_name,
@@ -72,6 +94,7 @@ def render(
         "csrf_token": csrf_token(request.session),
         "navigation": navigation(request),
         "errors": [],
+        "flash": _take_flash(request),
     }
     values.update(context or {})
     body = portal.templates.get_template(template).render(values)
@@ -101,10 +124,13 @@ def not_found_response(request: Request) -> Response:
 
 
 __all__ = [
+    "FLASH",
     "NAVIGATION",
+    "caseload_name",
     "message_page",
     "navigation",
     "navigation_links",
     "not_found_response",
     "render",
+    "set_flash",
 ]

@@ -4,7 +4,6 @@ turn caseload values into plain English."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
 from jinja2 import (
@@ -18,8 +17,8 @@ from jinja2 import (
 from jinja2.runtime import Macro
 from markupsafe import Markup
 
-from mappings.model import COUNCIL_ZONE, CaseStatus
-from portal_extensions.casework.wording import WRITE_TEXT, council_date
+from mappings.model import CaseStatus
+from portal_extensions.casework.wording import WRITE_TEXT, council_date, council_time
 
 STATUS_TEXT = {
     CaseStatus.DRAFT: ("Draft", "govuk-tag--grey"),
@@ -30,16 +29,6 @@ STATUS_TEXT = {
     CaseStatus.CLOSED: ("Closed", "govuk-tag--green"),
     CaseStatus.REOPENED: ("Reopened", "govuk-tag--blue"),
 }
-
-
-def council_time(value: datetime | str | None) -> str:
-    if value is None:
-        return "Not set"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    local = value.astimezone(COUNCIL_ZONE)
-    hour = local.hour % 12 or 12
-    return f"{local.day} {local:%B %Y} at {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
 def _status(row: Any) -> tuple[str, str]:

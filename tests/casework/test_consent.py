@@ -121,3 +121,43 @@ def test_authority_is_recorded_anew_but_not_twice(council: Council) -> None:
         now=NOW,
     )
     assert second == Conflict("The constituent's authority is already recorded")
+
+
+def test_sharing_ends_with_authority_and_is_not_restored_when_it_is_given_again(
+    council: Council,
+) -> None:
+    alice = council.viewer("alice")
+    named = SharingForm(level="named", colleague_id="bob")
+    assert isinstance(_share(council, FLY_TIPPING, named), Queued)
+    withdraw = AuthorityForm(decision=AuthorityDecision.WITHDRAW)
+    visible = council.open("alice", FLY_TIPPING, Action.MANAGE_CONSENT)
+    assert isinstance(
+        change_authority(visible, withdraw, viewer=alice, writes=council.writes, now=NOW), Queued
+    )
+    withdrawn = council.stored(FLY_TIPPING)
+    assert (
+        withdrawn.sharing.level is SharingLevel.PRIVATE and withdrawn.sharing.colleague_id is None
+    )
+    record = AuthorityForm(decision=AuthorityDecision.RECORD)
+    visible = council.open("alice", FLY_TIPPING, Action.MANAGE_CONSENT)
+    assert isinstance(
+        change_authority(visible, record, viewer=alice, writes=council.writes, now=NOW), Queued
+    )
+    again = council.stored(FLY_TIPPING)
+    assert again.authority is not None and again.authority.in_force
+    assert again.sharing.level is SharingLevel.PRIVATE  # asked again, never brought back
+    with pytest.raises(CaseNotFound):
+        council.open("bob", FLY_TIPPING)
+
+
+def test_adding_explicit_consent_keeps_the_sharing_in_force(council: Council) -> None:
+    visible = council.open("alice", BROKEN_LIGHT, Action.MANAGE_CONSENT)
+    consent = AuthorityForm(decision=AuthorityDecision.RECORD, explicit_consent=True)
+    result = change_authority(
+        visible, consent, viewer=council.viewer("alice"), writes=council.writes, now=NOW
+    )
+    assert isinstance(result, Queued)
+    case = council.stored(BROKEN_LIGHT)
+    assert case.authority is not None and case.authority.explicit_consent
+    assert case.sharing.level is SharingLevel.WARD
+    assert council.open("bob", BROKEN_LIGHT).fields["title"] == BROKEN_LIGHT.title

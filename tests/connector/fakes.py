@@ -28,3 +28,16 @@ def fault(code: int, message: str) -> bytes:
         f"<ErrorMessage>{message}</ErrorMessage><ErrorCode>{code}</ErrorCode>"
         "</fl:FWTException></detail></soapenv:Fault>"
     )
+
+
+def case_xml(ref: str, portal_id: str, title: str, modified: str) -> str:
+    """One case's full details as an FL answer holds them (for tests of answer limits)."""
+    return (
+        f"<fl:FWTCaseFullDetails><CoreDetails><fl:CaseReference>{ref}</fl:CaseReference>"
+        f"<Status>open</Status><Opened>{modified}</Opened><RaisedByUser><UserID>svc</UserID>"
+        f"</RaisedByUser><Classification><Classifier>roads</Classifier></Classification>"
+        f"<Title>{title}</Title><Category>101</Category><Priority>2</Priority>"
+        f"<Severity>1</Severity><WorkflowCase>false</WorkflowCase><Internal>false</Internal>"
+        f"</CoreDetails><Form><FormField><Value>{portal_id}</Value><Key>PortalId</Key>"
+        f"</FormField><FormName>MemberEnquiry</FormName></Form></fl:FWTCaseFullDetails>"
+    )

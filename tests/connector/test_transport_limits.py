@@ -10,7 +10,7 @@ import responses
 from connector.errors import CRMContractError
 from connector.settings import DEFAULT_MAX_RESPONSE_BYTES, CRMSettings
 from connector.transport import MAX_BUFFERED_NODES, MAX_JSON_DEPTH, json_too_deep
-from tests.connector.conftest import DV_BASE, DV_TOKEN, lagan_settings
+from tests.connector.conftest import DV_BASE, DV_TOKEN, dv_discovery, lagan_settings
 from tests.connector.fakes import ENDPOINT, case_xml, envelope
 
 GUID = "6a4b1e0c-1d2e-4f3a-8b5c-0d1e2f3a4b5c"
@@ -52,6 +52,7 @@ def test_dataverse_pages_over_the_configured_limit_are_refused(make_dataverse) -
     client = make_dataverse(max_response_bytes=LIMIT)
     record = {"incidentid": GUID, "title": "t" * (2 * LIMIT)}
     with responses.RequestsMock() as rsps:
+        dv_discovery(rsps)
         rsps.post(DV_TOKEN, json={"access_token": "t", "expires_in": 3600})
         rsps.get(f"{DV_BASE}incidents({GUID})", json=record)
         with pytest.raises(CRMContractError, match="limit") as info:
@@ -62,6 +63,7 @@ def test_dataverse_pages_over_the_configured_limit_are_refused(make_dataverse) -
 def test_an_announced_length_over_the_limit_is_refused_before_reading(make_dataverse) -> None:
     client = make_dataverse(max_response_bytes=LIMIT)
     with responses.RequestsMock() as rsps:
+        dv_discovery(rsps)
         rsps.post(DV_TOKEN, json={"access_token": "t", "expires_in": 3600})
         rsps.get(
             f"{DV_BASE}incidents({GUID})",

@@ -25,7 +25,7 @@ from portal_extensions.access import (
     visibility_parts,
 )
 from portal_extensions.casework.lookup import resident_matches
-from portal_extensions.casework.ports import AuditTrail
+from portal_extensions.casework.ports import AuditTrail, PartyQuery
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.audit import Outcome, PortalAuditEvent
 from portal_extensions.store.case_types import (
@@ -46,7 +46,7 @@ from portal_extensions.store.case_writes import (
     queued_file_id,
 )
 from portal_extensions.store.directory import Choice, DirectoryNames, MemberChoice, ServiceContact
-from portal_extensions.store.search import matches_visible, query_terms
+from portal_extensions.store.search import matches_visible, query_terms, reference_forms
 from portal_extensions.store.sign_in_failures import Failures
 
 
@@ -230,17 +230,21 @@ class MemoryCaseWrites:
 class MemoryPartySource:
     people: list[Constituent]
 
-    def find_people(self, text: str, *, limit: int) -> list[Constituent]:
-        wanted = " ".join(text.casefold().split())
-        if not wanted:
-            return []
+    def find_people(self, query: PartyQuery, *, limit: int) -> list[Constituent]:
+        """Like both connectors' party searches: every given criterion matches exactly (case
+        and spaces ignored)."""
+
+        def same(wanted: str | None, held: str | None) -> bool:
+            squash = "".join((held or "").casefold().split())
+            return wanted is None or "".join(wanted.casefold().split()) == squash
+
         found = [
             person
             for person in self.people
-            if wanted in person.display_name.casefold()
-            or wanted == (person.email or "").casefold()
-            or wanted.replace(" ", "")
-            == (person.location.postcode or "").casefold().replace(" ", "")
+            if same(query.surname, person.surname)
+            and same(query.forename, person.forename)
+            and same(query.email, person.email)
+            and same(query.postcode, person.location.postcode)
         ]
         return found[:limit]
 
@@ -370,13 +374,16 @@ class MemoryCaseRepository:
     ) -> list[CaseSummary]:
         terms = query_terms(text)
         rule = visibility(viewer, now)
+        references = reference_forms(text)
+        visible = [stored for stored in self._cases.values() if holds(rule, stored.facts)]
+        by_reference = [s for s in visible if s.case.crm_reference in references]
         hits = [
             stored
-            for stored in self._cases.values()
-            if holds(rule, stored.facts) and matches_visible(viewer, stored, terms, now)
+            for stored in visible
+            if stored not in by_reference and matches_visible(viewer, stored, terms, now)
         ]
         hits.sort(key=lambda s: (s.case.received_at, str(s.case.portal_id)), reverse=True)
-        return [summarise(s) for s in hits[:limit]]
+        return [summarise(s) for s in (by_reference + hits)[:limit]]
 
 
 class AccountBook:

@@ -237,11 +237,19 @@ def test_axe_finds_no_wcag_22_aa_violations_on_any_page(browser, base_url) -> No
         assert waiting.value.suggested_filename == "letter.txt"
         page.get_by_role("button", name="Send to service").click()
         scan("case page, service missing")
-        page.goto(f"{base_url}/cases/{CASES[0].portal_id}")
+        page.goto(f"{base_url}/cases/{CASES[0].portal_id}/sharing")
+        scan("sharing page")
         page.get_by_label("Month").first.fill("13")
         page.get_by_label("One named colleague (for example, holiday cover)").check()
         page.get_by_role("button", name="Save sharing").click()
-        scan("case page, sharing errors")
+        scan("sharing page, sharing errors")
+        for path, state in (
+            ("authority", "record explicit consent"),
+            ("authority/withdraw", "withdrawal, asked to confirm"),
+            ("close", "closing page"),
+        ):
+            page.goto(f"{base_url}/cases/{CASES[0].portal_id}/{path}")
+            scan(state)
         for words, state in (("Resident-Broken", "residents found"), ("nobody-at-all", "none")):
             page.goto(f"{base_url}/enquiries/new")
             page.get_by_label("Find a resident").fill(words)

@@ -203,6 +203,8 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
             other.goto(case_url)
             assert other.get_by_role("heading", level=1).inner_text() == "Page not found"
 
+            page.get_by_role("button", name="Change sharing").click()
+            page.wait_for_load_state()
             page.get_by_label("One named colleague (for example, holiday cover)").check()
             page.get_by_role("button", name="Save sharing").click()
             page.wait_for_load_state()
@@ -210,7 +212,7 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
                 "Select the colleague to share this enquiry with"
                 in page.locator(".govuk-error-summary").inner_text()
             )
-            scan("case page, sharing error")
+            scan("sharing page, sharing error")
             page.get_by_label("All councillors for the ward").check()
             page.get_by_role("button", name="Save sharing").click()
             page.wait_for_load_state()
@@ -222,6 +224,9 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
             other.screenshot(path=str(ARTIFACTS / "portal-colleague-sees-shared.png"))
 
             page.get_by_role("button", name="Withdraw authority").click()
+            page.wait_for_load_state()
+            scan("withdrawal, asked to confirm")
+            page.get_by_role("button", name="Yes, withdraw authority").click()
             page.wait_for_load_state()
             assert "withdrawn their authority" in page.locator("main").inner_text()
             scan("case page, authority withdrawn")

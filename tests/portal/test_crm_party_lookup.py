@@ -3,6 +3,7 @@ postcode or email) through `build_portal`, the connector and the profile's party
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,5 +97,43 @@ def test_the_lookup_finds_a_dataverse_contact_by_surname_postcode_and_email(
         page = _find(portal, text)
         assert "Residents found" in page, text
         assert f"{person['forename']} {person['surname']}" in page, text
-        if text != person["email"]:  # contact details only once a resident is chosen
-            assert person["email"] not in page, text
+        assert person["email"] not in page, text  # contact details only once chosen
+        assert _pick(portal, text, person["postcode"])["email"] == person["email"], text
+
+
+def _pick(portal: TestClient, text: str, postcode: str) -> dict[str, str]:
+    """The form's resident fields once the resident found by `text` at `postcode` is picked
+    (a council may hold several people of one name)."""
+    token = csrf_from(portal.get("/enquiries/new").text)
+    found = portal.post("/enquiries/new/find", data={"find": text, "csrf_token": token})
+    cards = found.text.split('class="govuk-summary-card"')[1:]
+    [pick] = [
+        re.findall(r'name="pick" value="([0-9a-f]+)"', card)[0]
+        for card in cards
+        if postcode.replace(" ", "") in card.replace(" ", "")
+    ]
+    picked = portal.post(
+        "/enquiries/new/prefill", data={"find": text, "pick": pick, "csrf_token": token}
+    )
+    assert picked.status_code == 200
+    fields = r'name="(forename|surname|email|phone|postcode)"[^>]*value="([^"]*)"'
+    return dict(re.findall(fields, picked.text))
+
+
+@pytest.mark.sandbox_crm(cases=3, seed=21)
+@pytest.mark.parametrize("crm", ["lagan", "dynamics365"])
+def test_a_full_name_finds_the_crm_party_and_fills_in_each_field(
+    sandbox_crm, tmp_path: Path, crm: str
+) -> None:
+    person = _person(sandbox_crm)
+    client = lagan_client(sandbox_crm) if crm == "lagan" else _dataverse(sandbox_crm)
+    portal = _portal(tmp_path, client, None if crm == "lagan" else crm)
+    full_name = f"{person['forename']} {person['surname']}"
+    assert "Residents found" in _find(portal, full_name)
+    values = _pick(portal, full_name, person["postcode"])
+    assert values["forename"] == person["forename"]
+    assert values["surname"] == person["surname"]
+    assert values["email"] == person["email"]
+    assert values["postcode"].replace(" ", "") == person["postcode"].replace(" ", "")
+    if person.get("phone"):
+        assert values["phone"] == person["phone"]

@@ -114,13 +114,23 @@ DRAIN = next(c for c in CASES if c.title == "Blocked drain cleared")
 
 def test_closing_needs_a_reason_and_is_queued_for_the_crm(client, built) -> None:
     sign_in(client, "alice")
-    page = client.get(f"/cases/{WITHDRAWN.portal_id}")
-    assert "Close the case" in page.text  # closing is still allowed after withdrawal
+    case_page = client.get(f"/cases/{WITHDRAWN.portal_id}")
+    # closing is still allowed after withdrawal, on a page of its own
+    assert f'href="/cases/{WITHDRAWN.portal_id}/close"' in case_page.text
+    page = client.get(f"/cases/{WITHDRAWN.portal_id}/close")
+    assert "Close the case" in page.text and WITHDRAWN.title in page.text
     token = csrf_from(page.text)
     empty = client.post(f"/cases/{WITHDRAWN.portal_id}/close", data={"csrf_token": token})
     assert empty.status_code == 422
     assert "Enter why the case is being closed" in empty.text
     assert 'id="close-reason-error"' in empty.text and 'href="#close-reason"' in empty.text
+    too_long = client.post(
+        f"/cases/{WITHDRAWN.portal_id}/close",
+        data={"reason": "Done. " + "x" * 50_000, "csrf_token": token},
+    )
+    assert too_long.status_code == 422  # no dead end, however long: the reason is kept
+    assert "must be 20,000 characters or fewer" in too_long.text
+    assert "Done. xxxx" in too_long.text
     done = client.post(
         f"/cases/{WITHDRAWN.portal_id}/close",
         data={"reason": "Constituent withdrew", "csrf_token": token},
@@ -128,6 +138,8 @@ def test_closing_needs_a_reason_and_is_queued_for_the_crm(client, built) -> None
     assert done.status_code == 303
     closing = client.get(f"/cases/{WITHDRAWN.portal_id}").text
     assert "Closing the case by u-alice" in page_text(closing)
+    assert "Case closed." in page_text(closing)  # the success banner, once
+    assert "Case closed." not in client.get(f"/cases/{WITHDRAWN.portal_id}").text
     closes = [e for e in built.audit.events if e.action == "close_case"]
     assert [(e.actor, e.outcome) for e in closes] == [("u-alice", Outcome.ALLOWED)]
 
@@ -141,7 +153,8 @@ def test_reopen_only_applies_to_closed_cases(client) -> None:
     )
     assert open_one.status_code == 409
     page = client.get(f"/cases/{DRAIN.portal_id}")
-    assert "Reopen the case" in page.text and "Close the case" not in page.text
+    assert f'href="/cases/{DRAIN.portal_id}/reopen"' in page.text
+    assert f'href="/cases/{DRAIN.portal_id}/close"' not in page.text
     reopened = client.post(
         f"/api/v1/cases/{DRAIN.portal_id}/reopen", json={"reason": "Flooded again"}, headers=headers
     )
@@ -295,3 +308,30 @@ def test_the_api_refuses_a_blank_note_or_reason_as_the_page_does(client, built) 
     assert close.status_code == 422
     assert close.json()["fields"] == {"close": "Enter why the case is being closed"}
     assert [e for e in built.audit.events if e.action in ("add_note", "close_case")] == []
+
+
+def test_a_case_page_form_with_an_answer_too_long_shows_the_case_again_with_it_kept(
+    client,
+) -> None:
+    sign_in(client, "alice")
+    url = f"/cases/{BROKEN_LIGHT.portal_id}"
+    token = csrf_from(client.get(url).text)
+    note = "Rang Highways. " + "n" * 45_000
+    long_note = client.post(f"{url}/notes", data={"text": note, "csrf_token": token})
+    assert long_note.status_code == 422
+    assert "must be 20,000 characters or fewer" in long_note.text
+    assert 'href="#note-text"' in long_note.text and note in long_note.text
+    file_note = "About the letter. " + "f" * 45_000
+    long_file_note = client.post(
+        f"{url}/attachments",
+        data={"text": file_note, "csrf_token": token},
+        files={"file": ("letter.txt", b"A letter", "text/plain")},
+    )
+    assert long_file_note.status_code == 422
+    assert "must be 20,000 characters or fewer" in long_file_note.text
+    assert file_note in long_file_note.text
+    service = client.post(f"{url}/service", data={"service_id": "S" * 300, "csrf_token": token})
+    assert service.status_code == 422 and 'href="#service_id"' in service.text
+    for answer in (long_note, long_file_note, service):  # never the dead-end page
+        assert "Go back and try again" not in answer.text
+        assert "There is a problem with the form" not in answer.text

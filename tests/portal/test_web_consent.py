@@ -66,8 +66,10 @@ def test_sharing_with_the_ward_shows_the_case_to_colleagues_at_once(built) -> No
     sign_in(alice, "alice")
     sign_in(bob, "bob")
     assert bob.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 404
-    page = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
-    assert "Who else may see this case?" in page.text
+    case_page = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
+    assert f'href="/cases/{FLY_TIPPING.portal_id}/sharing"' in case_page.text
+    page = alice.get(f"/cases/{FLY_TIPPING.portal_id}/sharing")
+    assert "Who else may see it?" in page.text and "Shared now with: Nobody else" in page.text
     shared = alice.post(
         f"/cases/{FLY_TIPPING.portal_id}/sharing",
         data={"sharing": "ward", "csrf_token": csrf_from(page.text)},
@@ -76,15 +78,15 @@ def test_sharing_with_the_ward_shows_the_case_to_colleagues_at_once(built) -> No
     assert bob.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200
     after = alice.get(f"/cases/{FLY_TIPPING.portal_id}")
     assert "Changes to the case by u-alice" in page_text(after.text)
+    assert "Sharing saved." in page_text(after.text)
     events = [e for e in built.audit.events if e.action == "change_sharing"]
     assert [(e.actor, e.subject_id) for e in events] == [("u-alice", str(FLY_TIPPING.portal_id))]
 
 
 def test_named_cover_needs_a_colleague_and_a_real_future_end_date(client) -> None:
     sign_in(client, "alice")
-    page = client.get(f"/cases/{FLY_TIPPING.portal_id}")
-    token = csrf_from(page.text)
     url = f"/cases/{FLY_TIPPING.portal_id}/sharing"
+    token = csrf_from(client.get(url).text)
     no_colleague = client.post(url, data={"sharing": "named", "csrf_token": token})
     assert no_colleague.status_code == 422
     assert 'id="colleague_id-error"' in no_colleague.text
@@ -105,6 +107,9 @@ def test_named_cover_needs_a_colleague_and_a_real_future_end_date(client) -> Non
     assert '<option value="bob" selected' in in_the_past.text
     nonsense = client.post(url, data={**typed, "cover_until-day": "31", "cover_until-month": "2"})
     assert nonsense.status_code == 422 and "must be a real date" in nonsense.text
+    huge = client.post(url, data={**typed, "cover_until-year": "9" * 30, "colleague_id": "b" * 99})
+    assert huge.status_code == 422 and "must be a real date" in huge.text  # no dead end
+    assert "The named colleague must be 64 characters or fewer" in huge.text
     ok = client.post(url, data={**typed, "cover_until-day": str(TODAY.day)})
     assert ok.status_code == 303
 
@@ -125,7 +130,7 @@ def test_named_cover_reaches_the_colleague_until_the_end_date(built) -> None:
     assert dave.get(f"/cases/{FLY_TIPPING.portal_id}").status_code == 200  # last day: still
 
 
-def test_withdrawing_twice_is_a_conflict_and_recording_again_restores_sharing(built) -> None:
+def test_withdrawing_twice_is_a_conflict_and_recording_again_shares_with_nobody(built) -> None:
     alice = TestClient(built.app, follow_redirects=False)
     bob = TestClient(built.app, follow_redirects=False)
     sign_in(alice, "alice")
@@ -135,7 +140,10 @@ def test_withdrawing_twice_is_a_conflict_and_recording_again_restores_sharing(bu
     assert alice.post(url, json={"decision": "withdraw"}, headers=headers).status_code == 409
     assert bob.get(f"/cases/{WITHDRAWN.portal_id}").status_code == 404
     assert alice.post(url, json={"decision": "record"}, headers=headers).status_code == 202
-    assert bob.get(f"/cases/{WITHDRAWN.portal_id}").status_code == 200
+    # Authority given again does not bring back the old ward sharing: it is asked for again.
+    again = built.repository.get(WITHDRAWN.portal_id)
+    assert again is not None and again.case.sharing.level is SharingLevel.PRIVATE
+    assert bob.get(f"/cases/{WITHDRAWN.portal_id}").status_code == 404
 
 
 def _store_app(tmp_path: Path):
@@ -186,8 +194,8 @@ def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_pat
         }
 
     assert all(bob_sees().values()), bob_sees()
-    page = alice.get(f"/cases/{case_id}")
-    assert "Withdraw authority" in page.text
+    page = alice.get(f"/cases/{case_id}/authority/withdraw")
+    assert "Yes, withdraw authority" in page.text
     withdrawn = alice.post(
         f"/cases/{case_id}/authority",
         data={"decision": "withdraw", "csrf_token": csrf_from(page.text)},
@@ -215,4 +223,24 @@ def test_a_withdrawal_ends_a_ward_colleagues_view_on_every_route_at_once(tmp_pat
     owner = alice.get(f"/api/v1/cases/{case_id}").json()
     assert owner["case"]["authority"]["withdrawn_at"] is not None
     assert owner["actions"] == ["close", "manage_consent"]
-    assert SharingLevel(owner["case"]["sharing"]["level"]) is SharingLevel.WARD
+    # Sharing ends with the authority it rested on: the page no longer names anyone.
+    assert SharingLevel(owner["case"]["sharing"]["level"]) is SharingLevel.PRIVATE
+    after = page_text(alice.get(f"/cases/{case_id}").text)
+    assert "Authority withdrawn. Nobody else can see the case now." in after
+    assert "Ward colleagues" not in after and "Record authority" in after
+    assert "Withdraw authority" not in after and "Change sharing" not in after
+
+
+def test_the_authority_pages_offer_only_what_the_case_state_allows(client) -> None:
+    sign_in(client, "alice")
+    withdrawn = client.get(f"/cases/{WITHDRAWN.portal_id}/authority/withdraw")
+    assert withdrawn.status_code == 200 and "nothing to withdraw" in withdrawn.text
+    assert "Yes, withdraw authority" not in withdrawn.text
+    record = client.get(f"/cases/{WITHDRAWN.portal_id}/authority")
+    assert "Record the constituent&#39;s authority" in record.text
+    assert 'name="decision" value="record"' in record.text
+    in_force = client.get(f"/cases/{FLY_TIPPING.portal_id}/authority")
+    assert "Record explicit consent" in in_force.text  # in force, without explicit consent
+    special = next(c for c in CASES if c.title == "Housing adaptation")  # explicit consent
+    done = client.get(f"/cases/{special.portal_id}/authority")
+    assert "nothing more to record" in done.text and 'name="decision"' not in done.text

@@ -91,6 +91,7 @@ def test_a_failed_enquiry_keeps_everything_typed_and_marks_each_field(client) ->
         category="roads",
         title="Noise at night",
         channel="phone",
+        sharing="private",
     )
     assert fixed.status_code == 422
     assert "Enter an email address in the correct format" in fixed.text
@@ -134,3 +135,77 @@ def test_the_api_reports_problems_by_field(client) -> None:
     )
     assert response.status_code == 422
     assert set(response.json()["fields"]) == {"category", "title", "channel"}
+
+
+def test_who_may_see_it_is_asked_for_each_enquiry_on_the_page(client) -> None:
+    sign_in(client, "alice")
+    blank = client.get("/enquiries/new").text
+    assert (
+        'name="sharing"' in blank
+        and 'name="sharing" type="radio" value="private" checked' not in blank
+    )
+    unanswered = _post(client, surname="Okafor", category="roads", title="Bins", channel="email")
+    assert unanswered.status_code == 422
+    assert "Select who else may see this enquiry" in unanswered.text
+    assert 'href="#sharing"' in unanswered.text
+
+
+LIMITS = {
+    "forename": 100,
+    "surname": 200,
+    "email": 320,
+    "phone": 40,
+    "postcode": 10,
+    "title": 400,
+    "description": 40_000,
+}
+
+
+def test_an_answer_over_its_limit_shows_the_form_again_with_everything_typed(client) -> None:
+    sign_in(client, "alice")
+    good = {
+        "surname": "Okafor",
+        "category": "roads",
+        "title": "Light out on Mill Lane",
+        "channel": "email",
+        "sharing": "ward",
+        "postcode": "AB1 2CD",
+    }
+    labels = {
+        "forename": "First name",
+        "surname": "Surname",
+        "email": "Email address",
+        "phone": "Phone number",
+        "postcode": "Postcode",
+        "title": "What the enquiry is about",
+        "description": "Details",
+    }
+    for field, limit in LIMITS.items():
+        long = "Q" * (limit + 1)
+        response = _post(client, **{**good, field: long})
+        assert response.status_code == 422, field
+        assert "There is a problem with the form" not in response.text, field
+        message = f"{labels[field]} must be {limit} characters or fewer"
+        assert message in response.text, field
+        assert f'href="#{field}"' in response.text and f'id="{field}-error"' in response.text
+        assert long in response.text, field  # what was typed is kept, however long
+        for name, value in good.items():
+            if name != field and name not in ("category", "channel", "sharing"):
+                assert f'value="{value}"' in response.text, (field, name)
+        assert 'value="ward" checked' in response.text and 'value="email" checked' in response.text
+    # Several at once, with a problem found only once the rest is read (no category).
+    both = _post(client, **{**good, "postcode": "P" * 11, "phone": "9" * 41, "category": ""})
+    assert both.status_code == 422
+    for message in (
+        "Postcode must be 10 characters or fewer",
+        "Phone number must be 40 characters or fewer",
+        "Select the category",
+    ):
+        assert message in both.text
+    # A year typed as twenty digits is not a date, and no dead end either.
+    huge_year = _post(
+        client,
+        **{**good, "sharing": "named", "colleague_id": "bob"},
+        **{"cover_until-day": "1", "cover_until-month": "1", "cover_until-year": "9" * 20},
+    )
+    assert huge_year.status_code == 422 and "must be a real date" in huge_year.text

@@ -11,12 +11,15 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+import re
 from typing import cast
 
 from connector.base import CRMClient
 from connector.errors import CRMUnavailable
 from mappings.model import Constituent, Location
 from portal_extensions.casework.crm_sources import CRMPartySource
+from portal_extensions.casework.lookup import party_queries
+from portal_extensions.casework.ports import PartyQuery
 from portal_extensions.store.case_reads import StoreCaseRepository
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
@@ -63,7 +66,8 @@ def test_the_look_up_api_gives_the_same_answers(client) -> None:
     headers = {"X-CSRF-Token": client.get("/api/v1/session").json()["csrf_token"]}
     url = "/api/v1/residents/search"
     [found] = client.post(url, json={"text": "Resident-Broken"}, headers=headers).json()
-    assert found["source"] == "Caseload" and found["prefill"]["sharing"] == "ward"
+    assert found["source"] == "Caseload" and found["prefill"]["surname"] == "Resident-Broken str"
+    assert "sharing" not in found["prefill"] and "explicit_consent" not in found["prefill"]
     assert [p["title"] for p in found["previous"]] == ["Broken street light"]
     assert client.post(url, json={"text": "Resident-Fly-tippin"}, headers=headers).json() == []
 
@@ -78,17 +82,24 @@ def test_the_look_up_shows_only_enquiries_the_viewer_may_see(client) -> None:
     assert "No residents found" in withdrawn.text
 
 
-def test_picking_a_resident_fills_in_the_form_and_their_standing_choices(client) -> None:
+PICK = re.compile(r'name="pick" value="([0-9a-f]+)"')
+
+
+def test_picking_a_resident_fills_in_who_they_are_but_never_their_consent(client) -> None:
     sign_in(client, "alice")
     found = _post(client, "/enquiries/new/find", {"find": "Resident-Broken"})
-    assert 'name="surname" value="Resident-Broken str"' in found.text  # the pick form
-    picked = _post(
-        client,
-        "/enquiries/new/prefill",
-        {"forename": "Sam", "surname": "Resident-Broken str", "sharing": "ward"},
-    )
+    # The pick names the answer without saying who it is: no details in hidden fields.
+    assert 'name="surname"' not in found.text.split('action="/enquiries/new"')[0]
+    [pick] = PICK.findall(found.text)
+    picked = _post(client, "/enquiries/new/prefill", {"find": "Resident-Broken", "pick": pick})
+    assert picked.status_code == 200
     assert 'spellcheck="false" value="Resident-Broken str"' in picked.text
-    assert 'value="ward" checked' in picked.text
+    # The earlier enquiry was shared with the ward under authority in force: shown as
+    # information, never chosen for this enquiry.
+    assert "not carried over" in picked.text and "Shared with ward councillors" in picked.text
+    assert " checked" not in picked.text  # no sharing, no consent ticked
+    stale = _post(client, "/enquiries/new/prefill", {"find": "Resident-Broken", "pick": "0" * 24})
+    assert stale.status_code == 422 and "find them and pick them again" in stale.text
 
 
 def test_crm_people_are_found_and_an_enquiry_links_to_their_party() -> None:
@@ -96,10 +107,9 @@ def test_crm_people_are_found_and_an_enquiry_links_to_their_party() -> None:
     client = TestClient(built.app, follow_redirects=False)
     sign_in(client, "alice")
     found = _post(client, "/enquiries/new/find", {"find": "robin@example.org"})
-    assert "From Council CRM" in found.text and 'name="crm_party_id" value="P-777"' in found.text
-    picked = _post(
-        client, "/enquiries/new/prefill", {"crm_party_id": "P-777", "surname": "Resident-Crm"}
-    )
+    assert "From Council CRM" in found.text
+    [pick] = PICK.findall(found.text)
+    picked = _post(client, "/enquiries/new/prefill", {"find": "robin@example.org", "pick": pick})
     form = {
         "crm_party_id": "P-777",
         "surname": "Resident-Crm",
@@ -114,7 +124,8 @@ def test_crm_people_are_found_and_an_enquiry_links_to_their_party() -> None:
     [new] = [s for s in built.repository._cases.values() if s.case.title == "Loose paving"]
     assert new.case.constituent.crm_party_id == "P-777"
     lookups = [e for e in built.audit.events if e.action == "constituent_lookup"]
-    assert len(lookups) == 1 and lookups[0].subject_id is None  # no words in the audit
+    # The look-up, and the pick's (which asks again rather than trust posted details).
+    assert len(lookups) == 2 and all(e.subject_id is None for e in lookups)  # no words
 
 
 def test_store_and_reference_find_the_same_residents(tmp_path: Path) -> None:
@@ -179,17 +190,72 @@ def _to_constituent(raw: dict[str, str]) -> Constituent:
     return Constituent(crm_party_id=raw["id"], surname=raw["surname"])
 
 
-def test_the_crm_is_searched_by_email_postcode_or_name_and_bad_records_are_skipped() -> None:
+def test_what_is_typed_becomes_the_crm_search_both_connectors_offer() -> None:
+    assert party_queries("  robin@example.org ") == [PartyQuery(email="robin@example.org")]
+    assert party_queries("ne1 4xy") == [PartyQuery(postcode="NE1 4XY")]
+    assert party_queries("Usman") == [PartyQuery(surname="Usman")]
+    assert party_queries(" Quinn  Usman ") == [
+        PartyQuery(surname="Usman", forename="Quinn"),
+        PartyQuery(surname="Quinn Usman"),  # a double-barrelled surname typed with a space
+    ]
+    assert party_queries("Mary Ann Smith")[0] == PartyQuery(surname="Smith", forename="Mary Ann")
+    assert party_queries("   ") == []
+
+
+def test_the_crm_is_asked_each_criterion_and_bad_records_are_skipped() -> None:
     client = FakePartyClient()
     source = CRMPartySource(cast(CRMClient, client), _to_constituent)
-    assert [p.crm_party_id for p in source.find_people("robin@example.org", limit=5)] == ["P-9"]
-    source.find_people("ne1 4xy", limit=5)
-    source.find_people("  Resident  Crm ", limit=5)
+    found = source.find_people(PartyQuery(email="robin@example.org"), limit=5)
+    assert [p.crm_party_id for p in found] == ["P-9"]
+    source.find_people(PartyQuery(postcode="NE1 4XY"), limit=5)
+    source.find_people(PartyQuery(surname="Usman", forename="Quinn"), limit=5)
+    assert source.find_people(PartyQuery(), limit=5) == []  # nothing to ask: not asked
     assert client.asked == [
         {"email": "robin@example.org", "limit": 5},
         {"postcode": "NE1 4XY", "limit": 5},
-        {"name": "Resident Crm", "limit": 5},
+        {"name": "Usman", "forename": "Quinn", "limit": 5},
     ]
+
+
+QUINN = Constituent(
+    crm_party_id="P-Q1",
+    forename="Quinn",
+    surname="Usman",
+    email="quinn.usman@example.org",
+    phone="01632 960 123",
+    location=Location(postcode="NE3 5QU"),
+)
+
+
+def test_a_full_name_finds_the_resident_and_picking_fills_each_field_from_the_crm() -> None:
+    # The index knows her from a case synced from the CRM: the display name kept whole in
+    # the surname, no email or phone (as the Lagan profile maps a case's party).
+    synced = make_case(
+        "alice",
+        "Bins not collected",
+        constituent=Constituent(crm_party_id="P-Q1", surname="Quinn Usman"),
+    )
+    built = build(parties=MemoryPartySource([QUINN]))
+    built.repository.put(stored(synced))
+    client = TestClient(built.app, follow_redirects=False)
+    sign_in(client, "alice")
+    found = _post(client, "/enquiries/new/find", {"find": "Quinn Usman"})
+    assert found.text.count('name="pick"') == 1  # the index's and the CRM's are one person
+    assert "Bins not collected" in found.text
+    [pick] = PICK.findall(found.text)
+    picked = _post(client, "/enquiries/new/prefill", {"find": "Quinn Usman", "pick": pick})
+    values = dict(
+        re.findall(
+            r'name="(forename|surname|email|phone|postcode)"[^>]*value="([^"]*)"', picked.text
+        )
+    )
+    assert values == {
+        "forename": "Quinn",
+        "surname": "Usman",
+        "email": "quinn.usman@example.org",
+        "phone": "01632 960 123",
+        "postcode": "NE3 5QU",
+    }
 
 
 def test_when_the_crm_cannot_be_searched_the_page_says_so_and_shows_the_index() -> None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
 from tests.portal.access_fixtures import NOW, VIEWERS
 from tests.portal.conftest import csrf_from, sign_in
 from tests.portal.web_fixtures import build
@@ -89,3 +95,23 @@ def test_api_search_rows_name_the_member_beside_the_id(client) -> None:
         "/api/v1/search", json={"text": "street"}, headers={"X-CSRF-Token": _token(client)}
     ).json()["cases"]
     assert [(r["member_id"], r["member_name"]) for r in found] == [("alice", "Cllr Alice")]
+
+
+def test_list_and_search_rows_name_the_resident_only_to_who_may_see_who_it_is(built) -> None:
+    def rows(who: str) -> list[dict[str, object]]:
+        client = TestClient(built.app, follow_redirects=False)
+        sign_in(client, who)
+        listed = client.get("/api/v1/caseload").json()["cases"]
+        found = client.post(
+            "/api/v1/search", json={"text": "housing"}, headers={"X-CSRF-Token": _token(client)}
+        ).json()["cases"]
+        return [*listed, *found]
+
+    member = {row["title"]: row["resident"] for row in rows("alice")}
+    assert member["Housing adaptation"] == "Sam Resident-Housing ad"
+    officer = rows("officer_s1")
+    assert {row["title"] for row in officer} >= {"Housing adaptation", "Broken street light"}
+    assert all(row["resident"] is None for row in officer)  # who it is is not theirs to see
+    page = TestClient(built.app, follow_redirects=False)
+    sign_in(page, "officer_s1")
+    assert "Resident-" not in page.get("/caseload").text

@@ -23,7 +23,12 @@ from mappings.model import (
     SharingLevel,
 )
 from portal_extensions.access import CaseFacts
-from portal_extensions.casework.ports import AttachmentSource, PartySource, SignInFailures
+from portal_extensions.casework.ports import (
+    AttachmentSource,
+    HealthSource,
+    PartySource,
+    SignInFailures,
+)
 from portal_extensions.config import PortalSettings
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.case_types import StoredCase
@@ -200,15 +205,16 @@ def build(
     liveness: Callable[[], object] = lambda: None,
     sign_in_failures: SignInFailures | None = None,
     clock: Callable[[], datetime] = lambda: NOW,
+    health: HealthSource = lambda: (),
     **overrides: object,
 ) -> Built:
     """The test portal; `reindex=False` keeps the index as seeded whatever is posted (the
     authorization matrix compares every answer with the seeded cases' facts); `queued_files`
     puts a file waiting for the CRM on every case, at `QUEUED_FILE_ID`; `crm_files=False`
     leaves out the CRM's document store, as a portal without a CRM runs; `liveness` stands
-    for the store's answer to `/healthz` (raise to play an unreachable store);
-    `sign_in_failures` the throttle's counters (the store's, to share them between apps);
-    `clock` the portal's time (fixed at NOW)."""
+    for the store's answer to `/healthz` (raise to play an unreachable store); `health` gives
+    the Health page's lines; `sign_in_failures` the throttle's counters (the store's, to share
+    them between apps); `clock` the portal's time (fixed at NOW)."""
     values: dict[str, object] = {
         "council_name": "Northshire Council",
         "secret_key": SECRET,
@@ -244,7 +250,7 @@ def build(
         enquiry_options=OPTIONS,
         directory=DIRECTORY,
         audit=audit,
-        health=lambda: (),
+        health=health,
         liveness=liveness,
         sessions=MemorySessionRegistry(),
         sign_in_failures=sign_in_failures or MemorySignInFailures(),

@@ -145,7 +145,28 @@ def test_store_search_matches_only_through_visible_fields(store) -> None:
     assert repository.search_visible(VIEWERS["dave"], NOW, "pothole", limit=10) == []
 
 
-SEARCHES = ["street", "pot", "resident", "first note", "details of bins", "Sam", "cleared", "zzz"]
+SEARCHES = [
+    "street",
+    "pot",
+    "resident",
+    "first note",
+    "details of bins",
+    "Sam",
+    "cleared",
+    "zzz",
+    *(str(case.crm_reference) for case in ALL[:10]),  # a CRM reference finds its case
+    f" {ALL[1].crm_reference} ",
+]
+
+
+def test_store_search_finds_a_case_by_its_crm_reference_only_for_who_may_see_it(store) -> None:
+    repository = StoreCaseRepository(store)
+    light = next(case for case in ALL if case.title == "Broken street light")
+    pothole = next(case for case in ALL if case.title == "Pothole on High Street")
+    bob = VIEWERS["bob"]  # alice's ward colleague: her light is shared, carol's pothole is not
+    found = repository.search_visible(bob, NOW, f" {light.crm_reference} ", limit=10)
+    assert [row.title for row in found] == ["Broken street light"]
+    assert repository.search_visible(bob, NOW, str(pothole.crm_reference), limit=10) == []
 
 
 @pytest.mark.parametrize("name", sorted(VIEWERS))

@@ -66,7 +66,7 @@ def test_a_recent_sync_is_healthy_and_says_how_old_it_is(store: Store) -> None:
     _synced(store, NOW - timedelta(minutes=14))
     ok, detail = _checks(PortalHealth(store, clock=lambda: NOW))["Last sync from the CRM"]
     assert ok, detail
-    assert detail == "finished 05 December 2026 at 08:46 UTC, 14 minutes ago"
+    assert detail == "finished 5 December 2026 at 8:46am, 14 minutes ago"
 
 
 def test_health_turns_red_once_the_last_sync_is_older_than_three_intervals(
@@ -75,7 +75,7 @@ def test_health_turns_red_once_the_last_sync_is_older_than_three_intervals(
     _synced(store, NOW - timedelta(minutes=16))
     ok, detail = _checks(PortalHealth(store, clock=lambda: NOW))["Last sync from the CRM"]
     assert not ok
-    assert detail.startswith("finished 05 December 2026 at 08:44 UTC, 16 minutes ago; ")
+    assert detail.startswith("finished 5 December 2026 at 8:44am, 16 minutes ago; ")
     assert "a sync is due every 5 minutes" in detail
     assert "not been brought up to date for over 15 minutes" in detail
     assert "`caseload worker`" in detail

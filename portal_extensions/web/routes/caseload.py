@@ -13,14 +13,20 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from mappings.model import CaseStatus
-from portal_extensions.access import Page, Role, Viewer
+from portal_extensions.access import Page, Role, Viewer, council_day, role_fields
 from portal_extensions.casework.cases import (
     api_whose_choices,
     page_whose_choices,
     parse_bucket,
     parse_whose,
 )
-from portal_extensions.store.case_types import Bucket, CaseListing, CaseSummary, Whose
+from portal_extensions.store.case_types import (
+    Bucket,
+    CaseListing,
+    CaseSummary,
+    Whose,
+    is_overdue,
+)
 from portal_extensions.store.directory import DirectoryNames
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, list_cases
 from portal_extensions.web.guard import allow, api_router, page_router
@@ -42,6 +48,20 @@ LIST_HEADINGS = {
     Role.TEAM_LEADER: "All cases",
     Role.SERVICE_OFFICER: "Cases sent to your service",
 }
+
+
+def rows_context(portal: Portal, viewer: Viewer, rows: list[CaseSummary]) -> dict[str, Any]:
+    """What `case_rows.html` needs beside the rows: the directory's names, which rows are
+    overdue, and whether the viewer's role may see who the residents are."""
+    today = council_day(portal.clock())
+    return {
+        "rows": rows,
+        "names": portal.directory.names(),
+        "overdue": {
+            row.portal_id for row in rows if is_overdue(row.status, row.target_date, today)
+        },
+        "show_resident": "constituent" in role_fields(viewer),
+    }
 
 
 def _listing_page(
@@ -85,8 +105,7 @@ def _listing_page(
             ],
             "current": bucket.value,
             "current_label": BUCKET_LABELS[bucket],
-            "rows": listing.rows,
-            "names": portal.directory.names(),
+            **rows_context(portal, viewer, listing.rows),
             "total": listing.total,
             "previous_offset": max(offset - size, 0) if offset > 0 else None,
             "next_offset": offset + size if offset + size < listing.total else None,
@@ -199,6 +218,7 @@ class CaseRowOut(BaseModel):
     received_at: datetime
     target_date: date | None
     queued: bool
+    resident: str | None = None  # null for a viewer who may not see who the resident is
 
 
 def case_rows(rows: list[CaseSummary], names: DirectoryNames) -> list[CaseRowOut]:
@@ -214,6 +234,7 @@ def case_rows(rows: list[CaseSummary], names: DirectoryNames) -> list[CaseRowOut
             received_at=row.received_at,
             target_date=row.target_date,
             queued=row.queued,
+            resident=row.resident,
         )
         for row in rows
     ]
@@ -295,4 +316,4 @@ def ward(
     )
 
 
-__all__ = ["CaseListOut", "CaseRowOut", "api", "case_rows", "page"]
+__all__ = ["CaseListOut", "CaseRowOut", "api", "case_rows", "page", "rows_context"]

@@ -1,6 +1,7 @@
-"""Closing and reopening a case, with the reason: the page's forms and the JSON calls, over
-`casework.close_case` and `casework.reopen_case` (which hold the preconditions: a closed case
-is not closed again, only a closed case is reopened)."""
+"""Closing and reopening a case, with the reason: a page of its own for each (reached from the
+case page), and the JSON calls, over `casework.close_case` and `casework.reopen_case` (which
+hold the preconditions: a closed case is not closed again, only a closed case is reopened, and
+the reason is required and at most `MAX_TEXT_LENGTH` characters, however long what was typed)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,18 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Viewer
+from portal_extensions.access import Action, Page, Viewer
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
 from portal_extensions.casework.results import ChangeResult
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
-from portal_extensions.web.guard import api_router, page_router
-from portal_extensions.web.routes.case import QueuedOut, json_answer, page_answer
+from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.routes.case import QueuedOut, case_form_page, json_answer, page_answer
 from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
 
-#: The pages' reason box (longer than the API allows, so casework says it is too long).
-ReasonField = Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)]
 #: Each route's casework call; the action is also what the route declares and opens the case
 #: for, so a route cannot check one action and perform another.
 _CHANGES = {Action.CLOSE: casework.close_case, Action.REOPEN: casework.reopen_case}
@@ -38,23 +37,59 @@ def _change(
     return visible, _CHANGES[action](visible, reason, viewer=viewer, writes=portal.writes)
 
 
+def _reason_page(
+    request: Request,
+    visible: VisibleCase,
+    name: str,
+    reason: str = "",
+    field_errors: dict[str, str] | None = None,
+) -> Response:
+    """The change's page: the reason box (with what was typed) and its problem beside it."""
+    return case_form_page(
+        request,
+        visible,
+        "case_close.html",
+        {"change": name, "reason": reason},
+        field_errors,
+        422 if field_errors else 200,
+    )
+
+
 class ReasonIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
-def _routes(action: Action, name: str, doc: str) -> None:
-    """Declare the page form and the JSON endpoint of `action` at `/cases/{portal_id}/<name>`:
-    closing and reopening differ only in the casework call and the words."""
+def _routes(action: Action, name: str, done: str, doc: str) -> None:
+    """Declare the page, the page form and the JSON endpoint of `action` at
+    `/cases/{portal_id}/<name>`: closing and reopening differ only in the casework call and
+    the words. The form takes a reason of any length, so casework can say it is too long and
+    the page can show it again, kept (never a dead end)."""
+
+    def form_page(
+        request: Request, portal: PortalDep, viewer: ViewerDep, portal_id: str
+    ) -> Response:
+        return _reason_page(request, open_case(portal, viewer, portal_id, action), name)
 
     def change_page(
         request: Request,
         portal: PortalDep,
         viewer: ViewerDep,
         portal_id: str,
-        reason: ReasonField = "",
+        reason: Annotated[str, Form()] = "",
     ) -> Response:
         visible, result = _change(portal, viewer, portal_id, action, reason)
-        return page_answer(request, portal, viewer, visible, result, {name: reason.strip()})
+        return page_answer(
+            request,
+            portal,
+            viewer,
+            visible,
+            result,
+            {name: reason.strip()},
+            done=done,
+            form_page=lambda typed, errors: _reason_page(
+                request, visible, name, typed[name], errors
+            ),
+        )
 
     def change(
         portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
@@ -62,9 +97,11 @@ def _routes(action: Action, name: str, doc: str) -> None:
         _, result = _change(portal, viewer, portal_id, action, body.reason)
         return json_answer(result, "Check the reason")
 
+    form_page.__name__ = f"{name}_form"
     change_page.__name__ = f"{name}_case_page"
     change.__name__, change.__doc__ = f"{name}_case", doc
     path = f"/cases/{{portal_id}}/{name}"
+    page.get(path)(allow(Page.CASE, case_param="portal_id", action=action)(form_page))
     case_form(page, path, action)(change_page)
     case_change(api, path, action)(change)
 
@@ -72,11 +109,13 @@ def _routes(action: Action, name: str, doc: str) -> None:
 _routes(
     Action.CLOSE,
     "close",
+    "Case closed. The council's CRM is told.",
     "Queue closing the case, with the reason, for the CRM. 409 if it is already closed.",
 )
 _routes(
     Action.REOPEN,
     "reopen",
+    "Case reopened. The council's CRM is told.",
     "Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed.",
 )
 

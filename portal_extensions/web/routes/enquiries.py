@@ -9,23 +9,23 @@ postcode must not end up in web server logs, proxies or browser history.
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from mappings.model import SharingLevel
 from portal_extensions import casework
 from portal_extensions.access import Page, Role, Viewer, members_for_new_case
 from portal_extensions.casework.enquiries import CHANNEL_TEXT, SHARING_TEXT, EnquiryForm
-from portal_extensions.casework.lookup import ResidentMatch
+from portal_extensions.casework.lookup import LookupResult, ResidentMatch, picked_resident
+from portal_extensions.casework.search import MAX_QUERY_LENGTH
 from portal_extensions.web import deps
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep
-from portal_extensions.web.forms import day_values, parse_day
+from portal_extensions.web.forms import day_values, parse_day, read_form
 from portal_extensions.web.guard import allow, api_router, page_router
-from portal_extensions.web.pages_common import message_page, render
+from portal_extensions.web.pages_common import render, set_flash
 
 page = page_router()
 api = api_router()
@@ -36,25 +36,25 @@ ERROR_ANCHORS = {
     "explicit_consent": "consent",
     "cover_until": "cover_until",
 }
-PREFILL_FIELDS = frozenset(
-    {
-        "crm_party_id",
-        "forename",
-        "surname",
-        "email",
-        "phone",
-        "postcode",
-        "sharing",
-        "explicit_consent",
-    }
-)
-
-
-def _iso_day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+#: How the page names each answer, for its problems ("Postcode must be 10 characters or fewer").
+LABELS = {
+    "member_id": "The councillor",
+    "crm_party_id": "The resident's CRM reference (find the resident again)",
+    "forename": "First name",
+    "surname": "Surname",
+    "email": "Email address",
+    "phone": "Phone number",
+    "postcode": "Postcode",
+    "category": "The category",
+    "service_id": "The council service",
+    "title": "What the enquiry is about",
+    "description": "Details",
+    "channel": "How the enquiry came in",
+    "sharing": "Who else may see it",
+    "colleague_id": "The named colleague",
+    "cover_until": "The end date",
+}
+DAY_PARTS = ("day", "month", "year")
 
 
 def _record(
@@ -79,16 +79,16 @@ def _enquiry_page(
     request: Request,
     portal: Portal,
     viewer: Viewer,
-    form: EnquiryForm,
+    values: dict[str, Any],
     field_errors: dict[str, str] | None = None,
     status_code: int = 200,
     *,
-    days: dict[str, str] | None = None,
     find: str = "",
-    matches: list[ResidentMatch] | None = None,
-    crm_unavailable: bool = False,
-    crm_connected: bool = True,
+    lookup: LookupResult | None = None,
+    picked: ResidentMatch | None = None,
 ) -> Response:
+    """The form with `values` (as typed, or a picked resident's details), and the residents a
+    look-up found above it."""
     options = portal.enquiry_options
     field_errors = field_errors or {}
     members = options.members()
@@ -98,15 +98,14 @@ def _enquiry_page(
         request,
         "new_enquiry.html",
         {
-            "values": {
-                **form.model_dump(),
-                **(days if days is not None else day_values(_iso_day(form.cover_until))),
-            },
+            # Nothing chosen for sharing until it is asked: each enquiry's own answer.
+            "values": {**EnquiryForm().model_dump(), "sharing": "", **day_values(None), **values},
             "find": find,
-            "looked_up": bool(find.strip()),
-            "residents": matches or [],
-            "crm_unavailable": crm_unavailable,
-            "crm_connected": crm_connected,
+            "looked_up": lookup is not None,
+            "residents": lookup.matches if lookup else [],
+            "crm_unavailable": lookup.crm_unavailable if lookup else False,
+            "crm_connected": lookup.crm_connected if lookup else True,
+            "picked": picked,
             "field_errors": field_errors,
             "errors": [
                 {"text": text, "href": f"#{ERROR_ANCHORS.get(name, name)}"}
@@ -130,56 +129,56 @@ def _enquiry_page(
 @page.get("/enquiries/new")
 @allow(Page.NEW_ENQUIRY)
 def new_enquiry_form(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
-    return _enquiry_page(request, portal, viewer, EnquiryForm())
+    return _enquiry_page(request, portal, viewer, {})
 
 
 @page.post("/enquiries/new/find")
 @allow(Page.NEW_ENQUIRY)
 def find_resident(
-    request: Request,
-    portal: PortalDep,
-    viewer: ViewerDep,
-    find: Annotated[str, Form(max_length=400)] = "",
+    request: Request, portal: PortalDep, viewer: ViewerDep, find: Annotated[str, Form()] = ""
 ) -> Response:
-    """The form, with the residents matching `find` (and their earlier enquiries) above it."""
-    result = deps.residents(portal, viewer, find)
+    """The form, with the residents matching `find` (and their earlier enquiries) above it.
+    Only the first 200 characters are searched, so a longer entry is no dead end."""
+    find = find[:MAX_QUERY_LENGTH]
+    if not find.strip():
+        return _enquiry_page(request, portal, viewer, {})
     return _enquiry_page(
-        request,
-        portal,
-        viewer,
-        EnquiryForm(),
-        find=find[:200],
-        matches=result.matches,
-        crm_unavailable=result.crm_unavailable,
-        crm_connected=result.crm_connected,
+        request, portal, viewer, {}, find=find, lookup=deps.residents(portal, viewer, find)
     )
 
 
 @page.post("/enquiries/new/prefill")
 @allow(Page.NEW_ENQUIRY)
-async def pick_resident(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
-    """The form filled in with a picked resident's details and standing choices."""
-    posted = await request.form()
-    prefill = {
-        name: value
-        for name in PREFILL_FIELDS
-        if isinstance(value := posted.get(name), str) and value
-    }
-    try:
-        form = EnquiryForm.model_validate(
-            {
-                **{k: v for k, v in prefill.items() if k != "explicit_consent"},
-                "explicit_consent": "explicit_consent" in prefill,
-            }
+def pick_resident(
+    request: Request,
+    portal: PortalDep,
+    viewer: ViewerDep,
+    find: Annotated[str, Form()] = "",
+    pick: Annotated[str, Form()] = "",
+) -> Response:
+    """The form filled in with a picked resident's details: name, email, phone and postcode,
+    from the look-up asked again (the page never carries them in hidden fields). Consent and
+    sharing are left to be asked for this enquiry; what was agreed before is shown beside."""
+    find = find[:MAX_QUERY_LENGTH]
+    picked = picked_resident(deps.residents(portal, viewer, find), pick) if find else None
+    if picked is None:
+        return _enquiry_page(
+            request,
+            portal,
+            viewer,
+            {},
+            {"find": "That resident could not be found again: find them and pick them again"},
+            422,
+            find=find,
         )
-    except ValidationError:
-        form = EnquiryForm()
-    return _enquiry_page(request, portal, viewer, form)
+    return _enquiry_page(request, portal, viewer, dict(picked.prefill), picked=picked)
 
 
 @page.post("/enquiries/new")
 @allow(Page.NEW_ENQUIRY)
 async def new_enquiry_page(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
+    """Record the enquiry; any problem (an answer too long included) shows the form again
+    with each problem beside its answer and everything typed kept."""
     posted = await request.form()
     ticked = set(posted.getlist("consent"))
     texts = {
@@ -188,37 +187,30 @@ async def new_enquiry_page(request: Request, portal: PortalDep, viewer: ViewerDe
         if isinstance(value := posted.get(name), str)
     }
     days = {  # the GOV.UK date input names its boxes `cover_until-day` and so on
-        f"cover_until_{part}": value[:10]
+        f"cover_until_{part}": value
         if isinstance(value := posted.get(f"cover_until-{part}"), str)
         else ""
-        for part in ("day", "month", "year")
+        for part in DAY_PARTS
     }
-    until, day_problem = parse_day(
-        days["cover_until_day"], days["cover_until_month"], days["cover_until_year"]
-    )
-    try:
-        form = EnquiryForm.model_validate(
-            {
-                **texts,
-                "cover_until": until.isoformat() if until else "",
-                "special_category": "special_category" in ticked,
-                "explicit_consent": "explicit_consent" in ticked,
-            }
-        )
-    except ValidationError:
-        return message_page(
-            request, 400, "There is a problem with the form", ["Go back and try again."]
-        )
-    result = _record(
-        portal,
-        viewer,
-        form,
-        {"cover_until": day_problem}
-        if day_problem and form.sharing == SharingLevel.NAMED.value
-        else None,
-    )
+    until, day_problem = parse_day(*(days[f"cover_until_{part}"] for part in DAY_PARTS))
+    typed: dict[str, Any] = {
+        "sharing": "",  # asked for each enquiry: no answer is a problem, not "nobody"
+        **texts,
+        "cover_until": until.isoformat() if until else "",
+        "special_category": "special_category" in ticked,
+        "explicit_consent": "explicit_consent" in ticked,
+    }
+    form, problems = read_form(EnquiryForm, typed, LABELS)
+    if day_problem and form.sharing == SharingLevel.NAMED.value:
+        problems["cover_until"] = day_problem
+    result = _record(portal, viewer, form, problems or None)
     if isinstance(result, casework.Invalid):
-        return _enquiry_page(request, portal, viewer, form, result.errors, 422, days=days)
+        return _enquiry_page(request, portal, viewer, {**typed, **days}, result.errors, 422)
+    set_flash(
+        request,
+        f"/cases/{result.case_id}",
+        "Enquiry recorded. It is on its way to the council's CRM.",
+    )
     return RedirectResponse(f"/cases/{result.case_id}", status_code=303)
 
 

@@ -55,11 +55,20 @@ async def upload_attachment_page(
     viewer: ViewerDep,
     portal_id: str,
     file: UploadField = None,
-    text: TextField = "",
+    text: Annotated[str, Form()] = "",
 ) -> Response:
-    """Attach a file (checked by its content) to the case, as a note queued for the CRM."""
+    """Attach a file (checked by its content) to the case, as a note queued for the CRM; a
+    problem (an overlong note included) shows the case again with the note kept."""
     visible, result = await _attach(portal, viewer, portal_id, file, text)
-    return page_answer(request, portal, viewer, visible, result, {"file_note": text.strip()})
+    return page_answer(
+        request,
+        portal,
+        viewer,
+        visible,
+        result,
+        {"file_note": text.strip()},
+        done="File attached.",
+    )
 
 
 @case_change(

@@ -26,11 +26,14 @@ def add_note_page(
     portal: PortalDep,
     viewer: ViewerDep,
     portal_id: str,
-    text: Annotated[str, Form(max_length=MAX_TEXT_LENGTH * 2)] = "",
+    text: Annotated[str, Form()] = "",
 ) -> Response:
+    """Add a note; a missing or overlong one shows the case again with the note kept."""
     visible = open_case(portal, viewer, portal_id, Action.ADD_NOTE)
     result = casework.add_note(visible, text, viewer=viewer, writes=portal.writes)
-    return page_answer(request, portal, viewer, visible, result, {"note": text.strip()})
+    return page_answer(
+        request, portal, viewer, visible, result, {"note": text.strip()}, done="Note added."
+    )
 
 
 class NoteIn(BaseModel):

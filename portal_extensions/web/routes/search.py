@@ -13,28 +13,29 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from portal_extensions.access import Page
-from portal_extensions.casework.search import SEARCH_LIMIT
+from portal_extensions.access import Page, Viewer
+from portal_extensions.casework.search import MAX_QUERY_LENGTH, SEARCH_LIMIT
 from portal_extensions.store.case_types import CaseSummary
 from portal_extensions.web import deps
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.pages_common import render
-from portal_extensions.web.routes.caseload import CaseRowOut, case_rows
+from portal_extensions.web.routes.caseload import CaseRowOut, case_rows, rows_context
 
 page = page_router()
 api = api_router()
 
 
-def _search_page(request: Request, portal: Portal, query: str, rows: list[CaseSummary]) -> Response:
+def _search_page(
+    request: Request, portal: Portal, viewer: Viewer, query: str, rows: list[CaseSummary]
+) -> Response:
     return render(
         request,
         "search.html",
         {
-            "query": query[:200],
+            "query": query[:MAX_QUERY_LENGTH],
             "searched": bool(query.strip()),
-            "rows": rows,
-            "names": portal.directory.names(),
+            **rows_context(portal, viewer, rows),
             "limit": SEARCH_LIMIT,
         },
     )
@@ -42,8 +43,8 @@ def _search_page(request: Request, portal: Portal, query: str, rows: list[CaseSu
 
 @page.get("/search")
 @allow(Page.SEARCH)
-def search_form(request: Request, portal: PortalDep) -> Response:
-    return _search_page(request, portal, "", [])
+def search_form(request: Request, portal: PortalDep, viewer: ViewerDep) -> Response:
+    return _search_page(request, portal, viewer, "", [])
 
 
 @page.post("/search")
@@ -52,9 +53,11 @@ def search_page(
     request: Request,
     portal: PortalDep,
     viewer: ViewerDep,
-    q: Annotated[str, Form(max_length=400)] = "",
+    q: Annotated[str, Form()] = "",
 ) -> Response:
-    return _search_page(request, portal, q, deps.search(portal, viewer, q))
+    """The cases matching the words; only the first 200 characters are searched, so a longer
+    entry is no dead end."""
+    return _search_page(request, portal, viewer, q, deps.search(portal, viewer, q))
 
 
 class SearchOut(BaseModel):

@@ -15,6 +15,7 @@ from portal_extensions import casework
 from portal_extensions.access import Action, Viewer
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.results import ChangeResult, Queued
+from portal_extensions.casework.wording import council_date
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import api_router, page_router
 from portal_extensions.web.routes.case import ConflictOut, QueuedOut, page_answer, refused_json
@@ -42,12 +43,20 @@ def send_to_service_page(
     portal: PortalDep,
     viewer: ViewerDep,
     portal_id: str,
-    service_id: Annotated[str, Form(max_length=64)] = "",
+    service_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the case to a service; the reply is due after the service's response target."""
     visible = open_case(portal, viewer, portal_id, Action.SEND_TO_SERVICE)
     result = _send(portal, viewer, visible, service_id)
-    return page_answer(request, portal, viewer, visible, result, {"service_id": service_id})
+    done = None
+    if isinstance(result, Queued):
+        service = portal.directory.names().service(service_id)
+        done = f"Sent to {service}."
+        if result.response_due:
+            done += f" The reply is due by {council_date(result.response_due)}."
+    return page_answer(
+        request, portal, viewer, visible, result, {"service_id": service_id}, done=done
+    )
 
 
 class ServiceIn(BaseModel):
