@@ -123,6 +123,12 @@ class CaseWrites(Protocol):
         so the change (a withdrawal above all) takes effect on every route at once."""
         ...
 
+    def respond(self, case: MemberCase, text: str, *, actor: str) -> str:
+        """Queue a service's reply (`text`, a note to the CRM) and the case it changes (put in
+        the index at once), in one transaction, audited as `respond`; returns the reply's key.
+        A service officer acts for their service, never on a member's behalf."""
+        ...
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
     def queued_file(

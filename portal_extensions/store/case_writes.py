@@ -30,6 +30,7 @@ from portal_extensions.store.outbox import (
     queue_create_case,
     queue_note,
     queue_reopen,
+    queue_service_response,
     queue_update_case,
 )
 from portal_extensions.store.schema import outbox
@@ -83,7 +84,9 @@ class PendingWrite:
     files: tuple[QueuedFile, ...] = ()
 
 
-SHOWN_TEXT_KINDS = frozenset({"add_note", "attach", "close_case", "reopen_case"})
+SHOWN_TEXT_KINDS = frozenset(
+    {"add_note", "attach", "service_response", "close_case", "reopen_case"}
+)
 """Writes whose text the timeline shows while they wait (a whole changed case is not text)."""
 
 
@@ -152,6 +155,19 @@ class StoreCaseWrites:
                 subject_id=str(case.portal_id),
                 detail={"outcome": "allowed", "idempotency_key": key},
                 on_behalf_of=on_behalf_of,
+            )
+        return key
+
+    def respond(self, case: MemberCase, text: str, *, actor: str) -> str:
+        with self.store.write() as conn:
+            key = queue_service_response(conn, case, text, actor=actor)
+            record_event(
+                conn,
+                actor=actor,
+                action="respond",
+                subject_type="case",
+                subject_id=str(case.portal_id),
+                detail={"outcome": "allowed", "idempotency_key": key},
             )
         return key
 
@@ -230,9 +246,15 @@ _PENDING_WRITES = sa.select(
 """An outbox row as the case page shows a write waiting for the CRM."""
 
 
+_NOTE_KINDS = frozenset(
+    {WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value, WriteKind.SERVICE_RESPONSE.value}
+)
+
+
 def _note_of(row: Any) -> NotePayload | None:
-    """The note (text and files) of a waiting note or attach write; None for other writes."""
-    if row.kind not in (WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value):
+    """The note (text and files) of a waiting note, attach or service reply; None for other
+    writes."""
+    if row.kind not in _NOTE_KINDS:
         return None
     try:
         return NotePayload.model_validate(row.payload if isinstance(row.payload, dict) else {})

@@ -85,6 +85,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
     ("POST", "/search"): {"data": {"q": "street"}},
     ("POST", "/api/v1/search"): {"json": {"text": "street"}},
+    ("POST", "/cases/{portal_id}/respond"): {"data": {"response": "Repaired on Monday"}},
+    ("POST", "/api/v1/cases/{portal_id}/respond"): {"json": {"text": "Repaired on Monday"}},
 }
 
 
@@ -98,6 +100,7 @@ CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
     Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
     # Sharing and withdrawal need authority in force (the samples share and withdraw).
     Action.SEND_TO_SERVICE: lambda case: not case.is_open,
+    Action.RESPOND: lambda case: not case.is_open,
     Action.MANAGE_CONSENT: lambda case: case.authority is None or not case.authority.in_force,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
@@ -151,6 +154,9 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/enquiries/new/find"): RECORDERS,
     ("POST", "/enquiries/new/prefill"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
+    ("GET", "/cases/{portal_id}/respond"): CASEWORK,
+    ("POST", "/cases/{portal_id}/respond"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/respond"): CASEWORK,
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -320,6 +326,10 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
                 _without_token(response.content)
             )
         elif access.action is None:
+            assert response.status_code == 200, label
+            assert CASES[call.case_index].title in response.text, label
+        elif can_act(viewer, facts, access.action, NOW) and call.method not in UNSAFE:
+            # The page of an action (the service's reply form) opens for whoever may take it.
             assert response.status_code == 200, label
             assert CASES[call.case_index].title in response.text, label
         elif can_act(viewer, facts, access.action, NOW):

@@ -180,6 +180,7 @@ def case_response(
             else [],
             "service_requests": _service_request_rows(fields, names),
             "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
+            "can_respond": Action.RESPOND in visible.actions and case.is_open,
             "can_close": Action.CLOSE in visible.actions and case.is_open,
             "can_reopen": Action.REOPEN in visible.actions and case.status is CaseStatus.CLOSED,
             "timeline": entries,
