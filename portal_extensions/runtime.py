@@ -23,7 +23,7 @@ from portal_extensions.config import Config, PortalSettings, WorkerSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.refresh import RefreshQueue
 from portal_extensions.jobs.worker import Worker
-from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.accounts import StoreAccountAdmin, StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -183,6 +183,7 @@ def build_portal(
     return create_app(
         settings,
         accounts=StoreAccounts(store),
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -45,6 +45,7 @@ SAMPLE_PATH_VALUES = {
     "name": "caseload.css",
     "document_id": DOCUMENT_ID,
     "file_id": QUEUED_FILE_ID,
+    "user_id": "3",  # bob's account in the fixture account store (`FixtureAccountAdmin`)
 }
 UPLOAD = {"files": {"file": ("letter.txt", b"A letter from the matrix", "text/plain")}}
 # Case routes that show one part of a case: seen only by viewers who may see that field.
@@ -61,7 +62,15 @@ ENQUIRY = {
     "title": "Pothole",
     "channel": "email",
 }
-SUCCESS = {("POST", "/enquiries/new"): 303, ("POST", "/api/v1/enquiries"): 201}
+SUCCESS = {
+    ("POST", "/enquiries/new"): 303,
+    ("POST", "/api/v1/enquiries"): 201,
+    ("POST", "/api/v1/accounts"): 201,
+    ("POST", "/accounts/{user_id}/role"): 303,
+    ("POST", "/accounts/{user_id}/disable"): 303,
+    ("POST", "/accounts/{user_id}/enable"): 303,
+}
+NEW_ACCOUNT = {"display_name": "Matrix", "role": "team_leader", "sign_in": "sso"}
 # A valid body for each unsafe route, so an allowed call can succeed.
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/notes"): {"data": {"text": "A note from the matrix"}},
@@ -87,6 +96,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/search"): {"json": {"text": "street"}},
     ("POST", "/cases/{portal_id}/respond"): {"data": {"response": "Repaired on Monday"}},
     ("POST", "/api/v1/cases/{portal_id}/respond"): {"json": {"text": "Repaired on Monday"}},
+    ("POST", "/accounts/new"): {"data": {**NEW_ACCOUNT, "username": "matrix-page"}},
+    ("POST", "/api/v1/accounts"): {"json": {**NEW_ACCOUNT, "username": "matrix-api"}},
+    ("POST", "/accounts/{user_id}/role"): {"data": {"role": "member", "member_id": "bob"}},
+    ("POST", "/api/v1/accounts/{user_id}/role"): {"json": {"role": "member", "member_id": "bob"}},
 }
 
 
@@ -157,6 +170,21 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/cases/{portal_id}/respond"): CASEWORK,
     ("POST", "/cases/{portal_id}/respond"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/respond"): CASEWORK,
+    ("GET", "/accounts"): {Role.ADMINISTRATOR},
+    ("GET", "/accounts/new"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/new"): {Role.ADMINISTRATOR},
+    ("GET", "/accounts/{user_id}"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/role"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/password"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/disable"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/enable"): {Role.ADMINISTRATOR},
+    ("GET", "/api/v1/accounts"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts"): {Role.ADMINISTRATOR},
+    ("GET", "/api/v1/accounts/{user_id}"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/role"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/password"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/disable"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/enable"): {Role.ADMINISTRATOR},
 }
 MISSING_CASE = str(uuid.UUID(int=0xC0FFEE))
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -18,6 +18,7 @@ with warnings.catch_warnings():
 from mappings.model import CaseStatus, Location, ServiceRequest
 from portal_extensions.casework.responses import MAX_RESPONSE_LENGTH, responded_case
 from portal_extensions.config import PortalSettings
+from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import Outcome, StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -231,6 +232,7 @@ def test_through_the_store_the_reply_and_the_change_are_queued_in_order_and_audi
     app = create_app(
         PortalSettings(council_name="Northshire Council", secret_key=SECRET, https=False),
         accounts=ACCOUNTS,
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from portal_extensions.web.routes import (
+    accounts,
     assets,
     case,
     caseload,
@@ -50,6 +51,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     directory.api,
     health.page,
     health.api,
+    accounts.page,
+    accounts.api,
     assets.page,
 )
 
