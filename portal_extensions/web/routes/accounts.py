@@ -447,7 +447,11 @@ def enable_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_id:
     return _after(request, portal, viewer, account, result, "enabled")
 
 
-@api.get("/accounts/{user_id}", response_model=AccountOut, responses={404: {}})
+@api.get(
+    "/accounts/{user_id}",
+    response_model=AccountOut,
+    responses={404: {"description": "No account has this id"}},
+)
 @allow(Page.ACCOUNTS)
 def account(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> AccountOut:
     """One account. 404 when no account has this id."""

@@ -13,7 +13,6 @@ from portal_extensions.access import Action, Page, Viewer
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.responses import MAX_RESPONSE_LENGTH, respond, response_view
 from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
-from portal_extensions.casework.timeline import own_pending
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.pages_common import render
@@ -47,9 +46,11 @@ def _page(
     replied: bool = False,
 ) -> Response:
     case_id = visible.stored.case.portal_id
+    # The officer's own replies still waiting for the CRM (once confirmed they are the CRM's
+    # notes, which a service officer does not see).
     replies = [
         write
-        for write in own_pending(visible, portal.writes.pending(case_id), viewer)
+        for write in portal.writes.pending(case_id)
         if write.kind == "service_response" and write.actor == viewer.user_id
     ]
     return render(
