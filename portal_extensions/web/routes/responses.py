@@ -16,7 +16,8 @@ from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, 
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.pages_common import render
-from portal_extensions.web.routes.case import CHANGE_RESPONSES, QueuedOut, json_answer
+from portal_extensions.web.routes.case import QueuedOut, json_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
@@ -85,8 +86,7 @@ def respond_page(
     return _page(request, portal, viewer, visible, replied=replied)
 
 
-@page.post("/cases/{portal_id}/respond")
-@allow(Page.CASE, case_param="portal_id", action=Action.RESPOND)
+@case_form(page, "/cases/{portal_id}/respond", Action.RESPOND)
 def respond_form(
     request: Request,
     portal: PortalDep,
@@ -112,13 +112,7 @@ class ResponseIn(BaseModel):
     text: Annotated[str, Field(min_length=1, max_length=MAX_RESPONSE_LENGTH)]
 
 
-@api.post(
-    "/cases/{portal_id}/respond",
-    response_model=QueuedOut,
-    status_code=202,
-    responses=CHANGE_RESPONSES,
-)
-@allow(Page.CASE, case_param="portal_id", action=Action.RESPOND)
+@case_change(api, "/cases/{portal_id}/respond", Action.RESPOND)
 def respond_api(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ResponseIn
 ) -> QueuedOut | JSONResponse:
