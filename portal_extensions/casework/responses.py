@@ -13,7 +13,7 @@ The reply goes to the CRM as a note headed with the service's name (the CRM has 
 of reply, and a note read there or synced back says whose reply it is), and the case moves to
 `responded` ("Service replied") with the service's open requests marked answered: one outbox
 transaction (`CaseWrites.respond`), audited as `respond`. A service may reply more than once
-(an answer, then "done"); a closed case takes no reply.
+(an answer, then "done"); a closed case, or a draft, takes no reply.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ResponseView:
     location: tuple[str, ...]  # address, postcode, UPRN, grid reference: what is known
     requests: tuple[SentRequest, ...]
     status: CaseStatus
-    can_reply: bool  # open and the viewer may respond
+    not_now: str | None  # why the case takes no reply now (closed, a draft), else None
 
 
 def _location(fields: dict[str, Any]) -> tuple[str, ...]:
@@ -111,8 +111,17 @@ def response_view(visible: VisibleCase, names: DirectoryNames) -> ResponseView:
         location=_location(fields),
         requests=requests,
         status=case.status,
-        can_reply=case.is_open,
+        not_now=why_no_reply(case),
     )
+
+
+def why_no_reply(case: MemberCase) -> str | None:
+    """Why the case takes no reply in its present state, or None when it does."""
+    if case.status is CaseStatus.CLOSED:
+        return "This case is closed, so it needs no reply"
+    if case.status is CaseStatus.DRAFT:
+        return "This case is a draft the councillor has not sent yet, so it takes no reply"
+    return None
 
 
 def responded_case(case: MemberCase, service_id: str, now: datetime) -> MemberCase:
@@ -147,8 +156,9 @@ def respond(
     """Queue the service's reply on a case opened with `Action.RESPOND`. A closed case is a
     conflict; a missing or overlong reply is reported as `response`."""
     case = visible.stored.case
-    if not case.is_open:
-        return Conflict("This case is closed, so it needs no reply")
+    refusal = why_no_reply(case)
+    if refusal is not None:
+        return Conflict(refusal)
     text = text.strip()
     problem = text_problem(text, "Enter your service's reply")
     if problem is None and len(text) > MAX_RESPONSE_LENGTH:
@@ -170,4 +180,5 @@ __all__ = [
     "respond",
     "responded_case",
     "response_view",
+    "why_no_reply",
 ]

@@ -16,7 +16,11 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mappings.model import CaseStatus, Location, ServiceRequest
-from portal_extensions.casework.responses import MAX_RESPONSE_LENGTH, responded_case
+from portal_extensions.casework.responses import (
+    MAX_RESPONSE_LENGTH,
+    responded_case,
+    why_no_reply,
+)
 from portal_extensions.config import PortalSettings
 from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import Outcome, StoreAuditTrail
@@ -211,6 +215,16 @@ def test_the_api_replies_and_only_the_service_it_was_sent_to_may(built, officer)
         headers={"X-CSRF-Token": _token(officer)},
     )
     assert empty.status_code == 422
+
+
+def test_only_a_closed_case_or_a_draft_takes_no_reply() -> None:
+    examples = {CaseStatus.CLOSED: CLOSED_S1, CaseStatus.WITH_SERVICE: LAMP}
+    for status in CaseStatus:
+        case = examples.get(status) or make_case("alice", "X", service="S1", status=status)
+        assert (why_no_reply(case) is None) is case.is_open, status
+    assert why_no_reply(make_case("alice", "Y", status=CaseStatus.DRAFT)) == (
+        "This case is a draft the councillor has not sent yet, so it takes no reply"
+    )
 
 
 def test_a_reopened_case_that_the_service_answers_is_no_longer_reopened() -> None:
