@@ -23,11 +23,13 @@ from datetime import date, datetime
 from typing import Any
 
 from mappings.model import CaseStatus, MemberCase
-from portal_extensions.access import Viewer
-from portal_extensions.casework.cases import VisibleCase
+from portal_extensions.access import Action, Viewer
+from portal_extensions.casework.auditing import record
+from portal_extensions.casework.cases import VisibleCase, open_case
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH, text_problem
-from portal_extensions.casework.ports import CaseWrites
+from portal_extensions.casework.ports import AuditTrail, CaseRepository, CaseWrites
 from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
+from portal_extensions.store.audit import Outcome
 from portal_extensions.store.directory import DirectoryNames
 
 HEADING_ROOM = 300
@@ -64,6 +66,30 @@ class ResponseView:
     requests: tuple[SentRequest, ...]
     status: CaseStatus
     not_now: str | None  # why the case takes no reply now (closed, a draft), else None
+
+
+def open_for_reply(
+    viewer: Viewer,
+    portal_id: str,
+    *,
+    cases: CaseRepository,
+    audit: AuditTrail,
+    now: datetime,
+) -> VisibleCase:
+    """The case as its service may see it, for the reply page: opened for `Action.RESPOND`
+    (refusals audited there) and audited as a view, since showing the page changes nothing."""
+    visible = open_case(viewer, portal_id, cases=cases, audit=audit, now=now, action=Action.RESPOND)
+    record(
+        audit,
+        viewer,
+        now,
+        "view_case",
+        Outcome.ALLOWED,
+        subject_type="case",
+        subject_id=str(visible.stored.case.portal_id),
+        on_behalf_of=visible.on_behalf_of,
+    )
+    return visible
 
 
 def _location(fields: dict[str, Any]) -> tuple[str, ...]:
@@ -177,6 +203,7 @@ __all__ = [
     "MAX_RESPONSE_LENGTH",
     "ResponseView",
     "SentRequest",
+    "open_for_reply",
     "respond",
     "responded_case",
     "response_view",

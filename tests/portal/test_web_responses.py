@@ -79,7 +79,7 @@ def officer(built) -> TestClient:
 
 
 def test_the_officer_sees_what_the_service_needs_and_nothing_about_the_resident(
-    officer,
+    built, officer
 ) -> None:
     page = officer.get(f"/cases/{LAMP.portal_id}/respond")
     assert page.status_code == 200
@@ -101,6 +101,11 @@ def test_the_officer_sees_what_the_service_needs_and_nothing_about_the_resident(
         assert hidden not in text, hidden
     case_page = officer.get(f"/cases/{LAMP.portal_id}")
     assert f'href="/cases/{LAMP.portal_id}/respond"' in case_page.text
+    views = [e for e in built.audit.events if e.subject_id == str(LAMP.portal_id)]
+    assert [(e.action, e.actor, e.outcome) for e in views] == [
+        ("view_case", "u-so", Outcome.ALLOWED),  # the reply page
+        ("view_case", "u-so", Outcome.ALLOWED),  # the case page
+    ]
 
 
 def test_sensitive_details_are_shown_only_under_the_residents_explicit_consent(officer) -> None:

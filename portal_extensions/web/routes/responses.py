@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field
 
 from portal_extensions.access import Action, Page, Viewer
 from portal_extensions.casework.cases import VisibleCase
-from portal_extensions.casework.responses import MAX_RESPONSE_LENGTH, respond, response_view
+from portal_extensions.casework.responses import (
+    MAX_RESPONSE_LENGTH,
+    open_for_reply,
+    respond,
+    response_view,
+)
 from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
 from portal_extensions.web.guard import allow, api_router, page_router
@@ -82,7 +87,9 @@ def respond_page(
     replied: bool = False,
 ) -> Response:
     """What the service needs to answer the case, and the form for its reply."""
-    visible = open_case(portal, viewer, portal_id, Action.RESPOND)
+    visible = open_for_reply(
+        viewer, portal_id, cases=portal.cases, audit=portal.audit, now=portal.clock()
+    )
     return _page(request, portal, viewer, visible, replied=replied)
 
 
