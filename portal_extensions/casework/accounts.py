@@ -126,13 +126,20 @@ def list_accounts(
     return admin.list_accounts()
 
 
+def find_account(user_id: int, *, admin: AccountAdmin) -> UserSummary:
+    """The account a change is about (the change audits itself); `AccountNotFound` when there
+    is none."""
+    account = admin.account(user_id)
+    if account is None:
+        raise AccountNotFound
+    return account
+
+
 def open_account(
     viewer: Viewer, user_id: int, *, admin: AccountAdmin, audit: AuditTrail, now: datetime
 ) -> UserSummary:
     """One account, audited as viewed; `AccountNotFound` when there is none."""
-    account = admin.account(user_id)
-    if account is None:
-        raise AccountNotFound
+    account = find_account(user_id, admin=admin)
     record(
         audit,
         viewer,
@@ -255,6 +262,7 @@ __all__ = [
     "SignIn",
     "change_account_role",
     "create_account",
+    "find_account",
     "list_accounts",
     "open_account",
     "reset_password",

@@ -240,6 +240,8 @@ def test_a_new_role_applies_at_the_persons_next_request_and_is_audited(app, admi
     )
     assert again.status_code == 200 and again.json()["changed"] is False
     assert len(_events(store, "user.change_role")) == 1  # nothing changed, nothing recorded
+    viewed = _events(store, "view_account")  # the two pages shown, not the changes
+    assert [(e.actor, e.subject_id) for e in viewed] == [("admin", str(user_id))] * 2
 
 
 def test_disabling_signs_the_person_out_at_once_and_enabling_lets_them_back(

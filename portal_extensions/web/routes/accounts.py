@@ -54,10 +54,19 @@ Text = Annotated[str, Form(max_length=MAX_NAME_LENGTH * 2)]
 
 
 def _account(portal: Portal, viewer: Viewer, user_id: int) -> UserSummary:
+    """The account to show (audited as viewed), or 404."""
     try:
         return casework_accounts.open_account(
             viewer, user_id, admin=portal.account_admin, audit=portal.audit, now=portal.clock()
         )
+    except AccountNotFound:
+        raise NotFound from None
+
+
+def _changing(portal: Portal, user_id: int) -> UserSummary:
+    """The account a change is about (the change is audited by the store), or 404."""
+    try:
+        return casework_accounts.find_account(user_id, admin=portal.account_admin)
     except AccountNotFound:
         raise NotFound from None
 
@@ -404,7 +413,7 @@ def role_form(
     supports: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     """Save the account's role and links."""
-    account = _account(portal, viewer, user_id)
+    account = _changing(portal, user_id)
     form = RoleForm(role, member_id, officer_id, tuple(supports))
     result = casework_accounts.change_account_role(
         viewer, account, form, admin=portal.account_admin
@@ -422,7 +431,7 @@ def role_form(
 @allow(Page.ACCOUNTS)
 def password_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_id: Id) -> Response:
     """A new password, shown once; the account is signed out everywhere."""
-    account = _account(portal, viewer, user_id)
+    account = _changing(portal, user_id)
     result = casework_accounts.reset_password(viewer, account, admin=portal.account_admin)
     if isinstance(result, Conflict):
         return _after(request, portal, viewer, account, result, "password")
@@ -433,7 +442,7 @@ def password_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_i
 @allow(Page.ACCOUNTS)
 def disable_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_id: Id) -> Response:
     """Stop the account signing in (it is kept, for the audit trail)."""
-    account = _account(portal, viewer, user_id)
+    account = _changing(portal, user_id)
     result = casework_accounts.set_active(viewer, account, False, admin=portal.account_admin)
     return _after(request, portal, viewer, account, result, "disabled")
 
@@ -442,7 +451,7 @@ def disable_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_id
 @allow(Page.ACCOUNTS)
 def enable_form(request: Request, portal: PortalDep, viewer: ViewerDep, user_id: Id) -> Response:
     """Let a disabled account sign in again."""
-    account = _account(portal, viewer, user_id)
+    account = _changing(portal, user_id)
     result = casework_accounts.set_active(viewer, account, True, admin=portal.account_admin)
     return _after(request, portal, viewer, account, result, "enabled")
 
@@ -463,7 +472,7 @@ def account(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> AccountOut:
 def change_role(portal: PortalDep, viewer: ViewerDep, user_id: Id, body: RoleIn) -> JSONResponse:
     """Give the account one role and the links it needs (`member_id` for a member,
     `officer_id` for a service officer, `supports` for Members' Services). 409 for your own."""
-    found = _account(portal, viewer, user_id)
+    found = _changing(portal, user_id)
     return _json(
         casework_accounts.change_account_role(
             viewer, found, _role_form(body), admin=portal.account_admin
@@ -476,7 +485,7 @@ def change_role(portal: PortalDep, viewer: ViewerDep, user_id: Id, body: RoleIn)
 def new_password(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> JSONResponse:
     """A new password for the account, in this answer only; its sessions end. 409 for your
     own."""
-    found = _account(portal, viewer, user_id)
+    found = _changing(portal, user_id)
     return _json(casework_accounts.reset_password(viewer, found, admin=portal.account_admin))
 
 
@@ -484,7 +493,7 @@ def new_password(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> JSONRespo
 @allow(Page.ACCOUNTS)
 def disable(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> JSONResponse:
     """Stop the account signing in and end its sessions. 409 for your own."""
-    found = _account(portal, viewer, user_id)
+    found = _changing(portal, user_id)
     return _json(casework_accounts.set_active(viewer, found, False, admin=portal.account_admin))
 
 
@@ -492,7 +501,7 @@ def disable(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> JSONResponse:
 @allow(Page.ACCOUNTS)
 def enable(portal: PortalDep, viewer: ViewerDep, user_id: Id) -> JSONResponse:
     """Let the account sign in again."""
-    found = _account(portal, viewer, user_id)
+    found = _changing(portal, user_id)
     return _json(casework_accounts.set_active(viewer, found, True, admin=portal.account_admin))
 
 
