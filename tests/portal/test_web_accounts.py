@@ -192,6 +192,9 @@ def test_problems_are_shown_beside_their_fields_and_nothing_typed_is_lost(admin,
     assert "A user named &#39;alice&#39; already exists" in taken.text
     assert 'href="#username"' in taken.text
     assert 'value="second.alice@northshire.example"' in taken.text  # kept
+    too_long = admin.post("/accounts/new", data={**typed, "display_name": "N" * 201})
+    assert too_long.status_code == 422 and 'href="#display_name"' in too_long.text
+    assert "The display name is 201 characters long: use at most 200" in too_long.text
     no_councillor = admin.post(
         "/accounts/new", data={**typed, "username": "alice2", "member_id": ""}
     )

@@ -50,7 +50,9 @@ DONE_TEXT = {
     "unchanged": "Nothing needed changing.",
 }
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Text = Annotated[str, Form(max_length=MAX_NAME_LENGTH * 2)]
+# Far above any field's own limit, so a name typed too long is shown beside its field (the
+# store's limits), while a body no form could send is refused before it is read.
+Text = Annotated[str, Form(max_length=MAX_NAME_LENGTH * 20)]
 
 
 def _account(portal: Portal, viewer: Viewer, user_id: int) -> UserSummary:
@@ -201,7 +203,7 @@ def new_account_form(
     viewer: ViewerDep,
     username: Text = "",
     display_name: Text = "",
-    email: Annotated[str, Form(max_length=MAX_EMAIL_LENGTH * 2)] = "",
+    email: Annotated[str, Form(max_length=MAX_EMAIL_LENGTH * 20)] = "",
     role: Text = "",
     member_id: Text = "",
     officer_id: Text = "",
