@@ -1,4 +1,4 @@
-"""`caseload users add | list | disable | set-password`: portal accounts in the store.
+"""`caseload users add | list | disable | enable | set-password`: portal accounts in the store.
 
 Thin: the rules live in `portal_extensions.store.accounts`. Passwords come from a hidden
 prompt (typed twice) or, for scripts, from standard input with `--password-stdin`; never from
@@ -24,6 +24,7 @@ from portal_extensions.store.accounts import (
     create_user,
     deactivate,
     list_users,
+    reactivate,
     set_password,
 )
 
@@ -170,6 +171,20 @@ def disable(
         f"disabled user {username.strip()!r}"
         if changed
         else f"user {username.strip()!r} was already disabled"
+    )
+
+
+@app.command("enable")
+def enable(
+    username: Annotated[str, typer.Argument(help="The disabled account to let sign in again.")],
+    config: ConfigOption = None,
+) -> None:
+    """Let a disabled account sign in again (with the password it had, if any)."""
+    changed = _in_store(config, lambda conn: reactivate(conn, username, actor=ACTOR))
+    typer.echo(
+        f"enabled user {username.strip()!r}"
+        if changed
+        else f"user {username.strip()!r} was already enabled"
     )
 
 

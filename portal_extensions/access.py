@@ -657,6 +657,8 @@ class Page(StrEnum):
     SEARCH = "search"
     DIRECTORY = "directory"
     HEALTH = "health"
+    ACCOUNTS = "accounts"  # who may sign in: each account, its role and links, its state
+    NEW_ACCOUNT = "new_account"
     SESSION = "session"  # who is signed in (the JSON API's start)
 
 
@@ -671,6 +673,10 @@ PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
         # Configuration and health: an administrator sees no case content, and caseworkers
         # have no use for the system's state.
         Page.HEALTH: frozenset({Role.ADMINISTRATOR}),
+        # Accounts decide who sees what, so only administrators change them (and they see no
+        # case content through them: roles and links only).
+        Page.ACCOUNTS: frozenset({Role.ADMINISTRATOR}),
+        Page.NEW_ACCOUNT: frozenset({Role.ADMINISTRATOR}),
         Page.SESSION: frozenset(Role),
     }
 )

@@ -24,7 +24,7 @@ from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.refresh import RefreshQueue
 from portal_extensions.jobs.sync import Syncer
 from portal_extensions.jobs.worker import Worker
-from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.accounts import StoreAccountAdmin, StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -184,6 +184,7 @@ def build_portal(
     return create_app(
         settings,
         accounts=StoreAccounts(store),
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -3,7 +3,8 @@
 Record an enquiry (`enquiries`), open, list and search cases for a viewer, audited (`cases`,
 `search`, `lookup`), a case's timeline (`timeline`), notes and files (`notes`, `attachments`,
 `downloads`), sending to a service (`services`, counting `working_days`), closing and
-reopening (`closing`), sharing and authority (`consent`). Each call takes the viewer, the
+reopening (`closing`), sharing and authority (`consent`), a service's reply (`responses`), and
+accounts as administrators manage them (`accounts`). Each call takes the viewer, the
 ports it works through (`ports`) and the time; a change answers `Queued`, `Conflict` or
 `Invalid` (`results`), and a case the viewer may not see or change raises `CaseNotFound` or
 `ActionRefused` (`errors`).
@@ -35,6 +36,7 @@ from portal_extensions.casework.errors import ActionRefused, CaseNotFound, Casew
 from portal_extensions.casework.lookup import LookupResult, ResidentMatch, find_residents
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH, add_note, attach_file
 from portal_extensions.casework.ports import (
+    AccountAdmin,
     Accounts,
     AttachmentSource,
     AuditTrail,
@@ -47,6 +49,7 @@ from portal_extensions.casework.ports import (
     PartySource,
     SessionRegistry,
 )
+from portal_extensions.casework.responses import ResponseView, respond, response_view
 from portal_extensions.casework.results import ChangeResult, Conflict, Invalid, Queued
 from portal_extensions.casework.search import SEARCH_LIMIT, search_cases
 from portal_extensions.casework.services import send_to_service
@@ -56,6 +59,7 @@ from portal_extensions.casework.working_days import Nation, add_working_days, is
 __all__ = [
     "MAX_TEXT_LENGTH",
     "SEARCH_LIMIT",
+    "AccountAdmin",
     "Accounts",
     "ActionRefused",
     "AttachmentSource",
@@ -80,6 +84,7 @@ __all__ = [
     "PartySource",
     "Queued",
     "ResidentMatch",
+    "ResponseView",
     "SessionRegistry",
     "SharingForm",
     "TimelineEntry",
@@ -103,6 +108,8 @@ __all__ = [
     "queued_file",
     "record_enquiry",
     "reopen_case",
+    "respond",
+    "response_view",
     "search_cases",
     "send_to_service",
     "stored_file",

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Protocol
 
 from mappings.model import Constituent, MemberCase
-from portal_extensions.access import Viewer
-from portal_extensions.store.accounts import Account
+from portal_extensions.access import Role, Viewer
+from portal_extensions.store.accounts import Account, LinkChoice, UserSummary
 from portal_extensions.store.audit import PortalAuditEvent
 from portal_extensions.store.case_types import (
     Bucket,
@@ -125,6 +125,12 @@ class CaseWrites(Protocol):
         so the change (a withdrawal above all) takes effect on every route at once."""
         ...
 
+    def respond(self, case: MemberCase, text: str, *, actor: str) -> str:
+        """Queue a service's reply (`text`, a note to the CRM) and the case it changes (put in
+        the index at once), in one transaction, audited as `respond`; returns the reply's key.
+        A service officer acts for their service, never on a member's behalf."""
+        ...
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]: ...
 
     def queued_file(
@@ -201,6 +207,57 @@ class Accounts(Protocol):
     def by_user_id(self, user_id: str) -> Account | None: ...
 
 
+class AccountAdmin(Protocol):
+    """The accounts an administrator manages (the store's users and roles). Each change is
+    written with its audit event naming `actor`; a change that cannot be made raises
+    `store.accounts.AccountError` (its `field` says which part of the account it is about)."""
+
+    def list_accounts(self) -> list[UserSummary]: ...
+
+    def account(self, user_id: int) -> UserSummary | None: ...
+
+    def link_choices(self) -> tuple[list[LinkChoice], list[LinkChoice]]:
+        """The members and the officers an account can be linked to."""
+        ...
+
+    def create(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        password: str | None,
+        email: str | None,
+        member_id: str | None,
+        officer_id: str | None,
+        supports: Sequence[str],
+        actor: str,
+    ) -> int:
+        """A new active account (`password=None`: single sign-on only); returns its id."""
+        ...
+
+    def change_role(
+        self,
+        username: str,
+        *,
+        role: Role,
+        member_id: str | None,
+        officer_id: str | None,
+        supports: Sequence[str],
+        actor: str,
+    ) -> bool:
+        """False when the account already had exactly this role and links."""
+        ...
+
+    def set_password(self, username: str, password: str, *, actor: str) -> None:
+        """Replace the password and end every session of the account."""
+        ...
+
+    def set_active(self, username: str, active: bool, *, actor: str) -> bool:
+        """Enable or disable (ending its sessions); False when it already was."""
+        ...
+
+
 class SessionRegistry(Protocol):
     """Which signed-in sessions are live, so signing out ends a session on the server too.
 
@@ -237,6 +294,7 @@ class HealthSource(Protocol):
 
 
 __all__ = [
+    "AccountAdmin",
     "Accounts",
     "AttachmentSource",
     "AuditTrail",

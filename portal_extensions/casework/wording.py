@@ -12,6 +12,7 @@ WRITE_TEXT = {
     "update_case": "Changes to the case",
     "add_note": "Note",
     "attach": "Note with files",
+    "service_response": "Reply from a service",
     "close_case": "Closing the case",
     "reopen_case": "Reopening the case",
 }

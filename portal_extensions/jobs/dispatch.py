@@ -9,6 +9,8 @@ connector, and records the outcome in the outbox (`store.outbox.confirm`, `retry
 * needs attention, with a reason a person can act on, after a refusal (validation, a code the
   CRM does not know), or after too many attempts.
 
+A service's reply (`service_response`) goes to the CRM as a note: the CRM has no other kind.
+
 Exactly once on the CRM: a create and a note carry the entry's key into the CRM (the connector
 looks it up, or lets the CRM refuse a second one, before any write that may repeat); close and
 reopen are idempotent in the connector. Several dispatchers may run at once (processes, hosts):
@@ -144,7 +146,7 @@ class Dispatcher:
         if kind is WriteKind.UPDATE_CASE:
             case = MemberCase.model_validate(row["payload"])
             self.client.update_case(ref, self.mapping.to_crm(case, for_update=True))
-        elif kind in (WriteKind.ADD_NOTE, WriteKind.ATTACH):
+        elif kind in (WriteKind.ADD_NOTE, WriteKind.ATTACH, WriteKind.SERVICE_RESPONSE):
             note = NotePayload.model_validate(row["payload"])
             files = [
                 Attachment(

@@ -14,6 +14,7 @@ logs or error messages.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from portal_extensions.store.schema import (
     parties,
     portal_sessions,
     roles,
+    services,
     user_roles,
     users,
 )
@@ -68,7 +70,15 @@ class Account:
 
 
 class AccountError(ValueError):
-    """An account change that cannot be made; the message says what is wrong and what to do."""
+    """An account change that cannot be made; the message says what is wrong and what to do.
+
+    `field` names the part of the account it is about (`username`, `display_name`, `email`,
+    `role`, `member_id`, `officer_id`, `supports`, `password`), so a form can show the message
+    beside it; None when it is about the account as a whole."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UserSummary(BaseModel):
@@ -101,7 +111,7 @@ def _role(role: Role | str) -> Role:
         return Role(role.strip().lower())
     except ValueError:
         known = ", ".join(each.value for each in Role)
-        raise AccountError(f"unknown role {role!r}: choose one of {known}") from None
+        raise AccountError(f"unknown role {role!r}: choose one of {known}", field="role") from None
 
 
 def _a(role: Role) -> str:
@@ -113,46 +123,54 @@ def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
             f"the password is too short ({len(password)} characters): use at least "
-            f"{MIN_PASSWORD_LENGTH}, for example three random words"
+            f"{MIN_PASSWORD_LENGTH}, for example three random words",
+            field="password",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(
             f"the password is too long ({len(password)} characters): use at most "
-            f"{MAX_PASSWORD_LENGTH}"
+            f"{MAX_PASSWORD_LENGTH}",
+            field="password",
         )
     if not password.strip():
-        raise AccountError("the password is only spaces: choose one with words in it")
+        raise AccountError(
+            "the password is only spaces: choose one with words in it", field="password"
+        )
 
 
-def _check_text(value: str, what: str, limit: int) -> str:
+def _check_text(value: str, what: str, limit: int, field: str) -> str:
     cleaned = value.strip()
     if not cleaned:
-        raise AccountError(f"the {what} is empty: give one")
+        raise AccountError(f"the {what} is empty: give one", field=field)
     if len(cleaned) > limit:
-        raise AccountError(f"the {what} is {len(cleaned)} characters long: use at most {limit}")
+        raise AccountError(
+            f"the {what} is {len(cleaned)} characters long: use at most {limit}", field=field
+        )
     return cleaned
 
 
 def _check_username(username: str) -> str:
-    cleaned = _check_text(username, "user name", MAX_NAME_LENGTH)
+    cleaned = _check_text(username, "user name", MAX_NAME_LENGTH, "username")
     if any(char.isspace() for char in cleaned):
         raise AccountError(
             f"the user name {cleaned!r} contains a space: use letters, digits, dots, "
-            "hyphens or an email address"
+            "hyphens or an email address",
+            field="username",
         )
     if not cleaned.isprintable():
-        raise AccountError("the user name contains control characters: retype it")
+        raise AccountError("the user name contains control characters: retype it", field="username")
     return cleaned
 
 
 def _check_email(email: str | None) -> str | None:
     if email is None or not email.strip():
         return None
-    cleaned = _check_text(email, "email address", MAX_EMAIL_LENGTH)
+    cleaned = _check_text(email, "email address", MAX_EMAIL_LENGTH, "email")
     local, at, domain = cleaned.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in cleaned):
         raise AccountError(
-            f"the email address {cleaned!r} is not valid: expected name@example.gov.uk"
+            f"the email address {cleaned!r} is not valid: expected name@example.gov.uk",
+            field="email",
         )
     return cleaned
 
@@ -172,12 +190,13 @@ def _find_user(conn: sa.Connection, username: str) -> sa.Row[Any, Any, Any]:
     return row
 
 
-def _require_member(conn: sa.Connection, member_id: str, why: str) -> None:
+def _require_member(conn: sa.Connection, member_id: str, why: str, field: str) -> None:
     found = conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first()
     if found is None:
         raise AccountError(
             f"{why}: member id {member_id!r} is not in the directory. Check the id, or import "
-            "the member first with `caseload directory import`"
+            "the member first with `caseload directory import`",
+            field=field,
         )
 
 
@@ -196,44 +215,56 @@ def _links_for(
         raise AccountError(
             f"{_a(role)} user cannot be linked to a member record: only 'member' users "
             "are. To let this person work for a councillor, make them 'members_services' and "
-            "name the councillor as a supported member"
+            "name the councillor as a supported member",
+            field="member_id",
         )
     if officer_id is not None and role is not Role.SERVICE_OFFICER:
         raise AccountError(
-            f"{_a(role)} user cannot be linked to an officer: only 'service_officer' users are"
+            f"{_a(role)} user cannot be linked to an officer: only 'service_officer' users are",
+            field="officer_id",
         )
     if supported and role is not Role.MEMBERS_SERVICES:
         raise AccountError(
-            f"{_a(role)} user cannot support members: only 'members_services' users do"
+            f"{_a(role)} user cannot support members: only 'members_services' users do",
+            field="supports",
         )
     if role is Role.MEMBER:
         if member_id is None:
             raise AccountError(
-                "a 'member' user needs a member id: the councillor this account belongs to"
+                "a 'member' user needs a member id: the councillor this account belongs to",
+                field="member_id",
             )
-        _require_member(conn, member_id, "cannot link the user to a member")
+        _require_member(conn, member_id, "cannot link the user to a member", "member_id")
     elif role is Role.SERVICE_OFFICER:
         if officer_id is None:
             raise AccountError(
                 "a 'service_officer' user needs an officer id: the officer whose service's "
-                "cases this account answers"
+                "cases this account answers",
+                field="officer_id",
             )
         found = conn.execute(sa.select(officers.c.id).where(officers.c.id == officer_id)).first()
         if found is None:
             raise AccountError(
                 f"cannot link the user to an officer: officer id {officer_id!r} is not in the "
                 "directory. Check the id, or import the officer first with "
-                "`caseload directory import`"
+                "`caseload directory import`",
+                field="officer_id",
             )
     elif role is Role.MEMBERS_SERVICES:
         if not supported:
             raise AccountError(
                 "a 'members_services' user needs at least one supported member: the "
-                "councillors whose cases this person works on"
+                "councillors whose cases this person works on",
+                field="supports",
             )
         for each in supported:
-            _require_member(conn, each, "cannot add a supported member")
+            _require_member(conn, each, "cannot add a supported member", "supports")
     return member_id, officer_id, supported
+
+
+def _acting_for(supported: list[str]) -> list[str | None]:
+    """One grant per supported member; one grant naming nobody for every other role."""
+    return [*supported] or [None]
 
 
 def create_user(
@@ -256,7 +287,7 @@ def create_user(
     `AccountError` (nothing written) when the role's needs are not met or the name is taken.
     """
     username = _check_username(username)
-    display_name = _check_text(display_name, "display name", MAX_NAME_LENGTH)
+    display_name = _check_text(display_name, "display name", MAX_NAME_LENGTH, "display_name")
     checked_role = _role(role)
     email = _check_email(email)
     if password is not None:
@@ -267,7 +298,8 @@ def create_user(
     if taken is not None:
         raise AccountError(
             f"a user named {taken.username!r} already exists (names are compared without "
-            "case): choose another name, or change that account"
+            "case): choose another name, or change that account",
+            field="username",
         )
     member_id, officer_id, supported = _links_for(
         conn, checked_role, member_id, officer_id, supports
@@ -288,10 +320,9 @@ def create_user(
             .returning(users.c.id)
         ).scalar_one()
     )
-    acting_for: list[str | None] = [*supported] or [None]
     grants = [
         {"user_id": user_id, "role_name": checked_role.value, "acting_for_member_id": each}
-        for each in acting_for
+        for each in _acting_for(supported)
     ]
     conn.execute(sa.insert(user_roles), grants)
     record_event(
@@ -373,6 +404,101 @@ def deactivate(
     return True
 
 
+def reactivate(
+    conn: sa.Connection,
+    username: str,
+    *,
+    actor: str = DEFAULT_ACTOR,
+    now: datetime | None = None,
+) -> bool:
+    """Let a disabled user sign in again (with the password they had, if any).
+
+    Returns False (and records nothing) when the account was already active.
+    """
+    user = _find_user(conn, username)
+    if user.active:
+        return False
+    conn.execute(sa.update(users).where(users.c.id == user.id).values(active=True))
+    record_event(
+        conn,
+        actor=actor,
+        action="user.reactivate",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(user.id),
+        detail={"username": user.username},
+        at=now,
+    )
+    return True
+
+
+def change_role(
+    conn: sa.Connection,
+    username: str,
+    *,
+    role: Role | str,
+    member_id: str | None = None,
+    officer_id: str | None = None,
+    supports: Iterable[str] = (),
+    actor: str = DEFAULT_ACTOR,
+    now: datetime | None = None,
+) -> bool:
+    """Give the user this one role and the links it needs (as `create_user` checks them):
+    the member record, the officer, or the members supported.
+
+    Takes effect on the user's next request (the portal reads the role on each). Returns False
+    (and records nothing) when the account already has exactly this role and these links.
+    """
+    checked_role = _role(role)
+    user = _find_user(conn, username)
+    member_id, officer_id, supported = _links_for(
+        conn, checked_role, member_id, officer_id, supports
+    )
+    before = find_user(conn, user.username)
+    assert before is not None
+    if (
+        before.role == checked_role.value
+        and before.member_id == member_id
+        and before.officer_id == officer_id
+        and sorted(before.supports) == sorted(supported)
+    ):
+        return False
+    conn.execute(
+        sa.update(users)
+        .where(users.c.id == user.id)
+        .values(member_id=member_id, officer_id=officer_id)
+    )
+    conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user.id))
+    conn.execute(
+        sa.insert(user_roles),
+        [
+            {"user_id": user.id, "role_name": checked_role.value, "acting_for_member_id": each}
+            for each in _acting_for(supported)
+        ],
+    )
+    record_event(
+        conn,
+        actor=actor,
+        action="user.change_role",
+        subject_type=SUBJECT_TYPE,
+        subject_id=str(user.id),
+        detail={
+            "username": user.username,
+            "role": checked_role.value,
+            "member_id": member_id,
+            "officer_id": officer_id,
+            "supports": supported,
+            "before": {
+                "role": before.role,
+                "member_id": before.member_id,
+                "officer_id": before.officer_id,
+                "supports": before.supports,
+            },
+        },
+        at=now,
+    )
+    return True
+
+
 def list_users(conn: sa.Connection) -> list[UserSummary]:
     """Every account, by user name, with its role and links."""
     return _summaries(conn, sa.true())
@@ -381,6 +507,12 @@ def list_users(conn: sa.Connection) -> list[UserSummary]:
 def find_user(conn: sa.Connection, username: str) -> UserSummary | None:
     """The account with this user name (compared without case, as sign-in does), or None."""
     found = _summaries(conn, sa.func.lower(users.c.username) == username.strip().lower())
+    return found[0] if found else None
+
+
+def get_user(conn: sa.Connection, user_id: int) -> UserSummary | None:
+    """The account with this id, or None."""
+    found = _summaries(conn, users.c.id == user_id)
     return found[0] if found else None
 
 
@@ -434,6 +566,122 @@ def list_roles(conn: sa.Connection) -> list[RoleInfo]:
     rows = conn.execute(sa.select(roles.c.name, roles.c.description)).all()
     infos = [RoleInfo(name=row.name, description=row.description) for row in rows]
     return sorted(infos, key=lambda info: (order.get(info.name, len(order)), info.name))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChoice:
+    """A record an account can be linked to: a member, or an officer (with their service)."""
+
+    id: str
+    name: str
+
+
+def link_choices(conn: sa.Connection) -> tuple[list[LinkChoice], list[LinkChoice]]:
+    """The members and the officers of the directory an account can be linked to, by name."""
+    member_rows = conn.execute(
+        sa.select(members.c.id, members.c.name).order_by(sa.func.lower(members.c.name))
+    ).all()
+    officer_rows = conn.execute(
+        sa.select(officers.c.id, officers.c.name, services.c.name.label("service"))
+        .select_from(officers.outerjoin(services, services.c.id == officers.c.service_id))
+        .order_by(sa.func.lower(officers.c.name))
+    ).all()
+    return (
+        [LinkChoice(row.id, row.name) for row in member_rows],
+        [
+            LinkChoice(row.id, f"{row.name} ({row.service})" if row.service else row.name)
+            for row in officer_rows
+        ],
+    )
+
+
+_READABLE_CHARACTERS: Final = "abcdefghjkmnpqrstuvwxyz23456789"
+"""No 0/o, 1/l/i: a password read out or copied by hand is not mistyped."""
+
+
+def new_password() -> str:
+    """A random password to be shown once to the administrator who set it: five groups of four
+    (about 99 bits), hyphenated so it can be read out."""
+    groups = ("".join(secrets.choice(_READABLE_CHARACTERS) for _ in range(4)) for _ in range(5))
+    return "-".join(groups)
+
+
+class StoreAccountAdmin:
+    """`AccountAdmin` over the store: the account pages' reads and changes, each in one
+    transaction with its audit event (the functions above)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def list_accounts(self) -> list[UserSummary]:
+        with self.store.read() as conn:
+            return list_users(conn)
+
+    def account(self, user_id: int) -> UserSummary | None:
+        with self.store.read() as conn:
+            return get_user(conn, user_id)
+
+    def link_choices(self) -> tuple[list[LinkChoice], list[LinkChoice]]:
+        with self.store.read() as conn:
+            return link_choices(conn)
+
+    def create(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        password: str | None,
+        email: str | None,
+        member_id: str | None,
+        officer_id: str | None,
+        supports: Sequence[str],
+        actor: str,
+    ) -> int:
+        with self.store.write() as conn:
+            return create_user(
+                conn,
+                username=username,
+                display_name=display_name,
+                role=role,
+                password=password,
+                email=email,
+                member_id=member_id,
+                officer_id=officer_id,
+                supports=supports,
+                actor=actor,
+            )
+
+    def change_role(
+        self,
+        username: str,
+        *,
+        role: Role,
+        member_id: str | None,
+        officer_id: str | None,
+        supports: Sequence[str],
+        actor: str,
+    ) -> bool:
+        with self.store.write() as conn:
+            return change_role(
+                conn,
+                username,
+                role=role,
+                member_id=member_id,
+                officer_id=officer_id,
+                supports=supports,
+                actor=actor,
+            )
+
+    def set_password(self, username: str, password: str, *, actor: str) -> None:
+        with self.store.write() as conn:
+            set_password(conn, username, password, actor=actor)
+
+    def set_active(self, username: str, active: bool, *, actor: str) -> bool:
+        with self.store.write() as conn:
+            if active:
+                return reactivate(conn, username, actor=actor)
+            return deactivate(conn, username, actor=actor)
 
 
 class StoreAccounts:
@@ -540,14 +788,21 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "Account",
     "AccountError",
+    "LinkChoice",
     "RoleInfo",
+    "StoreAccountAdmin",
     "StoreAccounts",
     "UserSummary",
+    "change_role",
     "create_user",
     "deactivate",
     "find_user",
+    "get_user",
     "hash_password",
+    "link_choices",
     "list_roles",
     "list_users",
+    "new_password",
+    "reactivate",
     "set_password",
 ]

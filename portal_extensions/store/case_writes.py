@@ -28,6 +28,7 @@ from portal_extensions.store.outbox import (
     WriteKind,
     queue_create_case,
     queue_note,
+    queue_service_response,
     queue_update_case,
     queue_with_reason,
 )
@@ -82,7 +83,9 @@ class PendingWrite:
     files: tuple[QueuedFile, ...] = ()
 
 
-SHOWN_TEXT_KINDS = frozenset({"add_note", "attach", "close_case", "reopen_case"})
+SHOWN_TEXT_KINDS = frozenset(
+    {"add_note", "attach", "service_response", "close_case", "reopen_case"}
+)
 """Writes whose text the timeline shows while they wait (a whole changed case is not text)."""
 
 
@@ -163,6 +166,19 @@ class StoreCaseWrites:
             )
         return key
 
+    def respond(self, case: MemberCase, text: str, *, actor: str) -> str:
+        with self.store.write() as conn:
+            key = queue_service_response(conn, case, text, actor=actor)
+            record_event(
+                conn,
+                actor=actor,
+                action="respond",
+                subject_type="case",
+                subject_id=str(case.portal_id),
+                detail={"outcome": "allowed", "idempotency_key": key},
+            )
+        return key
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         """The case's writes the CRM has not confirmed, oldest first, with a note's text and
         files (named and sized from the outbox payload; the content is not decoded here)."""
@@ -238,9 +254,15 @@ _PENDING_WRITES = sa.select(
 """An outbox row as the case page shows a write waiting for the CRM."""
 
 
+_NOTE_KINDS = frozenset(
+    {WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value, WriteKind.SERVICE_RESPONSE.value}
+)
+
+
 def _note_of(row: Any) -> NotePayload | None:
-    """The note (text and files) of a waiting note or attach write; None for other writes."""
-    if row.kind not in (WriteKind.ADD_NOTE.value, WriteKind.ATTACH.value):
+    """The note (text and files) of a waiting note, attach or service reply; None for other
+    writes."""
+    if row.kind not in _NOTE_KINDS:
         return None
     try:
         return NotePayload.model_validate(row.payload if isinstance(row.payload, dict) else {})

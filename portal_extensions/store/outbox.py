@@ -47,6 +47,9 @@ class WriteKind(StrEnum):
     UPDATE_CASE = "update_case"
     ADD_NOTE = "add_note"
     ATTACH = "attach"
+    # A service's reply: sent to the CRM as a note (the CRM has no other kind of reply), kept
+    # apart here so the timeline can say whose reply it is while it waits.
+    SERVICE_RESPONSE = "service_response"
     CLOSE_CASE = "close_case"
     REOPEN_CASE = "reopen_case"
 
@@ -211,6 +214,26 @@ def queue_note(
         actor=actor,
         on_behalf_of=on_behalf_of,
     )
+
+
+def queue_service_response(conn: sa.Connection, case: MemberCase, text: str, *, actor: str) -> str:
+    """Queue a service's reply on a case and the case it changes (status `responded`, its
+    requests answered), in the caller's transaction; returns the reply's key.
+
+    The reply goes to the CRM as a note, then the changed case as an update: two writes the
+    CRM already takes, sent in this order (a case's writes never overtake one another), so
+    the reply is in the CRM even if the status change needs a person's attention.
+    """
+    key = _enqueue(
+        conn,
+        kind=WriteKind.SERVICE_RESPONSE,
+        portal_id=str(case.portal_id),
+        payload=NotePayload(text=text).model_dump(),
+        actor=actor,
+        on_behalf_of=None,
+    )
+    queue_update_case(conn, case, actor=actor)
+    return key
 
 
 #: The writes whose payload is only a reason.
@@ -462,6 +485,7 @@ __all__ = [
     "needs_attention",
     "queue_create_case",
     "queue_note",
+    "queue_service_response",
     "queue_update_case",
     "queue_with_reason",
     "retry_entry",

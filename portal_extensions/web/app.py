@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from portal_extensions.casework.errors import ActionRefused, CaseNotFound
 from portal_extensions.casework.ports import (
+    AccountAdmin,
     Accounts,
     AttachmentSource,
     AuditTrail,
@@ -183,6 +184,7 @@ def create_app(
     settings: PortalSettings,
     *,
     accounts: Accounts,
+    account_admin: AccountAdmin,
     cases: CaseRepository,
     writes: CaseWrites,
     enquiry_options: EnquiryOptions,
@@ -206,6 +208,7 @@ def create_app(
     portal = Portal(
         settings=settings,
         accounts=accounts,
+        account_admin=account_admin,
         cases=cases,
         writes=writes,
         enquiry_options=enquiry_options,

@@ -24,6 +24,7 @@ from portal_extensions.casework import cases as casework_cases
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.lookup import LookupResult, find_residents
 from portal_extensions.casework.ports import (
+    AccountAdmin,
     Accounts,
     AttachmentSource,
     AuditTrail,
@@ -54,6 +55,7 @@ class Portal:
 
     settings: PortalSettings
     accounts: Accounts
+    account_admin: AccountAdmin  # the account pages' reads and changes
     cases: CaseRepository
     writes: CaseWrites
     enquiry_options: EnquiryOptions

@@ -22,6 +22,8 @@ NAVIGATION: tuple[tuple[Page, str], ...] = (
     (Page.SEARCH, "/search"),
     (Page.DIRECTORY, "/directory"),
     (Page.HEALTH, "/health"),
+    (Page.ACCOUNTS, "/accounts"),
+    (Page.NEW_ACCOUNT, "/accounts/new"),
 )
 _LINK_TEXT = {
     Page.CASELOAD: "Cases",
@@ -30,6 +32,8 @@ _LINK_TEXT = {
     Page.SEARCH: "Search",
     Page.DIRECTORY: "Directory",
     Page.HEALTH: "Health",
+    Page.ACCOUNTS: "Accounts",
+    Page.NEW_ACCOUNT: "New account",
 }
 
 

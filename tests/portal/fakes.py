@@ -217,6 +217,11 @@ class MemoryCaseWrites:
     ) -> str:
         return self._queue("reopen_case", portal_id, reason, actor, on_behalf_of)
 
+    def respond(self, case: MemberCase, text: str, *, actor: str) -> str:
+        key = self._queue("service_response", case.portal_id, text, actor, None)
+        self.update_case(case, change="respond", actor=actor, on_behalf_of=None)
+        return key
+
     def pending(self, portal_id: uuid.UUID) -> list[PendingWrite]:
         return [write for _, write in self.writes.get(portal_id, [])]
 

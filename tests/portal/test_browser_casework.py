@@ -23,7 +23,7 @@ from mappings.model import SharingLevel
 from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import IndexedCase, Store, upsert_cases
-from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.accounts import StoreAccountAdmin, StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -134,6 +134,7 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
     app = create_app(
         PortalSettings(council_name="Sandbox Council", secret_key=SECRET, https=False),
         accounts=StoreAccounts(store),
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -45,6 +45,7 @@ SAMPLE_PATH_VALUES = {
     "name": "caseload.css",
     "document_id": DOCUMENT_ID,
     "file_id": QUEUED_FILE_ID,
+    "user_id": "3",  # bob's account in the fixture account store (`FixtureAccountAdmin`)
 }
 UPLOAD = {"files": {"file": ("letter.txt", b"A letter from the matrix", "text/plain")}}
 # Case routes that show one part of a case: seen only by viewers who may see that field.
@@ -69,6 +70,13 @@ SUCCESS = {
     # A pick that is not among the look-up's answers: the form again, saying so.
     ("POST", "/enquiries/new/prefill"): 422,
 }
+SUCCESS |= {
+    ("POST", "/api/v1/accounts"): 201,
+    ("POST", "/accounts/{user_id}/role"): 303,
+    ("POST", "/accounts/{user_id}/disable"): 303,
+    ("POST", "/accounts/{user_id}/enable"): 303,
+}
+NEW_ACCOUNT = {"display_name": "Matrix", "role": "team_leader", "sign_in": "sso"}
 # A valid body for each unsafe route, so an allowed call can succeed.
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/cases/{portal_id}/notes"): {"data": {"text": "A note from the matrix"}},
@@ -92,6 +100,12 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/cases/{portal_id}/authority"): {"json": {"decision": "withdraw"}},
     ("POST", "/search"): {"data": {"q": "street"}},
     ("POST", "/api/v1/search"): {"json": {"text": "street"}},
+    ("POST", "/cases/{portal_id}/respond"): {"data": {"response": "Repaired on Monday"}},
+    ("POST", "/api/v1/cases/{portal_id}/respond"): {"json": {"text": "Repaired on Monday"}},
+    ("POST", "/accounts/new"): {"data": {**NEW_ACCOUNT, "username": "matrix-page"}},
+    ("POST", "/api/v1/accounts"): {"json": {**NEW_ACCOUNT, "username": "matrix-api"}},
+    ("POST", "/accounts/{user_id}/role"): {"data": {"role": "member", "member_id": "bob"}},
+    ("POST", "/api/v1/accounts/{user_id}/role"): {"json": {"role": "member", "member_id": "bob"}},
 }
 
 
@@ -105,6 +119,7 @@ CONFLICTS: dict[Action, Callable[[MemberCase], bool]] = {
     Action.REOPEN: lambda case: case.status is not CaseStatus.CLOSED,
     # Sharing and withdrawal need authority in force (the samples share and withdraw).
     Action.SEND_TO_SERVICE: lambda case: not case.is_open,
+    Action.RESPOND: lambda case: not case.is_open,
     Action.MANAGE_CONSENT: lambda case: case.authority is None or not case.authority.in_force,
 }
 CASEWORK = {Role.MEMBER, Role.MEMBERS_SERVICES, Role.TEAM_LEADER, Role.SERVICE_OFFICER}
@@ -163,6 +178,24 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/enquiries/new/find"): RECORDERS,
     ("POST", "/enquiries/new/prefill"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
+    ("GET", "/cases/{portal_id}/respond"): CASEWORK,
+    ("POST", "/cases/{portal_id}/respond"): CASEWORK,
+    ("POST", "/api/v1/cases/{portal_id}/respond"): CASEWORK,
+    ("GET", "/accounts"): {Role.ADMINISTRATOR},
+    ("GET", "/accounts/new"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/new"): {Role.ADMINISTRATOR},
+    ("GET", "/accounts/{user_id}"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/role"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/password"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/disable"): {Role.ADMINISTRATOR},
+    ("POST", "/accounts/{user_id}/enable"): {Role.ADMINISTRATOR},
+    ("GET", "/api/v1/accounts"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts"): {Role.ADMINISTRATOR},
+    ("GET", "/api/v1/accounts/{user_id}"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/role"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/password"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/disable"): {Role.ADMINISTRATOR},
+    ("POST", "/api/v1/accounts/{user_id}/enable"): {Role.ADMINISTRATOR},
     ("GET", "/api/v1/openapi.json"): {Role.ADMINISTRATOR},
 }
 # Every page that answers GET answers HEAD for the same people (uptime monitors).
@@ -349,10 +382,12 @@ def test_every_route_for_every_role(matrix_app, who: str) -> None:
         elif access.action is None:
             assert response.status_code == 200, label
             assert CASES[call.case_index].title in response.text, label
-        elif can_act(viewer, facts, access.action, NOW) and call.method == "GET":
-            # A change's own page (sharing, authority, closing): the form, naming the case.
+        elif can_act(viewer, facts, access.action, NOW) and call.method not in UNSAFE:
+            # A change's own page (sharing, authority, closing, the service's reply): the form,
+            # naming the case (HEAD: the same answer without the body).
             assert response.status_code == 200, label
-            assert CASES[call.case_index].title in response.text, label
+            if call.method == "GET":
+                assert CASES[call.case_index].title in response.text, label
         elif can_act(viewer, facts, access.action, NOW):
             conflict = CONFLICTS.get(access.action, _never)(CASES[call.case_index])
             expected = 409 if conflict else (202 if api else 303)

@@ -17,6 +17,7 @@ with warnings.catch_warnings():
 from mappings.model import SharingLevel
 from portal_extensions.access import Action, can_act
 from portal_extensions.config import PortalSettings
+from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -154,6 +155,7 @@ def _store_app(tmp_path: Path):
     app = create_app(
         settings,
         accounts=ACCOUNTS,
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -27,7 +27,7 @@ from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store
-from portal_extensions.store.accounts import StoreAccounts
+from portal_extensions.store.accounts import StoreAccountAdmin, StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -108,6 +108,7 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
     app = create_app(
         PortalSettings(council_name="Sandbox Council", secret_key=SECRET, https=False),
         accounts=StoreAccounts(store),
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

@@ -18,6 +18,7 @@ with warnings.catch_warnings():
 from mappings.model import CaseStatus
 from portal_extensions.casework.working_days import add_working_days, is_working_day
 from portal_extensions.config import PortalSettings
+from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -123,6 +124,7 @@ def test_through_the_store_the_service_sees_the_case_at_once_and_the_crm_write_i
     app = create_app(
         settings,
         accounts=ACCOUNTS,
+        account_admin=StoreAccountAdmin(store),
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),

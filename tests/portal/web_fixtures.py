@@ -3,10 +3,12 @@ authority state, built from real `MemberCase` records."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -30,9 +32,10 @@ from portal_extensions.casework.ports import (
     SignInFailures,
 )
 from portal_extensions.config import PortalSettings
-from portal_extensions.store.accounts import Account
+from portal_extensions.store.accounts import Account, StoreAccountAdmin
 from portal_extensions.store.case_types import StoredCase
 from portal_extensions.store.case_writes import CheckedFile, PendingWrite
+from portal_extensions.store.database import Store
 from portal_extensions.store.directory import (
     Choice,
     DirectoryNames,
@@ -189,6 +192,27 @@ def stored(case: MemberCase, queued: bool = False) -> StoredCase:
     return StoredCase(case, CaseFacts.from_case(case, PARTY[case.member_id]), queued)
 
 
+class FixtureAccountAdmin(StoreAccountAdmin):
+    """The store's account pages' part over a SQLite store holding the fixture council and an
+    account per fixture viewer (`tests.store.seeding`), made on first use: most web tests never
+    open the account pages, and a store takes a while to migrate. Its accounts are not the ones
+    that sign in to the fake-backed portal (`ACCOUNTS`); tests of the account pages themselves
+    run on one store for both (`test_web_accounts.py`)."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._store: Store | None = None
+
+    @property  # type: ignore[override]
+    def store(self) -> Store:
+        if self._store is None:
+            from tests.store.seeding import seeded_store
+
+            self._folder = tempfile.TemporaryDirectory(prefix="caseload-accounts-")
+            self._store = seeded_store(Path(self._folder.name) / "accounts.sqlite", CASES[:1])
+        return self._store
+
+
 @dataclass
 class Built:
     app: FastAPI
@@ -245,6 +269,7 @@ def build(
     app = create_app(
         settings,
         accounts=ACCOUNTS,
+        account_admin=FixtureAccountAdmin(),
         cases=repository,
         writes=writes,
         enquiry_options=OPTIONS,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from connector.base import Attachment
 from connector.errors import CRMRejected, CRMTimeout, CRMUnavailable
+from mappings.model import CaseStatus
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import Store, events_for
 from portal_extensions.store.outbox import (
@@ -21,6 +22,7 @@ from portal_extensions.store.outbox import (
     entries_for_case,
     queue_create_case,
     queue_note,
+    queue_service_response,
     queue_with_reason,
     retry_entry,
 )
@@ -193,6 +195,42 @@ def test_note_whose_answer_was_lost_is_not_added_twice(store: Store) -> None:
     assert ref is not None and len(crm.records[ref]["notes"]) == 1
     assert crm.calls.count("add_note") == 2  # the retry carried the same key, so added nothing
     assert sum(1 for r in crm.records.values() if r.get("portal_id") == str(case.portal_id)) == 1
+
+
+def test_a_service_reply_reaches_the_crm_once_as_a_note_before_the_case_change(
+    store: Store,
+) -> None:
+    crm = FakeCRM()
+    clock = Clock()
+    dispatcher = _dispatcher(store, crm, clock)
+    case = new_case()
+    with store.write() as conn:
+        queue_create_case(conn, case, actor="u1")
+    dispatcher.run_until_idle()
+    # As the portal changes it: the indexed case (with the CRM's reference), now answered.
+    ref = crm.find_case_by_key(str(case.portal_id))
+    responded = case.model_copy(update={"status": CaseStatus.RESPONDED, "crm_reference": ref})
+    with store.write() as conn:
+        key = queue_service_response(conn, responded, "Reply from Highways:\n\nFixed", actor="o1")
+    crm.fail_after_write = [CRMTimeout("lost", crm="lagan")]  # the note's answer is lost
+    for _ in range(3):
+        dispatcher.run_until_idle()
+        clock.advance(3600)
+    assert ref is not None and crm.records[ref]["notes"] == ["Reply from Highways:\n\nFixed"]
+    assert crm.note_keys == {key: ref}
+    assert crm.calls.index("add_note") < crm.calls.index("update_case")
+    with store.read() as conn:
+        states = {
+            (e.kind.value, e.state.value) for e in entries_for_case(conn, str(case.portal_id))
+        }
+        events = [e.action for e in events_for(conn, str(case.portal_id))]
+    assert states == {
+        ("create_case", "confirmed"),
+        ("service_response", "confirmed"),
+        ("update_case", "confirmed"),
+    }
+    assert "outbox.service_response.queued" in events
+    assert "outbox.service_response.confirmed" in events
 
 
 def test_a_dispatcher_that_died_mid_call_is_taken_over_after_its_lease(store: Store) -> None:

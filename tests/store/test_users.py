@@ -24,11 +24,16 @@ from portal_extensions.store import Store
 from portal_extensions.store.accounts import (
     AccountError,
     StoreAccounts,
+    change_role,
     create_user,
     deactivate,
     find_user,
+    get_user,
+    link_choices,
     list_roles,
     list_users,
+    new_password,
+    reactivate,
     set_password,
 )
 from portal_extensions.store.schema import (
@@ -212,6 +217,74 @@ def test_a_new_password_signs_in_and_a_disabled_user_cannot(directory: Store) ->
     with directory.read() as conn:
         (listed,) = list_users(conn)
     assert (listed.username, listed.active, listed.has_password) == ("ann", False, True)
+
+
+def test_a_disabled_user_enabled_again_signs_in_with_the_password_they_had(
+    directory: Store,
+) -> None:
+    with directory.write() as conn:
+        create_user(conn, username="ann", display_name="Ann", role="team_leader", password=PASSWORD)
+        deactivate(conn, "ann", actor="admin-1", now=NOW)
+        assert reactivate(conn, "ANN", actor="admin-1", now=NOW) is True
+        assert reactivate(conn, "ann", actor="admin-1", now=NOW) is False  # already active
+    assert check_password(StoreAccounts(directory), "ann", PASSWORD) is not None
+    actions = [(row["action"], row["actor"]) for row in _audit_rows(directory)]
+    assert actions[-2:] == [("user.deactivate", "admin-1"), ("user.reactivate", "admin-1")]
+
+
+def test_a_changed_role_replaces_every_grant_and_link_and_is_audited_with_the_old_one(
+    directory: Store,
+) -> None:
+    with directory.write() as conn:
+        create_user(conn, username="ann", display_name="Ann", role="member", member_id="cllr-a")
+        with pytest.raises(AccountError) as refused:  # only a member is linked to a member
+            change_role(conn, "ann", role="members_services", member_id="cllr-a")
+        assert refused.value.field == "member_id"
+        changed = change_role(
+            conn, "ann", role="members_services", supports=["cllr-b", "cllr-c"], actor="admin-1"
+        )
+        same = change_role(
+            conn, "ann", role="members_services", supports=["cllr-c", "cllr-b"], actor="admin-1"
+        )
+    assert changed is True and same is False
+    account = StoreAccounts(directory).by_username("ann")
+    assert account is not None and account.viewer.role is Role.MEMBERS_SERVICES
+    assert account.viewer.supported_member_ids == {"cllr-b", "cllr-c"}
+    with directory.write() as conn:
+        change_role(conn, "ann", role="service_officer", officer_id="off-1", actor="admin-1")
+        found = find_user(conn, "ann")
+        assert found is not None
+        summary = get_user(conn, found.id)
+    assert summary is not None and summary.username == "ann"
+    assert (summary.role, summary.member_id, summary.officer_id, summary.supports) == (
+        "service_officer",
+        None,
+        "off-1",
+        [],
+    )
+    events = [row for row in _audit_rows(directory) if row["action"] == "user.change_role"]
+    assert [e["detail"]["before"]["role"] for e in events] == ["member", "members_services"]
+    assert events[0]["detail"]["supports"] == ["cllr-b", "cllr-c"]
+
+
+def test_link_choices_name_the_directorys_members_and_officers(directory: Store) -> None:
+    with directory.read() as conn:
+        members_found, officers_found = link_choices(conn)
+        assert get_user(conn, 12345) is None
+    assert [(m.id, m.name) for m in members_found] == [
+        ("cllr-a", "Cllr A"),
+        ("cllr-b", "Cllr B"),
+        ("cllr-c", "Cllr C"),
+    ]
+    assert [(o.id, o.name) for o in officers_found] == [("off-1", "Deepa Morgan")]
+
+
+def test_a_made_password_is_long_random_and_easy_to_read_out() -> None:
+    made = {new_password() for _ in range(50)}
+    assert len(made) == 50
+    for password in made:
+        assert len(password) == 24 and password.count("-") == 4
+        assert not set(password) & set("01ilo")
 
 
 # ---------------------------------------------------------------------- validation
@@ -446,6 +519,10 @@ def test_cli_adds_lists_disables_and_resets_users(tmp_path: Path, monkeypatch) -
     assert check_password(StoreAccounts(store), "ann", "a brand new pass") is None
     again = runner.invoke(app, ["users", "disable", "ann", *c])
     assert "was already disabled" in again.output
+    enabled = runner.invoke(app, ["users", "enable", "ann", *c])
+    assert enabled.exit_code == 0 and "enabled user 'ann'" in enabled.output
+    assert check_password(StoreAccounts(store), "ann", "a brand new pass") is not None
+    assert "was already enabled" in runner.invoke(app, ["users", "enable", "ann", *c]).output
 
     mismatch = runner.invoke(
         app,

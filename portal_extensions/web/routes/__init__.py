@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from portal_extensions.web.routes import (
+    accounts,
     assets,
     case,
     caseload,
@@ -16,6 +17,7 @@ from portal_extensions.web.routes import (
     files,
     health,
     notes,
+    responses,
     search,
     services,
     sharing,
@@ -39,6 +41,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     sharing.api,
     services.page,
     services.api,
+    responses.page,
+    responses.api,
     enquiries.page,
     enquiries.api,
     search.page,
@@ -47,6 +51,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     directory.api,
     health.page,
     health.api,
+    accounts.page,
+    accounts.api,
     assets.page,
 )
 

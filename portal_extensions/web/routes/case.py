@@ -218,6 +218,7 @@ def case_response(
             else [],
             "service_requests": _service_request_rows(fields, names),
             "max_upload": f"{portal.settings.attachment_max_bytes / (1024 * 1024):g} MB",
+            "can_respond": Action.RESPOND in visible.actions and case.is_open,
             "timeline": entries,
             "crm_files_unavailable": portal.attachments is None
             and any(file.href is None for entry in entries for file in entry.files),
