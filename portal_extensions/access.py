@@ -651,6 +651,8 @@ class Page(StrEnum):
     DIRECTORY = "directory"
     HEALTH = "health"
     SESSION = "session"  # who is signed in (the JSON API's start)
+    REPORTS = "reports"  # volumes and timeliness (which figures: `reports.service`)
+    SCRUTINY_REPORT = "scrutiny_report"  # the six-monthly report to scrutiny
 
 
 PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
@@ -665,6 +667,11 @@ PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
         # have no use for the system's state.
         Page.HEALTH: frozenset({Role.ADMINISTRATOR}),
         Page.SESSION: frozenset(Role),
+        # Figures over the cases each may see (a service officer: their service's timeliness);
+        # never an administrator, who sees no case content.
+        Page.REPORTS: CASEWORK_ROLES,
+        # Whole-council reporting to committee: Members' Services and the team leader.
+        Page.SCRUTINY_REPORT: frozenset({Role.MEMBERS_SERVICES, Role.TEAM_LEADER}),
     }
 )
 """Who may open each page: the one table routes and navigation both read. Which cases and

@@ -46,4 +46,37 @@ def add_working_days(start: date, count: int, nation: Nation = "england") -> dat
     return day
 
 
-__all__ = ["Nation", "add_working_days", "bank_holidays", "is_working_day"]
+@lru_cache(maxsize=256)
+def _working_days_before(nation: Nation, year: int) -> tuple[int, ...]:
+    """For each day of `year` (by day of year, from 1), the working days of that year before
+    it; the last entry is the year's total."""
+    first = date(year, 1, 1)
+    days = (date(year + 1, 1, 1) - first).days
+    counts = [0]
+    for offset in range(days):
+        counts.append(counts[-1] + is_working_day(first + timedelta(days=offset), nation))
+    return tuple(counts)
+
+
+def working_days_between(start: date, end: date, nation: Nation = "england") -> int:
+    """How many working days after `start`, up to and including `end` (the count
+    `add_working_days` adds: a service answering on the day it was asked took 0 working days,
+    one sent on a Friday and answered on Monday took 1). `end` before `start` is refused."""
+    if end < start:
+        raise ValueError(f"{end} is before {start}: working days are counted forwards")
+    total = 0
+    for year in range(start.year, end.year + 1):
+        counts = _working_days_before(nation, year)
+        after = start.timetuple().tm_yday if year == start.year else 0
+        upto = end.timetuple().tm_yday if year == end.year else len(counts) - 1
+        total += counts[upto] - counts[after]
+    return total
+
+
+__all__ = [
+    "Nation",
+    "add_working_days",
+    "bank_holidays",
+    "is_working_day",
+    "working_days_between",
+]

@@ -32,6 +32,7 @@ from portal_extensions.casework.ports import (
     SessionRegistry,
 )
 from portal_extensions.config import PortalSettings
+from portal_extensions.reports.service import Reports
 from portal_extensions.web.assets import load_assets
 from portal_extensions.web.auth import SignInThrottle
 from portal_extensions.web.deps import Liveness, Portal
@@ -104,6 +105,7 @@ def create_app(
     health: HealthSource,
     liveness: Liveness,
     sessions: SessionRegistry,
+    reports: Reports,
     parties: PartySource | None,
     attachments: AttachmentSource | None,
     clock: Callable[[], datetime] | None = None,
@@ -134,6 +136,7 @@ def create_app(
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
         sessions=sessions,
+        reports=reports,
         parties=parties,
         attachments=attachments,
     )

@@ -21,6 +21,8 @@ NAVIGATION: tuple[tuple[Page, str], ...] = (
     (Page.NEW_ENQUIRY, "/enquiries/new"),
     (Page.SEARCH, "/search"),
     (Page.DIRECTORY, "/directory"),
+    (Page.REPORTS, "/reports"),
+    (Page.SCRUTINY_REPORT, "/reports/scrutiny"),
     (Page.HEALTH, "/health"),
 )
 _LINK_TEXT = {
@@ -29,6 +31,8 @@ _LINK_TEXT = {
     Page.NEW_ENQUIRY: "New enquiry",
     Page.SEARCH: "Search",
     Page.DIRECTORY: "Directory",
+    Page.REPORTS: "Reports",
+    Page.SCRUTINY_REPORT: "Scrutiny report",
     Page.HEALTH: "Health",
 }
 

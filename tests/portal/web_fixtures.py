@@ -46,6 +46,7 @@ from tests.portal.fakes import (
     MemoryEnquiryOptions,
     MemorySessionRegistry,
 )
+from tests.portal.report_fixtures import fixture_reports
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -242,6 +243,7 @@ def build(
         health=lambda: (),
         liveness=liveness,
         sessions=MemorySessionRegistry(),
+        reports=fixture_reports(DIRECTORY),
         clock=lambda: NOW,
         parties=parties,
         attachments=attachments,
