@@ -161,7 +161,10 @@ class StoreReports:
         return (
             total(c.received_day >= query.start, "received"),
             total(still_open, "open"),
-            total(sa.and_(c.status == _CLOSED, c.closed_day >= query.start), "closed"),
+            total(
+                sa.and_(c.status == _CLOSED, c.closed_day.between(query.start, query.end)),
+                "closed",
+            ),
             total(sa.and_(still_open, c.target_date < query.as_of), "overdue"),
         )
 
