@@ -184,19 +184,17 @@ class _Timing:
         self.to_response: list[int] = []
         self.to_closure: list[int] = []
 
-    def take(self, group: RequestGroup, as_of: date, nation: Nation) -> None:
+    def take(self, group: RequestGroup, today: date, nation: Nation) -> None:
         count = group.count
         self.sent += count
-        answered = group.responded_day is not None and group.responded_day <= as_of
-        if answered:
-            assert group.responded_day is not None
+        if group.responded_day is not None:
             self.answered += count
             self.within += count if group.responded_day <= group.response_due else 0
             days = working_days_between(group.sent_day, group.responded_day, nation)
             self.to_response += [days] * count
-        elif group.response_due < as_of:
+        elif group.response_due < today:
             self.overdue += count
-        if group.closed_day is not None and group.sent_day <= group.closed_day <= as_of:
+        if group.closed_day is not None and group.sent_day <= group.closed_day:
             days = working_days_between(group.sent_day, group.closed_day, nation)
             self.to_closure += [days] * count
 
@@ -237,16 +235,18 @@ def timeliness_table(
     names: DirectoryNames,
     query: ReportQuery,
     nation: Nation,
+    today: date,
 ) -> Table:
-    """Per service, for the requests sent to it in the period: how many were answered, how
-    many are still overdue (unanswered past their due day, on the report's day), the median
-    and 90th percentile working days from sending to the response and to the case's closure,
-    and the share answered by the due day among those answered or overdue."""
+    """Per service, for the requests sent to it in the period, as known `today` (a request
+    sent late in a past period and answered since counts as answered): how many were
+    answered, how many are still overdue (unanswered and past their due day), the median and
+    90th percentile working days from sending to the response and to the case's closure, and
+    the share answered by the due day among those answered or overdue."""
     by_service: dict[str, _Timing] = {}
     overall = _Timing()
     for group in groups:
-        by_service.setdefault(group.service_id, _Timing()).take(group, query.as_of, nation)
-        overall.take(group, query.as_of, nation)
+        by_service.setdefault(group.service_id, _Timing()).take(group, today, nation)
+        overall.take(group, today, nation)
     rows = [
         timing.row(names.service(service_id), targets.get(service_id))
         for service_id, timing in by_service.items()
@@ -269,8 +269,8 @@ def timeliness_table(
             "Working days skip weekends and the council's bank holidays.",
             "Percentiles are nearest-rank: the median is the number of working days within"
             " which at least half the requests were answered.",
-            f"Still overdue: not answered by {long_date(query.as_of)} and past the day the"
-            " response was due.",
+            f"Requests sent in the period, as they stood on {long_date(today)}. Still overdue:"
+            " not answered yet and past the day the response was due.",
         ),
     )
 

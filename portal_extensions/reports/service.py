@@ -237,7 +237,9 @@ class Reports:
     ) -> Table:
         services = viewer.service_ids if viewer.role is Role.SERVICE_OFFICER else None
         groups = self.rows.service_requests(viewer, now, report_reasons(viewer), query, services)
-        return timeliness_table(groups, self._targets(), names, query, self.nation)
+        return timeliness_table(
+            groups, self._targets(), names, query, self.nation, council_day(now)
+        )
 
     def report(self, viewer: Viewer, query: ReportQuery, now: datetime) -> Report:
         """The Reports page's figures for this viewer."""

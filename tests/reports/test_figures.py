@@ -117,7 +117,7 @@ def _check_timeliness(
     table: Table, cases: list[MemberCase], query: ReportQuery, names, services=None
 ) -> None:
     selected = [c for c in cases if independent.matches(c, query, service=False)]
-    expected = independent.timeliness(selected, query, services)
+    expected = independent.timeliness(selected, query, services, today=TODAY)
     shown = _figures(table)
     assert set(shown) == {names.service(s) for s in expected if s is not None}
     for service_id, timing in expected.items():
