@@ -70,6 +70,8 @@ def _cells(table: Table) -> dict[str, Any]:
         "total": [text(value) for value in table.total] if table.total is not None else None,
         "notes": table.notes,
         "chart": render_chart(table),
+        # Which columns the chart draws, so a check can hold the chart to the table.
+        "chart_columns": ",".join(str(c) for c in table.chart.columns) if table.chart else "",
     }
 
 
