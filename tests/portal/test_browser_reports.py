@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.portal.test_browser import ARTIFACTS, _axe, _sign_in, base_url, browser  # noqa: F401
+from tests.portal import test_browser as shared
+from tests.portal.test_browser import ARTIFACTS, _axe, _sign_in
+
+# The browser pages' fixtures: Debian's Chromium, and the test portal on loopback.
+browser = shared.browser
+base_url = shared.base_url
 
 pytestmark = pytest.mark.browser
 
