@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
             if scrutiny:
                 document = reports.scrutiny(viewer, query, now, published=not internal)
                 tables = document.tables
-                heading = [document.council_name, document.title, f"Covers {document.scope}"]
+                heading = document.heading
             else:
                 found = reports.report(viewer, query, now)
                 timeliness = kind is Kind.TIMELINESS

@@ -149,6 +149,16 @@ class ScrutinyReport:
     def title(self) -> str:
         return f"Councillors' enquiries: {period_text(self.query)}"
 
+    @property
+    def heading(self) -> list[str]:
+        """The lines above every table of an exported copy (a workbook's sheets)."""
+        lines = [self.council_name, self.title, f"Covers {self.scope}"]
+        if self.published:
+            lines.append(f"Counts from 1 to {self.threshold - 1} are withheld, shown as [c].")
+        else:
+            lines.append("For internal use: not for publication.")
+        return lines
+
     def table(self, key: str) -> Table | None:
         return next((t for t in self.tables if t.key == key), None)
 

@@ -269,12 +269,7 @@ def scrutiny_file(request: Request, portal: PortalDep, viewer: ViewerDep, file: 
     if file == "scrutiny.pdf":
         return _attachment(scrutiny_pdf(report), "application/pdf", f"{stem}.pdf")
     if file == "scrutiny.xlsx":
-        heading = [report.council_name, report.title, f"Covers {report.scope}"]
-        if report.published:
-            heading.append(f"Counts from 1 to {report.threshold - 1} are withheld, shown as [c].")
-        else:
-            heading.append("For internal use: not for publication.")
-        return _attachment(workbook(report.tables, heading), XLSX, f"{stem}.xlsx")
+        return _attachment(workbook(report.tables, report.heading), XLSX, f"{stem}.xlsx")
     table = report.table(file.removesuffix(".csv")) if file.endswith(".csv") else None
     if table is None:
         raise NotFound
