@@ -17,6 +17,7 @@ BENCHMARKS = (
     "connector_bulk_read",
     "store_sync",
     "portal_latency",
+    "reports",
 )
 
 

@@ -188,28 +188,32 @@ class StoreReports:
         query: ReportQuery,
         dimensions: Collection[Dimension],
     ) -> dict[Dimension, list[VolumeRow]]:
-        """For each dimension, the four counts per value, over the cases the viewer may see."""
+        """For each dimension, the four counts per value, over the cases the viewer may see.
+
+        One pass over the index: the counts are grouped by every dimension at once (a few
+        thousand groups however many cases) and added up here for each dimension asked for."""
+        columns = [_DIMENSION_COLUMNS[d] for d in dimensions]
         with self.store.read() as conn:
             visible = self._visible(conn, viewer, now, reasons)
             if visible is None:
                 return {dimension: [] for dimension in dimensions}
-            where = [visible, self._active(query), *self._filters(query)]
-            found: dict[Dimension, list[VolumeRow]] = {}
-            for dimension in dimensions:
-                column = _DIMENSION_COLUMNS[dimension]
-                rows = conn.execute(
-                    sa.select(column.label("key"), *self._counted(query))
-                    .where(*where)
-                    .group_by(column)
-                ).all()
-                found[dimension] = [
-                    VolumeRow(
-                        row.key,
-                        Counts(int(row.received), int(row.open), int(row.closed), int(row.overdue)),
-                    )
-                    for row in rows
-                ]
-        return found
+            rows = conn.execute(
+                sa.select(*columns, *self._counted(query))
+                .where(visible, self._active(query), *self._filters(query))
+                .group_by(*columns)
+            ).all()
+        width = len(columns)
+        found: dict[Dimension, dict[str | None, list[int]]] = {d: {} for d in dimensions}
+        for row in rows:
+            counts = row[width:]
+            for position, dimension in enumerate(dimensions):
+                held = found[dimension].setdefault(row[position], [0, 0, 0, 0])
+                for i in range(4):
+                    held[i] += int(counts[i])
+        return {
+            dimension: [VolumeRow(key, Counts(*held)) for key, held in groups.items()]
+            for dimension, groups in found.items()
+        }
 
     def days(
         self, viewer: Viewer, now: datetime, reasons: Collection[Reason], query: ReportQuery

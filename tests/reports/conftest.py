@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.reports.council import Council, build_council
-from tests.store.conftest import BACKENDS, fresh_database, postgres_url  # noqa: F401
+from tests.store.conftest import BACKENDS, database, fresh_database, postgres_url  # noqa: F401
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
