@@ -14,8 +14,8 @@ from tests.store.conftest import BACKENDS, database, fresh_database, postgres_ur
 def council(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Council]:
-    with fresh_database(request.param, request, tmp_path_factory) as database:
-        store = database.open()
+    with fresh_database(request.param, request, tmp_path_factory) as fresh:
+        store = fresh.open()
         try:
             yield build_council(store, tmp_path_factory.mktemp("council"))
         finally:
