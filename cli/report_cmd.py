@@ -19,7 +19,7 @@ import typer
 
 from cli.common import ConfigOption, fail, load
 from portal_extensions.config import ConfigError
-from portal_extensions.reports.document import scrutiny_html, scrutiny_pdf
+from portal_extensions.reports.document import PdfUnavailable, scrutiny_html, scrutiny_pdf
 from portal_extensions.reports.exports import table_csv, workbook
 from portal_extensions.reports.figures import period_text
 from portal_extensions.reports.filters import FilterError
@@ -232,7 +232,10 @@ def register(app: typer.Typer) -> None:
         elif output is Format.HTML:
             _write(out, scrutiny_html(document))
         else:
-            _write(out, scrutiny_pdf(document))
+            try:
+                _write(out, scrutiny_pdf(document))
+            except PdfUnavailable as error:
+                raise fail(str(error)) from None
 
 
 __all__ = ["Format", "Kind", "lines", "register"]

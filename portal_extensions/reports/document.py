@@ -66,10 +66,21 @@ def scrutiny_html(report: ScrutinyReport, *, stylesheet_href: str | None = None)
     )
 
 
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint cannot run here: the system's Pango library is missing."""
+
+
 def scrutiny_pdf(report: ScrutinyReport) -> bytes:
-    """The report as a PDF (A4, page numbers), from the same HTML."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
+    """The report as a PDF (A4, page numbers), from the same HTML; `PdfUnavailable` when the
+    server lacks the Pango library WeasyPrint draws text with."""
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except OSError as error:  # WeasyPrint loads Pango with ctypes when imported
+        raise PdfUnavailable(
+            "PDFs need the Pango library on the server (Debian: apt-get install"
+            f" libpango-1.0-0 libpangoft2-1.0-0); the printable HTML works without it ({error})"
+        ) from None
 
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=5)
     pdf = HTML(string=scrutiny_html(report), url_fetcher=fetcher).write_pdf()
@@ -78,4 +89,12 @@ def scrutiny_pdf(report: ScrutinyReport) -> bytes:
     return pdf
 
 
-__all__ = ["STYLESHEET", "Section", "scrutiny_html", "scrutiny_pdf", "sections", "stylesheet"]
+__all__ = [
+    "STYLESHEET",
+    "PdfUnavailable",
+    "Section",
+    "scrutiny_html",
+    "scrutiny_pdf",
+    "sections",
+    "stylesheet",
+]

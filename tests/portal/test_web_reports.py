@@ -140,3 +140,21 @@ def test_a_scrutiny_report_has_no_personal_data(app) -> None:
             assert case.title not in text
             assert case.constituent.surname not in text
             assert str(case.portal_id) not in text
+
+
+def test_without_pango_the_pdf_is_refused_in_plain_words(app, monkeypatch) -> None:
+    import sys
+    import types
+
+    broken = types.ModuleType("weasyprint")
+
+    def missing(name: str) -> object:
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    broken.__getattr__ = missing  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "weasyprint", broken)
+    client = _client(app, "team_leader")
+    answer = client.get(f"/reports/scrutiny/files/scrutiny.pdf?{PERIOD}")
+    assert answer.status_code == 503
+    assert "The PDF cannot be made on this server" in answer.text
+    assert client.get(f"/reports/scrutiny/files/scrutiny.html?{PERIOD}").status_code == 200

@@ -14,7 +14,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from portal_extensions.access import Page, Viewer
 from portal_extensions.reports.charts import render as render_chart
-from portal_extensions.reports.document import STYLESHEET, scrutiny_html, scrutiny_pdf
+from portal_extensions.reports.document import (
+    STYLESHEET,
+    PdfUnavailable,
+    scrutiny_html,
+    scrutiny_pdf,
+)
 from portal_extensions.reports.exports import table_csv, workbook
 from portal_extensions.reports.figures import long_date, period_text
 from portal_extensions.reports.filters import FILTER_FIELDS, FilterChoices, FilterError
@@ -24,7 +29,7 @@ from portal_extensions.store.audit import Outcome
 from portal_extensions.store.reports import ReportQuery
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep
 from portal_extensions.web.guard import allow, api_router, page_router
-from portal_extensions.web.pages_common import render
+from portal_extensions.web.pages_common import message_page, render
 from portal_extensions.web.refusals import NotFound
 
 page = page_router()
@@ -267,7 +272,16 @@ def scrutiny_file(request: Request, portal: PortalDep, viewer: ViewerDep, file: 
     if file == "scrutiny.html":
         return HTMLResponse(scrutiny_html(report, stylesheet_href=f"/assets/{STYLESHEET}"))
     if file == "scrutiny.pdf":
-        return _attachment(scrutiny_pdf(report), "application/pdf", f"{stem}.pdf")
+        try:
+            pdf = scrutiny_pdf(report)
+        except PdfUnavailable:
+            return message_page(
+                request,
+                503,
+                "The PDF cannot be made on this server",
+                ["Use the printable version and your browser's print to PDF instead."],
+            )
+        return _attachment(pdf, "application/pdf", f"{stem}.pdf")
     if file == "scrutiny.xlsx":
         return _attachment(workbook(report.tables, report.heading), XLSX, f"{stem}.xlsx")
     table = report.table(file.removesuffix(".csv")) if file.endswith(".csv") else None
