@@ -103,8 +103,8 @@ def phase(name: str, crm: dict[str, str], url: str, schema: str | None) -> None:
         print(json.dumps(_metrics(wall, cpu, cases=count)))
         return
     from mappings import load_profile
+    from portal_extensions.jobs.sync import Syncer
     from portal_extensions.store import Store, count_cases
-    from portal_extensions.sync import Syncer
 
     store = Store.open(url, schema=schema)
     syncer = Syncer(store, client, load_profile("lagan"), batch_size=PAGE)

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -31,7 +30,7 @@ from ruamel.yaml.error import YAMLError
 from mappings.model import Category, Member, Officer, Service, Ward
 from portal_extensions.store.audit import record_event
 from portal_extensions.store.database import Store
-from portal_extensions.store.schema import categories, members, officers, parties, services, wards
+from portal_extensions.store.directory import save_categories, save_directory
 
 KINDS = ("party", "ward", "officer", "service", "member")
 
@@ -240,30 +239,14 @@ def _document_entries(document: Any, source: str) -> Iterable[tuple[str, str, di
             yield kind, where, item
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    key = table.primary_key.columns.values()[0]
-    existing = set(
-        conn.execute(sa.select(key).where(key.in_([r[key.name] for r in rows]))).scalars()
-    )
-    new = [r for r in rows if r[key.name] not in existing]
-    old = [{**r, "b_key": r[key.name]} for r in rows if r[key.name] in existing]
-    if new:
-        conn.execute(sa.insert(table), new)
-    if old:
-        conn.execute(sa.update(table).where(key == sa.bindparam("b_key")), old)
-
-
 def import_directory(store: Store, directory: Directory, *, actor: str) -> ImportReport:
     """Insert or update every record of `directory` in one transaction (nothing is deleted)."""
     with store.write() as conn:
-        _upsert(conn, parties, [p.model_dump() for p in directory.parties])
-        _upsert(conn, wards, [w.model_dump() for w in directory.wards])
-        _upsert(
+        save_directory(
             conn,
-            officers,
-            [
+            parties_rows=[p.model_dump() for p in directory.parties],
+            wards_rows=[w.model_dump() for w in directory.wards],
+            officers_rows=[
                 {
                     "id": o.id,
                     "name": o.name,
@@ -273,11 +256,7 @@ def import_directory(store: Store, directory: Directory, *, actor: str) -> Impor
                 }
                 for o in directory.officers
             ],
-        )
-        _upsert(
-            conn,
-            services,
-            [
+            services_rows=[
                 {
                     "id": s.id,
                     "name": s.name,
@@ -286,11 +265,7 @@ def import_directory(store: Store, directory: Directory, *, actor: str) -> Impor
                 }
                 for s in directory.services
             ],
-        )
-        _upsert(
-            conn,
-            members,
-            [
+            members_rows=[
                 {
                     "id": m.id,
                     "name": m.name,
@@ -336,7 +311,7 @@ def import_code_book(store: Store, codes: Sequence[Category], *, actor: str) -> 
         for code in codes
     ]
     with store.write() as conn:
-        _upsert(conn, categories, rows)
+        save_categories(conn, rows)
         record_event(
             conn,
             actor=actor,

@@ -22,6 +22,7 @@ from portal_extensions.casework.status import PortalHealth
 from portal_extensions.config import Config, PortalSettings, ReportSettings, WorkerSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.refresh import RefreshQueue
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.jobs.worker import Worker
 from portal_extensions.reports.service import Reports
 from portal_extensions.store.accounts import StoreAccounts
@@ -32,7 +33,6 @@ from portal_extensions.store.database import Store, open_store
 from portal_extensions.store.directory import StoreDirectory, StoreEnquiryOptions
 from portal_extensions.store.reports import StoreReports
 from portal_extensions.store.sessions import StoreSessionRegistry
-from portal_extensions.sync import Syncer
 from portal_extensions.web import create_app
 from portal_extensions.web.routes.crm_events import crm_events_router
 

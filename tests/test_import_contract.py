@@ -3,8 +3,10 @@
 Imports point one way: `cli -> portal_extensions -> {mappings, connector}`; inside
 `portal_extensions`, `web -> casework -> store` and `jobs -> casework/store`, and nothing imports
 `web` except `runtime`. `connector` and `mappings` never import each other or the portal. Every
-import counts, including those inside functions and under `TYPE_CHECKING`: a lazy import is
-still an arrow.
+SQL statement lives in `portal_extensions/store/`: nothing else in the portal or the CLI imports
+a database library (the access policy only builds its where-clause with SQLAlchemy's
+expression functions, beside its Python check; the store runs it). Every import counts,
+including those inside functions and under `TYPE_CHECKING`: a lazy import is still an arrow.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Rule:
 
 
 PE = "portal_extensions"
+#: The database libraries: only the store speaks SQL.
+DATABASE = ("sqlalchemy", "alembic", "psycopg", "psycopg2", "sqlite3")
 RULES: tuple[Rule, ...] = (
     Rule("connector", ("mappings", PE, "cli"), "connector is a CRM client library"),
     Rule("mappings", ("connector", PE, "cli"), "mappings translate records and do no I/O"),
@@ -79,6 +83,18 @@ RULES: tuple[Rule, ...] = (
         (f"{PE}.casework", f"{PE}.jobs", f"{PE}.runtime", f"{PE}.store"),
         "the access policy is a rule, consulted by the layers above it",
     ),
+    Rule(
+        PE,
+        DATABASE,
+        "every SQL statement lives in portal_extensions/store/",
+        unless=(f"{PE}.store", f"{PE}.access"),
+    ),
+    Rule(
+        f"{PE}.access",
+        tuple(d for d in DATABASE if d != "sqlalchemy"),
+        "the access policy builds a where-clause and runs no statement",
+    ),
+    Rule("cli", DATABASE, "every SQL statement lives in portal_extensions/store/"),
     Rule("connector.lagan", ("connector.dataverse",), "each CRM keeps to its own subpackage"),
     Rule("connector.dataverse", ("connector.lagan",), "each CRM keeps to its own subpackage"),
 )
@@ -153,7 +169,14 @@ def test_every_import_in_the_tree_follows_the_arrows() -> None:
         ("portal_extensions.demo", "from portal_extensions.web import create_app"),
         ("portal_extensions.config", "from portal_extensions.store.database import Store"),
         ("connector.lagan.client", "from connector.dataverse import DataverseClient"),
-        ("portal_extensions.sync", "import cli.main"),
+        ("portal_extensions.jobs.sync", "import cli.main"),
+        ("portal_extensions.jobs.sync", "import sqlalchemy as sa"),
+        ("portal_extensions.jobs.worker", "from sqlalchemy.engine import make_url"),
+        ("portal_extensions.directory", "def f():\n    from sqlalchemy import select"),
+        ("portal_extensions.casework.notes", "import sqlite3"),
+        ("portal_extensions.web.routes.health", "from sqlalchemy import text"),
+        ("portal_extensions.access", "import psycopg"),
+        ("cli.store_cmd", "import sqlalchemy"),
         ("portal_extensions.reports.service", "from fastapi import Request"),
         ("portal_extensions.store.reports", "from portal_extensions.reports import figures"),
     ],
@@ -170,6 +193,9 @@ def test_a_wrong_import_is_caught(module: str, source: str) -> None:
         ("portal_extensions.casework.notes", "from portal_extensions.store import outbox"),
         ("portal_extensions.jobs.worker", "from portal_extensions.casework import status"),
         ("portal_extensions.store.cases", "from . import schema"),
+        ("portal_extensions.store.sync_state", "import sqlalchemy as sa"),
+        ("portal_extensions.access", "from sqlalchemy import and_, or_"),
+        ("portal_extensions.jobs.sync", "from portal_extensions.store.database import Connection"),
         ("cli.main", "from portal_extensions.runtime import Runtime"),
         ("connector.lagan.client", "from connector.errors import CRMError"),
     ],

@@ -73,7 +73,7 @@ def test_soap_envelopes_and_urls_stay_out_of_the_log_even_at_debug() -> None:
     logging.getLogger("zeep.transports").debug("HTTP Post to ...: <soap:Envelope>Mrs Smith")
     logging.getLogger("urllib3.connectionpool").debug("GET /contacts?$filter=lastname eq 'Smith'")
     logging.getLogger("sqlalchemy.engine.Engine").info("[parameters] ('Smith',)")
-    logging.getLogger("portal_extensions.sync").debug("kept at DEBUG")
+    logging.getLogger("portal_extensions.jobs.sync").debug("kept at DEBUG")
     assert "Smith" not in stream.getvalue()
     assert "kept at DEBUG" in stream.getvalue()
     assert logging.getLogger("zeep.transports").getEffectiveLevel() >= logging.INFO

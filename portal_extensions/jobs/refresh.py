@@ -1,7 +1,7 @@
 """One-case refreshes asked for by CRM push events: a deduplicated queue and who drains it.
 
 The push-event route only queues the case's CRM reference and answers at once; the refresh
-itself (the case read afresh from the CRM and audited, `events.refresh_from_event`) happens
+itself (the case read afresh from the CRM and audited, `jobs.events.refresh_from_event`) happens
 off the request. In a process that runs the worker, the worker's loop drains the queue each
 round. A portal process without a worker (`caseload serve --workers N`, or `--no-worker` beside
 a separate `caseload worker`) drains its own queue on a small background thread, started when
@@ -20,11 +20,11 @@ import threading
 from dataclasses import dataclass, field
 
 from connector.errors import CRMError
-from portal_extensions.events import refresh_from_event
-from portal_extensions.jobs.locks import SYNC_LOCK, StoreLock
+from portal_extensions.jobs.events import refresh_from_event
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.database import Store
 from portal_extensions.store.engine import StoreError
-from portal_extensions.sync import Syncer
+from portal_extensions.store.locks import SYNC_LOCK, StoreLock
 
 log = logging.getLogger(__name__)
 

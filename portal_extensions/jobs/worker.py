@@ -5,7 +5,7 @@
 CRM in step the same way. Each round (`run_once`) does what is due:
 
 1. refreshes the cases the CRM has pushed events about (`request_refresh`, queued by the
-   push-event route), each re-read from the CRM and audited by `events.refresh_from_event`: an
+   push-event route), each re-read from the CRM and audited by `jobs.events.refresh_from_event`: an
    event is only a nudge, never trusted for content;
 2. one outbox dispatch pass (queued writes sent to the CRM);
 3. a sync of the cases changed since the watermark, once `sync_interval` has passed since the
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from portal_extensions.jobs.locks import SYNC_LOCK, StoreLock
 from portal_extensions.jobs.refresh import MAX_PENDING_REFRESHES, RefreshQueue, describe
+from portal_extensions.jobs.sync import Syncer, SyncReport
 from portal_extensions.store.database import Store
-from portal_extensions.sync import Syncer, SyncReport
+from portal_extensions.store.locks import SYNC_LOCK, StoreLock
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ Open it with `open_store(settings)` or `Store.open(url)`; read and write through
   (queueing from the portal, pending writes and their files);
 * `accounts`, `sessions`, `directory` (people and the council's directory);
 * `audit` and `audit_report` (the append-only trail and its reads);
+* `sync_state` (the sync's watermark, run and outcome, and the records it could not map);
+* `locks` (a lock shared by every process on one store: one sync at a time);
 * `status` (index, sync and outbox figures for `caseload status` and Health).
 
 The functions below are the ones sync and the command line use most.

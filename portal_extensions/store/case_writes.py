@@ -26,11 +26,10 @@ from portal_extensions.store.outbox import (
     NotePayload,
     OutboxState,
     WriteKind,
-    queue_close,
     queue_create_case,
     queue_note,
-    queue_reopen,
     queue_update_case,
+    queue_with_reason,
 )
 from portal_extensions.store.schema import outbox
 
@@ -124,15 +123,24 @@ class StoreCaseWrites:
     def close(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str:
-        with self.store.write() as conn:
-            return queue_close(conn, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of)
+        return self._with_reason(WriteKind.CLOSE_CASE, portal_id, reason, actor, on_behalf_of)
 
     def reopen(
         self, portal_id: uuid.UUID, reason: str, *, actor: str, on_behalf_of: str | None
     ) -> str:
+        return self._with_reason(WriteKind.REOPEN_CASE, portal_id, reason, actor, on_behalf_of)
+
+    def _with_reason(
+        self,
+        kind: WriteKind,
+        portal_id: uuid.UUID,
+        reason: str,
+        actor: str,
+        on_behalf_of: str | None,
+    ) -> str:
         with self.store.write() as conn:
-            return queue_reopen(
-                conn, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of
+            return queue_with_reason(
+                conn, kind, str(portal_id), reason, actor=actor, on_behalf_of=on_behalf_of
             )
 
     def create_case(self, case: MemberCase, *, actor: str, on_behalf_of: str | None) -> str:

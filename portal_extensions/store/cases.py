@@ -410,6 +410,34 @@ def mark_removed(
     return portal_ids
 
 
+def mark_seen_in_full_run(conn: sa.Connection, references: Sequence[str], run_id: str) -> None:
+    """Count these CRM cases as seen by full run `run_id` (still in the CRM, only not mapped),
+    so that the run's end (`remove_unseen`) does not take them for deleted."""
+    if references:
+        conn.execute(
+            sa.update(cases)
+            .where(cases.c.crm_reference.in_(references))
+            .values(full_sync_run=run_id)
+        )
+
+
+def remove_unseen(conn: sa.Connection, run_id: str, *, reason: str, now: datetime) -> list[str]:
+    """At the end of full run `run_id`, mark removed every CRM case the run did not see
+    (deleted or merged in the CRM); returns their portal ids. Local cases are kept."""
+    unseen = sa.and_(
+        cases.c.crm_reference.is_not(None),
+        sa.or_(cases.c.full_sync_run.is_(None), cases.c.full_sync_run != run_id),
+    )
+    return mark_removed(conn, unseen, reason=reason, now=now)
+
+
+def remove_reference(
+    conn: sa.Connection, crm_reference: str, *, reason: str, now: datetime
+) -> list[str]:
+    """Mark the case with this CRM reference removed (the CRM no longer has it)."""
+    return mark_removed(conn, cases.c.crm_reference == crm_reference, reason=reason, now=now)
+
+
 _BUMP_CASES = (
     sa.update(change_counters)
     .where(change_counters.c.name == "cases")
@@ -495,6 +523,9 @@ __all__ = [
     "index_hash",
     "insert_local_case",
     "mark_removed",
+    "mark_seen_in_full_run",
+    "remove_reference",
+    "remove_unseen",
     "service_request_rows",
     "set_crm_reference",
     "stable_portal_id",

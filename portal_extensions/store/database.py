@@ -16,6 +16,10 @@ from sqlalchemy.engine import Engine, make_url
 from portal_extensions.config import StoreSettings
 from portal_extensions.store.engine import WRITE_OPTION, StoreError, make_engine, migrate
 
+#: The connection `Store.read()` and `Store.write()` hand out, for the type hints of callers
+#: outside the store that pass it on to store functions (they never build SQL themselves).
+Connection = sa.Connection
+
 
 class WriteGate:
     """Queues SQLite write transactions from every thread and process on one lock file.
@@ -139,4 +143,4 @@ def open_store(settings: StoreSettings) -> Store:
     return Store.open(settings.url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
-__all__ = ["Store", "WriteGate", "open_store"]
+__all__ = ["Connection", "Store", "WriteGate", "open_store"]

@@ -1,20 +1,33 @@
-"""The council's directory as the portal reads it: drop-down choices, service contacts, names.
+"""The council's directory as the portal reads it (drop-down choices, service contacts, names)
+and as an import writes it.
 
 The store fills these from its code book (categories) and directory tables (members, wards,
-services and officers).
+services and officers); `save_directory` and `save_categories` are the writes of
+`portal_extensions.directory`'s import (validated there before anything is written).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
+from typing import Any
 
 import sqlalchemy as sa
 
 from portal_extensions.store.database import Store
-from portal_extensions.store.schema import categories, members, officers, services, wards
+from portal_extensions.store.schema import (
+    categories,
+    members,
+    officers,
+    parties,
+    services,
+    wards,
+)
+
+#: A directory table's rows as an import writes them: column name -> value.
+Rows = Sequence[Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,47 @@ def _pairs(conn: sa.Connection, key: sa.Column[str], name: sa.Column[str]) -> di
     return {row[0]: row[1] for row in conn.execute(sa.select(key, name))}
 
 
+def save_directory(
+    conn: sa.Connection,
+    *,
+    parties_rows: Rows,
+    wards_rows: Rows,
+    officers_rows: Rows,
+    services_rows: Rows,
+    members_rows: Rows,
+) -> None:
+    """Insert or update each record (by its id) in the caller's transaction; nothing is deleted.
+    Written in an order that keeps every reference to another table valid."""
+    for table, rows in (
+        (parties, parties_rows),
+        (wards, wards_rows),
+        (officers, officers_rows),
+        (services, services_rows),
+        (members, members_rows),
+    ):
+        _upsert(conn, table, rows)
+
+
+def save_categories(conn: sa.Connection, rows: Rows) -> None:
+    """Insert or update the CRM's case categories (by code) in the caller's transaction."""
+    _upsert(conn, categories, rows)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, rows: Rows) -> None:
+    if not rows:
+        return
+    key = table.primary_key.columns.values()[0]
+    existing = set(
+        conn.execute(sa.select(key).where(key.in_([r[key.name] for r in rows]))).scalars()
+    )
+    new = [dict(r) for r in rows if r[key.name] not in existing]
+    old = [{**r, "b_key": r[key.name]} for r in rows if r[key.name] in existing]
+    if new:
+        conn.execute(sa.insert(table), new)
+    if old:
+        conn.execute(sa.update(table).where(key == sa.bindparam("b_key")), old)
+
+
 __all__ = [
     "Choice",
     "DirectoryNames",
@@ -185,4 +239,6 @@ __all__ = [
     "ServiceContact",
     "StoreDirectory",
     "StoreEnquiryOptions",
+    "save_categories",
+    "save_directory",
 ]

@@ -142,15 +142,8 @@ def queue_create_case(
     """
     now = datetime.now(UTC)
     insert_local_case(conn, case, now=now)
-    return _enqueue(
-        conn,
-        kind=WriteKind.CREATE_CASE,
-        portal_id=str(case.portal_id),
-        payload=case.model_dump(mode="json"),
-        actor=actor,
-        on_behalf_of=on_behalf_of,
-        key=str(case.portal_id),
-        now=now,
+    return _enqueue_case(
+        conn, WriteKind.CREATE_CASE, case, actor, on_behalf_of, now, key=str(case.portal_id)
     )
 
 
@@ -166,13 +159,28 @@ def queue_update_case(
     now = datetime.now(UTC)
     if not update_local_case(conn, case, now=now):
         raise LookupError("the case is not in the index, so its change was not queued")
+    return _enqueue_case(conn, WriteKind.UPDATE_CASE, case, actor, on_behalf_of, now)
+
+
+def _enqueue_case(
+    conn: sa.Connection,
+    kind: WriteKind,
+    case: MemberCase,
+    actor: str,
+    on_behalf_of: str | None,
+    now: datetime,
+    *,
+    key: str | None = None,
+) -> str:
+    """Queue a write whose payload is the whole case (creating or updating it)."""
     return _enqueue(
         conn,
-        kind=WriteKind.UPDATE_CASE,
+        kind=kind,
         portal_id=str(case.portal_id),
         payload=case.model_dump(mode="json"),
         actor=actor,
         on_behalf_of=on_behalf_of,
+        key=key,
         now=now,
     )
 
@@ -205,25 +213,25 @@ def queue_note(
     )
 
 
-def queue_close(
-    conn: sa.Connection, portal_id: str, reason: str, *, actor: str, on_behalf_of: str | None = None
-) -> str:
-    return _enqueue(
-        conn,
-        kind=WriteKind.CLOSE_CASE,
-        portal_id=portal_id,
-        payload=ReasonPayload(reason=reason).model_dump(),
-        actor=actor,
-        on_behalf_of=on_behalf_of,
-    )
+#: The writes whose payload is only a reason.
+REASON_KINDS = frozenset({WriteKind.CLOSE_CASE, WriteKind.REOPEN_CASE})
 
 
-def queue_reopen(
-    conn: sa.Connection, portal_id: str, reason: str, *, actor: str, on_behalf_of: str | None = None
+def queue_with_reason(
+    conn: sa.Connection,
+    kind: WriteKind,
+    portal_id: str,
+    reason: str,
+    *,
+    actor: str,
+    on_behalf_of: str | None = None,
 ) -> str:
+    """Queue closing (`CLOSE_CASE`) or reopening (`REOPEN_CASE`) a case, with the reason."""
+    if kind not in REASON_KINDS:
+        raise ValueError(f"a {kind.value} write carries more than a reason")
     return _enqueue(
         conn,
-        kind=WriteKind.REOPEN_CASE,
+        kind=kind,
         portal_id=portal_id,
         payload=ReasonPayload(reason=reason).model_dump(),
         actor=actor,
@@ -452,11 +460,10 @@ __all__ = [
     "crm_reference",
     "entries_for_case",
     "needs_attention",
-    "queue_close",
     "queue_create_case",
     "queue_note",
-    "queue_reopen",
     "queue_update_case",
+    "queue_with_reason",
     "retry_entry",
     "retry_later",
 ]

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from connector.base import CRMClient
 from mappings import Mapping, load_profile
 from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import cases, sync_state
-from portal_extensions.sync import Syncer
 from tests.store.sandbox_helpers import lagan_client
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

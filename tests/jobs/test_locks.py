@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from portal_extensions.jobs.locks import StoreLock
 from portal_extensions.store.database import Store
+from portal_extensions.store.locks import StoreLock
 
 ROOT = Path(__file__).resolve().parents[2]
 
 HOLDER = textwrap.dedent(
     """
     import sys
-    from portal_extensions.jobs.locks import StoreLock
+    from portal_extensions.store.locks import StoreLock
     from portal_extensions.store.database import Store
 
     store = Store.open(sys.argv[1], schema=sys.argv[2] or None)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from portal_extensions.jobs.locks import StoreLock
 from portal_extensions.jobs.refresh import RefreshQueue
 from portal_extensions.store.database import Store
+from portal_extensions.store.locks import StoreLock
 from tests.jobs.conftest import JobsRuntime, title_of
 
 pytestmark = pytest.mark.sandbox_crm(cases=15, seed=9)

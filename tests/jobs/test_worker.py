@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal_extensions.jobs.locks import StoreLock
 from portal_extensions.jobs.worker import MAX_PENDING_REFRESHES, Worker, locked_sync
 from portal_extensions.store.audit import events_for
 from portal_extensions.store.database import Store
+from portal_extensions.store.locks import StoreLock
 from portal_extensions.store.outbox import OutboxState, entries_for_case, queue_note
 from portal_extensions.store.schema import cases
 from tests.jobs.conftest import FIVE_MINUTES, HOUR, FakeClock, JobsRuntime, sync_row, title_of

@@ -7,6 +7,7 @@ wall times in the repeated autumn hour (PEP 495), even when they are the same in
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -146,18 +147,29 @@ def instant(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-def crm_can_hold(mapping: Mapping, case: MemberCase) -> MemberCase:
+def as_it_is(case: MemberCase) -> MemberCase:
+    return case
+
+
+def closed_time_only_when_closed(case: MemberCase) -> MemberCase:
     """The Dataverse profile reads a closed time only for closed cases (see its closed_at)."""
-    if mapping.crm == "dynamics365" and case.status is not CaseStatus.CLOSED:
+    if case.status is not CaseStatus.CLOSED:
         return case.model_copy(update={"closed_at": None})
     return case
 
 
-@pytest.mark.parametrize("mapping", [LAGAN, DYNAMICS], ids=["lagan", "dynamics365"])
+@pytest.mark.parametrize(
+    ("mapping", "crm_can_hold"),
+    [(LAGAN, as_it_is), (DYNAMICS, closed_time_only_when_closed)],
+    ids=["lagan", "dynamics365"],
+)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=member_cases())
-def test_out_and_back_in_preserves_every_mapped_field(mapping: Mapping, case: MemberCase) -> None:
-    case = crm_can_hold(mapping, case)
+def test_out_and_back_in_preserves_every_mapped_field(
+    mapping: Mapping, crm_can_hold: Callable[[MemberCase], MemberCase], case: MemberCase
+) -> None:
+    """What the CRM's records can hold of a case (`crm_can_hold`) comes back unchanged."""
+    case = crm_can_hold(case)
     back = mapping.to_caseload(mapping.to_record(case))
     assert mapped_values(mapping, back) == mapped_values(mapping, case)
 

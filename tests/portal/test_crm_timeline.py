@@ -14,8 +14,8 @@ from connector.dataverse import DataverseClient, note_annotation_id
 from connector.sandbox.store import CLOSED_STATUSES
 from mappings import load_profile
 from mappings.model import NoteKind
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store
-from portal_extensions.sync import Syncer
 from tests.connector.test_sandbox_integration import _dataverse
 from tests.store.index_lookup import get_case
 from tests.store.sandbox_helpers import lagan_client

@@ -25,6 +25,7 @@ from mappings import load_profile
 from mappings.model import Authority, CaseStatus, Sharing, SharingLevel
 from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.dispatch import Dispatcher
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store
 from portal_extensions.store.accounts import StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
@@ -40,7 +41,6 @@ from portal_extensions.store.schema import (
     users,
     wards,
 )
-from portal_extensions.sync import Syncer
 from portal_extensions.web import create_app
 from tests.portal.conftest import sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry

@@ -28,11 +28,11 @@ from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, ServiceRequest
 from portal_extensions.access import Role, Viewer
 from portal_extensions.casework.working_days import add_working_days
 from portal_extensions.directory import import_code_book, import_directory, read_directory_file
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store.accounts import StoreAccounts, create_user
 from portal_extensions.store.cases import update_local_case
 from portal_extensions.store.database import Store
 from portal_extensions.store.schema import cases
-from portal_extensions.sync import Syncer
 
 ANCHOR = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 NOW = ANCHOR + timedelta(days=3)

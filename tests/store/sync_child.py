@@ -7,8 +7,8 @@ import os
 from connector.factory import build_client
 from connector.settings import CRMSettings
 from mappings import load_profile
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store
-from portal_extensions.sync import Syncer
 
 
 def main() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
+from connector.base import CRMClient
 from mappings import load_profile
 from portal_extensions.directory import import_code_book
 from portal_extensions.store.database import Store
@@ -13,9 +17,11 @@ from tests.connector.test_sandbox_integration import _dataverse, _lagan
 
 
 @pytest.mark.sandbox_crm(cases=2)
-@pytest.mark.parametrize("crm", ["lagan", "dynamics365"])
-def test_code_book_imports_keys_and_names_from_both_crms(sandbox_crm, store: Store, crm) -> None:
-    client = _lagan(sandbox_crm) if crm == "lagan" else _dataverse(sandbox_crm)
+@pytest.mark.parametrize(("crm", "connect"), [("lagan", _lagan), ("dynamics365", _dataverse)])
+def test_code_book_imports_keys_and_names_from_both_crms(
+    sandbox_crm, store: Store, crm: str, connect: Callable[[Any], CRMClient]
+) -> None:
+    client = connect(sandbox_crm)
     mapping = load_profile(crm)
     count = import_code_book(
         store, [mapping.to_category(c) for c in client.code_book()], actor="test"

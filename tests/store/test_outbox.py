@@ -16,11 +16,12 @@ from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import Store, events_for
 from portal_extensions.store.outbox import (
     OutboxState,
+    WriteKind,
     backlog,
     entries_for_case,
-    queue_close,
     queue_create_case,
     queue_note,
+    queue_with_reason,
     retry_entry,
 )
 from portal_extensions.store.schema import audit_events, outbox
@@ -88,7 +89,7 @@ def test_dispatcher_creates_then_sends_the_note_and_close_in_order(store: Store)
             actor="u1",
             attachments=[Attachment(name="photo.jpg", content=b"\xff\xd8")],
         )
-        queue_close(conn, str(case.portal_id), "resolved", actor="u1")
+        queue_with_reason(conn, WriteKind.CLOSE_CASE, str(case.portal_id), "resolved", actor="u1")
     report = _dispatcher(store, crm).run_until_idle()
     ref = crm.find_case_by_key(str(case.portal_id))
     assert report.confirmed == 3 and ref is not None
@@ -103,6 +104,19 @@ def test_dispatcher_creates_then_sends_the_note_and_close_in_order(store: Store)
         assert backlog(conn) == {"queued": 0, "sent": 0, "confirmed": 3, "needs_attention": 0}
     assert local is not None and local.crm_reference == ref
     assert states == {OutboxState.CONFIRMED}
+
+
+@pytest.mark.parametrize("kind", [WriteKind.ADD_NOTE, WriteKind.UPDATE_CASE])
+def test_only_closing_and_reopening_are_queued_with_a_reason_alone(
+    store: Store, kind: WriteKind
+) -> None:
+    case = new_case()
+    with store.write() as conn:
+        queue_create_case(conn, case, actor="u1")
+    with pytest.raises(ValueError, match="more than a reason"), store.write() as conn:
+        queue_with_reason(conn, kind, str(case.portal_id), "resolved", actor="u1")
+    with store.read() as conn:
+        assert [e.kind for e in entries_for_case(conn, str(case.portal_id))] == ["create_case"]
 
 
 def test_retryable_failure_waits_with_backoff_then_succeeds(store: Store) -> None:

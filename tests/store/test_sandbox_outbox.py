@@ -15,10 +15,11 @@ from mappings.model import MemberCase
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.store import Store
 from portal_extensions.store.outbox import (
+    WriteKind,
     backlog,
-    queue_close,
     queue_create_case,
     queue_note,
+    queue_with_reason,
 )
 from tests.store.sandbox_helpers import lagan_client
 
@@ -77,7 +78,9 @@ def test_every_queued_write_reaches_the_crm_exactly_once_despite_faults_and_deat
             queue_create_case(conn, case, actor="cllr-0001")
             notes.append(queue_note(conn, str(case.portal_id), f"Visited site {n}", actor="u1"))
             if n % 3 == 0:
-                queue_close(conn, str(case.portal_id), "resolved", actor="u1")
+                queue_with_reason(
+                    conn, WriteKind.CLOSE_CASE, str(case.portal_id), "resolved", actor="u1"
+                )
                 closed.append(str(case.portal_id))
     sandbox_crm.set_faults(FAULTS, seed=3)
 

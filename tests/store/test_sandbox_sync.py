@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from connector.factory import case_event_parser
 from connector.sandbox.push import event_xml
 from mappings import load_profile
-from portal_extensions.events import handle_case_event
-from portal_extensions.store import Store, count_cases, index_hash
+from portal_extensions.jobs.events import refresh_from_event
+from portal_extensions.jobs.sync import Syncer
+from portal_extensions.store import Store, count_cases, events_for, index_hash
 from portal_extensions.store.schema import cases
-from portal_extensions.sync import Syncer
-from tests.store.fakes import FakeCRM, FakeMapping
 from tests.store.index_lookup import get_case
 from tests.store.sandbox_helpers import lagan_client
 
@@ -88,57 +88,26 @@ def test_full_sync_reconciles_cases_deleted_or_merged_in_the_crm(store: Store, s
 
 
 @pytest.mark.sandbox_crm(cases=40, seed=9)
-def test_pushed_case_event_with_the_secret_refreshes_that_case(store: Store, sandbox_crm) -> None:
+def test_a_pushed_case_event_refreshes_that_case_from_the_crm_not_from_the_event(
+    store: Store, sandbox_crm
+) -> None:
     syncer = _syncer(store, sandbox_crm)
     syncer.run()
     case = sandbox_crm.store.update_case("101000000004", {"title": "Pushed change"})
-    body = event_xml("PopulatedUpdateCaseEvent", case)
+    # What the event claims is never read: only the reference it names.
+    body = event_xml("PopulatedUpdateCaseEvent", {**case, "title": "Forged in the event"})
+    parse = case_event_parser(syncer.client.kind)
+    assert parse is not None
+    reference = parse(body).reference
 
-    refused = handle_case_event(body, "wrong", expected_secret="s3cret", syncer=syncer)
-    off = handle_case_event(body, "s3cret", expected_secret=None, syncer=syncer)
-    bad = handle_case_event(b"<x/>", "s3cret", expected_secret="s3cret", syncer=syncer)
-    with store.read() as conn:
-        untouched = get_case(conn, crm_reference="101000000004")
-    accepted = handle_case_event(body, "s3cret", expected_secret="s3cret", syncer=syncer)
+    first = refresh_from_event(syncer, reference)
+    again = refresh_from_event(syncer, reference)
     with store.read() as conn:
         refreshed = get_case(conn, crm_reference="101000000004")
-    assert (refused.status, off.status, bad.status, accepted.status) == (401, 503, 400, 200)
-    assert untouched is not None and untouched.title != "Pushed change"
+        audited = [e.detail for e in events_for(conn, reference) if e.action == "crm.case_event"]
+    assert (reference, first, again) == ("101000000004", "updated", "unchanged")
     assert refreshed is not None and refreshed.title == "Pushed change"
-
-
-def test_case_event_refuses_entity_declarations(store: Store) -> None:
-    crm = FakeCRM()  # a `lagan` client, so Lagan's event parser reads the body
-    syncer = Syncer(store, crm, FakeMapping())  # type: ignore[arg-type]
-    hostile = (
-        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-        b'<PopulatedUpdateCaseEvent xmlns="http://www.kana.com/lagan/schemas/casemanagement">'
-        b"<CaseReference>&e;</CaseReference></PopulatedUpdateCaseEvent>"
-    )
-    result = handle_case_event(hostile, "k", expected_secret="k", syncer=syncer)
-    assert result.status == 400 and "DTD" in result.message
-    assert crm.calls == []  # refused before the CRM was asked anything
-
-
-@pytest.mark.parametrize("kind", ["dynamics365", "salesforce"])
-def test_case_events_for_a_crm_without_an_event_reader_are_not_found(
-    store: Store, kind: str
-) -> None:
-    crm = FakeCRM()
-    crm.kind = kind
-    syncer = Syncer(store, crm, FakeMapping())  # type: ignore[arg-type]
-    body = _lagan_event("101000000004")
-    result = handle_case_event(body, "k", expected_secret="k", syncer=syncer)
-    assert (result.status, result.crm_reference) == (404, None)
-    assert kind in result.message
-    assert crm.calls == []
-
-
-def _lagan_event(reference: str) -> bytes:
-    return (
-        b'<PopulatedUpdateCaseEvent xmlns="http://www.kana.com/lagan/schemas/casemanagement">'
-        b"<CaseReference>" + reference.encode() + b"</CaseReference></PopulatedUpdateCaseEvent>"
-    )
+    assert audited == [{"outcome": "updated"}, {"outcome": "unchanged"}]
 
 
 @pytest.mark.sandbox_crm(cases=120, seed=4)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store, count_cases, index_hash
 from portal_extensions.store.schema import cases, sync_problems, sync_state
-from portal_extensions.sync import Syncer
 from tests.store.fakes import FakeCRM, FakeMapping
 from tests.store.index_lookup import get_case
 

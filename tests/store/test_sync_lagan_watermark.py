@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from mappings import load_profile
+from portal_extensions.jobs.sync import Syncer
 from portal_extensions.store import Store, count_cases
 from portal_extensions.store.schema import sync_state
-from portal_extensions.sync import Syncer
 from tests.store.sandbox_helpers import lagan_client
 
 LAGAN = load_profile("lagan")

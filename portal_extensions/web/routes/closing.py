@@ -11,18 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Page, Viewer
+from portal_extensions.access import Action, Viewer
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
 from portal_extensions.casework.results import ChangeResult
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
-from portal_extensions.web.guard import allow, api_router, page_router
-from portal_extensions.web.routes.case import (
-    CHANGE_RESPONSES,
-    QueuedOut,
-    json_answer,
-    page_answer,
-)
+from portal_extensions.web.guard import api_router, page_router
+from portal_extensions.web.routes.case import QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
@@ -42,64 +38,47 @@ def _change(
     return visible, _CHANGES[action](visible, reason, viewer=viewer, writes=portal.writes)
 
 
-@page.post("/cases/{portal_id}/close")
-@allow(Page.CASE, case_param="portal_id", action=Action.CLOSE)
-def close_case_page(
-    request: Request,
-    portal: PortalDep,
-    viewer: ViewerDep,
-    portal_id: str,
-    reason: ReasonField = "",
-) -> Response:
-    visible, result = _change(portal, viewer, portal_id, Action.CLOSE, reason)
-    return page_answer(request, portal, viewer, visible, result, {"close": reason.strip()})
-
-
-@page.post("/cases/{portal_id}/reopen")
-@allow(Page.CASE, case_param="portal_id", action=Action.REOPEN)
-def reopen_case_page(
-    request: Request,
-    portal: PortalDep,
-    viewer: ViewerDep,
-    portal_id: str,
-    reason: ReasonField = "",
-) -> Response:
-    visible, result = _change(portal, viewer, portal_id, Action.REOPEN, reason)
-    return page_answer(request, portal, viewer, visible, result, {"reopen": reason.strip()})
-
-
 class ReasonIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
-@api.post(
-    "/cases/{portal_id}/close",
-    response_model=QueuedOut,
-    status_code=202,
-    responses=CHANGE_RESPONSES,
-)
-@allow(Page.CASE, case_param="portal_id", action=Action.CLOSE)
-def close_case(
-    portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
-) -> QueuedOut | JSONResponse:
-    """Queue closing the case, with the reason, for the CRM. 409 if it is already closed."""
-    _, result = _change(portal, viewer, portal_id, Action.CLOSE, body.reason)
-    return json_answer(result, "Check the reason")
+def _routes(action: Action, name: str, doc: str) -> None:
+    """Declare the page form and the JSON endpoint of `action` at `/cases/{portal_id}/<name>`:
+    closing and reopening differ only in the casework call and the words."""
+
+    def change_page(
+        request: Request,
+        portal: PortalDep,
+        viewer: ViewerDep,
+        portal_id: str,
+        reason: ReasonField = "",
+    ) -> Response:
+        visible, result = _change(portal, viewer, portal_id, action, reason)
+        return page_answer(request, portal, viewer, visible, result, {name: reason.strip()})
+
+    def change(
+        portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
+    ) -> QueuedOut | JSONResponse:
+        _, result = _change(portal, viewer, portal_id, action, body.reason)
+        return json_answer(result, "Check the reason")
+
+    change_page.__name__ = f"{name}_case_page"
+    change.__name__, change.__doc__ = f"{name}_case", doc
+    path = f"/cases/{{portal_id}}/{name}"
+    case_form(page, path, action)(change_page)
+    case_change(api, path, action)(change)
 
 
-@api.post(
-    "/cases/{portal_id}/reopen",
-    response_model=QueuedOut,
-    status_code=202,
-    responses=CHANGE_RESPONSES,
+_routes(
+    Action.CLOSE,
+    "close",
+    "Queue closing the case, with the reason, for the CRM. 409 if it is already closed.",
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.REOPEN)
-def reopen_case(
-    portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ReasonIn
-) -> QueuedOut | JSONResponse:
-    """Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed."""
-    _, result = _change(portal, viewer, portal_id, Action.REOPEN, body.reason)
-    return json_answer(result, "Check the reason")
+_routes(
+    Action.REOPEN,
+    "reopen",
+    "Queue reopening a closed case, with the reason, for the CRM. 409 if it is not closed.",
+)
 
 
 __all__ = ["api", "page"]

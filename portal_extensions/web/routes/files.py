@@ -19,6 +19,7 @@ from portal_extensions.casework.results import ChangeResult
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case, read_upload
 from portal_extensions.web.guard import allow, api_router, page_router
 from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
@@ -45,8 +46,7 @@ async def _attach(
     return visible, result
 
 
-@page.post("/cases/{portal_id}/attachments")
-@allow(Page.CASE, case_param="portal_id", action=Action.UPLOAD)
+@case_form(page, "/cases/{portal_id}/attachments", Action.UPLOAD)
 async def upload_attachment_page(
     request: Request,
     portal: PortalDep,
@@ -60,13 +60,12 @@ async def upload_attachment_page(
     return page_answer(request, portal, viewer, visible, result, {"file_note": text.strip()})
 
 
-@api.post(
+@case_change(
+    api,
     "/cases/{portal_id}/attachments",
-    response_model=QueuedOut,
-    status_code=202,
+    Action.UPLOAD,
     responses={422: {"model": ProblemsOut}, 413: {"description": "Larger than allowed"}},
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.UPLOAD)
 async def upload_attachment(
     portal: PortalDep,
     viewer: ViewerDep,

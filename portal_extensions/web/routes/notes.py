@@ -9,18 +9,18 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Page
+from portal_extensions.access import Action
 from portal_extensions.casework.notes import MAX_TEXT_LENGTH
 from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
-from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.guard import api_router, page_router
 from portal_extensions.web.routes.case import ProblemsOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
 
 
-@page.post("/cases/{portal_id}/notes")
-@allow(Page.CASE, case_param="portal_id", action=Action.ADD_NOTE)
+@case_form(page, "/cases/{portal_id}/notes", Action.ADD_NOTE)
 def add_note_page(
     request: Request,
     portal: PortalDep,
@@ -37,13 +37,9 @@ class NoteIn(BaseModel):
     text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
-@api.post(
-    "/cases/{portal_id}/notes",
-    response_model=QueuedOut,
-    status_code=202,
-    responses={422: {"model": ProblemsOut}},
+@case_change(
+    api, "/cases/{portal_id}/notes", Action.ADD_NOTE, responses={422: {"model": ProblemsOut}}
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.ADD_NOTE)
 def add_note(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, note: NoteIn
 ) -> QueuedOut | JSONResponse:

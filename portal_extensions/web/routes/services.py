@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from portal_extensions import casework
-from portal_extensions.access import Action, Page, Viewer
+from portal_extensions.access import Action, Viewer
 from portal_extensions.casework.cases import VisibleCase
 from portal_extensions.casework.results import ChangeResult, Queued
 from portal_extensions.web.deps import Portal, PortalDep, ViewerDep, open_case
-from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.guard import api_router, page_router
 from portal_extensions.web.routes.case import ConflictOut, QueuedOut, page_answer, refused_json
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
@@ -35,8 +36,7 @@ def _send(portal: Portal, viewer: Viewer, visible: VisibleCase, service_id: str)
     )
 
 
-@page.post("/cases/{portal_id}/service")
-@allow(Page.CASE, case_param="portal_id", action=Action.SEND_TO_SERVICE)
+@case_form(page, "/cases/{portal_id}/service", Action.SEND_TO_SERVICE)
 def send_to_service_page(
     request: Request,
     portal: PortalDep,
@@ -58,13 +58,13 @@ class SentOut(QueuedOut):
     response_due: date
 
 
-@api.post(
+@case_change(
+    api,
     "/cases/{portal_id}/service",
-    response_model=SentOut,
-    status_code=202,
+    Action.SEND_TO_SERVICE,
     responses={409: {"model": ConflictOut}, 422: {"description": "Unknown service"}},
+    response_model=SentOut,
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.SEND_TO_SERVICE)
 def send_to_service(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: ServiceIn
 ) -> SentOut | JSONResponse:

@@ -12,26 +12,20 @@ from pydantic import ValidationError
 
 from mappings.model import SharingLevel
 from portal_extensions import casework
-from portal_extensions.access import Action, Page
+from portal_extensions.access import Action
 from portal_extensions.casework.consent import AuthorityForm, SharingForm
 from portal_extensions.web.deps import PortalDep, ViewerDep, open_case
 from portal_extensions.web.forms import parse_day
-from portal_extensions.web.guard import allow, api_router, page_router
+from portal_extensions.web.guard import api_router, page_router
 from portal_extensions.web.pages_common import message_page
-from portal_extensions.web.routes.case import (
-    CHANGE_RESPONSES,
-    ConflictOut,
-    QueuedOut,
-    json_answer,
-    page_answer,
-)
+from portal_extensions.web.routes.case import ConflictOut, QueuedOut, json_answer, page_answer
+from portal_extensions.web.routes.changes import case_change, case_form
 
 page = page_router()
 api = api_router()
 
 
-@page.post("/cases/{portal_id}/sharing")
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_form(page, "/cases/{portal_id}/sharing", Action.MANAGE_CONSENT)
 def change_sharing_page(
     request: Request,
     portal: PortalDep,
@@ -67,8 +61,7 @@ def change_sharing_page(
     return page_answer(request, portal, viewer, visible, result, typed)
 
 
-@page.post("/cases/{portal_id}/authority")
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_form(page, "/cases/{portal_id}/authority", Action.MANAGE_CONSENT)
 async def change_authority_page(
     request: Request, portal: PortalDep, viewer: ViewerDep, portal_id: str
 ) -> Response:
@@ -91,13 +84,7 @@ async def change_authority_page(
     return page_answer(request, portal, viewer, visible, result, {})
 
 
-@api.post(
-    "/cases/{portal_id}/sharing",
-    response_model=QueuedOut,
-    status_code=202,
-    responses=CHANGE_RESPONSES,
-)
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
+@case_change(api, "/cases/{portal_id}/sharing", Action.MANAGE_CONSENT)
 def change_sharing(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: SharingForm
 ) -> QueuedOut | JSONResponse:
@@ -116,13 +103,12 @@ def change_sharing(
     return json_answer(result)
 
 
-@api.post(
+@case_change(
+    api,
     "/cases/{portal_id}/authority",
-    response_model=QueuedOut,
-    status_code=202,
+    Action.MANAGE_CONSENT,
     responses={409: {"model": ConflictOut}},
 )
-@allow(Page.CASE, case_param="portal_id", action=Action.MANAGE_CONSENT)
 def change_authority(
     portal: PortalDep, viewer: ViewerDep, portal_id: str, body: AuthorityForm
 ) -> QueuedOut | JSONResponse:

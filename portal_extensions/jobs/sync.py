@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
 from connector.base import CasePage, CRMClient, RawCase
 from connector.errors import CRMNotFound
 from mappings.errors import FieldProblem, MappingError, RecordMappingError
@@ -34,18 +32,26 @@ from portal_extensions.store.audit import record_event
 from portal_extensions.store.cases import (
     IndexedCase,
     UpsertResult,
-    mark_removed,
+    mark_seen_in_full_run,
+    remove_reference,
+    remove_unseen,
     stable_portal_id,
     upsert_cases,
 )
-from portal_extensions.store.database import Store
-from portal_extensions.store.schema import CASES_SYNC_STATE, cases, sync_problems, sync_state
+from portal_extensions.store.database import Connection, Store
+from portal_extensions.store.sync_state import (
+    MappingProblem,
+    read_sync_state,
+    resolve_problems,
+    save_problems,
+    write_sync_state,
+)
 
 log = logging.getLogger(__name__)
 
-STATE_NAME = CASES_SYNC_STATE
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SYNC_ACTOR = "system:sync"
+REMOVED_REASON = "no longer in the CRM (deleted or merged)"
 
 
 class CaseMapping(Protocol):
@@ -94,13 +100,6 @@ class SyncReport:
         return f"synced {self.fetched} cases in {self.seconds:.1f} s{tail}"
 
 
-@dataclass
-class MappingProblem:
-    crm_reference: str
-    field: str
-    message: str
-
-
 class Syncer:
     """Runs syncs of one CRM into one store."""
 
@@ -128,15 +127,11 @@ class Syncer:
             self._checkpoint(name)
 
     # ------------------------------------------------------------------ state
-    def _state(self, conn: sa.Connection) -> Any:
-        row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).first()
-        if row is None:
-            conn.execute(sa.insert(sync_state).values(name=STATE_NAME))
-            row = conn.execute(sa.select(sync_state).where(sync_state.c.name == STATE_NAME)).one()
-        return row
+    def _state(self, conn: Connection) -> Any:
+        return read_sync_state(conn)
 
-    def _set_state(self, conn: sa.Connection, **values: Any) -> None:
-        conn.execute(sa.update(sync_state).where(sync_state.c.name == STATE_NAME).values(**values))
+    def _set_state(self, conn: Connection, **values: Any) -> None:
+        write_sync_state(conn, **values)
 
     # -------------------------------------------------------------------- run
     def run(
@@ -232,11 +227,7 @@ class Syncer:
             result = upsert_cases(conn, mapped, now=now, full_run=run_id)
             if run_id is not None and problems:
                 # Still in the CRM, only unmappable: must not be reconciled as removed.
-                conn.execute(
-                    sa.update(cases)
-                    .where(cases.c.crm_reference.in_([p.crm_reference for p in problems]))
-                    .values(full_sync_run=run_id)
-                )
+                mark_seen_in_full_run(conn, [p.crm_reference for p in problems], run_id)
             self._point("upserted")
             self._record_problems(conn, problems + partial, mapped, now)
             times = [item.crm_modified_at for item in mapped if item.crm_modified_at]
@@ -253,7 +244,7 @@ class Syncer:
 
     def _record_problems(
         self,
-        conn: sa.Connection,
+        conn: Connection,
         problems: list[MappingProblem],
         mapped: Iterable[IndexedCase],
         now: datetime,
@@ -264,45 +255,11 @@ class Syncer:
             for i in mapped
             if i.case.crm_reference and i.case.crm_reference not in still
         ]
-        if fixed:
-            conn.execute(
-                sa.update(sync_problems)
-                .where(
-                    sync_problems.c.crm_reference.in_(fixed),
-                    sync_problems.c.resolved_at.is_(None),
-                )
-                .values(resolved_at=now)
-            )
+        resolve_problems(conn, fixed, now)
         if not problems:
             return
         refs = [p.crm_reference for p in problems]
-        known = set(
-            conn.execute(
-                sa.select(sync_problems.c.crm_reference).where(
-                    sync_problems.c.crm_reference.in_(refs)
-                )
-            ).scalars()
-        )
-        for problem in problems:
-            values = {
-                "field": problem.field,
-                "message": problem.message,
-                "last_seen_at": now,
-                "resolved_at": None,
-            }
-            if problem.crm_reference in known:
-                conn.execute(
-                    sa.update(sync_problems)
-                    .where(sync_problems.c.crm_reference == problem.crm_reference)
-                    .values(**values)
-                )
-            else:
-                known.add(problem.crm_reference)
-                conn.execute(
-                    sa.insert(sync_problems).values(
-                        crm_reference=problem.crm_reference, first_seen_at=now, **values
-                    )
-                )
+        save_problems(conn, problems, now)
         record_event(
             conn,
             actor=SYNC_ACTOR,
@@ -318,15 +275,7 @@ class Syncer:
         now = self.clock()
         with self.store.write() as conn:
             if run_id is not None:
-                gone = mark_removed(
-                    conn,
-                    sa.and_(
-                        cases.c.crm_reference.is_not(None),
-                        sa.or_(cases.c.full_sync_run.is_(None), cases.c.full_sync_run != run_id),
-                    ),
-                    reason="no longer in the CRM (deleted or merged)",
-                    now=now,
-                )
+                gone = remove_unseen(conn, run_id, reason=REMOVED_REASON, now=now)
                 report.removed = len(gone)
                 if gone:
                     record_event(
@@ -387,12 +336,7 @@ class Syncer:
             raw = self.client.get_case(crm_reference)
         except CRMNotFound:
             with self.store.write() as conn:
-                gone = mark_removed(
-                    conn,
-                    cases.c.crm_reference == crm_reference,
-                    reason="no longer in the CRM (deleted or merged)",
-                    now=now,
-                )
+                gone = remove_reference(conn, crm_reference, reason=REMOVED_REASON, now=now)
                 if gone:
                     record_event(
                         conn,
