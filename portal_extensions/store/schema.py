@@ -175,9 +175,14 @@ REPORT_COLUMNS = (
     cases.c.raised_by,
 )
 sa.Index("ix_cases_report", *REPORT_COLUMNS)
-# Cases closed on each day (the monthly trend), answered from this index alone.
-REPORT_CLOSED_COLUMNS = (cases.c.closed_day, *REPORT_COLUMNS[2:])
-sa.Index("ix_cases_report_closed", *REPORT_CLOSED_COLUMNS)
+# The same by status and day closed: the open cases, and those closed in a period.
+REPORT_STATUS_COLUMNS = (
+    cases.c.status,
+    cases.c.closed_day,
+    cases.c.received_day,
+    *REPORT_COLUMNS[3:],
+)
+sa.Index("ix_cases_report_status", *REPORT_STATUS_COLUMNS)
 # One row per request a case sent to a service (revision 0005), from the case's record: the
 # council days it was sent, due and answered, for timeliness per service.
 case_service_requests = sa.Table(

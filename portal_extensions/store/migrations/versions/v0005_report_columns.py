@@ -40,7 +40,7 @@ REPORT_COLUMNS = [
     "channel",
     "raised_by",
 ]
-REPORT_CLOSED_COLUMNS = ["closed_day", *REPORT_COLUMNS[2:]]
+REPORT_STATUS_COLUMNS = ["status", "closed_day", "received_day", *REPORT_COLUMNS[3:]]
 REQUEST_COLUMNS = ["sent_day", "service_id", "portal_id", "response_due", "responded_day"]
 
 
@@ -142,7 +142,7 @@ def upgrade() -> None:
     )
     _backfill(op.get_bind())
     op.create_index("ix_cases_report", "cases", REPORT_COLUMNS, unique=False)
-    op.create_index("ix_cases_report_closed", "cases", REPORT_CLOSED_COLUMNS, unique=False)
+    op.create_index("ix_cases_report_status", "cases", REPORT_STATUS_COLUMNS, unique=False)
     op.create_index(
         "ix_case_service_requests_sent", "case_service_requests", REQUEST_COLUMNS, unique=False
     )
@@ -150,7 +150,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_case_service_requests_sent", table_name="case_service_requests")
-    op.drop_index("ix_cases_report_closed", table_name="cases")
+    op.drop_index("ix_cases_report_status", table_name="cases")
     op.drop_index("ix_cases_report", table_name="cases")
     op.drop_index(op.f("ix_case_service_requests_portal_id"), table_name="case_service_requests")
     op.drop_table("case_service_requests")
