@@ -64,13 +64,21 @@ def working_days_between(start: date, end: date, nation: Nation = "england") -> 
     one sent on a Friday and answered on Monday took 1). `end` before `start` is refused."""
     if end < start:
         raise ValueError(f"{end} is before {start}: working days are counted forwards")
-    total = 0
-    for year in range(start.year, end.year + 1):
-        counts = _working_days_before(nation, year)
-        after = start.timetuple().tm_yday if year == start.year else 0
-        upto = end.timetuple().tm_yday if year == end.year else len(counts) - 1
-        total += counts[upto] - counts[after]
-    return total
+    # Reports count tens of thousands of these: day-of-year arithmetic on ordinals, and a
+    # table per year, keep each to a few look-ups.
+    first = _working_days_before(nation, start.year)
+    start_day = start.toordinal() - _new_year(start.year)
+    if start.year == end.year:
+        return first[end.toordinal() - _new_year(end.year) + 1] - first[start_day + 1]
+    total = first[-1] - first[start_day + 1]
+    for year in range(start.year + 1, end.year):
+        total += _working_days_before(nation, year)[-1]
+    return total + _working_days_before(nation, end.year)[end.toordinal() - _new_year(end.year) + 1]
+
+
+@lru_cache(maxsize=256)
+def _new_year(year: int) -> int:
+    return date(year, 1, 1).toordinal()
 
 
 __all__ = [

@@ -41,6 +41,15 @@ REPORT_COLUMNS = [
     "raised_by",
 ]
 REPORT_STATUS_COLUMNS = ["status", "closed_day", "received_day", *REPORT_COLUMNS[3:]]
+REPORT_LOOKUP_COLUMNS = [
+    "portal_id",
+    "removed_at",
+    "status",
+    "closed_day",
+    *REPORT_COLUMNS[5:],
+    "authority_recorded_at",
+    "authority_withdrawn_at",
+]
 REQUEST_COLUMNS = ["sent_day", "service_id", "portal_id", "response_due", "responded_day"]
 
 
@@ -143,6 +152,7 @@ def upgrade() -> None:
     _backfill(op.get_bind())
     op.create_index("ix_cases_report", "cases", REPORT_COLUMNS, unique=False)
     op.create_index("ix_cases_report_status", "cases", REPORT_STATUS_COLUMNS, unique=False)
+    op.create_index("ix_cases_report_lookup", "cases", REPORT_LOOKUP_COLUMNS, unique=False)
     op.create_index(
         "ix_case_service_requests_sent", "case_service_requests", REQUEST_COLUMNS, unique=False
     )
@@ -150,6 +160,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_case_service_requests_sent", table_name="case_service_requests")
+    op.drop_index("ix_cases_report_lookup", table_name="cases")
     op.drop_index("ix_cases_report_status", table_name="cases")
     op.drop_index("ix_cases_report", table_name="cases")
     op.drop_index(op.f("ix_case_service_requests_portal_id"), table_name="case_service_requests")
