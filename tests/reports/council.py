@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from ruamel.yaml import YAML
@@ -135,7 +136,7 @@ def _accounts(store: Store, crm_directory: dict[str, object]) -> dict[str, Viewe
     officers = crm_directory["officers"]
     assert isinstance(members, list) and isinstance(officers, list)
     member = members[0]
-    wanted: list[tuple[str, str, dict[str, object]]] = [
+    wanted: list[tuple[str, str, dict[str, Any]]] = [
         ("councillor", "member", {"member_id": member["id"]}),
         (
             "members-services",

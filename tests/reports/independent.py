@@ -8,13 +8,13 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import holidays
 
-from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, ServiceRequest
 from portal_extensions.access import CaseFacts, Reason, Role, Viewer, can_view_case
 from portal_extensions.store.reports import ReportQuery
 
@@ -34,7 +34,7 @@ def counted_in_report(viewer: Viewer, case: MemberCase, party: str | None, now: 
 
 
 def matches(case: MemberCase, query: ReportQuery, *, service: bool = True) -> bool:
-    wanted = [
+    wanted: list[tuple[str | None, str | None]] = [
         (case.ward_id, query.ward_id),
         (case.member_id, query.member_id),
         (case.category, query.category),
@@ -77,8 +77,10 @@ def tally(cases: Iterable[MemberCase], query: ReportQuery) -> Tally:
     return found
 
 
-def by_key(cases: list[MemberCase], query: ReportQuery, key) -> dict[object, tuple[int, ...]]:
-    groups: dict[object, list[MemberCase]] = defaultdict(list)
+def by_key(
+    cases: list[MemberCase], query: ReportQuery, key: Callable[[MemberCase], str | None]
+) -> dict[str | None, tuple[int, ...]]:
+    groups: dict[str | None, list[MemberCase]] = defaultdict(list)
     for case in cases:
         groups[key(case)].append(case)
     found = {k: tally(v, query).as_tuple() for k, v in groups.items()}
@@ -144,7 +146,7 @@ def timeliness(
     today: date,
 ) -> dict[str | None, ServiceTiming]:
     """Per service id (None: all services together)."""
-    requests: dict[str | None, list[tuple[MemberCase, object]]] = defaultdict(list)
+    requests: dict[str | None, list[tuple[MemberCase, ServiceRequest]]] = defaultdict(list)
     for case in cases:
         for request in case.service_requests:
             if not query.start <= day_of(request.sent_at) <= query.end:

@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from mappings.model import COUNCIL_ZONE, CaseStatus, Channel, RaisedBy, ServiceRequest
+from mappings.model import (
+    COUNCIL_ZONE,
+    CaseStatus,
+    Channel,
+    MemberCase,
+    RaisedBy,
+    ServiceRequest,
+)
 from portal_extensions.store.cases import case_columns, update_local_case
 from portal_extensions.store.database import Store
 from portal_extensions.store.engine import make_engine, migrate
@@ -18,7 +25,7 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # 00:30 UTC is 01:30 BST: a coun
 NEW = ("channel", "raised_by", "received_day", "closed_day")
 
 
-def _case():
+def _case() -> MemberCase:
     case = make_case(
         "alice",
         "Indexed before reports",

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase, ServiceRequest, SharingLevel
-from portal_extensions.casework.working_days import add_working_days, working_days_between
+from portal_extensions.casework.working_days import Nation, add_working_days, working_days_between
 from portal_extensions.reports.service import Reports
-from portal_extensions.reports.tables import WITHHELD
+from portal_extensions.reports.tables import WITHHELD, Value
+from portal_extensions.store.database import Store
 from portal_extensions.store.directory import DirectoryNames, ServiceContact
 from portal_extensions.store.reports import StoreReports
 from tests.portal.access_fixtures import VIEWERS
@@ -36,14 +37,14 @@ def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=COUNCIL_ZONE)
 
 
-def _answered(title: str, sent: date, answered: date, **changes: object) -> MemberCase:
+def _answered(title: str, sent: date, answered: date, *, withdrawn: bool = False) -> MemberCase:
     case = make_case(
         "alice",
         title,
         service="S1",
         status=CaseStatus.RESPONDED,
         received_at=_at(sent, 9),
-        **changes,
+        withdrawn=withdrawn,
     )
     request = ServiceRequest(
         service_id="S1",
@@ -77,16 +78,18 @@ def reports_store(request, tmp_path_factory):
         store.close()
 
 
-def _reports(store, nation="england") -> Reports:
+def _reports(store: Store, nation: Nation = "england") -> Reports:
     return Reports(StoreReports(store), DIRECTORY, nation=nation, threshold=5, council_name="N")
 
 
-def _timing(store, start: str, end: str, nation="england", who="team_leader") -> tuple:
+def _timing(
+    store: Store, start: str, end: str, nation: Nation = "england", who: str = "team_leader"
+) -> tuple[Value, ...]:
     reports = _reports(store, nation)
     viewer = VIEWERS[who]
     query = reports.query(viewer, {"from": start, "to": end}, NOW, scrutiny=False)
     table = reports.report(viewer, query, NOW).table("timeliness-by-service")
-    assert table is not None
+    assert table is not None and table.total is not None
     return table.total
 
 
