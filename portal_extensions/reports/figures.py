@@ -184,19 +184,25 @@ class _Timing:
         self.to_response: list[int] = []
         self.to_closure: list[int] = []
 
-    def take(self, group: RequestGroup, today: date, nation: Nation) -> None:
+    def take(
+        self,
+        group: RequestGroup,
+        today: date,
+        to_response: int | None,
+        to_closure: int | None,
+    ) -> None:
+        """Count a group of requests, with their working days to the response and to the
+        case's closure (None: not answered, not closed)."""
         count = group.count
         self.sent += count
-        if group.responded_day is not None:
+        if group.responded_day is not None and to_response is not None:
             self.answered += count
             self.within += count if group.responded_day <= group.response_due else 0
-            days = working_days_between(group.sent_day, group.responded_day, nation)
-            self.to_response += [days] * count
+            self.to_response += [to_response] * count
         elif group.response_due < today:
             self.overdue += count
-        if group.closed_day is not None and group.sent_day <= group.closed_day:
-            days = working_days_between(group.sent_day, group.closed_day, nation)
-            self.to_closure += [days] * count
+        if to_closure is not None:
+            self.to_closure += [to_closure] * count
 
     def row(self, label: str, target: Value) -> tuple[Value, ...]:
         known = self.answered + self.overdue
@@ -245,8 +251,17 @@ def timeliness_table(
     by_service: dict[str, _Timing] = {}
     overall = _Timing()
     for group in groups:
-        by_service.setdefault(group.service_id, _Timing()).take(group, today, nation)
-        overall.take(group, today, nation)
+        sent = group.sent_day
+        responded = group.responded_day
+        closed = group.closed_day
+        to_response = working_days_between(sent, responded, nation) if responded else None
+        to_closure = (
+            working_days_between(sent, closed, nation) if closed and sent <= closed else None
+        )
+        by_service.setdefault(group.service_id, _Timing()).take(
+            group, today, to_response, to_closure
+        )
+        overall.take(group, today, to_response, to_closure)
     rows = [
         timing.row(names.service(service_id), targets.get(service_id))
         for service_id, timing in by_service.items()
