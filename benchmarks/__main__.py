@@ -18,6 +18,7 @@ BENCHMARKS = (
     "store_sync",
     "dataverse_sync",
     "portal_latency",
+    "reports",
 )
 
 

@@ -19,7 +19,7 @@ from portal_extensions.logs import configure_logging
 from portal_extensions.runtime import Runtime
 
 CONFIG_HELP = escape(
-    "caseload.toml ([crm], [store], [portal], [worker], [logging]);"
+    "caseload.toml ([crm], [store], [portal], [worker], [logging], [reports]);"
     " default ./caseload.toml or $CASELOAD_CONFIG."
 )
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP)]

@@ -10,6 +10,7 @@ from cli import (
     demo_cmd,
     mappings_cmd,
     portal_cmd,
+    report_cmd,
     sandbox_cmd,
     store_cmd,
     users_cmd,
@@ -35,6 +36,7 @@ store_cmd.register(app)  # sync, status, migrate
 portal_cmd.register(app)  # serve
 worker_cmd.register(app)
 demo_cmd.register(app)
+report_cmd.register(app)  # report volumes|timeliness|scrutiny
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -660,6 +660,8 @@ class Page(StrEnum):
     ACCOUNTS = "accounts"  # who may sign in: each account, its role and links, its state
     NEW_ACCOUNT = "new_account"
     SESSION = "session"  # who is signed in (the JSON API's start)
+    REPORTS = "reports"  # volumes and timeliness (which figures: `reports.service`)
+    SCRUTINY_REPORT = "scrutiny_report"  # the six-monthly report to scrutiny
 
 
 PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
@@ -678,6 +680,11 @@ PAGE_ROLES: Final[Mapping[Page, frozenset[Role]]] = MappingProxyType(
         Page.ACCOUNTS: frozenset({Role.ADMINISTRATOR}),
         Page.NEW_ACCOUNT: frozenset({Role.ADMINISTRATOR}),
         Page.SESSION: frozenset(Role),
+        # Figures over the cases each may see (a service officer: their service's timeliness);
+        # never an administrator, who sees no case content.
+        Page.REPORTS: CASEWORK_ROLES,
+        # Whole-council reporting to committee: Members' Services and the team leader.
+        Page.SCRUTINY_REPORT: frozenset({Role.MEMBERS_SERVICES, Role.TEAM_LEADER}),
     }
 )
 """Who may open each page: the one table routes and navigation both read. Which cases and

@@ -279,6 +279,18 @@ def _within(host: str | None, networks: tuple[IPv4Network | IPv6Network, ...]) -
     return any(address in network for network in networks)
 
 
+class ReportSettings(BaseModel):
+    """How reports are published (`[reports]`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+    small_count_threshold: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5,
+        description="In a published report (the scrutiny report), counts from 1 to one less"
+        " than this are withheld, with any figure they could be worked out from.",
+    )
+
+
 @dataclass(frozen=True)
 class _Table:
     """How one table of caseload.toml is read."""
@@ -337,6 +349,7 @@ TABLES: dict[str, _Table] = {
             elsewhere="in the service's environment or name a file with worker.events_secret_file",
         ),
         _Table("logging", LoggingSettings, "CASELOAD_LOGGING_"),
+        _Table("reports", ReportSettings, "CASELOAD_REPORTS_"),
     )
 }
 #: Keys at the top of the file (outside any table): settings of `[store]`, kept there as ever.
@@ -364,6 +377,7 @@ class Config:
     portal: PortalSettings | None = None
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     #: The file read, or None when everything came from the environment and the defaults.
     source: Path | None = None
 
@@ -433,6 +447,7 @@ def load_config(
         "store": True,
         "worker": True,
         "logging": True,
+        "reports": True,
         "crm": need_crm or "crm" in tables,
         "portal": need_portal,
     }
@@ -450,6 +465,7 @@ def load_config(
         portal=_as_optional(PortalSettings, built["portal"]),
         worker=_as(WorkerSettings, built["worker"]),
         logging=_as(LoggingSettings, built["logging"]),
+        reports=_as(ReportSettings, built["reports"]),
         source=path,
     )
 
@@ -694,6 +710,7 @@ __all__ = [
     "LogLevel",
     "LoggingSettings",
     "PortalSettings",
+    "ReportSettings",
     "SignInMode",
     "StoreSettings",
     "WorkerSettings",

@@ -19,17 +19,19 @@ from mappings import Mapping, RecordMappingError, load_profile
 from mappings.model import Category
 from portal_extensions.casework.crm_sources import CRMAttachmentSource, CRMPartySource
 from portal_extensions.casework.status import PortalHealth
-from portal_extensions.config import Config, PortalSettings, WorkerSettings
+from portal_extensions.config import Config, PortalSettings, ReportSettings, WorkerSettings
 from portal_extensions.jobs.dispatch import Dispatcher
 from portal_extensions.jobs.refresh import RefreshQueue
 from portal_extensions.jobs.sync import Syncer
 from portal_extensions.jobs.worker import Worker
+from portal_extensions.reports.service import Reports
 from portal_extensions.store.accounts import StoreAccountAdmin, StoreAccounts
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.database import Store, open_store
 from portal_extensions.store.directory import StoreDirectory, StoreEnquiryOptions
+from portal_extensions.store.reports import StoreReports
 from portal_extensions.store.sessions import StoreSessionRegistry
 from portal_extensions.store.sign_in_failures import StoreSignInFailures
 from portal_extensions.web import create_app
@@ -138,6 +140,7 @@ class Runtime:
             client,
             mapping=mapping,
             sync_interval=self.config.worker.sync_interval,
+            report_settings=self.config.reports,
         )
         if client is not None:
             if worker is not None:
@@ -171,16 +174,19 @@ def build_portal(
     *,
     mapping: Mapping | None = None,
     sync_interval: timedelta = WorkerSettings().sync_interval,
+    report_settings: ReportSettings | None = None,
 ) -> FastAPI:
     """The portal app reading and writing through `store`; `client` feeds Health, downloads and
     the resident look-up, whose CRM parties `mapping` (the runtime's profile; by default the
     bundled one for the client's CRM) turns into constituents. Without a CRM there are no
     downloads and no look-up, and the pages say so. Health judges the last sync against
-    `sync_interval` (`[worker] sync_interval_seconds`)."""
+    `sync_interval` (`[worker] sync_interval_seconds`); reports withhold small counts by
+    `report_settings` (`[reports]`, its defaults when None)."""
     parties = None
     if client is not None:
         profile = mapping if mapping is not None else load_profile(client.kind)
         parties = CRMPartySource(client, profile.to_constituent)
+    directory = StoreDirectory(store)
     return create_app(
         settings,
         accounts=StoreAccounts(store),
@@ -188,15 +194,33 @@ def build_portal(
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
-        directory=StoreDirectory(store),
+        directory=directory,
         audit=StoreAuditTrail(store),
         health=PortalHealth(store, client, sync_interval=sync_interval),
         liveness=store.ping,
         sessions=StoreSessionRegistry(store),  # shared by every worker process
         sign_in_failures=StoreSignInFailures(store),  # likewise
+        reports=reports_for(store, settings, report_settings or ReportSettings(), directory),
         attachments=CRMAttachmentSource(client) if client is not None else None,
         parties=parties,
     )
 
 
-__all__ = ["Runtime", "build_portal"]
+def reports_for(
+    store: Store,
+    settings: PortalSettings,
+    report_settings: ReportSettings,
+    directory: StoreDirectory | None = None,
+) -> Reports:
+    """Reports over the store: working days with the portal's bank-holiday nation, small
+    counts withheld below `[reports] small_count_threshold` (the portal and the CLI alike)."""
+    return Reports(
+        StoreReports(store),
+        directory if directory is not None else StoreDirectory(store),
+        nation=settings.bank_holiday_nation,
+        threshold=report_settings.small_count_threshold,
+        council_name=settings.council_name,
+    )
+
+
+__all__ = ["Runtime", "build_portal", "reports_for"]

@@ -322,7 +322,7 @@ def test_the_old_event_secret_variable_points_to_the_new_one() -> None:
 def test_every_table_has_an_environment_prefix_of_its_own() -> None:
     prefixes = [table.env_prefix for table in TABLES.values()]
     assert len(set(prefixes)) == len(prefixes)
-    assert list(TABLES) == ["crm", "store", "portal", "worker", "logging"]
+    assert list(TABLES) == ["crm", "store", "portal", "worker", "logging", "reports"]
 
 
 # ----------------------------------------------------------------- what each command needs

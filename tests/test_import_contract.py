@@ -52,8 +52,20 @@ RULES: tuple[Rule, ...] = (
         "casework is the application layer, free of HTTP",
     ),
     Rule(
+        f"{PE}.reports",
+        (f"{PE}.jobs", f"{PE}.runtime", "fastapi", "starlette"),
+        "reports are computed free of HTTP, like casework",
+    ),
+    Rule(
         f"{PE}.store",
-        (f"{PE}.casework", f"{PE}.jobs", f"{PE}.runtime", "fastapi", "starlette"),
+        (
+            f"{PE}.casework",
+            f"{PE}.reports",
+            f"{PE}.jobs",
+            f"{PE}.runtime",
+            "fastapi",
+            "starlette",
+        ),
         "the store holds SQL and knows no layer above it",
     ),
     Rule(
@@ -165,6 +177,8 @@ def test_every_import_in_the_tree_follows_the_arrows() -> None:
         ("portal_extensions.web.routes.health", "from sqlalchemy import text"),
         ("portal_extensions.access", "import psycopg"),
         ("cli.store_cmd", "import sqlalchemy"),
+        ("portal_extensions.reports.service", "from fastapi import Request"),
+        ("portal_extensions.store.reports", "from portal_extensions.reports import figures"),
     ],
 )
 def test_a_wrong_import_is_caught(module: str, source: str) -> None:

@@ -13,14 +13,15 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from mappings.model import CaseStatus, MemberCase
+from mappings.model import COUNCIL_ZONE, CaseStatus, MemberCase
 from portal_extensions.access import CaseColumns, Fact
 from portal_extensions.store.schema import (
+    case_service_requests,
     cases,
     change_counters,
     constituents,
@@ -94,6 +95,38 @@ def _address(case: MemberCase) -> str:
     return "\n".join(seen)
 
 
+def _council_day(moment: datetime | None) -> date | None:
+    return moment.astimezone(COUNCIL_ZONE).date() if moment is not None else None
+
+
+def service_request_rows(case: MemberCase) -> list[dict[str, Any]]:
+    """The case's requests to services as `case_service_requests` rows (council days)."""
+    return [
+        {
+            "portal_id": str(case.portal_id),
+            "service_id": request.service_id,
+            "sent_day": _council_day(request.sent_at),
+            "response_due": request.response_due,
+            "responded_day": _council_day(request.responded_at),
+        }
+        for request in case.service_requests
+    ]
+
+
+def _replace_service_requests(conn: sa.Connection, indexed: Sequence[MemberCase]) -> None:
+    """Re-write the service-request rows of cases just inserted or changed (same transaction)."""
+    if not indexed:
+        return
+    conn.execute(
+        sa.delete(case_service_requests).where(
+            case_service_requests.c.portal_id.in_([str(case.portal_id) for case in indexed])
+        )
+    )
+    rows = [row for case in indexed for row in service_request_rows(case)]
+    if rows:
+        conn.execute(sa.insert(case_service_requests), rows)
+
+
 def case_columns(case: MemberCase) -> dict[str, Any]:
     """The indexed columns and JSON record for one case (everything but bookkeeping)."""
     record = case.model_dump(mode="json")
@@ -118,6 +151,10 @@ def case_columns(case: MemberCase) -> dict[str, Any]:
         "acknowledgement_due": case.acknowledgement_due,
         "next_update_due": case.next_update_due,
         "target_date": case.target_date,
+        "channel": case.channel.value,
+        "raised_by": case.raised_by.value,
+        "received_day": _council_day(case.received_at),
+        "closed_day": _council_day(case.closed_at),
         "title": case.title,
         "description": case.description,
         "notes_text": "\n".join(note.text for note in case.notes),
@@ -236,6 +273,7 @@ def upsert_cases(
     party_ids = _upsert_constituents(conn, [i.case for i in batch], now)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    written: list[MemberCase] = []
     seen_ids: list[int] = []
     for item in batch:
         case = item.case
@@ -253,6 +291,7 @@ def upsert_cases(
         values["full_sync_run"] = full_run
         if found is None:
             inserts.append({**values, "version": 1})
+            written.append(case)
             result.inserted += 1
             result.changed_portal_ids.append(values["portal_id"])
             continue
@@ -267,6 +306,7 @@ def upsert_cases(
             seen_ids.append(found.id)
             continue
         updates.append({**values, "version": found.version + 1, "b_id": found.id})
+        written.append(case)
         result.updated += 1
         result.changed_portal_ids.append(values["portal_id"])
     if inserts:
@@ -274,6 +314,7 @@ def upsert_cases(
     if updates:
         conn.execute(sa.update(cases).where(cases.c.id == sa.bindparam("b_id")), updates)
     if inserts or updates:
+        _replace_service_requests(conn, written)
         cases_changed(conn)
     if full_run is not None and seen_ids:
         conn.execute(
@@ -300,6 +341,7 @@ def insert_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -
             updated_at=now,
         )
     )
+    _replace_service_requests(conn, [case])
     cases_changed(conn)
 
 
@@ -317,6 +359,7 @@ def update_local_case(conn: sa.Connection, case: MemberCase, *, now: datetime) -
         .values(**values, version=cases.c.version + 1, updated_at=now)
     )
     if result.rowcount == 1:
+        _replace_service_requests(conn, [case])
         cases_changed(conn)
     return result.rowcount == 1
 
@@ -495,6 +538,7 @@ __all__ = [
     "open_crm_references",
     "remove_reference",
     "remove_unseen",
+    "service_request_rows",
     "set_crm_reference",
     "stable_portal_id",
     "update_local_case",

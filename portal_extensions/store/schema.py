@@ -121,6 +121,12 @@ cases = sa.Table(
     sa.Column("removed_at", UTCDateTime),
     sa.Column("removed_reason", sa.String(200)),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # For reports (revision 0005): how the enquiry came and who raised it, and the council days
+    # it was received and closed, so periods and months are counted without time-zone SQL.
+    sa.Column("channel", sa.String(20)),
+    sa.Column("raised_by", sa.String(20)),
+    sa.Column("received_day", sa.Date),
+    sa.Column("closed_day", sa.Date),
 )
 sa.Index("ix_cases_member_status", cases.c.member_id, cases.c.status)
 # Covering indexes for the list parts (revision 0002): each holds what a part filters, counts
@@ -151,6 +157,68 @@ sa.Index(
     cases.c.authority_recorded_at,
     cases.c.authority_withdrawn_at,
     *_BUCKET_COLUMNS,
+)
+
+# What the reports count (revision 0005): everything a volume or timeliness figure filters and
+# groups on, so a report reads this index instead of the large case rows.
+REPORT_COLUMNS = (
+    cases.c.received_day,
+    cases.c.closed_day,
+    cases.c.status,
+    cases.c.target_date,
+    cases.c.removed_at,
+    cases.c.member_id,
+    cases.c.ward_id,
+    cases.c.service_id,
+    cases.c.category,
+    cases.c.channel,
+    cases.c.raised_by,
+)
+sa.Index("ix_cases_report", *REPORT_COLUMNS)
+# The same by status and day closed: the open cases, and those closed in a period.
+REPORT_STATUS_COLUMNS = (
+    cases.c.status,
+    cases.c.closed_day,
+    cases.c.received_day,
+    *REPORT_COLUMNS[3:],
+)
+sa.Index("ix_cases_report_status", *REPORT_STATUS_COLUMNS)
+# A service request's case by portal id, with what a report filters on (and a service
+# officer's access reads), so timeliness never reads the large case rows.
+REPORT_LOOKUP_COLUMNS = (
+    cases.c.portal_id,
+    cases.c.removed_at,
+    cases.c.status,
+    cases.c.closed_day,
+    *REPORT_COLUMNS[5:],
+    cases.c.authority_recorded_at,
+    cases.c.authority_withdrawn_at,
+)
+sa.Index("ix_cases_report_lookup", *REPORT_LOOKUP_COLUMNS)
+# One row per request a case sent to a service (revision 0005), from the case's record: the
+# council days it was sent, due and answered, for timeliness per service.
+case_service_requests = sa.Table(
+    "case_service_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "portal_id",
+        sa.ForeignKey("cases.portal_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("sent_day", sa.Date, nullable=False),
+    sa.Column("response_due", sa.Date, nullable=False),
+    sa.Column("responded_day", sa.Date),
+)
+sa.Index(
+    "ix_case_service_requests_sent",
+    case_service_requests.c.sent_day,
+    case_service_requests.c.service_id,
+    case_service_requests.c.portal_id,
+    case_service_requests.c.response_due,
+    case_service_requests.c.responded_day,
 )
 
 # ------------------------------------------------------------ users and roles
@@ -221,7 +289,7 @@ portal_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
-# Failed sign-ins (revision 0005): one counter per throttled key (an account, or an account
+# Failed sign-ins (revision 0006): one counter per throttled key (an account, or an account
 # from one address), named by a keyed hash, so the table holds no user names or addresses.
 sign_in_failures = sa.Table(
     "sign_in_failures",
@@ -322,7 +390,9 @@ reminders = sa.Table(
 
 __all__ = [
     "CASES_SYNC_STATE",
+    "REPORT_COLUMNS",
     "audit_events",
+    "case_service_requests",
     "cases",
     "categories",
     "change_counters",

@@ -35,6 +35,7 @@ from portal_extensions.casework.ports import (
     SignInFailures,
 )
 from portal_extensions.config import PortalSettings
+from portal_extensions.reports.service import Reports
 from portal_extensions.web.assets import load_assets
 from portal_extensions.web.auth import SignInThrottle
 from portal_extensions.web.deps import Liveness, Portal, portal_of
@@ -193,6 +194,7 @@ def create_app(
     health: HealthSource,
     liveness: Liveness,
     sessions: SessionRegistry,
+    reports: Reports,
     parties: PartySource | None,
     attachments: AttachmentSource | None,
     sign_in_failures: SignInFailures,
@@ -221,6 +223,7 @@ def create_app(
         assets=load_assets(settings.govuk_frontend_dir),
         templates=make_environment(),
         sessions=sessions,
+        reports=reports,
         parties=parties,
         attachments=attachments,
     )

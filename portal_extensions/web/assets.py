@@ -21,6 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from portal_extensions.config import GOVUK_FRONTEND_VERSION
+from portal_extensions.reports import document as report_document
 
 SYSTEM_FONTS = (
     'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",'
@@ -96,5 +97,9 @@ def load_assets(govuk_frontend_dir: Path | None = None) -> dict[str, Asset]:
         "govuk-frontend.min.js": _asset(js, "text/javascript; charset=utf-8"),
         "caseload.css": _asset((own / "caseload.css").read_bytes(), "text/css; charset=utf-8"),
         "caseload.js": _asset((own / "caseload.js").read_bytes(), "text/javascript; charset=utf-8"),
+        # The scrutiny report's printable document (`reports.document`).
+        report_document.STYLESHEET: _asset(
+            report_document.stylesheet().encode(), "text/css; charset=utf-8"
+        ),
     }
     return assets

@@ -38,6 +38,7 @@ from portal_extensions.casework.ports import (
 )
 from portal_extensions.casework.search import search_cases
 from portal_extensions.config import PortalSettings
+from portal_extensions.reports.service import Reports
 from portal_extensions.store.accounts import Account
 from portal_extensions.store.audit import Outcome, PortalAuditEvent
 from portal_extensions.store.case_types import Bucket, CaseListing, CaseSummary, Whose
@@ -68,6 +69,7 @@ class Portal:
     assets: dict[str, Asset]
     templates: Environment
     sessions: SessionRegistry
+    reports: Reports  # volumes, timeliness and the scrutiny report, for a viewer
     parties: PartySource | None = None  # the CRM's people, for the resident look-up
     attachments: AttachmentSource | None = None  # stored files' content, for downloads
     page_size: int = 50

@@ -42,6 +42,7 @@ def test_a_source_checkout_reads_govuk_frontend_from_node_modules() -> None:
         "govuk-frontend.min.js",
         "caseload.css",
         "caseload.js",
+        "report.css",  # the scrutiny report's printable document (reports/document/)
     }
     css = assets["govuk-frontend.min.css"].body.decode()
     assert f'--govuk-frontend-version:"{GOVUK_FRONTEND_VERSION}"' in css

@@ -40,6 +40,7 @@ from portal_extensions.store.schema import (
 from portal_extensions.web import create_app
 from tests.portal import test_browser
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.test_browser import ARTIFACTS, _axe, _free_port
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import PASSWORD, SECRET
@@ -138,12 +139,13 @@ def test_an_enquiry_is_recorded_confirmed_shared_and_withdrawn_in_the_browser(
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
-        directory=MemoryDirectory([]),
+        directory=(directory := MemoryDirectory([])),
         audit=StoreAuditTrail(store),
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
         sign_in_failures=MemorySignInFailures(),
+        reports=store_reports(store, directory),
         parties=None,
         attachments=None,
     )

@@ -31,7 +31,8 @@ from portal_extensions.store.schema import members, officers, parties, roles, us
 from portal_extensions.store.schema import wards as wards_table
 from portal_extensions.web import create_app
 from tests.portal.conftest import sign_in
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import PASSWORD, SECRET
 
@@ -105,6 +106,8 @@ def test_a_reply_reaches_the_crm_once_as_the_services_note(sandbox_crm, tmp_path
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        reports=store_reports(store, MemoryDirectory([HIGHWAYS], DirectoryNames())),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
     )

@@ -19,6 +19,7 @@ from mappings.model import Constituent, Location
 from portal_extensions.casework.crm_sources import CRMPartySource
 from portal_extensions.casework.lookup import search_fingerprint
 from portal_extensions.config import PortalSettings
+from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -32,6 +33,7 @@ from tests.portal.fakes import (
     MemorySessionRegistry,
     MemorySignInFailures,
 )
+from tests.portal.report_fixtures import store_reports
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, Built, build, make_case, stored
 from tests.store.seeding import seeded_store
@@ -120,6 +122,8 @@ def test_the_store_keeps_the_look_up_detail(tmp_path: Path) -> None:
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        account_admin=StoreAccountAdmin(store),
+        reports=store_reports(store, MemoryDirectory([])),
         sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,

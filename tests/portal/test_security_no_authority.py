@@ -30,6 +30,7 @@ from mappings.model import MemberCase, SharingLevel
 from portal_extensions.access import CaseFacts
 from portal_extensions.config import PortalSettings
 from portal_extensions.jobs.sync import Syncer
+from portal_extensions.store.accounts import StoreAccountAdmin
 from portal_extensions.store.audit import StoreAuditTrail
 from portal_extensions.store.case_reads import StoreCaseRepository
 from portal_extensions.store.case_writes import StoreCaseWrites
@@ -40,6 +41,7 @@ from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW, PARTY
 from tests.portal.conftest import sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.test_web_sandbox import LAGAN, lagan_client
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, build, make_case, stored
 from tests.store.conftest import BACKENDS, fresh_database, postgres_url  # noqa: F401 (fixture)
@@ -103,6 +105,8 @@ def _store_app(store: Store) -> FastAPI:
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        account_admin=StoreAccountAdmin(store),
+        reports=store_reports(store, MemoryDirectory([])),
         sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,

@@ -9,6 +9,7 @@ import html
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,9 +27,11 @@ from portal_extensions.store.case_writes import StoreCaseWrites
 from portal_extensions.store.directory import StoreDirectory, StoreEnquiryOptions
 from portal_extensions.store.schema import audit_events, users
 from portal_extensions.store.sessions import StoreSessionRegistry
+from portal_extensions.store.sign_in_failures import StoreSignInFailures
 from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
+from tests.portal.report_fixtures import store_reports
 from tests.portal.web_fixtures import _HASH, CASES, PASSWORD, SECRET
 from tests.store.seeding import seeded_store
 
@@ -57,6 +60,8 @@ def app(store: Store):
         health=lambda: (),
         liveness=store.ping,
         sessions=StoreSessionRegistry(store),
+        reports=store_reports(store, StoreDirectory(store)),
+        sign_in_failures=StoreSignInFailures(store),
         parties=None,
         attachments=None,
         clock=lambda: NOW,
@@ -82,7 +87,7 @@ def _id(store: Store, username: str) -> int:
     return found.id
 
 
-def _events(store: Store, action: str) -> list[sa.Row]:
+def _events(store: Store, action: str) -> list[sa.Row[Any]]:
     with store.read() as conn:
         return list(
             conn.execute(
@@ -99,7 +104,8 @@ def _token(client: TestClient) -> str:
 
 
 def _can_sign_in(app, who: str, password: str) -> bool:
-    return sign_in(TestClient(app, follow_redirects=False), who, password).status_code == 303
+    answer = sign_in(TestClient(app, follow_redirects=False), who, password)
+    return bool(answer.status_code == 303)
 
 
 def test_the_list_shows_every_account_its_role_links_and_state(admin, store) -> None:

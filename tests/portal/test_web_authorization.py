@@ -46,6 +46,7 @@ SAMPLE_PATH_VALUES = {
     "document_id": DOCUMENT_ID,
     "file_id": QUEUED_FILE_ID,
     "user_id": "3",  # bob's account in the fixture account store (`FixtureAccountAdmin`)
+    "file": "timeliness-by-service.csv",  # a report table every report role has
 }
 UPLOAD = {"files": {"file": ("letter.txt", b"A letter from the matrix", "text/plain")}}
 # Case routes that show one part of a case: seen only by viewers who may see that field.
@@ -178,6 +179,12 @@ INTENDED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/enquiries/new/find"): RECORDERS,
     ("POST", "/enquiries/new/prefill"): RECORDERS,
     ("POST", "/api/v1/cases/{portal_id}/service"): CASEWORK,
+    ("GET", "/reports"): CASEWORK,
+    ("GET", "/reports/files/{file}"): CASEWORK,
+    ("GET", "/api/v1/reports"): CASEWORK,
+    ("GET", "/reports/scrutiny"): {Role.MEMBERS_SERVICES, Role.TEAM_LEADER},
+    ("GET", "/reports/scrutiny/files/{file}"): {Role.MEMBERS_SERVICES, Role.TEAM_LEADER},
+    ("GET", "/api/v1/reports/scrutiny"): {Role.MEMBERS_SERVICES, Role.TEAM_LEADER},
     ("GET", "/cases/{portal_id}/respond"): CASEWORK,
     ("POST", "/cases/{portal_id}/respond"): CASEWORK,
     ("POST", "/api/v1/cases/{portal_id}/respond"): CASEWORK,

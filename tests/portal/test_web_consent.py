@@ -27,6 +27,7 @@ from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW, TODAY, VIEWERS
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.web_fixtures import ACCOUNTS, CASES, SECRET, stored
 from tests.store.seeding import seeded_store
 
@@ -159,12 +160,13 @@ def _store_app(tmp_path: Path):
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
-        directory=MemoryDirectory([]),
+        directory=(directory := MemoryDirectory([])),
         audit=StoreAuditTrail(store),
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
         sign_in_failures=MemorySignInFailures(),
+        reports=store_reports(store, directory),
         parties=None,
         attachments=None,
         clock=lambda: NOW,

@@ -31,7 +31,8 @@ from portal_extensions.store.schema import audit_events, outbox
 from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
-from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry
+from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.web_fixtures import ACCOUNTS, CASES, DIRECTORY, SECRET, make_case, stored
 from tests.store.seeding import seeded_store
 
@@ -260,6 +261,8 @@ def test_through_the_store_the_reply_and_the_change_are_queued_in_order_and_audi
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
+        reports=store_reports(store, MemoryDirectory(DIRECTORY.contacts, DIRECTORY.known)),
+        sign_in_failures=MemorySignInFailures(),
         parties=None,
         attachments=None,
         clock=lambda: NOW,

@@ -44,6 +44,7 @@ from portal_extensions.store.schema import (
 from portal_extensions.web import create_app
 from tests.portal.conftest import sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.web_fixtures import PASSWORD, SECRET
 
 LAGAN = load_profile("lagan")
@@ -112,12 +113,13 @@ def test_an_enquiry_is_queued_then_confirmed_by_the_crm(sandbox_crm, tmp_path: P
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
-        directory=MemoryDirectory([]),
+        directory=(directory := MemoryDirectory([])),
         audit=StoreAuditTrail(store),
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
         sign_in_failures=MemorySignInFailures(),
+        reports=store_reports(store, directory),
         parties=None,
         attachments=None,
     )

@@ -28,6 +28,7 @@ from portal_extensions.web import create_app
 from tests.portal.access_fixtures import NOW
 from tests.portal.conftest import csrf_from, page_text, sign_in
 from tests.portal.fakes import MemoryDirectory, MemorySessionRegistry, MemorySignInFailures
+from tests.portal.report_fixtures import store_reports
 from tests.portal.web_fixtures import ACCOUNTS, CASES, DIRECTORY, SECRET
 from tests.store.seeding import seeded_store
 
@@ -128,12 +129,13 @@ def test_through_the_store_the_service_sees_the_case_at_once_and_the_crm_write_i
         cases=StoreCaseRepository(store),
         writes=StoreCaseWrites(store),
         enquiry_options=StoreEnquiryOptions(store),
-        directory=MemoryDirectory(DIRECTORY.contacts),
+        directory=(directory := MemoryDirectory(DIRECTORY.contacts)),
         audit=StoreAuditTrail(store),
         health=lambda: (),
         liveness=store.ping,
         sessions=MemorySessionRegistry(),
         sign_in_failures=MemorySignInFailures(),
+        reports=store_reports(store, directory),
         parties=None,
         attachments=None,
         clock=lambda: NOW,

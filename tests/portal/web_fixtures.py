@@ -55,6 +55,7 @@ from tests.portal.fakes import (
     MemorySessionRegistry,
     MemorySignInFailures,
 )
+from tests.portal.report_fixtures import fixture_reports
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -203,8 +204,8 @@ class FixtureAccountAdmin(StoreAccountAdmin):
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._store: Store | None = None
 
-    @property  # type: ignore[override]
-    def store(self) -> Store:
+    @property
+    def store(self) -> Store:  # type: ignore[override]
         if self._store is None:
             from tests.store.seeding import seeded_store
 
@@ -279,6 +280,7 @@ def build(
         liveness=liveness,
         sessions=MemorySessionRegistry(),
         sign_in_failures=sign_in_failures or MemorySignInFailures(),
+        reports=fixture_reports(DIRECTORY),
         clock=clock,
         parties=parties,
         attachments=attachments,
