@@ -145,6 +145,25 @@ def test_empty_fields_get_their_own_messages(client) -> None:
     assert "Enter your user name" in response.text and "Enter your password" in response.text
 
 
+def test_over_long_sign_in_answers_show_the_form_again_not_a_dead_end(client) -> None:
+    page = client.get("/sign-in")
+    response = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "username": "a" * 300,
+            "password": "p" * 1001,
+            "next": "/" + "x" * 3000,
+        },
+    )
+    assert response.status_code == 422
+    assert "User name must be 200 characters or fewer" in response.text
+    assert "Password must be 1000 characters or fewer" in response.text
+    assert 'href="#username"' in response.text  # the error summary links to the field
+    assert "p" * 1001 not in response.text  # a password is never shown again
+    assert "x" * 3000 not in response.text
+
+
 def test_unknown_user_names_get_the_same_answer_as_wrong_passwords(client) -> None:
     unknown = sign_in(client, "nobody", "wrong password")
     wrong = sign_in(client, "alice", "wrong password")

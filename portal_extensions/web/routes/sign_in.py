@@ -30,6 +30,11 @@ page = page_router()
 api = api_router()
 
 
+MAX_USERNAME_LENGTH = 200
+MAX_PASSWORD_LENGTH = 1000
+MAX_NEXT_LENGTH = 2000
+
+
 def safe_next(value: str | None) -> str:
     """Only a path on this site: never another host (an open redirect helps phishing).
 
@@ -105,18 +110,26 @@ def sign_in_form(
 def sign_in(
     request: Request,
     portal: PortalDep,
-    username: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     if portal.settings.sign_in_mode is SignInMode.TRUSTED_HEADER:
         return _sign_in_page(request, portal, status_code=403)
+    # Over-long answers get the form again with a message, never a dead-end page (the request
+    # body itself is already capped by the body limit).
     username = username.strip()
+    next = next if len(next) <= MAX_NEXT_LENGTH else "/"
     field_errors: dict[str, str] = {}
     if not username:
         field_errors["username"] = "Enter your user name"
+    elif len(username) > MAX_USERNAME_LENGTH:
+        field_errors["username"] = f"User name must be {MAX_USERNAME_LENGTH} characters or fewer"
+        username = username[:MAX_USERNAME_LENGTH]
     if not password:
         field_errors["password"] = "Enter your password"  # noqa: S105 (a message)
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        field_errors["password"] = f"Password must be {MAX_PASSWORD_LENGTH} characters or fewer"
     if field_errors:
         return _sign_in_page(
             request,
