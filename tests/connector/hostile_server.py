@@ -27,6 +27,19 @@ _CHUNK = 64 * 1024
 #: The most a body may stream before the server gives up by itself (a client that never stops).
 CEILING = 3 * 1024**3
 _TOKEN = json.dumps({"access_token": "t", "token_type": "Bearer", "expires_in": 3600}).encode()
+#: The tenant path of the identity endpoint (MSAL reads its OIDC discovery, then the token).
+TENANT = "/tenant-1"
+
+
+def _discovery(base: str) -> bytes:
+    authority = f"{base}{TENANT}"
+    return json.dumps(
+        {
+            "issuer": f"{authority}/v2.0",
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+        }
+    ).encode()
 
 
 def _forever(head: bytes, unit: bytes) -> Iterator[bytes]:
@@ -60,7 +73,7 @@ def _bodies(mode: str, base: str) -> Iterator[bytes]:
 
 
 class HostileServer:
-    """Answers the OAuth token properly and everything else with `mode`'s body."""
+    """Answers the OAuth sign-in properly and everything else with `mode`'s body."""
 
     def __init__(self, mode: str, *, content_length: int | None = None) -> None:
         self.mode = mode
@@ -92,8 +105,12 @@ class HostileServer:
                     if not data:
                         return
                     request += data
-                if b" /token" in request.split(b"\r\n", 1)[0]:
-                    conn.sendall(self._head(len(_TOKEN), "application/json") + _TOKEN)
+                line = request.split(b"\r\n", 1)[0]
+                if f" {TENANT}/".encode() in line:
+                    body = _TOKEN
+                    if b"/.well-known/openid-configuration" in line:
+                        body = _discovery(self.base)
+                    conn.sendall(self._head(len(body), "application/json") + body)
                     return
                 kind = "application/json" if self.mode.startswith("json") else "text/xml"
                 conn.sendall(self._head(self.content_length, kind))
@@ -137,7 +154,7 @@ def _client(crm: str, base: str) -> CRMClient:
         settings = CRMSettings(
             kind="dynamics365",
             endpoint=f"{base}/api/data/v9.2/",
-            token_url=f"{base}/token",
+            token_url=f"{base}{TENANT}/oauth2/v2.0/token",
             allowed_hosts=["127.0.0.1"],
             client_id="caseload",
             client_secret="secret",

@@ -4,6 +4,7 @@ off by the deadline, and escape codes in its error text. Real loopback servers t
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import threading
@@ -20,7 +21,7 @@ from connector.health import run_checks
 from connector.residency import HostAllowlist
 from connector.resilience import map_transport_error
 from connector.transport import GuardedSession
-from tests.connector.conftest import DV_TOKEN, dataverse_settings, fast_resilience
+from tests.connector.conftest import DV_TOKEN, dataverse_settings, dv_discovery, fast_resilience
 from tests.connector.fakes import ENDPOINT, envelope
 
 GUID = "6a4b1e0c-1d2e-4f3a-8b5c-0d1e2f3a4b5c"
@@ -129,9 +130,15 @@ def test_a_307_never_re_sends_the_soap_envelope(servers, make_lagan, target, cal
     assert elsewhere.requests == [] and elsewhere.raw == []
 
 
+_TENANT = "/tenant-1"
+
+
+def _token_url(server: Server) -> str:
+    return f"{server.base}{_TENANT}/oauth2/v2.0/token"
+
+
 def _dataverse(make_dataverse: Any, server: Server) -> Any:
-    base = server.base
-    return make_dataverse(endpoint=f"{base}/api/data/v9.2/", token_url=f"{base}/token")
+    return make_dataverse(endpoint=f"{server.base}/api/data/v9.2/", token_url=_token_url(server))
 
 
 def _routes(routes: dict[str, Handler]) -> Handler:
@@ -148,12 +155,27 @@ def _routes(routes: dict[str, Handler]) -> Handler:
 _TOKEN = answer("200 OK", {"Content-Type": "application/json"}, b'{"access_token": "tok-1"}')
 
 
+def _sign_in(conn: socket.socket, request: bytes) -> None:
+    """The tenant's identity endpoint on this server: MSAL's OIDC discovery, then the token."""
+    if b"/.well-known/openid-configuration" not in request.split(b"\r\n", 1)[0]:
+        return _TOKEN(conn, request)
+    host, port = conn.getsockname()[:2]
+    authority = f"http://{host}:{port}{_TENANT}"
+    discovery = {
+        "issuer": f"{authority}/v2.0",
+        "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{authority}/oauth2/v2.0/token",
+    }
+    headers = {"Content-Type": "application/json"}
+    return answer("200 OK", headers, json.dumps(discovery).encode())(conn, request)
+
+
 def test_a_get_follows_a_redirect_on_the_same_origin_only(servers, make_dataverse) -> None:
     crm = servers()
     record = b'{"incidentid": "%s", "title": "moved"}' % GUID.encode()
     crm.handler = _routes(
         {
-            "/token": _TOKEN,
+            _TENANT: _sign_in,
             "/api/data/v9.2/incidents(": answer("302 Found", {"Location": "/api/data/v9.2/moved"}),
             "/api/data/v9.2/moved": answer("200 OK", {"Content-Type": "application/json"}, record),
         }
@@ -169,7 +191,7 @@ def test_a_get_redirected_to_another_port_is_refused_unsent(servers, make_datave
     crm = servers()
     crm.handler = _routes(
         {
-            "/token": _TOKEN,
+            _TENANT: _sign_in,
             "/api/": answer("302 Found", {"Location": f"{elsewhere.base}/api/data/v9.2/x"}),
         }
     )
@@ -251,8 +273,8 @@ _SOAP_START = envelope("<fl:FWTCaseFullDetails><CoreDetails>" + "<Title>a</Title
 
 def _send_head_then_trickle(kind: bytes, body: bytes) -> Handler:
     def handler(conn: socket.socket, request: bytes) -> None:
-        if b" /token" in request.split(b"\r\n", 1)[0]:
-            return _TOKEN(conn, request)
+        if f" {_TENANT}/".encode() in request.split(b"\r\n", 1)[0]:
+            return _sign_in(conn, request)
         conn.sendall(_NO_LENGTH % kind + body[:40])
         for byte in itertools_bytes(body[40:]):
             conn.sendall(byte)
@@ -266,7 +288,7 @@ def _run(call: str, make_lagan: Any, make_dataverse: Any, server: Server) -> Non
         client = make_dataverse(
             resilience=fast_resilience("dynamics365", deadline=DEADLINE),
             endpoint=f"{server.base}/api/data/v9.2/",
-            token_url=f"{server.base}/token",
+            token_url=_token_url(server),
             read_timeout=30,
         )
         client.get_case(GUID)
@@ -320,6 +342,7 @@ def test_crm_error_text_reaches_terminals_without_control_characters(make_datave
     client = make_dataverse()
     error = {"error": {"code": "0x8004\x1b[0m", "message": _ESCAPES}}
     with responses.RequestsMock() as rsps:
+        dv_discovery(rsps)
         rsps.post(DV_TOKEN, json={"access_token": "t", "expires_in": 3600})
         rsps.get(
             re.compile(".*incidents.*"), json=error, status=400, headers={"REQ_ID": "\x1b[1mid"}

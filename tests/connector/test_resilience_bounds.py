@@ -21,7 +21,7 @@ from connector.errors import CRMTimeout, CRMUnavailable
 from connector.residency import HostAllowlist
 from connector.resilience import CRMCircuitOpen, Resilience, map_transport_error, parse_retry_after
 from connector.transport import GuardedSession
-from tests.connector.conftest import DV_BASE, DV_TOKEN
+from tests.connector.conftest import DV_BASE, DV_TOKEN, dv_discovery
 
 
 def test_the_budget_ends_retries_long_before_the_attempts_or_the_breaker() -> None:
@@ -84,6 +84,7 @@ def test_finished_http_calls_leave_no_watchdog_thread_alive(make_dataverse) -> N
     client = make_dataverse(resilience=Resilience(crm="dynamics365", deadline=60.0))
     before = len(_watchdogs())
     with responses.RequestsMock() as rsps:
+        dv_discovery(rsps)
         rsps.post(DV_TOKEN, json={"access_token": "t", "expires_in": 3600})
         rsps.get(f"{DV_BASE}contacts", json={"value": []})
         for _ in range(50):
