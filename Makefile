@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed
 ASSETS   := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench browser dist clean
+.PHONY: demo test lint typecheck pytest bench browser pango dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,22 @@ browser:
 	  fi; \
 	fi
 
+# The scrutiny report's PDF (WeasyPrint) lays text out with Debian's Pango.
+pango:
+	@if ! ldconfig -p | grep -q libpangoft2-1.0; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0; \
+	  else \
+	    echo "The PDF report needs Pango: run 'sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0'."; exit 1; \
+	  fi; \
+	fi
+
 ## demo: start the demo on the embedded defaults and print its address
 demo: $(STAMP) $(ASSETS)
 	$(BIN)/caseload demo
 
 ## test: install what the tests need, then lint, type-check and run every test
-test: $(STAMP) $(ASSETS) browser
+test: $(STAMP) $(ASSETS) browser pango
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
