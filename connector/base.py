@@ -184,11 +184,15 @@ class CRMClient(Protocol):
         attachments: Sequence[Attachment] = (),
         *,
         idempotency_key: str,
+        author: str | None = None,
     ) -> None:
         """Add a note (and its files) to a case, exactly once per `idempotency_key`.
 
         Calling again with the same key (after a lost answer, a timeout, a crash) adds nothing
-        if the CRM already has the note; retries are decided inside the connector.
+        if the CRM already has the note; retries are decided inside the connector. `author` is
+        the acting person's display name (a member, or staff "for" a member): the connector
+        records it where the CRM gives it back on a read, since the CRM's own author is the
+        integration account.
         """
         ...
 

@@ -463,6 +463,7 @@ class DataverseClient:
         attachments: Sequence[Attachment] = (),
         *,
         idempotency_key: str,
+        author: str | None = None,
     ) -> None:
         """One annotation for the text and one per file, each exactly once per key.
 

@@ -537,6 +537,7 @@ class LaganClient:
         attachments: Sequence[Attachment] = (),
         *,
         idempotency_key: str,
+        author: str | None = None,
     ) -> None:
         """createNotes on the case, exactly once per key; files go to the repository first.
 

@@ -206,6 +206,7 @@ class FakeCRM:
         attachments: Sequence[Attachment] = (),
         *,
         idempotency_key: str,
+        author: str | None = None,
     ) -> None:
         self._maybe_fail("add_note")
         if ref not in self.records:
